@@ -1,0 +1,2 @@
+// Webview entry (filled in by the VS Code experience work).
+export {};
