@@ -1,0 +1,423 @@
+// Custom DAP requests and events of the pvmfw-mmu debug adapter: the contract between the adapter
+// (src/adapter), the VS Code views (src/ui, media/) and any other DAP client (tests, nvim-dap).
+//
+// Everything here is plain JSON. 64-bit quantities (addresses, descriptors, registers) travel as
+// `Hex` strings ("0x00e0000009010403"): JSON numbers lose bits above 2^53 and BigInt does not
+// serialise. One interface per message; `CustomRequests` / `CustomEvents` map each command or event
+// name to its payload types so a caller can write a typed helper:
+//
+//   async function request<C extends CustomRequestCommand>(s: DebugSession, c: C, a: CustomRequestArguments<C>)
+//     : Promise<CustomResponseBody<C>> { return (await s.customRequest(c, a)) as CustomResponseBody<C>; }
+
+/** A 64-bit value as `0x`-prefixed lower-case hex. */
+export type Hex = string;
+
+/** The debug type registered by the extension and announced by the adapter. */
+export const DEBUG_TYPE = 'pvmfw-mmu';
+
+// ---------------------------------------------------------------------------------------------
+// Translation regimes
+
+/** Which base register a walk starts from. VTTBR_EL2 (stage 2) is present only with EL2. */
+export type Regime = 'TTBR0_EL1' | 'TTBR1_EL1' | 'VTTBR_EL2';
+
+export interface RegimeInfo {
+  regime: Regime;
+  /** False when the regime is disabled (TCR.EPDn, SCTLR.M = 0, HCR_EL2.VM = 0) or its registers are unreadable. */
+  enabled: boolean;
+  /** Why `enabled` is false, in words ("TCR_EL1.EPD1 = 1: TTBR1 walks disabled"). */
+  reason?: string;
+  /** Raw base register value. */
+  ttbr?: Hex;
+  /** Physical address of the root table (TTBR BADDR). */
+  rootTable?: Hex;
+  asid?: number;
+  vmid?: number;
+  /** Translation granule in bytes (4096 for pvmfw). */
+  granule?: number;
+  /** Level the walk starts at (1 for T0SZ = 25). */
+  startLevel?: number;
+  /** Input address size in bits (64 - TnSZ). */
+  inputBits?: number;
+  /** Lowest and highest input address the regime covers (inclusive). */
+  vaStart?: Hex;
+  vaEnd?: Hex;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Translation table entries
+
+/**
+ * What a descriptor is, architecturally and for pvmfw:
+ * - `invalid`: all zero (never shown unless asked for).
+ * - `invalidWithBits`: VALID clear but other bits set and not a lazy entry (stale or corrupt).
+ * - `lazy`: VALID clear, MMIO_LAZY_MAP_FLAG (bit 55) set: a pvmfw lazy MMIO entry waiting for its fault.
+ * - `table`, `block`, `page`: valid descriptors (page only at level 3, block at levels 1–2).
+ * - `reserved`: valid with bit 1 clear at level 3 (architecturally reserved: faults).
+ */
+export type PteKind = 'invalid' | 'invalidWithBits' | 'lazy' | 'table' | 'block' | 'page' | 'reserved';
+
+/** Stage-1 attributes decoded through MAIR (leaves only). */
+export interface PteAttributes {
+  /** MAIR-resolved memory type: "Device-nGnRE", "Normal WB RW-alloc", ... */
+  memoryType: string;
+  attrIndx: number;
+  /** Effective permissions, e.g. "EL1 RW, EL0 none". */
+  permissions: string;
+  readOnly: boolean;
+  user: boolean;
+  executeNeverEl1: boolean;
+  executeNeverEl0: boolean;
+  accessed: boolean;
+  nonGlobal: boolean;
+  shareability: 'non' | 'outer' | 'inner' | 'reserved';
+  contiguous: boolean;
+  dirtyBitModifier: boolean;
+  /** Software bits [58:55] as a 4-bit number (bit 0 = SWFLAG_0 = pvmfw's lazy flag). */
+  software: number;
+}
+
+/** Where a table entry's child table is, so a client can ask for it with `pageTable`. */
+export interface TableRef {
+  /** Physical address of the table. */
+  table: Hex;
+  level: number;
+  /** Input address mapped by entry 0 of the table. */
+  vaBase: Hex;
+}
+
+export interface PteEntry {
+  /** Stable id: `${regime}/${level}/${descriptorAddress}`; unchanged across stops while the table is. */
+  id: string;
+  regime: Regime;
+  level: number;
+  index: number;
+  /** Physical address of the descriptor itself. */
+  descriptorAddress: Hex;
+  /** Raw 64-bit descriptor. */
+  descriptor: Hex;
+  kind: PteKind;
+  /** Input address range covered, [vaStart, vaEnd] inclusive. */
+  vaStart: Hex;
+  vaEnd: Hex;
+  /** Bytes covered by the entry (4096, 2 MiB, 1 GiB, ...). */
+  size: number;
+  /** Output address (for table entries: the next-level table; for lazy entries: the PA it will map). */
+  outputAddress?: Hex;
+  /** Set for `table` entries. */
+  child?: TableRef;
+  /** Set for leaves (block, page, lazy). */
+  attributes?: PteAttributes;
+  /** pvmfw / guard view of this entry (device pages only). */
+  guard?: PageGuardState;
+  /** Problems found on this entry by the pvmfw rules (invariants of the seed change). */
+  anomalies?: Anomaly[];
+  /** True when the descriptor differs from the previous stop. */
+  changed?: boolean;
+  /** Decoded fields, one per line, for tooltips ("AttrIndx = 0 (Device-nGnRE)"). */
+  fields: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// MMIO guard
+
+/**
+ * State of one 4 KiB device page, from stage 1 (pvmfw's tables) and the stub's guard-call log:
+ * - `lazy`: lazy stage-1 entry, never MMIO_GUARD_MAPped: untouched.
+ * - `guardMapped`: MMIO_GUARD_MAPped and valid at stage 1: the normal state after the fault.
+ * - `guardMappedPending`: MMIO_GUARD_MAPped but its stage-1 entry is still lazy (inside the handler,
+ *   between the hypercall and the descriptor store).
+ * - `validUnguarded`: valid at stage 1 but never MAPped: an access gets a synchronous external abort.
+ * - `unmapped`: MMIO_GUARD_UNMAPped (after mmio_unmap_all).
+ * - `anomaly`: breaks one of the seed's invariants (see `anomalies`).
+ */
+export type PageGuardState =
+  'lazy' | 'guardMapped' | 'guardMappedPending' | 'validUnguarded' | 'unmapped' | 'anomaly';
+
+/** A run of consecutive pages in the same state: pages [start, start + pages * 4096). */
+export interface PageRun {
+  start: Hex;
+  pages: number;
+  state: PageGuardState;
+}
+
+export interface GuardRegion {
+  /** Device name from the firmware or the memory map ("pl031 rtc", "virtio-mmio"), when known. */
+  name?: string;
+  start: Hex;
+  /** Exclusive end. */
+  end: Hex;
+  pageCount: number;
+  /** Run-length encoded page states covering the whole region in order. A 1 GiB region is 262,144 pages. */
+  runs: PageRun[];
+  counts: Record<PageGuardState, number>;
+}
+
+export type GuardFunction = 'INFO' | 'ENROLL' | 'MAP' | 'UNMAP' | 'UNKNOWN';
+
+/** One hypercall recorded by the EL2 stub in its guard-call log (oldest first). */
+export interface GuardCall {
+  /** Position in the stub's log (0-based, monotonic). */
+  seq: number;
+  fn: GuardFunction;
+  /** SMCCC function id (0xC6000007 for MAP). */
+  functionId: Hex;
+  /** x1: the page IPA for MAP/UNMAP. */
+  arg: Hex;
+  /** x0 on return (0 success, -1 not supported, -3 invalid parameter), as signed decimal text. */
+  result: string;
+  /** ELR_EL2 of the HVC, when the stub records it. */
+  pc?: Hex;
+  /** Symbol of `pc`, when the ELF has one. */
+  symbol?: string;
+}
+
+export type AnomalyCode =
+  | 'invalidPte' // a leaf on the fault walk lacks the lazy flag or is valid: handle_mmio_fault fails with InvalidPte
+  | 'unsupportedFlags' // bits outside aarch64-paging 0.4.0's Attributes: Descriptor::flags() returns None
+  | 'validUnguarded' // stage-1 valid device page that was never MMIO_GUARD_MAPped
+  | 'guardedNotMapped' // MAPped at stage 2 but never made valid at stage 1 after the handler returned
+  | 'lazyNotPage' // a valid lazy-flagged leaf that is not 4 KiB (mmio_unmap_all asserts on it)
+  | 'doubleMap' // MMIO_GUARD_MAP of an already mapped page
+  | 'unmapNotMapped' // MMIO_GUARD_UNMAP of a page that was not mapped
+  | 'hypercallError' // a guard hypercall returned an error
+  | 'walkError' // cycle, bad table pointer, unreadable table
+  | 'other';
+
+export interface Anomaly {
+  code: AnomalyCode;
+  severity: 'error' | 'warning' | 'info';
+  message: string;
+  regime?: Regime;
+  va?: Hex;
+  ipa?: Hex;
+  /** Descriptor address of the entry concerned, when there is one. */
+  descriptorAddress?: Hex;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults and walks
+
+export interface EsrInfo {
+  raw: Hex;
+  /** Exception class (ESR.EC) and its name ("Data Abort, same EL"). */
+  ec: number;
+  ecName: string;
+  il: boolean;
+  iss: Hex;
+  /** Data/instruction fault status code and its name ("Translation fault, level 3"). */
+  fsc?: number;
+  fscName?: string;
+  /** Write not Read (data aborts). */
+  wnr?: boolean;
+  /** One decoded field per line. */
+  fields: string[];
+}
+
+export interface WalkStep {
+  level: number;
+  /** Physical address of the table read at this level. */
+  table: Hex;
+  index: number;
+  descriptorAddress: Hex;
+  descriptor?: Hex;
+  kind?: PteKind;
+  /** Why the walk stopped here, if it did ("invalid entry", "unreadable table"). */
+  stop?: string;
+}
+
+/** pvmfw's view of a fault: what sync_exception_current / handle_mmio_fault will do with it. */
+export interface FaultVerdict {
+  kind: 'lazyMmio' | 'invalidPte' | 'permission' | 'externalAbort' | 'notMmio' | 'other';
+  /** One line: "lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x09010000". */
+  summary: string;
+  /** Page IPA the handler will pass to MMIO_GUARD_MAP, for lazyMmio. */
+  mapIpa?: Hex;
+}
+
+export interface FaultInfo {
+  /** Exception vector entered ("Synchronous, current EL with SP0"), when known. */
+  vector?: string;
+  esr: EsrInfo;
+  far: Hex;
+  elr: Hex;
+  /** Symbol+offset of ELR (the faulting instruction). */
+  elrSymbol?: string;
+  walk: WalkStep[];
+  verdict: FaultVerdict;
+}
+
+export interface TranslateArguments {
+  /** Input address: a number (safe integers only) or hex / decimal text. */
+  address: Hex | number;
+  /** Default: picked from the address (TTBR1 for upper-half addresses, else TTBR0). */
+  regime?: Regime;
+}
+
+export interface TranslateResponseBody {
+  address: Hex;
+  regime: Regime;
+  /** True when the walk reaches a valid leaf. */
+  ok: boolean;
+  /** Output (physical or intermediate physical) address, when ok or when a lazy leaf names one. */
+  outputAddress?: Hex;
+  walk: WalkStep[];
+  /** The leaf reached (valid or lazy). */
+  leaf?: PteEntry;
+  /** Why translation fails, in Arm terms ("Translation fault, level 3"). */
+  fault?: string;
+  /** Verdict for an access to this address right now (lazy MMIO and so on). */
+  verdict?: FaultVerdict;
+  /** Stage-2 result when VTTBR_EL2 is in use. */
+  stage2?: { ok: boolean; outputAddress?: Hex; walk: WalkStep[]; fault?: string };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+export interface PageTableArguments {
+  regime: Regime;
+  /** Table to list; omitted = the regime's root table. Pass an entry's `child` to expand it. */
+  table?: TableRef;
+  /** Only entries overlapping this input-address window. */
+  vaStart?: Hex;
+  vaEnd?: Hex;
+  /** Paging over the table's entries in index order (default start 0, count 512). */
+  start?: number;
+  count?: number;
+  /** Include all-zero entries (default false: a table lists only entries with bits set). */
+  includeZero?: boolean;
+}
+
+export interface PageTableResponseBody {
+  regime: RegimeInfo;
+  table: TableRef;
+  /** Entries in index order, filtered by the window and `includeZero`. */
+  entries: PteEntry[];
+  /** Index to pass as `start` for the next page, when more entries remain. */
+  nextStart?: number;
+  /** Number of entries with any bit set in the whole table. */
+  nonZeroEntries: number;
+  /** Problems hit while reading the table (unreadable, cycle). */
+  error?: string;
+}
+
+export type RegimesArguments = Record<string, never>;
+
+export interface RegimesResponseBody {
+  regimes: RegimeInfo[];
+}
+
+export interface GuardStateArguments {
+  /** Omit the guard-call log (it can be long); default false. */
+  omitLog?: boolean;
+}
+
+export interface GuardStateResponseBody {
+  /** False when the ELF has no guard-call log symbol or the stub log is unreadable. */
+  available: boolean;
+  reason?: string;
+  /** The stub saw MMIO_GUARD_ENROLL. */
+  enrolled: boolean;
+  /** Guard granule from MMIO_GUARD_INFO, when called. */
+  granule?: number;
+  regions: GuardRegion[];
+  log: GuardCall[];
+  anomalies: Anomaly[];
+  /** The fault the vCPU is stopped in, if any. */
+  fault?: FaultInfo;
+  /** Increments at every stop; matches `MmuChangedEventBody.stopId`. */
+  stopId: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+export type PteChangeKind =
+  'becameValid' | 'becameInvalid' | 'split' | 'merged' | 'modified' | 'added' | 'removed';
+
+export interface PteChange {
+  kind: PteChangeKind;
+  regime: Regime;
+  level: number;
+  descriptorAddress: Hex;
+  vaStart: Hex;
+  vaEnd: Hex;
+  before?: Hex;
+  after?: Hex;
+  /** For `split`: the new next-level table that replaced the block. */
+  newTable?: TableRef;
+  /** One line for logs and tooltips ("L2 block 0x0a000000 split into table 0x7fe0b000"). */
+  summary: string;
+}
+
+export interface MmuChangedEventBody {
+  /** Increments at every stop. */
+  stopId: number;
+  /** DAP stop reason of this stop ("step", "breakpoint", "exception", ...). */
+  reason: string;
+  threadId: number;
+  pc: Hex;
+  /** Changes since the previous stop (empty on the first stop: everything is new). */
+  changes: PteChange[];
+  /** Anomalies not present at the previous stop. */
+  newAnomalies: Anomaly[];
+  /** Guard calls appended to the stub's log since the previous stop. */
+  newGuardCalls: GuardCall[];
+  regimes: RegimeInfo[];
+  /** Set when stopped in an exception. */
+  fault?: FaultInfo;
+  /** Page-state counts over all tracked regions. */
+  guardCounts?: Record<PageGuardState, number>;
+  /** Milliseconds from the stop report to this event (walk + diff). */
+  computeMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed maps
+
+export interface CustomRequests {
+  pageTable: { arguments: PageTableArguments; body: PageTableResponseBody };
+  translate: { arguments: TranslateArguments; body: TranslateResponseBody };
+  guardState: { arguments: GuardStateArguments; body: GuardStateResponseBody };
+  regimes: { arguments: RegimesArguments; body: RegimesResponseBody };
+}
+
+export type CustomRequestCommand = keyof CustomRequests;
+export type CustomRequestArguments<C extends CustomRequestCommand> = CustomRequests[C]['arguments'];
+export type CustomResponseBody<C extends CustomRequestCommand> = CustomRequests[C]['body'];
+
+/** Discriminated union of the custom requests, as a DAP client sends them. */
+export type CustomRequest = {
+  [C in CustomRequestCommand]: { command: C; arguments: CustomRequestArguments<C> };
+}[CustomRequestCommand];
+
+export interface CustomEvents {
+  mmuChanged: MmuChangedEventBody;
+}
+
+export type CustomEventName = keyof CustomEvents;
+
+/** Discriminated union of the custom events, as a DAP client receives them. */
+export type CustomEvent = { [E in CustomEventName]: { event: E; body: CustomEvents[E] } }[CustomEventName];
+
+export const CUSTOM_REQUESTS: readonly CustomRequestCommand[] = [
+  'pageTable',
+  'translate',
+  'guardState',
+  'regimes',
+];
+export const CUSTOM_EVENTS: readonly CustomEventName[] = ['mmuChanged'];
+
+/** Custom exception breakpoint filters (DAP `exceptionBreakpointFilters`). */
+export type ExceptionFilterId = 'lazyMmioFault' | 'syncException' | 'guardHypercall';
+
+/**
+ * Memory references handed out by the adapter (variables, evaluate, readMemory):
+ * `0x...` or `v:0x...` is virtual (through the stopped vCPU's current regime), `p:0x...` physical.
+ */
+export type MemoryReference = string;
+
+export function isCustomRequestCommand(c: string): c is CustomRequestCommand {
+  return (CUSTOM_REQUESTS as readonly string[]).includes(c);
+}
