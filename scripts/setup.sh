@@ -27,6 +27,7 @@ npm ci --no-audit --no-fund --loglevel=error
 echo "setup: building"
 npm run -s build
 npm run -s build:guest
+bash scripts/install-code-server.sh >/dev/null  # code-server + Chromium for the VS Code tests and the demo
 
 if [ "${1:-}" != "--no-demo" ]; then
   bash scripts/demo.sh
