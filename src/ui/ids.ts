@@ -1,0 +1,82 @@
+// Every id the extension contributes (commands, views, settings, context values), in one typed place.
+// package.json `contributes` must name exactly these: test/unit/ui-contributions checks it. This file
+// imports nothing from `vscode` so that test runs in plain Node.
+
+export const DEBUG_TYPE = 'pvmfw-mmu';
+
+export const VIEW = {
+  pageTables: 'pvmfwMmu.pageTables',
+} as const;
+
+/** The MMIO Guard webview panel (an editor-area panel: a 1 GiB grid needs the room). */
+export const WEBVIEW = {
+  guardState: 'pvmfwMmu.guardState',
+} as const;
+
+export const COMMAND = {
+  refresh: 'pvmfwMmu.refresh',
+  translateAddress: 'pvmfwMmu.translateAddress',
+  revealPte: 'pvmfwMmu.revealPte',
+  openGuard: 'pvmfwMmu.openGuard',
+  exportSnapshot: 'pvmfwMmu.exportSnapshot',
+  copyDescriptor: 'pvmfwMmu.copyDescriptor',
+  toggleCoalesce: 'pvmfwMmu.toggleCoalesce',
+} as const;
+
+export type CommandId = (typeof COMMAND)[keyof typeof COMMAND];
+
+/** Titles shown in the Command Palette; the UI test types them, package.json shows them. */
+export const COMMAND_TITLE: Record<CommandId, string> = {
+  [COMMAND.refresh]: 'Refresh Page Tables',
+  [COMMAND.translateAddress]: 'Translate Address…',
+  [COMMAND.revealPte]: 'Reveal PTE for Address…',
+  [COMMAND.openGuard]: 'Open MMIO Guard',
+  [COMMAND.exportSnapshot]: 'Export Snapshot…',
+  [COMMAND.copyDescriptor]: 'Copy Descriptor',
+  [COMMAND.toggleCoalesce]: 'Toggle Coalesced Ranges',
+};
+
+export const COMMAND_CATEGORY = 'pvmfw MMU';
+
+export const SETTING = {
+  lazyFlagBit: 'pvmfwMmu.lazyFlagBit',
+  walkLimit: 'pvmfwMmu.walkLimit',
+  entriesPerRequest: 'pvmfwMmu.pageTables.entriesPerRequest',
+  coalesce: 'pvmfwMmu.pageTables.coalesce',
+  openGuardOnFault: 'pvmfwMmu.guard.openOnLazyFault',
+} as const;
+
+export type SettingId = (typeof SETTING)[keyof typeof SETTING];
+
+/** Defaults, also the `default` of each setting in package.json. */
+export const SETTING_DEFAULT: Record<SettingId, number | boolean> = {
+  [SETTING.lazyFlagBit]: 55,
+  [SETTING.walkLimit]: 1_000_000,
+  [SETTING.entriesPerRequest]: 512,
+  [SETTING.coalesce]: false,
+  [SETTING.openGuardOnFault]: false,
+};
+
+/** `contextValue` of tree items; menus in package.json match them with `viewItem == ...`. */
+export const CONTEXT_VALUE = {
+  regime: 'pvmfwMmu.regime',
+  table: 'pvmfwMmu.table',
+  entry: 'pvmfwMmu.entry',
+  range: 'pvmfwMmu.range',
+  more: 'pvmfwMmu.more',
+  message: 'pvmfwMmu.message',
+} as const;
+
+/** Theme colour ids contributed for the tree's icons (and mirrored by the webview's CSS). */
+export const COLOR = {
+  lazy: 'pvmfwMmu.lazyPending',
+  guardMapped: 'pvmfwMmu.guardMapped',
+  anomaly: 'pvmfwMmu.anomaly',
+  invalidWithBits: 'pvmfwMmu.invalidWithBits',
+  changed: 'pvmfwMmu.changed',
+} as const;
+
+export const CONFIG_SNIPPET_LABEL = {
+  launch: 'Launch demo firmware in QEMU',
+  attach: 'Attach to a QEMU gdbstub',
+} as const;
