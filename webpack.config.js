@@ -4,6 +4,19 @@
 const path = require('path');
 const webpack = require('webpack');
 
+// Capstone (src/disasm) is an Emscripten module that loads capstone.wasm from the directory of the
+// script that holds it: in a bundle, dist/. Emit the file there.
+class CopyCapstoneWasm {
+  apply(compiler) {
+    compiler.hooks.thisCompilation.tap('CopyCapstoneWasm', (compilation) => {
+      compilation.hooks.processAssets.tap({ name: 'CopyCapstoneWasm', stage: webpack.Compilation.PROCESS_ASSETS_STAGE_ADDITIONAL }, () => {
+        const wasm = require.resolve('@alexaltea/capstone-js/dist/capstone.wasm');
+        compilation.emitAsset('capstone.wasm', new webpack.sources.RawSource(require('fs').readFileSync(wasm)));
+      });
+    });
+  }
+}
+
 const nodeBundle = (name, entry, extra = {}) => ({
   name,
   target: 'node',
@@ -14,6 +27,7 @@ const nodeBundle = (name, entry, extra = {}) => ({
   resolve: { extensions: ['.ts', '.js'] },
   module: { rules: [{ test: /\.ts$/, exclude: /node_modules/, use: [{ loader: 'ts-loader', options: { transpileOnly: true } }] }] },
   devtool: 'nosources-source-map',
+  plugins: [new CopyCapstoneWasm()],
   ...extra,
 });
 

@@ -1,0 +1,302 @@
+// .debug_info + .debug_abbrev: compile units and the functions (DW_TAG_subprogram) with code, which
+// is all source-level stepping needs. Types, variables and locations are walked over, not decoded.
+import { readForm, type FormContext, type FormValue } from './forms';
+import { readRanges, type AddressRange, type RangeSections } from './ranges';
+import { ElfFormatError, Reader, stringAt } from './reader';
+
+const DW_TAG_compile_unit = 0x11;
+const DW_TAG_partial_unit = 0x3c;
+const DW_TAG_skeleton_unit = 0x4a;
+const DW_TAG_subprogram = 0x2e;
+
+const DW_AT_name = 0x03;
+const DW_AT_stmt_list = 0x10;
+const DW_AT_low_pc = 0x11;
+const DW_AT_high_pc = 0x12;
+const DW_AT_language = 0x13;
+const DW_AT_comp_dir = 0x1b;
+const DW_AT_abstract_origin = 0x31;
+const DW_AT_specification = 0x47;
+const DW_AT_ranges = 0x55;
+const DW_AT_linkage_name = 0x6e;
+const DW_AT_MIPS_linkage_name = 0x2007;
+const DW_AT_str_offsets_base = 0x72;
+const DW_AT_addr_base = 0x73;
+const DW_AT_rnglists_base = 0x74;
+const DW_AT_GNU_addr_base = 0x2133;
+
+const DW_UT_compile = 1;
+const DW_UT_partial = 3;
+const DW_UT_skeleton = 4;
+const DW_UT_split_compile = 5;
+
+export interface DebugSections extends RangeSections {
+  debugInfo: Uint8Array;
+  debugAbbrev: Uint8Array;
+  debugStr?: Uint8Array;
+  debugLineStr?: Uint8Array;
+  debugStrOffsets?: Uint8Array;
+  debugAddr?: Uint8Array;
+}
+
+export interface CompileUnit {
+  /** Offset of the unit header in .debug_info. */
+  offset: number;
+  version: number;
+  name: string;
+  compDir: string;
+  language?: number;
+  /** Offset of the unit's line program in .debug_line. */
+  stmtList?: number;
+  addressSize: number;
+  ranges: AddressRange[];
+}
+
+export interface DwarfFunction {
+  name: string;
+  /** Mangled name when the producer gave one (Rust, C++). */
+  linkageName?: string;
+  ranges: AddressRange[];
+  /** The lowest address of the function's code (its entry). */
+  low: bigint;
+  cu: number;
+}
+
+interface AttrSpec {
+  at: number;
+  form: number;
+  implicitConst?: bigint;
+}
+
+interface Abbrev {
+  tag: number;
+  hasChildren: boolean;
+  attrs: AttrSpec[];
+}
+
+type Attrs = Map<number, FormValue>;
+
+function parseAbbrevs(data: Uint8Array, offset: number): Map<number, Abbrev> {
+  const r = new Reader(data, offset);
+  const out = new Map<number, Abbrev>();
+  for (let code = r.ulebn(); code !== 0; code = r.ulebn()) {
+    const tag = r.ulebn();
+    const hasChildren = r.u8() !== 0;
+    const attrs: AttrSpec[] = [];
+    for (;;) {
+      const at = r.ulebn();
+      const form = r.ulebn();
+      if (at === 0 && form === 0) break;
+      attrs.push(form === 0x21 ? { at, form, implicitConst: r.sleb() } : { at, form });
+    }
+    out.set(code, { tag, hasChildren, attrs });
+  }
+  return out;
+}
+
+/** Unit-level context needed to resolve strx/addrx/rnglistx values. */
+interface UnitBases {
+  ctx: FormContext;
+  strOffsetsBase: number;
+  addrBase: number;
+  rnglistsBase: number;
+  baseAddress: bigint;
+}
+
+export interface DebugInfo {
+  units: CompileUnit[];
+  functions: DwarfFunction[];
+}
+
+export function parseDebugInfo(s: DebugSections): DebugInfo {
+  const units: CompileUnit[] = [];
+  const functions: DwarfFunction[] = [];
+  const abbrevCache = new Map<number, Map<number, Abbrev>>();
+  // Names of subprogram DIEs by .debug_info offset, for out-of-line instances that only carry
+  // DW_AT_abstract_origin / DW_AT_specification.
+  const names = new Map<number, { name?: string; linkageName?: string; origin?: number }>();
+  const pending: { offset: number; fn: DwarfFunction }[] = [];
+
+  const top = new Reader(s.debugInfo);
+  while (!top.atEnd) {
+    const unitOffset = top.pos;
+    const { length, offsetSize } = top.initialLength();
+    const end = top.pos + length;
+    const r = top.window(top.pos, end);
+    top.pos = end;
+    const version = r.u16();
+    let unitType = DW_UT_compile;
+    let addressSize: number;
+    let abbrevOffset: number;
+    if (version >= 5) {
+      unitType = r.u8();
+      addressSize = r.u8();
+      abbrevOffset = r.offset(offsetSize);
+      if (unitType === DW_UT_skeleton || unitType === DW_UT_split_compile) r.skip(8);
+      else if (unitType !== DW_UT_compile && unitType !== DW_UT_partial) continue; // type units
+    } else if (version >= 2) {
+      abbrevOffset = r.offset(offsetSize);
+      addressSize = r.u8();
+    } else {
+      throw new ElfFormatError(`.debug_info version ${version} at ${unitOffset}`);
+    }
+    let abbrevs = abbrevCache.get(abbrevOffset);
+    if (!abbrevs) {
+      abbrevs = parseAbbrevs(s.debugAbbrev, abbrevOffset);
+      abbrevCache.set(abbrevOffset, abbrevs);
+    }
+    const bases: UnitBases = {
+      ctx: { version, addressSize, offsetSize, unitOffset },
+      strOffsetsBase: 0,
+      addrBase: 0,
+      rnglistsBase: 0,
+      baseAddress: 0n,
+    };
+
+    let depth = 0;
+    let unit: CompileUnit | undefined;
+    while (!r.atEnd) {
+      const dieOffset = r.pos;
+      const code = r.ulebn();
+      if (code === 0) {
+        if (--depth <= 0) break;
+        continue;
+      }
+      const abbrev = abbrevs.get(code);
+      if (!abbrev) throw new ElfFormatError(`unknown abbreviation ${code} at .debug_info+${dieOffset}`);
+      const wanted = !unit || abbrev.tag === DW_TAG_subprogram;
+      const attrs: Attrs = new Map();
+      for (const a of abbrev.attrs) {
+        const v = readForm(r, a.form, bases.ctx, a.implicitConst);
+        if (wanted) attrs.set(a.at, v);
+      }
+      if (!unit) {
+        if (
+          abbrev.tag !== DW_TAG_compile_unit &&
+          abbrev.tag !== DW_TAG_partial_unit &&
+          abbrev.tag !== DW_TAG_skeleton_unit
+        ) {
+          break;
+        }
+        unit = readUnitDie(attrs, bases, s, unitOffset, version, addressSize);
+        units.push(unit);
+      } else if (abbrev.tag === DW_TAG_subprogram) {
+        const str = (at: number) => resolveString(attrs.get(at), bases, s);
+        const entry = {
+          name: str(DW_AT_name),
+          linkageName: str(DW_AT_linkage_name) ?? str(DW_AT_MIPS_linkage_name),
+          origin: refOf(attrs.get(DW_AT_abstract_origin)) ?? refOf(attrs.get(DW_AT_specification)),
+        };
+        names.set(dieOffset, entry);
+        const ranges = codeRanges(attrs, bases, s);
+        if (ranges.length > 0) {
+          const low = ranges.reduce((m, x) => (x.low < m ? x.low : m), ranges[0].low);
+          const fn: DwarfFunction = { name: entry.name ?? '', ranges, low, cu: unit.offset };
+          if (entry.linkageName) fn.linkageName = entry.linkageName;
+          functions.push(fn);
+          if (!entry.name) pending.push({ offset: dieOffset, fn });
+        }
+      }
+      if (abbrev.hasChildren) depth++;
+      else if (depth === 0) break;
+    }
+  }
+
+  for (const { offset, fn } of pending) {
+    // Follow abstract_origin / specification chains (bounded: they may point at each other).
+    let cur = names.get(offset);
+    for (let hops = 0; cur && hops < 8; hops++) {
+      if (cur.name) {
+        fn.name = cur.name;
+        if (!fn.linkageName && cur.linkageName) fn.linkageName = cur.linkageName;
+        break;
+      }
+      if (!fn.linkageName && cur.linkageName) fn.linkageName = cur.linkageName;
+      cur = cur.origin !== undefined ? names.get(cur.origin) : undefined;
+    }
+  }
+  return { units, functions };
+}
+
+function readUnitDie(
+  attrs: Attrs,
+  bases: UnitBases,
+  s: DebugSections,
+  offset: number,
+  version: number,
+  addressSize: number,
+): CompileUnit {
+  const sec = (at: number) => {
+    const v = attrs.get(at);
+    return v?.kind === 'sec' ? v.offset : v?.kind === 'const' ? Number(v.value) : undefined;
+  };
+  bases.strOffsetsBase = sec(DW_AT_str_offsets_base) ?? 0;
+  bases.addrBase = sec(DW_AT_addr_base) ?? sec(DW_AT_GNU_addr_base) ?? 0;
+  bases.rnglistsBase = sec(DW_AT_rnglists_base) ?? 0;
+  const low = resolveAddress(attrs.get(DW_AT_low_pc), bases, s);
+  bases.baseAddress = low ?? 0n;
+  const lang = attrs.get(DW_AT_language);
+  const unit: CompileUnit = {
+    offset,
+    version,
+    name: resolveString(attrs.get(DW_AT_name), bases, s) ?? '',
+    compDir: resolveString(attrs.get(DW_AT_comp_dir), bases, s) ?? '',
+    addressSize,
+    ranges: codeRanges(attrs, bases, s),
+  };
+  if (lang?.kind === 'const') unit.language = Number(lang.value);
+  const stmt = sec(DW_AT_stmt_list);
+  if (stmt !== undefined) unit.stmtList = stmt;
+  return unit;
+}
+
+function refOf(v: FormValue | undefined): number | undefined {
+  return v?.kind === 'ref' ? v.offset : undefined;
+}
+
+function resolveString(v: FormValue | undefined, b: UnitBases, s: DebugSections): string | undefined {
+  if (!v) return undefined;
+  if (v.kind === 'str') return v.value;
+  if (v.kind === 'strp') return stringAt(v.section === '.debug_str' ? s.debugStr : s.debugLineStr, v.offset);
+  if (v.kind === 'strx' && s.debugStrOffsets) {
+    const r = new Reader(s.debugStrOffsets, b.strOffsetsBase + v.index * b.ctx.offsetSize);
+    return stringAt(s.debugStr, r.offset(b.ctx.offsetSize));
+  }
+  return undefined;
+}
+
+function resolveAddress(v: FormValue | undefined, b: UnitBases, s: DebugSections): bigint | undefined {
+  if (!v) return undefined;
+  if (v.kind === 'addr') return v.value;
+  if (v.kind === 'addrx' && s.debugAddr) {
+    return new Reader(s.debugAddr, b.addrBase + v.index * b.ctx.addressSize).uN(b.ctx.addressSize);
+  }
+  return undefined;
+}
+
+/** The code ranges of a DIE: low_pc/high_pc (high as address or as length) or DW_AT_ranges. */
+function codeRanges(attrs: Attrs, b: UnitBases, s: DebugSections): AddressRange[] {
+  const low = resolveAddress(attrs.get(DW_AT_low_pc), b, s);
+  const high = attrs.get(DW_AT_high_pc);
+  if (low !== undefined && high) {
+    const end = high.kind === 'const' ? low + high.value : resolveAddress(high, b, s);
+    if (end !== undefined && end > low) return [{ low, high: end }];
+    return [];
+  }
+  const ranges = attrs.get(DW_AT_ranges);
+  if (ranges && (ranges.kind === 'sec' || ranges.kind === 'listx' || ranges.kind === 'const')) {
+    return readRanges(s, {
+      version: b.ctx.version,
+      addressSize: b.ctx.addressSize,
+      offsetSize: b.ctx.offsetSize,
+      baseAddress: b.baseAddress,
+      rnglistsBase: b.rnglistsBase,
+      addrBase: b.addrBase,
+      ref:
+        ranges.kind === 'listx'
+          ? { index: ranges.index }
+          : { offset: ranges.kind === 'sec' ? ranges.offset : Number(ranges.value) },
+    });
+  }
+  return [];
+}

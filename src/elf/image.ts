@@ -1,0 +1,249 @@
+// ElfImage: the symbol and source-line view of one aarch64 ELF that the adapter asks questions of.
+// Addresses are bigint at this API edge (a Linux kernel lives at 0xffff_8000_…).
+import { parseAranges, type ArangeEntry } from './aranges';
+import { parseDebugInfo, type CompileUnit, type DebugSections, type DwarfFunction } from './dwarfInfo';
+import { parseLineTable, type LineTable } from './dwarfLine';
+import { ElfFile, type ElfSymbol, type SymbolType } from './elf';
+import { cmpBig, LineIndex, type LineRange, type SourceLocation } from './lineIndex';
+
+export interface SymbolHit {
+  name: string;
+  /** addr - symbol value. */
+  offset: bigint;
+  symbol: ElfSymbol;
+}
+
+export interface FunctionInfo {
+  name: string;
+  /** Entry (lowest address). */
+  low: bigint;
+  /** End (exclusive) of the range holding the queried address (of the whole function otherwise). */
+  high: bigint;
+  source: 'dwarf' | 'symtab';
+}
+
+export interface LineAddress {
+  address: bigint;
+  /** The line the address belongs to: the requested one, or the next line with code. */
+  line: number;
+}
+
+const LABEL_TYPES: SymbolType[] = ['func', 'object', 'notype'];
+const TYPE_RANK: Partial<Record<SymbolType, number>> = { func: 3, object: 2, notype: 1 };
+const BIND_RANK = { global: 3, weak: 2, local: 1, other: 0 };
+
+/** AArch64 ELF mapping symbols ($x, $d, $x.42) mark code/data, not names. */
+const isMappingSymbol = (name: string) => /^\$[xd](\.|$)/.test(name);
+
+export class ElfImage {
+  private labels?: ElfSymbol[];
+  private byName?: Map<string, ElfSymbol>;
+  private debug?: {
+    units: CompileUnit[];
+    functions: DwarfFunction[];
+    lines: LineIndex;
+    aranges: ArangeEntry[];
+  };
+
+  private constructor(readonly elf: ElfFile) {}
+
+  static parse(bytes: Uint8Array): ElfImage {
+    return new ElfImage(ElfFile.parse(bytes));
+  }
+
+  get machine(): number {
+    return this.elf.header.machine;
+  }
+  get entry(): bigint {
+    return this.elf.header.entry;
+  }
+  get hasDebugLines(): boolean {
+    return this.elf.section('.debug_line') !== undefined;
+  }
+
+  symbols(): ElfSymbol[] {
+    return this.sortedLabels();
+  }
+
+  /** The symbol at or before `addr`: one that contains it (by size), else the nearest size-0 label. */
+  symbolAt(addr: bigint): SymbolHit | undefined {
+    const labels = this.sortedLabels();
+    let lo = 0;
+    let hi = labels.length - 1;
+    let idx = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (labels[mid].value <= addr) {
+        idx = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    // Walk back over symbols that start below addr but end before it (a sized object that a later,
+    // unsized label does not cover). Bounded: far-away symbols are not useful labels.
+    for (let i = idx; i >= 0 && i > idx - 64; i--) {
+      const s = labels[i];
+      if (s.size === 0n || addr < s.value + s.size)
+        return { name: s.name, offset: addr - s.value, symbol: s };
+    }
+    return undefined;
+  }
+
+  symbolByName(name: string): ElfSymbol | undefined {
+    if (!this.byName) {
+      this.byName = new Map();
+      for (const s of this.sortedLabels()) {
+        const prev = this.byName.get(s.name);
+        if (!prev || rank(s) > rank(prev)) this.byName.set(s.name, s);
+      }
+    }
+    return this.byName.get(name);
+  }
+
+  lineForAddress(addr: bigint): SourceLocation | undefined {
+    return this.debugInfo().lines.lineForAddress(addr);
+  }
+
+  isStatement(addr: bigint): boolean {
+    return this.debugInfo().lines.isStatement(addr);
+  }
+
+  lineRangeAt(addr: bigint): LineRange | undefined {
+    return this.debugInfo().lines.lineRangeAt(addr);
+  }
+
+  sourceFiles(): string[] {
+    return this.debugInfo().lines.sourceFiles();
+  }
+
+  lineTables(): LineTable[] {
+    return this.debugInfo().lines.tables;
+  }
+
+  compileUnits(): CompileUnit[] {
+    return this.debugInfo().units;
+  }
+
+  dwarfFunctions(): DwarfFunction[] {
+    return this.debugInfo().functions;
+  }
+
+  /**
+   * Addresses where `line` of `file` starts, moved to the nearest following line that has code. At
+   * most one address per function (its lowest), as a debugger places one location per function.
+   */
+  addressesForLine(file: string, line: number): LineAddress[] {
+    const hit = this.debugInfo().lines.rowsForLine(file, line);
+    if (!hit) return [];
+    const perFunction = new Map<string, bigint>();
+    for (const { address } of hit.rows) {
+      const fn = this.functionAt(address);
+      const key = fn ? `${fn.name}@${fn.low}` : `@${address}`;
+      const prev = perFunction.get(key);
+      if (prev === undefined || address < prev) perFunction.set(key, address);
+    }
+    return [...perFunction.values()].sort(cmpBig).map((address) => ({ address, line: hit.line }));
+  }
+
+  /** The function holding `addr`: from DWARF subprograms, else from sized FUNC symbols. */
+  functionAt(addr: bigint): FunctionInfo | undefined {
+    let best: { fn: DwarfFunction; high: bigint; size: bigint } | undefined;
+    for (const fn of this.debugInfo().functions) {
+      for (const r of fn.ranges) {
+        if (addr >= r.low && addr < r.high && (!best || r.high - r.low < best.size)) {
+          best = { fn, high: r.high, size: r.high - r.low };
+        }
+      }
+    }
+    if (best) return { name: best.fn.name, low: best.fn.low, high: best.high, source: 'dwarf' };
+    const s = this.symbolAt(addr);
+    if (s && s.symbol.type === 'func' && s.symbol.size > 0n) {
+      return { name: s.name, low: s.symbol.value, high: s.symbol.value + s.symbol.size, source: 'symtab' };
+    }
+    return undefined;
+  }
+
+  compileUnitAt(addr: bigint): CompileUnit | undefined {
+    const d = this.debugInfo();
+    const a = d.aranges.find((e) => addr >= e.low && addr < e.high);
+    if (a) return d.units.find((u) => u.offset === a.cuOffset);
+    return d.units.find((u) => u.ranges.some((r) => addr >= r.low && addr < r.high));
+  }
+
+  /** File bytes of the loaded image at `addr` (for disassembly without a target). */
+  bytesAt(addr: bigint, length: number): Uint8Array | undefined {
+    return this.elf.bytesAt(addr, length);
+  }
+
+  private sortedLabels(): ElfSymbol[] {
+    if (!this.labels) {
+      this.labels = this.elf
+        .symbols()
+        .filter((s) => s.name && s.shndx !== 0 && LABEL_TYPES.includes(s.type) && !isMappingSymbol(s.name))
+        .sort((a, b) => cmpBig(a.value, b.value) || rank(a) - rank(b));
+    }
+    return this.labels;
+  }
+
+  private debugInfo() {
+    if (!this.debug) {
+      const data = (n: string) => this.elf.sectionData(n);
+      const debugInfo = data('.debug_info');
+      const debugAbbrev = data('.debug_abbrev');
+      const debugLine = data('.debug_line');
+      const strings = { debugStr: data('.debug_str'), debugLineStr: data('.debug_line_str') };
+      let units: CompileUnit[] = [];
+      let functions: DwarfFunction[] = [];
+      if (debugInfo && debugAbbrev) {
+        const sections: DebugSections = {
+          debugInfo,
+          debugAbbrev,
+          ...defined({
+            ...strings,
+            debugStrOffsets: data('.debug_str_offsets'),
+            debugAddr: data('.debug_addr'),
+            debugRanges: data('.debug_ranges'),
+            debugRnglists: data('.debug_rnglists'),
+          }),
+        };
+        ({ units, functions } = parseDebugInfo(sections));
+      }
+      const tables: LineTable[] = [];
+      if (debugLine) {
+        const seen = new Set<number>();
+        for (const u of units) {
+          if (u.stmtList === undefined || seen.has(u.stmtList)) continue;
+          seen.add(u.stmtList);
+          tables.push(parseLineTable(debugLine, u.stmtList, defined(strings), u.compDir, u.addressSize));
+        }
+        if (units.length === 0) tables.push(...allLineTables(debugLine, defined(strings)));
+      }
+      const ar = data('.debug_aranges');
+      this.debug = { units, functions, lines: new LineIndex(tables), aranges: ar ? parseAranges(ar) : [] };
+    }
+    return this.debug;
+  }
+}
+
+function rank(s: ElfSymbol): number {
+  return (TYPE_RANK[s.type] ?? 0) * 4 + BIND_RANK[s.binding];
+}
+
+/** Without .debug_info there is no stmt_list: the line programs simply follow each other. */
+function allLineTables(
+  debugLine: Uint8Array,
+  strings: { debugStr?: Uint8Array; debugLineStr?: Uint8Array },
+): LineTable[] {
+  const out: LineTable[] = [];
+  for (let offset = 0; offset + 4 <= debugLine.length;) {
+    const t = parseLineTable(debugLine, offset, strings);
+    out.push(t);
+    offset = t.nextOffset;
+  }
+  return out;
+}
+
+function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
+}

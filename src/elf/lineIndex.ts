@@ -1,0 +1,166 @@
+// Address and source-line queries over the parsed line tables of every compile unit.
+import type { LineRow, LineTable } from './dwarfLine';
+import { suffixScore } from './paths';
+
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+  /** Address of the row that starts this location's code. */
+  address: bigint;
+  isStmt: boolean;
+}
+
+export interface LineRange {
+  /** Inclusive. */
+  start: bigint;
+  /** Exclusive. */
+  end: bigint;
+  file: string;
+  line: number;
+}
+
+interface Span {
+  low: bigint;
+  high: bigint;
+  table: LineTable;
+  /** Index of the row that covers [low, high). */
+  row: number;
+}
+
+export const cmpBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export class LineIndex {
+  /** Non-empty row spans sorted by address. */
+  private readonly spans: Span[] = [];
+
+  constructor(readonly tables: LineTable[]) {
+    for (const table of tables) {
+      const rows = table.rows;
+      for (let i = 0; i + 1 < rows.length; i++) {
+        const row = rows[i];
+        const next = rows[i + 1];
+        if (row.endSequence || next.address <= row.address) continue;
+        this.spans.push({ low: row.address, high: next.address, table, row: i });
+      }
+    }
+    this.spans.sort((a, b) => cmpBig(a.low, b.low));
+  }
+
+  private spanAt(addr: bigint): Span | undefined {
+    let lo = 0;
+    let hi = this.spans.length - 1;
+    let found: Span | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.spans[mid];
+      if (s.low <= addr) {
+        found = s;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found && addr < found.high ? found : undefined;
+  }
+
+  lineForAddress(addr: bigint): SourceLocation | undefined {
+    const s = this.spanAt(addr);
+    if (!s) return undefined;
+    const row = s.table.rows[s.row];
+    return {
+      file: pathOf(s.table, row),
+      line: row.line,
+      column: row.column,
+      address: row.address,
+      isStmt: row.isStmt,
+    };
+  }
+
+  /** True when a line-table row marked is_stmt starts exactly at `addr`. */
+  isStatement(addr: bigint): boolean {
+    const s = this.spanAt(addr);
+    if (!s) return false;
+    const rows = s.table.rows;
+    // Several rows may share the address (zero-length ones precede the covering row).
+    for (let i = s.row; i >= 0 && rows[i].address === addr; i--)
+      if (rows[i].isStmt && !rows[i].endSequence) return true;
+    return false;
+  }
+
+  /**
+   * The address range of the source line at `addr`: contiguous rows of the same file and line
+   * around it, within one sequence. Line stepping runs until the PC leaves this range.
+   */
+  lineRangeAt(addr: bigint): LineRange | undefined {
+    const s = this.spanAt(addr);
+    if (!s) return undefined;
+    const rows = s.table.rows;
+    const row = rows[s.row];
+    const same = (r: LineRow) => !r.endSequence && r.line === row.line && r.file === row.file;
+    let first = s.row;
+    while (first > 0 && same(rows[first - 1]) && !rows[first - 1].endSequence) first--;
+    let last = s.row + 1;
+    while (last < rows.length && same(rows[last])) last++;
+    // rows[last] is the first row of another line (or the end of the sequence): its address ends us.
+    const end = rows[last]?.address ?? s.high;
+    return { start: rows[first].address, end, file: pathOf(s.table, row), line: row.line };
+  }
+
+  /** Every distinct source path named by the line tables. */
+  sourceFiles(): string[] {
+    const set = new Set<string>();
+    for (const t of this.tables) for (const f of t.files) if (f.path) set.add(f.path);
+    return [...set].sort();
+  }
+
+  /**
+   * Rows for `line` of `file` (or, if that line has no code, of the nearest following line that
+   * has), one per place the line starts: the first is_stmt row of each run of that line. The file
+   * matches by the longest common path suffix, so the client and build directories may differ.
+   */
+  rowsForLine(
+    file: string,
+    line: number,
+  ): { line: number; rows: { address: bigint; table: LineTable }[] } | undefined {
+    let best = 0;
+    const matches: { table: LineTable; files: Set<number> }[] = [];
+    for (const table of this.tables) {
+      const files = new Set<number>();
+      table.files.forEach((f, i) => {
+        const score = f.path ? suffixScore(file, f.path) : 0;
+        if (score === 0 || score < best) return;
+        if (score > best) {
+          best = score;
+          matches.length = 0;
+          files.clear();
+        }
+        files.add(i);
+      });
+      if (files.size > 0) matches.push({ table, files });
+    }
+    if (best === 0) return undefined;
+    let target = Infinity;
+    for (const { table, files } of matches) {
+      for (const r of table.rows) {
+        if (!r.endSequence && r.isStmt && files.has(r.file) && r.line >= line && r.line < target)
+          target = r.line;
+      }
+    }
+    if (target === Infinity) return undefined;
+    const rows: { address: bigint; table: LineTable }[] = [];
+    for (const { table, files } of matches) {
+      const all = table.rows;
+      for (let i = 0; i < all.length; i++) {
+        const r = all[i];
+        if (r.endSequence || !r.isStmt || r.line !== target || !files.has(r.file)) continue;
+        const prev = all[i - 1];
+        const startsRun = !prev || prev.endSequence || prev.line !== r.line || prev.file !== r.file;
+        if (startsRun) rows.push({ address: r.address, table });
+      }
+    }
+    return { line: target, rows };
+  }
+}
+
+function pathOf(table: LineTable, row: LineRow): string {
+  return table.files[row.file]?.path ?? '';
+}
