@@ -1,2 +1,123 @@
-// Webview entry (filled in by the VS Code experience work).
-export {};
+// MMIO Guard webview entry: typed messages with the host, a ready handshake, and the last state kept
+// in the webview state so the panel comes back as it was after being hidden or reloaded.
+
+import type { GuardStateMessage, HostToWebview, WebviewToHost } from '../src/shared/webviewMessages';
+import { isHostToWebview } from '../src/shared/webviewMessages';
+import { snapshotOf, type RegionSnapshot } from './diff';
+import { el, render } from './view';
+
+interface VsCodeApi {
+  postMessage(message: WebviewToHost): void;
+  getState(): unknown;
+  setState(state: PersistedState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+interface PersistedState {
+  version: 1;
+  last?: GuardStateMessage;
+  /** Region states at the stop before `last`, for the diff. */
+  previous: RegionSnapshot[];
+  previousStopId?: number;
+  focus?: string;
+}
+
+const vscode = acquireVsCodeApi();
+const root = document.getElementById('app') as HTMLElement;
+
+function restore(): PersistedState {
+  const s = vscode.getState() as Partial<PersistedState> | undefined;
+  return s?.version === 1
+    ? {
+        version: 1,
+        last: s.last,
+        previous: s.previous ?? [],
+        previousStopId: s.previousStopId,
+        focus: s.focus,
+      }
+    : { version: 1, previous: [] };
+}
+
+const state = restore();
+
+function draw(): void {
+  const last = state.last;
+  if (!last) return;
+  const out = render(
+    root,
+    {
+      session: last.session,
+      state: last.state,
+      change: last.change,
+      previous: state.previous,
+      previousStopId: state.previousStopId,
+      focus: state.focus !== undefined ? BigInt(state.focus) : undefined,
+      width: root.clientWidth - 8,
+    },
+    (address) => vscode.postMessage({ type: 'revealPage', address: '0x' + address.toString(16) }),
+  );
+  vscode.postMessage({
+    type: 'rendered',
+    stopId: last.state.stopId,
+    regions: last.state.regions.length,
+    pages: out.pages,
+    changedPages: out.changedPages,
+    summary: out.summary,
+  });
+}
+
+function placeholder(text: string, cls = 'placeholder'): void {
+  root.replaceChildren(
+    el('header', {}, el('h1', {}, 'MMIO Guard')),
+    el('p', { class: cls, id: 'placeholder' }, text),
+  );
+}
+
+function onMessage(m: HostToWebview): void {
+  switch (m.type) {
+    case 'guardState': {
+      const prev = state.last;
+      // A new stop moves the current regions to "previous"; the same stop again (refresh) keeps the diff.
+      if (prev && (prev.state.stopId !== m.state.stopId || prev.session !== m.session)) {
+        state.previous = prev.session === m.session ? prev.state.regions.map(snapshotOf) : [];
+        state.previousStopId = prev.session === m.session ? prev.state.stopId : undefined;
+      }
+      state.last = m;
+      vscode.setState(state);
+      draw();
+      break;
+    }
+    case 'noSession':
+      if (!state.last) placeholder(m.message);
+      else {
+        draw();
+        root.prepend(el('p', { class: 'banner' }, m.message));
+      }
+      break;
+    case 'error':
+      placeholder(m.message, 'error');
+      break;
+    case 'focusPage':
+      state.focus = m.address;
+      vscode.setState(state);
+      draw();
+      break;
+  }
+}
+
+window.addEventListener('message', (e: MessageEvent<unknown>) => {
+  if (isHostToWebview(e.data)) onMessage(e.data);
+});
+
+// Redraw on resize and theme change (colours come from --vscode-* variables read at draw time).
+let pending = 0;
+const redrawSoon = (): void => {
+  cancelAnimationFrame(pending);
+  pending = requestAnimationFrame(draw);
+};
+window.addEventListener('resize', redrawSoon);
+new MutationObserver(redrawSoon).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+if (state.last) draw();
+else placeholder('Waiting for the debug session…');
+vscode.postMessage({ type: 'ready' });

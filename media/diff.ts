@@ -1,0 +1,91 @@
+// Page-state diff between two stops, region by region. Pure (no DOM), shared by the webview and its
+// unit test. Regions arrive run-length encoded; a 1 GiB region is 262,144 pages, so states expand into
+// one byte per page only for the comparison.
+
+import type { GuardRegion, PageGuardState, PageRun } from '../src/shared/protocol';
+
+export const PAGE_SIZE = 4096;
+
+export const STATES: readonly PageGuardState[] = [
+  'lazy',
+  'guardMapped',
+  'guardMappedPending',
+  'validUnguarded',
+  'unmapped',
+  'anomaly',
+];
+
+/** Compact copy of a region's page states, kept in the webview state between stops. */
+export interface RegionSnapshot {
+  start: string;
+  pageCount: number;
+  runs: PageRun[];
+}
+
+export interface PageChange {
+  address: bigint;
+  before: PageGuardState | undefined;
+  after: PageGuardState;
+}
+
+/** One byte per page: index into STATES, 255 = not covered by any run. */
+export function expand(region: RegionSnapshot): Uint8Array {
+  const out = new Uint8Array(region.pageCount).fill(255);
+  const base = BigInt(region.start);
+  for (const run of region.runs) {
+    const first = Number((BigInt(run.start) - base) / BigInt(PAGE_SIZE));
+    const code = STATES.indexOf(run.state);
+    const from = Math.max(0, first);
+    const to = Math.min(region.pageCount, first + run.pages);
+    if (to > from) out.fill(code, from, to);
+  }
+  return out;
+}
+
+export function snapshotOf(r: GuardRegion): RegionSnapshot {
+  return { start: r.start, pageCount: r.pageCount, runs: r.runs };
+}
+
+/**
+ * Pages whose state differs between `before` (the previous stop, matched by start address) and
+ * `after`; a region absent before counts every page as changed. Stops counting at `limit` entries
+ * but still returns the full count.
+ */
+export function diffRegions(
+  before: readonly RegionSnapshot[],
+  after: readonly RegionSnapshot[],
+  limit = 200,
+): { changes: PageChange[]; count: number } {
+  const changes: PageChange[] = [];
+  let count = 0;
+  const previous = new Map(before.map((r) => [BigInt(r.start), r]));
+  for (const r of after) {
+    const base = BigInt(r.start);
+    const now = expand(r);
+    const prevRegion = previous.get(base);
+    const then = prevRegion && prevRegion.pageCount === r.pageCount ? expand(prevRegion) : undefined;
+    if (!then) continue; // first sight of the region: nothing to compare with
+    for (let i = 0; i < now.length; i++) {
+      if (now[i] === then[i]) continue;
+      count++;
+      if (changes.length < limit && now[i] !== 255) {
+        changes.push({
+          address: base + BigInt(i) * BigInt(PAGE_SIZE),
+          before: then[i] === 255 ? undefined : STATES[then[i]],
+          after: STATES[now[i]],
+        });
+      }
+    }
+  }
+  return { changes, count };
+}
+
+/** Set of changed page indexes of one region, for the grid's markers. */
+export function changedIndexes(before: RegionSnapshot | undefined, after: RegionSnapshot): Set<number> {
+  const out = new Set<number>();
+  if (!before || before.pageCount !== after.pageCount || before.start !== after.start) return out;
+  const a = expand(before);
+  const b = expand(after);
+  for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) out.add(i);
+  return out;
+}

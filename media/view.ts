@@ -1,0 +1,301 @@
+// Builds the MMIO Guard page from one guard state: counters, the current fault, one canvas grid per
+// region, the changes since the previous stop, the guard-call timeline and the anomalies. DOM text goes
+// through textContent only: every string here comes from the debuggee.
+
+import type {
+  GuardCall,
+  GuardStateResponseBody,
+  MmuChangedEventBody,
+  PageGuardState,
+} from '../src/shared/protocol';
+import { changedIndexes, diffRegions, PAGE_SIZE, snapshotOf, type RegionSnapshot } from './diff';
+import { PageGrid, type GridPalette } from './grid';
+
+export const STATE_LABEL: Record<PageGuardState, string> = {
+  lazy: 'untouched (lazy)',
+  guardMapped: 'guard-mapped',
+  guardMappedPending: 'mapped, stage 1 pending',
+  validUnguarded: 'valid, unguarded',
+  unmapped: 'unmapped',
+  anomaly: 'anomaly',
+};
+
+const STATE_ORDER: readonly PageGuardState[] = [
+  'lazy',
+  'guardMappedPending',
+  'guardMapped',
+  'unmapped',
+  'validUnguarded',
+  'anomaly',
+];
+
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+
+const hex = (v: bigint): string => '0x' + v.toString(16).padStart(8, '0');
+
+/** Reads the palette from CSS (which maps states to --vscode-* theme variables). */
+export function readPalette(): GridPalette {
+  const css = getComputedStyle(document.body);
+  const v = (name: string, fallback: string): string => css.getPropertyValue(name).trim() || fallback;
+  return {
+    state: {
+      lazy: v('--state-lazy', '#cca700'),
+      guardMapped: v('--state-guard-mapped', '#388a34'),
+      guardMappedPending: v('--state-pending', '#3794ff'),
+      validUnguarded: v('--state-valid-unguarded', '#f14c4c'),
+      unmapped: v('--state-unmapped', '#808080'),
+      anomaly: v('--state-anomaly', '#f14c4c'),
+    },
+    empty: v('--grid-empty', '#2a2a2a'),
+    changed: v('--grid-changed', '#ffffff'),
+    fault: v('--grid-fault', '#f14c4c'),
+    focus: v('--grid-focus', '#007fd4'),
+  };
+}
+
+export function countsSummary(counts: Record<PageGuardState, number>): string {
+  const total = STATE_ORDER.reduce((n, s) => n + (counts[s] ?? 0), 0);
+  const parts = STATE_ORDER.filter((s) => counts[s]).map((s) => `${STATE_LABEL[s]} ${counts[s]}`);
+  return `${total} pages: ${parts.join(' · ') || 'none'}`;
+}
+
+function counters(counts: Record<PageGuardState, number>): HTMLElement {
+  const box = el('div', { class: 'counters' });
+  for (const s of STATE_ORDER) {
+    box.append(
+      el(
+        'span',
+        { class: `counter state-${s}`, 'data-state': s },
+        el('span', { class: 'swatch' }),
+        `${STATE_LABEL[s]} `,
+        el('b', {}, String(counts[s] ?? 0)),
+      ),
+    );
+  }
+  return box;
+}
+
+export interface RenderInput {
+  session: string;
+  state: GuardStateResponseBody;
+  change?: MmuChangedEventBody;
+  /** Region states at the previous stop (from the webview state), for the diff. */
+  previous: RegionSnapshot[];
+  previousStopId?: number;
+  focus?: bigint;
+  width: number;
+}
+
+export interface RenderOutput {
+  changedPages: number;
+  pages: number;
+  summary: string;
+  grids: PageGrid[];
+}
+
+export function render(
+  root: HTMLElement,
+  input: RenderInput,
+  onPick: (address: bigint) => void,
+): RenderOutput {
+  const { state, change } = input;
+  const palette = readPalette();
+  root.replaceChildren();
+
+  const totals = {} as Record<PageGuardState, number>;
+  for (const s of STATE_ORDER) totals[s] = state.regions.reduce((n, r) => n + (r.counts[s] ?? 0), 0);
+  const summary = countsSummary(totals);
+
+  const header = el(
+    'header',
+    {},
+    el('h1', {}, 'MMIO Guard'),
+    el(
+      'p',
+      { class: 'meta' },
+      `${input.session} · stop ${state.stopId}${change ? ` (${change.reason}) at ${change.pc}` : ''} · ` +
+        `${state.enrolled ? 'enrolled' : 'not enrolled'}` +
+        (state.granule ? ` · granule ${state.granule / 1024} KiB` : ''),
+    ),
+    el('p', { class: 'summary', id: 'summary' }, summary),
+    counters(totals),
+  );
+  root.append(header);
+  if (!state.available)
+    root.append(
+      el('p', { class: 'warning' }, `Guard state unavailable: ${state.reason ?? 'unknown reason'}`),
+    );
+
+  // The fault the vCPU is stopped in.
+  const fault = state.fault ?? change?.fault;
+  if (fault) {
+    const f = el('section', { class: 'fault', id: 'fault' }, el('h2', {}, 'Current fault'));
+    f.append(
+      el(
+        'p',
+        { class: 'verdict' },
+        el('b', {}, `FAR ${fault.far}`),
+        ` — ${fault.esr.ecName}${fault.esr.fscName ? `, ${fault.esr.fscName}` : ''}${fault.esr.wnr !== undefined ? (fault.esr.wnr ? ', write' : ', read') : ''}`,
+      ),
+      el('p', { class: `verdict-${fault.verdict.kind}` }, fault.verdict.summary),
+      el(
+        'p',
+        { class: 'meta' },
+        `ESR_EL1 ${fault.esr.raw} · ELR_EL1 ${fault.elr}${fault.elrSymbol ? ` (${fault.elrSymbol})` : ''}`,
+      ),
+    );
+    const fields = el('ul', { class: 'fields' });
+    for (const line of fault.esr.fields) fields.append(el('li', {}, line));
+    f.append(fields);
+    const walk = el('ol', { class: 'walk' });
+    for (const s of fault.walk) {
+      walk.append(
+        el(
+          'li',
+          {},
+          `L${s.level} [${s.index}] @ ${s.descriptorAddress} = ${s.descriptor ?? '?'} ${s.kind ?? ''}${s.stop ? ` — ${s.stop}` : ''}`,
+        ),
+      );
+    }
+    f.append(walk);
+    root.append(f);
+  }
+
+  // One grid per tracked region.
+  const previousByStart = new Map(input.previous.map((r) => [BigInt(r.start), r]));
+  const grids: PageGrid[] = [];
+  const hover = el('p', { class: 'hover', id: 'hover' }, ' ');
+  const regions = el(
+    'section',
+    { class: 'regions' },
+    el('h2', {}, `Regions (${state.regions.length})`),
+    hover,
+  );
+  let pages = 0;
+  for (const r of state.regions) {
+    pages += r.pageCount;
+    const snap = snapshotOf(r);
+    const changed = changedIndexes(previousByStart.get(BigInt(r.start)), snap);
+    const grid = new PageGrid(snap, (t) => (hover.textContent = t || ' '), onPick);
+    const far = fault ? grid.indexOf(BigInt(fault.far) & ~BigInt(PAGE_SIZE - 1)) : undefined;
+    const focus = input.focus !== undefined ? grid.indexOf(input.focus) : undefined;
+    const box = el(
+      'div',
+      { class: 'region', 'data-start': r.start },
+      el(
+        'h3',
+        {},
+        `${r.name ?? 'region'} ${r.start}–${hex(BigInt(r.end) - 1n)} · ${r.pageCount} pages` +
+          (changed.size ? ` · ${changed.size} changed` : ''),
+      ),
+      el('p', { class: 'region-counts' }, countsSummary(r.counts)),
+      grid.canvas,
+    );
+    regions.append(box);
+    grid.draw(snap, input.width, palette, { changed, fault: far, focus });
+    grids.push(grid);
+  }
+  if (!state.regions.length)
+    regions.append(el('p', { class: 'placeholder' }, 'No tracked MMIO regions yet.'));
+  root.append(regions);
+
+  // What changed since the previous stop.
+  const diff = diffRegions(input.previous, state.regions.map(snapshotOf));
+  const d = el(
+    'section',
+    { class: 'diff', id: 'diff' },
+    el(
+      'h2',
+      {},
+      `Since the previous stop${input.previousStopId !== undefined ? ` (${input.previousStopId})` : ''}`,
+    ),
+  );
+  const list = el('ul', {});
+  for (const c of diff.changes) {
+    list.append(
+      el(
+        'li',
+        { class: `state-${c.after}` },
+        el('span', { class: 'swatch' }),
+        `${hex(c.address)}: ${c.before ? STATE_LABEL[c.before] : 'new'} → ${STATE_LABEL[c.after]}`,
+      ),
+    );
+  }
+  for (const c of change?.changes ?? []) list.append(el('li', { class: 'pte-change' }, c.summary));
+  for (const a of change?.newAnomalies ?? []) list.append(el('li', { class: 'anomaly' }, `⚠ ${a.message}`));
+  if (!list.childElementCount) list.append(el('li', { class: 'placeholder' }, 'No change.'));
+  d.append(list);
+  root.append(d);
+
+  root.append(timeline(state.log, new Set((change?.newGuardCalls ?? []).map((c) => c.seq))));
+
+  if (state.anomalies.length) {
+    const a = el(
+      'section',
+      { class: 'anomalies', id: 'anomalies' },
+      el('h2', {}, `Anomalies (${state.anomalies.length})`),
+    );
+    const ul = el('ul', {});
+    for (const an of state.anomalies)
+      ul.append(el('li', { class: `severity-${an.severity}` }, `${an.code}: ${an.message}`));
+    a.append(ul);
+    root.append(a);
+  }
+  return { changedPages: diff.count, pages, summary, grids };
+}
+
+const LOG_ROWS = 200;
+
+/** The guard-call log as a strip (one tick per call, oldest left) and a table of the latest calls. */
+function timeline(log: readonly GuardCall[], fresh: ReadonlySet<number>): HTMLElement {
+  const s = el('section', { class: 'timeline', id: 'timeline' }, el('h2', {}, `Guard calls (${log.length})`));
+  const strip = el('div', { class: 'strip', role: 'img', 'aria-label': `${log.length} guard calls` });
+  for (const c of log) {
+    const failed = c.result !== '0' && c.fn !== 'INFO';
+    strip.append(
+      el('span', {
+        class: `tick fn-${c.fn}${failed ? ' failed' : ''}${fresh.has(c.seq) ? ' fresh' : ''}`,
+        title: `#${c.seq} ${c.fn} ${c.arg} → ${c.result}`,
+      }),
+    );
+  }
+  s.append(strip);
+  const table = el(
+    'table',
+    {},
+    el(
+      'tr',
+      {},
+      el('th', {}, '#'),
+      el('th', {}, 'call'),
+      el('th', {}, 'x1'),
+      el('th', {}, 'x0'),
+      el('th', {}, 'from'),
+    ),
+  );
+  for (const c of log.slice(-LOG_ROWS).reverse()) {
+    table.append(
+      el(
+        'tr',
+        { class: `fn-${c.fn}${fresh.has(c.seq) ? ' fresh' : ''}` },
+        el('td', {}, String(c.seq)),
+        el('td', {}, `MMIO_GUARD_${c.fn}`),
+        el('td', {}, c.arg),
+        el('td', {}, c.result),
+        el('td', {}, c.symbol ?? c.pc ?? ''),
+      ),
+    );
+  }
+  if (!log.length) s.append(el('p', { class: 'placeholder' }, 'No guard calls yet.'));
+  else s.append(table);
+  return s;
+}

@@ -1,0 +1,124 @@
+// The extension's commands. Each returns what it found, so tests (and other extensions) can call them
+// through `executeCommand` and check the result without reading the screen.
+
+import * as vscode from 'vscode';
+import type { TranslateResponseBody } from '../shared/protocol';
+import { parseAddress, shortHex, toHex } from './format';
+import { COMMAND, SETTING } from './ids';
+import type { GuardPanel } from './guardPanel';
+import type { MmuSessions } from './mmuSession';
+import type { EntryNode, MoreNode, Node, PageTableTree } from './pageTableTree';
+import { exportSnapshot } from './snapshotExport';
+
+/** What the Variables view passes to `debug/variables/context` commands. */
+interface VariableContext {
+  variable: { value?: string; memoryReference?: string; evaluateName?: string };
+}
+
+function isVariableContext(x: unknown): x is VariableContext {
+  return typeof x === 'object' && x !== null && typeof (x as { variable?: unknown }).variable === 'object';
+}
+
+function isEntryNode(x: unknown): x is EntryNode {
+  return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'entry';
+}
+
+/** An address from a command argument: a tree entry, a variable, a number, or text. */
+function addressFromArgument(arg: unknown): bigint | undefined {
+  if (typeof arg === 'bigint') return arg;
+  if (typeof arg === 'number' && Number.isSafeInteger(arg) && arg >= 0) return BigInt(arg);
+  if (typeof arg === 'string') return parseAddress(arg.replace(/^[vp]:/, ''));
+  if (isEntryNode(arg)) return BigInt(arg.entry.vaStart);
+  if (isVariableContext(arg)) {
+    const v = arg.variable;
+    const ref = v.memoryReference ? parseAddress(v.memoryReference.replace(/^[vp]:/, '')) : undefined;
+    return ref ?? parseAddress((v.value ?? '').split(/\s/)[0] ?? '');
+  }
+  return undefined;
+}
+
+async function askAddress(title: string): Promise<bigint | undefined> {
+  const text = await vscode.window.showInputBox({
+    title,
+    prompt: 'Virtual address (hex like 0x0901_0000, or decimal)',
+    validateInput: (t) => (parseAddress(t) === undefined ? 'Not an address' : undefined),
+  });
+  return text === undefined ? undefined : parseAddress(text);
+}
+
+export function registerCommands(
+  sessions: MmuSessions,
+  tree: PageTableTree,
+  view: vscode.TreeView<Node>,
+  guard: GuardPanel,
+  output: vscode.OutputChannel,
+): vscode.Disposable[] {
+  const reveal = async (arg?: unknown): Promise<string | undefined> => {
+    const va = addressFromArgument(arg) ?? (await askAddress('Reveal PTE for Address'));
+    if (va === undefined) return undefined;
+    const node = await tree.findEntry(va);
+    if (!node) {
+      void vscode.window.showWarningMessage(`No translation table entry maps ${toHex(va)}.`);
+      return undefined;
+    }
+    await view.reveal(node, { select: true, focus: true, expand: false });
+    guard.focusPage(toHex(va));
+    return node.id;
+  };
+
+  const translate = async (arg?: unknown): Promise<TranslateResponseBody | undefined> => {
+    const va = addressFromArgument(arg) ?? (await askAddress('Translate Address'));
+    if (va === undefined) return undefined;
+    const r = await sessions.request('translate', { address: toHex(va) });
+    output.appendLine(`translate ${r.address} (${r.regime})`);
+    for (const s of r.walk) {
+      output.appendLine(
+        `  L${s.level} table ${shortHex(s.table)}[${s.index}] @ ${shortHex(s.descriptorAddress)} = ${s.descriptor ?? '?'} ${s.kind ?? ''}${s.stop ? ` — ${s.stop}` : ''}`,
+      );
+    }
+    const result = r.ok ? `→ ${r.outputAddress ?? '?'}` : `fault: ${r.fault ?? 'no translation'}`;
+    output.appendLine(`  ${result}${r.verdict ? ` — ${r.verdict.summary}` : ''}`);
+    if (r.stage2)
+      output.appendLine(
+        `  stage 2: ${r.stage2.ok ? `→ ${r.stage2.outputAddress ?? '?'}` : (r.stage2.fault ?? 'fault')}`,
+      );
+    void vscode.window
+      .showInformationMessage(
+        `${r.address} ${result}${r.verdict ? ` (${r.verdict.summary})` : ''}`,
+        'Reveal PTE',
+        'Show Walk',
+      )
+      .then((choice) => {
+        if (choice === 'Reveal PTE') void reveal(va);
+        else if (choice === 'Show Walk') output.show(true);
+      });
+    return r;
+  };
+
+  return [
+    vscode.commands.registerCommand(COMMAND.refresh, () => {
+      tree.reset();
+      void guard.update();
+    }),
+    vscode.commands.registerCommand(COMMAND.revealPte, reveal),
+    vscode.commands.registerCommand(COMMAND.translateAddress, translate),
+    vscode.commands.registerCommand(COMMAND.openGuard, () => guard.show()),
+    vscode.commands.registerCommand(COMMAND.copyDescriptor, async (node?: unknown) => {
+      const target = isEntryNode(node) ? node : view.selection.find(isEntryNode);
+      if (!target) return undefined;
+      await vscode.env.clipboard.writeText(target.entry.descriptor);
+      return target.entry.descriptor;
+    }),
+    vscode.commands.registerCommand(COMMAND.toggleCoalesce, async () => {
+      const config = vscode.workspace.getConfiguration();
+      const next = !config.get<boolean>(SETTING.coalesce, false);
+      await config.update(SETTING.coalesce, next, vscode.ConfigurationTarget.Global);
+      return next;
+    }),
+    vscode.commands.registerCommand(COMMAND.exportSnapshot, (target?: vscode.Uri) =>
+      exportSnapshot(sessions, output, target),
+    ),
+    // Internal: the "Load more…" tree item.
+    vscode.commands.registerCommand('pvmfwMmu.internal.loadMore', (node: MoreNode) => tree.loadMore(node)),
+  ];
+}

@@ -1,0 +1,100 @@
+// Debug configuration defaults, how VS Code runs the adapter, and a tracker that tells the views when
+// the target stops and resumes.
+
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { CONFIG_SNIPPET_LABEL, DEBUG_TYPE, SETTING, SETTING_DEFAULT } from './ids';
+import type { MmuSessions } from './mmuSession';
+
+/** The launch configuration offered when there is no launch.json (same as the package.json snippet). */
+export function demoLaunchConfiguration(
+  folder: vscode.WorkspaceFolder | undefined,
+): vscode.DebugConfiguration {
+  const ws = folder ? '${workspaceFolder}' : '.';
+  return {
+    type: DEBUG_TYPE,
+    request: 'launch',
+    name: CONFIG_SNIPPET_LABEL.launch,
+    program: `${ws}/guest/build/demo.elf`,
+    qemuArgs: demoQemuArgs(`${ws}/guest/build/demo.elf`),
+    stopOnEntry: false,
+  };
+}
+
+/** QEMU arguments that boot the demo firmware (EL2 on, so the MMIO-guard stub runs). */
+export function demoQemuArgs(elf: string): string[] {
+  return ['-M', 'virt,virtualization=on', '-cpu', 'cortex-a57', '-m', '256M', '-nographic', '-kernel', elf];
+}
+
+export class ConfigurationProvider implements vscode.DebugConfigurationProvider {
+  provideDebugConfigurations(folder: vscode.WorkspaceFolder | undefined): vscode.DebugConfiguration[] {
+    return [demoLaunchConfiguration(folder)];
+  }
+
+  resolveDebugConfiguration(
+    folder: vscode.WorkspaceFolder | undefined,
+    config: vscode.DebugConfiguration,
+  ): vscode.DebugConfiguration | undefined {
+    // F5 with no launch.json: VS Code passes an empty configuration.
+    if (!config.type && !config.request && !config.name) config = demoLaunchConfiguration(folder);
+    const settings = vscode.workspace.getConfiguration();
+    if (config.lazyFlagBit === undefined) {
+      config.lazyFlagBit = settings.get<number>(
+        SETTING.lazyFlagBit,
+        SETTING_DEFAULT[SETTING.lazyFlagBit] as number,
+      );
+    }
+    if (config.walkLimit === undefined) {
+      config.walkLimit = settings.get<number>(
+        SETTING.walkLimit,
+        SETTING_DEFAULT[SETTING.walkLimit] as number,
+      );
+    }
+    return config;
+  }
+}
+
+/**
+ * Runs the standalone adapter (dist/debugAdapter.js) as a child process: the same program other DAP
+ * clients use, so VS Code exercises exactly what they get. ELECTRON_RUN_AS_NODE lets desktop VS Code's
+ * own binary act as Node; in code-server process.execPath already is Node.
+ */
+export class AdapterFactory implements vscode.DebugAdapterDescriptorFactory {
+  constructor(private readonly extensionPath: string) {}
+
+  createDebugAdapterDescriptor(): vscode.DebugAdapterDescriptor {
+    return new vscode.DebugAdapterExecutable(
+      process.execPath,
+      [path.join(this.extensionPath, 'dist', 'debugAdapter.js')],
+      {
+        env: { ELECTRON_RUN_AS_NODE: '1' },
+      },
+    );
+  }
+}
+
+interface DapMessage {
+  type?: string;
+  event?: string;
+  command?: string;
+}
+
+const RESUMING = new Set(['continue', 'next', 'stepIn', 'stepOut', 'stepBack', 'reverseContinue', 'restart']);
+
+/** Watches DAP traffic for stops and resumes (custom `mmuChanged` arrives through the debug API). */
+export class StopTracker implements vscode.DebugAdapterTrackerFactory {
+  constructor(private readonly sessions: MmuSessions) {}
+
+  createDebugAdapterTracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
+    return {
+      onWillReceiveMessage: (m: DapMessage) => {
+        if (m.type === 'request' && m.command && RESUMING.has(m.command)) this.sessions.markRunning(session);
+      },
+      onDidSendMessage: (m: DapMessage) => {
+        if (m.type !== 'event') return;
+        if (m.event === 'stopped') this.sessions.markStopped(session);
+        else if (m.event === 'continued') this.sessions.markRunning(session);
+      },
+    };
+  }
+}

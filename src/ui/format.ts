@@ -1,0 +1,189 @@
+// How a translation-table entry reads in the Page Tables tree: label, description, icon, tooltip,
+// and the optional coalescing of runs of alike entries. Pure (no `vscode`), so it is unit tested.
+
+import type { PageGuardState, PteEntry, PteKind } from '../shared/protocol';
+import { COLOR } from './ids';
+
+/** Parses what a user types for an address: `0x0901_0000`, `0x9010000`, `151060480`, `9010000h`. */
+export function parseAddress(text: string): bigint | undefined {
+  const t = text.trim().replace(/_/g, '').toLowerCase();
+  if (/^0x[0-9a-f]{1,16}$/.test(t)) return BigInt(t);
+  if (/^[0-9a-f]{1,16}h$/.test(t)) return BigInt('0x' + t.slice(0, -1));
+  if (/^[0-9]{1,20}$/.test(t)) {
+    const v = BigInt(t);
+    return v < 1n << 64n ? v : undefined;
+  }
+  return undefined;
+}
+
+export function toHex(v: bigint): string {
+  return '0x' + v.toString(16);
+}
+
+/** `0x0000000009010000` -> `0x09010000`; keeps at least 8 digits so columns line up. */
+export function shortHex(hex: string): string {
+  const digits = hex.replace(/^0x/i, '').replace(/^0+/, '');
+  return '0x' + digits.padStart(8, '0');
+}
+
+export function sizeLabel(bytes: number): string {
+  const units: [number, string][] = [
+    [2 ** 40, 'TiB'],
+    [2 ** 30, 'GiB'],
+    [2 ** 20, 'MiB'],
+    [2 ** 10, 'KiB'],
+  ];
+  for (const [unit, name] of units) if (bytes >= unit && bytes % unit === 0) return `${bytes / unit} ${name}`;
+  return `${bytes} B`;
+}
+
+const KIND_LABEL: Record<PteKind, string> = {
+  invalid: 'invalid',
+  invalidWithBits: 'invalid (bits set)',
+  lazy: 'lazy MMIO',
+  table: 'table',
+  block: 'block',
+  page: 'page',
+  reserved: 'reserved',
+};
+
+const GUARD_LABEL: Record<PageGuardState, string> = {
+  lazy: 'untouched',
+  guardMapped: 'guard-mapped',
+  guardMappedPending: 'guard-mapped, stage 1 pending',
+  validUnguarded: 'valid, never guard-mapped',
+  unmapped: 'guard-unmapped',
+  anomaly: 'anomaly',
+};
+
+export function guardStateLabel(s: PageGuardState): string {
+  return GUARD_LABEL[s];
+}
+
+export function entryLabel(e: PteEntry): string {
+  return `L${e.level}[${e.index}] ${shortHex(e.vaStart)}`;
+}
+
+/** One line after the label: where it goes, how big, what it is. */
+export function entryDescription(e: PteEntry, changed: boolean): string {
+  const parts: string[] = [];
+  if (e.kind === 'table') parts.push(`→ table ${shortHex(e.child?.table ?? e.outputAddress ?? '0x0')}`);
+  else if (e.outputAddress) parts.push(`→ ${shortHex(e.outputAddress)}`);
+  if (e.kind !== 'table') parts.push(sizeLabel(e.size));
+  parts.push(KIND_LABEL[e.kind]);
+  if (e.guard && e.kind !== 'lazy') parts.push(GUARD_LABEL[e.guard]);
+  if (e.attributes && e.kind !== 'lazy') parts.push(e.attributes.memoryType, e.attributes.permissions);
+  if (e.anomalies?.length) parts.push(`⚠ ${e.anomalies.length}`);
+  if (changed) parts.push('● changed');
+  return parts.join(' · ');
+}
+
+export interface IconChoice {
+  /** Codicon id. */
+  icon: string;
+  /** Theme colour id (contributed in package.json), when the state deserves one. */
+  color?: string;
+}
+
+/** Anomalies win over guard state, which wins over the architectural kind. */
+export function entryIcon(e: PteEntry): IconChoice {
+  if (e.anomalies?.length || e.guard === 'anomaly' || e.guard === 'validUnguarded') {
+    return { icon: 'warning', color: COLOR.anomaly };
+  }
+  if (e.kind === 'lazy') {
+    return e.guard === 'guardMappedPending'
+      ? { icon: 'sync', color: COLOR.guardMapped }
+      : { icon: 'clock', color: COLOR.lazy };
+  }
+  if (e.guard === 'guardMapped') return { icon: 'shield', color: COLOR.guardMapped };
+  switch (e.kind) {
+    case 'invalidWithBits':
+      return { icon: 'circle-slash', color: COLOR.invalidWithBits };
+    case 'reserved':
+      return { icon: 'error', color: COLOR.anomaly };
+    case 'table':
+      return { icon: 'list-tree' };
+    case 'block':
+      return { icon: 'package' };
+    case 'page':
+      return { icon: 'file-binary' };
+    case 'invalid':
+      return { icon: 'circle-outline' };
+  }
+}
+
+/** Markdown for the tooltip: the full decode the adapter computed, plus the raw bits. */
+export function entryTooltip(e: PteEntry, changedSummary?: string): string {
+  const lines: string[] = [];
+  lines.push(`**${e.regime} level ${e.level} entry ${e.index}** — ${KIND_LABEL[e.kind]}`);
+  lines.push('');
+  lines.push(`VA \`${e.vaStart}\` – \`${e.vaEnd}\` (${sizeLabel(e.size)})`);
+  if (e.outputAddress) lines.push(`${e.kind === 'table' ? 'Next table' : 'OA'} \`${e.outputAddress}\``);
+  lines.push(`Descriptor \`${e.descriptor}\` at PA \`${e.descriptorAddress}\``);
+  if (e.attributes) {
+    const a = e.attributes;
+    lines.push(`Memory type: ${a.memoryType} (AttrIndx ${a.attrIndx}), ${a.shareability} shareable`);
+    lines.push(
+      `Permissions: ${a.permissions}${a.executeNeverEl1 ? ', PXN' : ''}${a.executeNeverEl0 ? ', UXN' : ''}`,
+    );
+    lines.push(`Software bits [58:55]: 0b${a.software.toString(2).padStart(4, '0')}`);
+  }
+  if (e.guard) lines.push(`MMIO guard: ${GUARD_LABEL[e.guard]}`);
+  if (changedSummary) lines.push(`Changed since the previous stop: ${changedSummary}`);
+  for (const an of e.anomalies ?? []) lines.push(`⚠ ${an.severity}: ${an.message} (${an.code})`);
+  if (e.fields.length) {
+    lines.push('');
+    lines.push('```');
+    lines.push(...e.fields);
+    lines.push('```');
+  }
+  // Markdown needs two spaces or a blank line for a break; keep each line its own paragraph line.
+  return lines.join('  \n');
+}
+
+/** A run of alike neighbours shown as one item when coalescing is on. */
+export interface EntryGroup {
+  entries: PteEntry[];
+}
+
+/** What makes two neighbouring entries "alike": same kind, same guard state, same attribute bits. */
+function likeness(e: PteEntry): string {
+  // Descriptor bits outside OA [47:12]; the OA itself must be contiguous, checked separately.
+  const d = BigInt(e.descriptor) & ~0x0000_ffff_ffff_f000n;
+  return `${e.kind}|${e.guard ?? ''}|${d.toString(16)}|${e.anomalies?.length ?? 0}`;
+}
+
+function continues(prev: PteEntry, next: PteEntry): boolean {
+  if (next.index !== prev.index + 1 || likeness(prev) !== likeness(next)) return false;
+  if (prev.kind === 'table') return false; // tables are what users expand: never hide them in a range
+  if (!prev.outputAddress || !next.outputAddress) return prev.outputAddress === next.outputAddress;
+  return BigInt(next.outputAddress) - BigInt(prev.outputAddress) === BigInt(prev.size);
+}
+
+/** Groups runs of at least `minRun` alike, index-consecutive, OA-contiguous entries. */
+export function coalesce(entries: readonly PteEntry[], minRun = 3): (PteEntry | EntryGroup)[] {
+  const out: (PteEntry | EntryGroup)[] = [];
+  let run: PteEntry[] = [];
+  const flush = (): void => {
+    if (run.length >= minRun) out.push({ entries: run });
+    else out.push(...run);
+    run = [];
+  };
+  for (const e of entries) {
+    if (run.length && !continues(run[run.length - 1], e)) flush();
+    run.push(e);
+  }
+  flush();
+  return out;
+}
+
+export function groupLabel(g: EntryGroup): string {
+  const first = g.entries[0];
+  const last = g.entries[g.entries.length - 1];
+  return `L${first.level}[${first.index}–${last.index}] ${shortHex(first.vaStart)}–${shortHex(last.vaEnd)}`;
+}
+
+export function groupDescription(g: EntryGroup): string {
+  const first = g.entries[0];
+  return `${g.entries.length} × ${sizeLabel(first.size)} ${KIND_LABEL[first.kind]}`;
+}

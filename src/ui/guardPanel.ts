@@ -1,0 +1,175 @@
+// Host side of the MMIO Guard webview panel: builds its HTML (strict CSP, one nonce per load), waits
+// for the webview's `ready`, then sends the adapter's `guardState` once per stop. Clicking a page in the
+// webview reveals its PTE in the Page Tables tree.
+
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import type { HostToWebview, RenderedMessage } from '../shared/webviewMessages';
+import { isWebviewToHost } from '../shared/webviewMessages';
+import { COMMAND, WEBVIEW } from './ids';
+import type { MmuSessions } from './mmuSession';
+
+export class GuardPanel implements vscode.Disposable, vscode.WebviewPanelSerializer {
+  private panel: vscode.WebviewPanel | undefined;
+  private ready = false;
+  /** Last render the webview reported (what a user sees); tests in the extension host read it. */
+  lastRendered: RenderedMessage | undefined;
+  private readonly renderedEmitter = new vscode.EventEmitter<RenderedMessage>();
+  readonly onDidRender = this.renderedEmitter.event;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Drops replies to requests overtaken by a newer stop. */
+  private generation = 0;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly sessions: MmuSessions,
+  ) {
+    this.disposables.push(
+      this.renderedEmitter,
+      sessions.onDidStop(() => void this.update()),
+      sessions.onDidChangeSession(() => void this.update()),
+    );
+  }
+
+  get isOpen(): boolean {
+    return this.panel !== undefined;
+  }
+
+  show(): void {
+    if (this.panel) {
+      this.panel.reveal(undefined, true);
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      WEBVIEW.guardState,
+      'MMIO Guard',
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      this.options(),
+    );
+    this.attach(panel);
+  }
+
+  /** Restores the panel after a window reload (its own state comes back through getState). */
+  deserializeWebviewPanel(panel: vscode.WebviewPanel): Thenable<void> {
+    panel.webview.options = this.options();
+    this.attach(panel);
+    return Promise.resolve();
+  }
+
+  private options(): vscode.WebviewOptions & vscode.WebviewPanelOptions {
+    return {
+      enableScripts: true,
+      // Only the bundled script and the stylesheet; nothing else of the extension is reachable.
+      localResourceRoots: [
+        vscode.Uri.joinPath(this.extensionUri, 'dist'),
+        vscode.Uri.joinPath(this.extensionUri, 'media'),
+      ],
+    };
+  }
+
+  private attach(panel: vscode.WebviewPanel): void {
+    this.panel = panel;
+    this.ready = false;
+    panel.webview.html = this.html(panel.webview);
+    panel.onDidDispose(
+      () => {
+        this.panel = undefined;
+        this.ready = false;
+      },
+      undefined,
+      this.disposables,
+    );
+    panel.webview.onDidReceiveMessage(
+      (m: unknown) => {
+        if (!isWebviewToHost(m)) return;
+        switch (m.type) {
+          case 'ready':
+            this.ready = true;
+            void this.update();
+            break;
+          case 'refresh':
+            void this.update();
+            break;
+          case 'revealPage':
+            void vscode.commands.executeCommand(COMMAND.revealPte, m.address);
+            break;
+          case 'rendered':
+            this.lastRendered = m;
+            this.renderedEmitter.fire(m);
+            break;
+        }
+      },
+      undefined,
+      this.disposables,
+    );
+  }
+
+  /** Outlines one page in the grid (after a reveal from elsewhere). */
+  focusPage(address: string): void {
+    void this.post({ type: 'focusPage', address });
+  }
+
+  /** Asks the adapter for the guard state of the current stop and sends it to the webview. */
+  async update(): Promise<void> {
+    if (!this.panel || !this.ready) return;
+    const generation = ++this.generation;
+    const session = this.sessions.session;
+    if (!session) {
+      await this.post({
+        type: 'noSession',
+        message: 'Start a pvmfw-mmu debug session to see the MMIO guard state.',
+      });
+      return;
+    }
+    if (!this.sessions.isStopped) {
+      await this.post({ type: 'noSession', message: 'Running… the guard state is read at the next stop.' });
+      return;
+    }
+    try {
+      const state = await this.sessions.request('guardState', {});
+      if (generation !== this.generation) return;
+      await this.post({ type: 'guardState', session: session.name, state, change: this.sessions.lastChange });
+    } catch (err) {
+      if (generation !== this.generation) return;
+      await this.post({
+        type: 'error',
+        message: `guardState failed: ${err instanceof Error ? err.message : String(err)}`,
+      });
+    }
+  }
+
+  private async post(m: HostToWebview): Promise<void> {
+    if (this.panel && this.ready) await this.panel.webview.postMessage(m);
+  }
+
+  private html(webview: vscode.Webview): string {
+    const nonce = randomBytes(16).toString('base64');
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'guard.css'));
+    const csp = [
+      "default-src 'none'",
+      `style-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+      `img-src ${webview.cspSource} data:`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}">
+<title>MMIO Guard</title>
+</head>
+<body>
+<main id="app"><p class="placeholder">Loading…</p></main>
+<script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    this.panel?.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
