@@ -11,3 +11,17 @@
 //   await gdb.close();
 export * from './types';
 export * from './errors';
+export { connectTcp, connectTransport, RspClient } from './client';
+export { connectTcpTransport, memoryTransportPair, type Transport } from './transport';
+export {
+  RspDecoder,
+  encodePacket,
+  escapeBinary,
+  framePacket,
+  runLengthEncode,
+  decodePayload,
+  type CodecEvent,
+} from './codec';
+export { parseStopReply, parseThreadId, formatThreadId } from './stop-reply';
+export { parseTargetDescription } from './target-xml';
+export { QEMU_MAX_READ } from './memory';

@@ -1,0 +1,622 @@
+// The GDB remote client: connection set-up (qSupported, target XML, QEMU extras, pipelining
+// self-test), run control, threads, registers and monitor commands. Memory access lives in memory.ts.
+import { latin1Text } from './codec';
+import {
+  ConnectionClosedError,
+  GdbErrorReply,
+  GdbProtocolError,
+  GdbStateError,
+  GdbTimeoutError,
+  RegisterUnavailableError,
+} from './errors';
+import { asciiToHex, bigIntToLeBytes, bytesToHex, hexToBytes, hexTextToBytes, leBytesToBigInt } from './hex';
+import { RspLink } from './link';
+import { MemoryAccess } from './memory';
+import { checkReply, expectOk, issueWindowed } from './requests';
+import { formatThreadId, isStopReply, parseStopReply, parseThreadId } from './stop-reply';
+import { includesOf, makeRegisterMap, parseTargetDescription } from './target-xml';
+import { connectTcpTransport, type Transport } from './transport';
+import type {
+  BreakpointType,
+  ConnectOptions,
+  GdbClient,
+  GdbStats,
+  MemoryRange,
+  RegisterInfo,
+  RegisterMap,
+  RunState,
+  StopEvent,
+  ThreadId,
+  ThreadRef,
+} from './types';
+
+const CLIENT_FEATURES = 'qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;xmlRegisters=aarch64';
+
+/** Connects over TCP (QEMU: `-gdb tcp:127.0.0.1:PORT`) and runs the connect sequence. */
+export async function connectTcp(
+  host: string,
+  port: number,
+  options: ConnectOptions = {},
+): Promise<GdbClient> {
+  const transport = await connectTcpTransport(host, port, options.timeoutMs ?? 5000);
+  return connectTransport(transport, options);
+}
+
+/** Runs the connect sequence over any transport (the in-memory pair in tests). */
+export async function connectTransport(
+  transport: Transport,
+  options: ConnectOptions = {},
+): Promise<GdbClient> {
+  const client = new RspClient(transport, options);
+  try {
+    await client.initialize();
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+  return client;
+}
+
+export class RspClient implements GdbClient {
+  readonly features = new Map<string, string | boolean>();
+  readonly qemuFeatures = new Set<string>();
+  registers: RegisterMap = makeRegisterMap([]);
+  packetSize = 4096;
+  state: RunState = 'stopped';
+  pipelining = false;
+  private readonly link: RspLink;
+  private readonly timeoutMs: number;
+  private readonly maxInFlight: number;
+  private readonly memory: MemoryAccess;
+  private lock: Promise<unknown> = Promise.resolve();
+  private multiprocess = false;
+  private defaultPid = 1;
+  private selected: { g?: string; c?: string } = {};
+  private lastStop?: StopEvent;
+  private stopListeners = new Set<(e: StopEvent) => void>();
+  private stopWaiters = new Set<(e: StopEvent) => void>();
+  private consoleListeners = new Set<(text: string) => void>();
+
+  constructor(
+    transport: Transport,
+    private readonly options: ConnectOptions,
+  ) {
+    this.timeoutMs = options.requestTimeoutMs ?? 5000;
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
+    this.link = new RspLink(transport, { log: options.log });
+    this.link.onUnsolicited((p) => this.unsolicited(p));
+    this.link.onClose(() => {
+      this.state = 'closed';
+    });
+    this.memory = new MemoryAccess(this.link, () => ({
+      timeoutMs: this.timeoutMs,
+      window: this.pipelining ? this.maxInFlight : 1,
+      packetSize: this.packetSize,
+    }));
+  }
+
+  get stats(): Readonly<GdbStats> {
+    return this.link.stats;
+  }
+
+  // ---- connect sequence -------------------------------------------------------------------------
+
+  async initialize(): Promise<void> {
+    const supported = latin1Text(await this.raw(CLIENT_FEATURES));
+    for (const item of supported.split(';')) {
+      if (!item) continue;
+      const eq = item.indexOf('=');
+      if (eq >= 0) this.features.set(item.slice(0, eq), item.slice(eq + 1));
+      else if (item.endsWith('+')) this.features.set(item.slice(0, -1), true);
+      else if (item.endsWith('-')) this.features.set(item.slice(0, -1), false);
+      else this.features.set(item, true);
+    }
+    const ps = this.features.get('PacketSize');
+    if (typeof ps === 'string' && /^[0-9a-fA-F]+$/.test(ps)) this.packetSize = parseInt(ps, 16);
+    this.multiprocess = this.features.get('multiprocess') === true;
+
+    const qemu = latin1Text(await this.raw('qqemu.Supported'));
+    for (const f of qemu.split(';')) if (f) this.qemuFeatures.add(f);
+
+    if (!this.options.skipTargetXml && this.features.get('qXfer:features:read') === true) {
+      this.registers = await this.readTargetDescription();
+    }
+
+    const stop = latin1Text(await this.raw('?'));
+    if (isStopReply(stop)) {
+      this.lastStop = parseStopReply(stop);
+      if (this.lastStop.kind === 'signal' && this.lastStop.thread?.pid !== undefined)
+        this.defaultPid = this.lastStop.thread.pid;
+      if (this.lastStop.kind !== 'signal') this.state = 'exited';
+    }
+
+    if (this.qemuFeatures.has('PhyMemMode')) {
+      const mode = latin1Text(await this.raw('qqemu.PhyMemMode'));
+      this.memory.physicalMode = mode === '1';
+    }
+
+    const want = this.options.pipelining ?? 'auto';
+    if (want === true) this.pipelining = true;
+    else if (want === 'auto') this.pipelining = await this.pipelineSelfTest();
+  }
+
+  private async readTargetDescription(): Promise<RegisterMap> {
+    const documents = new Map<string, string>();
+    const queue = ['target.xml'];
+    while (queue.length) {
+      const annex = queue.shift() as string;
+      if (documents.has(annex)) continue;
+      const xml = await this.readXfer('features', annex);
+      documents.set(annex, xml);
+      queue.push(...includesOf(xml));
+    }
+    return parseTargetDescription(documents);
+  }
+
+  /** `qXfer:<object>:read:<annex>:offset,length` until the `l` (last) chunk. */
+  private async readXfer(object: string, annex: string): Promise<string> {
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    const len = Math.max(64, this.packetSize - 5);
+    for (;;) {
+      const req = `qXfer:${object}:read:${annex}:${offset.toString(16)},${len.toString(16)}`;
+      const reply = await this.raw(req);
+      checkReply(req, reply);
+      const marker = reply[0];
+      if (marker !== 0x6d /* m */ && marker !== 0x6c /* l */)
+        throw new GdbProtocolError(`bad qXfer reply to ${req}`);
+      const data = reply.subarray(1);
+      chunks.push(data);
+      offset += data.length;
+      if (marker === 0x6c || data.length === 0) break;
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  /**
+   * Sends a burst of cheap queries with distinct, deterministic replies back to back and compares them
+   * with the same queries answered one by one: the stub must process pipelined packets in order and
+   * drop none. Any mismatch or error means strict request/response from now on.
+   */
+  private async pipelineSelfTest(): Promise<boolean> {
+    const probes = ['qAttached', 'vCont?', 'qC', 'qqemu.sstepbits', 'qfThreadInfo'];
+    try {
+      const strict: string[] = [];
+      for (const p of probes) strict.push(latin1Text(await this.raw(p)));
+      if (new Set(strict).size < 3) return false; // too few distinct replies to prove ordering
+      const burst = [...probes, ...probes.slice().reverse(), ...probes];
+      const expected = [...strict, ...strict.slice().reverse(), ...strict];
+      const got = await issueWindowed(this.link, burst, burst.length, this.timeoutMs, (r) => latin1Text(r));
+      return got.every((g, i) => g === expected[i]);
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- plumbing -----------------------------------------------------------------------------------
+
+  /** Runs `fn` with exclusive use of the link (keeps Hg selection + request pairs atomic). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private raw(packet: string | Uint8Array, timeoutMs = this.timeoutMs): Promise<Uint8Array> {
+    return this.link.request(packet, timeoutMs);
+  }
+
+  private assertStopped(what: string): void {
+    if (this.state === 'running')
+      throw new GdbStateError(`cannot ${what} while the target is running (interrupt it first)`);
+    if (this.state === 'closed' || this.link.isClosed)
+      throw new ConnectionClosedError(`cannot ${what}: connection closed`);
+  }
+
+  private toThreadId(ref: ThreadRef): ThreadId {
+    if (typeof ref === 'number') return { pid: this.defaultPid, tid: ref };
+    if (typeof ref === 'string') {
+      const t = parseThreadId(ref);
+      return t.pid === undefined ? { pid: this.defaultPid, tid: t.tid } : t;
+    }
+    return ref.pid === undefined ? { pid: this.defaultPid, tid: ref.tid } : ref;
+  }
+
+  private threadText(ref: ThreadRef): string {
+    return formatThreadId(this.toThreadId(ref), this.multiprocess);
+  }
+
+  private async selectRaw(op: 'g' | 'c', ref: ThreadRef): Promise<void> {
+    const id = this.threadText(ref);
+    if (this.selected[op] === id) return;
+    const req = `H${op}${id}`;
+    expectOk(req, await this.raw(req));
+    this.selected[op] = id;
+  }
+
+  private unsolicited(payload: Uint8Array): void {
+    const text = latin1Text(payload);
+    if (text.startsWith('O') && text !== 'OK') {
+      const bytes = hexTextToBytes(text.slice(1));
+      if (bytes) for (const l of this.consoleListeners) l(Buffer.from(bytes).toString('utf8'));
+      return;
+    }
+    if (!isStopReply(text)) return; // stray reply (e.g. to an abandoned request): nothing to route
+    const event = parseStopReply(text);
+    this.lastStop = event;
+    this.state = event.kind === 'signal' ? 'stopped' : 'exited';
+    // QEMU makes the stopping vCPU both the Hg and Hc thread on every stop.
+    this.selected = {};
+    for (const w of [...this.stopWaiters]) w(event);
+    for (const l of [...this.stopListeners]) l(event);
+  }
+
+  // ---- registers ----------------------------------------------------------------------------------
+
+  private registerInfo(register: string | number): RegisterInfo {
+    const info = this.registers.get(register);
+    if (info) return info;
+    if (typeof register === 'number')
+      return { name: `r${register}`, regnum: register, bitsize: 64, type: 'int', feature: '' };
+    throw new RegisterUnavailableError(register, 'not in the target description');
+  }
+
+  private async readRegisterRaw(info: RegisterInfo): Promise<Uint8Array> {
+    const req = `p${info.regnum.toString(16)}`;
+    return this.parseRegisterReply(info, req, await this.raw(req));
+  }
+
+  private parseRegisterReply(info: RegisterInfo, req: string, reply: Uint8Array): Uint8Array {
+    if (reply.length === 0)
+      throw new RegisterUnavailableError(info.name, `stub returned nothing for '${req}'`);
+    if (reply[0] === 0x45 && reply.length === 3)
+      throw new RegisterUnavailableError(info.name, `'${req}' failed: ${latin1Text(reply)}`);
+    const bytes = hexToBytes(reply);
+    if (!bytes) throw new RegisterUnavailableError(info.name, 'value not available (xx)');
+    return bytes;
+  }
+
+  readRegisterBytes(register: string | number, thread?: ThreadRef): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      this.assertStopped('read registers');
+      const info = this.registerInfo(register);
+      if (thread !== undefined) await this.selectRaw('g', thread);
+      return this.readRegisterRaw(info);
+    });
+  }
+
+  async readRegister(register: string | number, thread?: ThreadRef): Promise<bigint> {
+    return leBytesToBigInt(await this.readRegisterBytes(register, thread));
+  }
+
+  readRegisters(
+    names: readonly (string | number)[],
+    thread?: ThreadRef,
+  ): Promise<Map<string, bigint | undefined>> {
+    return this.exclusive(async () => {
+      this.assertStopped('read registers');
+      if (thread !== undefined) await this.selectRaw('g', thread);
+      const out = new Map<string, bigint | undefined>();
+      const known: RegisterInfo[] = [];
+      for (const n of names) {
+        const info = this.registers.get(n) ?? (typeof n === 'number' ? this.registerInfo(n) : undefined);
+        if (info) known.push(info);
+        else out.set(String(n), undefined);
+      }
+      const packets = known.map((r) => `p${r.regnum.toString(16)}`);
+      const window = this.pipelining ? this.maxInFlight : 1;
+      const values = await issueWindowed(this.link, packets, window, this.timeoutMs, (reply, i) => {
+        try {
+          return leBytesToBigInt(this.parseRegisterReply(known[i], packets[i], reply));
+        } catch (e) {
+          if (e instanceof RegisterUnavailableError) return undefined;
+          throw e;
+        }
+      });
+      known.forEach((r, i) => out.set(r.name, values[i]));
+      // Preserve the caller's order and spelling for names found case-insensitively.
+      const ordered = new Map<string, bigint | undefined>();
+      for (const n of names) {
+        const info = this.registers.get(n);
+        ordered.set(String(n), info ? out.get(info.name) : out.get(String(n)));
+      }
+      return ordered;
+    });
+  }
+
+  readAllRegisters(thread?: ThreadRef): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      this.assertStopped('read registers');
+      if (thread !== undefined) await this.selectRaw('g', thread);
+      const reply = await this.raw('g');
+      checkReply('g', reply);
+      const bytes = hexToBytes(reply);
+      if (!bytes) throw new GdbProtocolError('g reply is not hex');
+      return bytes;
+    });
+  }
+
+  writeRegister(register: string | number, value: bigint, thread?: ThreadRef): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertStopped('write registers');
+      const info = this.registerInfo(register);
+      if (thread !== undefined) await this.selectRaw('g', thread);
+      const req = `P${info.regnum.toString(16)}=${bytesToHex(bigIntToLeBytes(value, Math.ceil(info.bitsize / 8)))}`;
+      const reply = await this.raw(req);
+      if (reply.length === 0)
+        throw new RegisterUnavailableError(info.name, 'stub does not support writing it');
+      expectOk(req, reply);
+    });
+  }
+
+  // ---- memory -------------------------------------------------------------------------------------
+
+  readMemory(address: bigint, length: number): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      this.assertStopped('read memory');
+      return this.memory.read(address, length, false);
+    });
+  }
+
+  writeMemory(address: bigint, data: Uint8Array): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertStopped('write memory');
+      await this.memory.write(address, data, false);
+    });
+  }
+
+  readPhysical(address: bigint, length: number): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      this.assertStopped('read memory');
+      return this.memory.read(address, length, true);
+    });
+  }
+
+  readPhysicalBatch(ranges: readonly MemoryRange[]): Promise<Uint8Array[]> {
+    return this.exclusive(async () => {
+      this.assertStopped('read memory');
+      return this.memory.readBatch(ranges, true);
+    });
+  }
+
+  writePhysical(address: bigint, data: Uint8Array): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertStopped('write memory');
+      await this.memory.write(address, data, true);
+    });
+  }
+
+  // ---- breakpoints and run control --------------------------------------------------------------
+
+  private breakpoint(op: 'Z' | 'z', type: BreakpointType, address: bigint, kind: number): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertStopped('change breakpoints');
+      const req = `${op}${type},${address.toString(16)},${kind.toString(16)}`;
+      expectOk(req, await this.raw(req));
+    });
+  }
+
+  insertBreakpoint(type: BreakpointType, address: bigint, kind = 4): Promise<void> {
+    return this.breakpoint('Z', type, address, kind);
+  }
+
+  removeBreakpoint(type: BreakpointType, address: bigint, kind = 4): Promise<void> {
+    return this.breakpoint('z', type, address, kind);
+  }
+
+  resume(action: 'continue' | 'step', thread?: ThreadRef): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertStopped('resume');
+      if (this.state === 'exited') throw new GdbStateError('the target has exited');
+      const letter = action === 'step' ? 's' : 'c';
+      this.lastStop = undefined;
+      this.state = 'running';
+      try {
+        if (this.features.get('vContSupported') === true) {
+          const target = thread === undefined ? '' : `:${this.threadText(thread)}`;
+          await this.link.sendAwaitingAck(`vCont;${letter}${target}`, this.timeoutMs);
+        } else {
+          if (thread !== undefined) await this.selectRaw('c', thread);
+          await this.link.sendAwaitingAck(letter, this.timeoutMs);
+        }
+      } catch (e) {
+        if (!this.lastStop) this.state = this.link.isClosed ? 'closed' : 'stopped';
+        throw e;
+      }
+    });
+  }
+
+  async step(thread?: ThreadRef, timeoutMs = this.timeoutMs): Promise<StopEvent> {
+    const stopped = this.nextStop(timeoutMs);
+    try {
+      await this.resume('step', thread);
+    } catch (e) {
+      stopped.cancel();
+      throw e;
+    }
+    return stopped.promise;
+  }
+
+  async interrupt(timeoutMs = this.timeoutMs): Promise<StopEvent> {
+    if (this.state !== 'running') return this.lastStop ?? this.queryStopReason();
+    const stopped = this.nextStop(timeoutMs);
+    try {
+      this.link.sendRaw(new Uint8Array([0x03]));
+    } catch (e) {
+      stopped.cancel();
+      throw e;
+    }
+    return stopped.promise;
+  }
+
+  onStop(listener: (event: StopEvent) => void): () => void {
+    this.stopListeners.add(listener);
+    return () => this.stopListeners.delete(listener);
+  }
+
+  /** `O` console output sent while the target runs. */
+  onConsoleOutput(listener: (text: string) => void): () => void {
+    this.consoleListeners.add(listener);
+    return () => this.consoleListeners.delete(listener);
+  }
+
+  waitForStop(timeoutMs = this.timeoutMs): Promise<StopEvent> {
+    if (this.state !== 'running' && this.lastStop) return Promise.resolve(this.lastStop);
+    return this.nextStop(timeoutMs).promise;
+  }
+
+  private nextStop(timeoutMs: number): { promise: Promise<StopEvent>; cancel: () => void } {
+    let cancel = () => undefined as void;
+    const promise = new Promise<StopEvent>((resolve, reject) => {
+      const closed = () => finish(() => reject(new ConnectionClosedError('closed while waiting for a stop')));
+      const waiter = (e: StopEvent) => finish(() => resolve(e));
+      const timer = setTimeout(
+        () => finish(() => reject(new GdbTimeoutError('wait for stop', timeoutMs))),
+        timeoutMs,
+      );
+      const finish = (f: () => void) => {
+        clearTimeout(timer);
+        this.stopWaiters.delete(waiter);
+        f();
+      };
+      this.stopWaiters.add(waiter);
+      this.link.onClose(() => closed());
+      cancel = () =>
+        finish(() => resolve({ kind: 'signal', signal: 0, registers: new Map(), pairs: new Map(), raw: '' }));
+    });
+    return { promise, cancel };
+  }
+
+  queryStopReason(): Promise<StopEvent> {
+    return this.exclusive(async () => {
+      this.assertStopped('query the stop reason');
+      const reply = latin1Text(await this.raw('?'));
+      if (!isStopReply(reply)) throw new GdbProtocolError(`'?' answered '${reply.slice(0, 40)}'`);
+      return parseStopReply(reply);
+    });
+  }
+
+  // ---- threads ------------------------------------------------------------------------------------
+
+  threads(): Promise<ThreadId[]> {
+    return this.exclusive(async () => {
+      this.assertStopped('list threads');
+      const out: ThreadId[] = [];
+      let req = 'qfThreadInfo';
+      for (let guard = 0; guard < 10000; guard++) {
+        const reply = latin1Text(await this.raw(req));
+        if (reply.startsWith('l')) break;
+        if (!reply.startsWith('m')) throw new GdbProtocolError(`bad ${req} reply '${reply.slice(0, 40)}'`);
+        for (const id of reply.slice(1).split(',')) if (id) out.push(parseThreadId(id));
+        req = 'qsThreadInfo';
+      }
+      return out;
+    });
+  }
+
+  threadExtraInfo(thread: ThreadRef): Promise<string> {
+    return this.exclusive(async () => {
+      this.assertStopped('query threads');
+      const req = `qThreadExtraInfo,${this.threadText(thread)}`;
+      const reply = await this.raw(req);
+      checkReply(req, reply);
+      const bytes = hexToBytes(reply);
+      if (!bytes) throw new GdbProtocolError(`${req}: reply is not hex`);
+      return Buffer.from(bytes).toString('utf8');
+    });
+  }
+
+  selectThread(thread: ThreadRef, op?: 'g' | 'c'): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertStopped('select threads');
+      if (op !== 'c') await this.selectRaw('g', thread);
+      if (op !== 'g') await this.selectRaw('c', thread);
+    });
+  }
+
+  // ---- monitor and QEMU extras --------------------------------------------------------------------
+
+  monitor(command: string, timeoutMs = this.timeoutMs): Promise<string> {
+    return this.exclusive(async () => {
+      this.assertStopped('run monitor commands');
+      const req = `qRcmd,${asciiToHex(command)}`;
+      const parts: Uint8Array[] = [];
+      const reply = await this.link.request(
+        req,
+        timeoutMs,
+        (p) =>
+          p.length > 1 && p[0] === 0x4f /* O */ && !(p.length === 2 && p[1] === 0x4b)
+            ? 'intermediate'
+            : 'final',
+        (p) => {
+          const bytes = hexToBytes(p, 1);
+          if (bytes) parts.push(bytes);
+        },
+      );
+      if (reply.length && reply[0] !== 0x4f) {
+        // Some stubs answer with the output hex-encoded directly instead of O packets.
+        const direct = hexToBytes(reply);
+        if (direct && reply[0] !== 0x45) parts.push(direct);
+        else checkReply(`qRcmd ${command}`, reply);
+      } else if (reply.length === 0) checkReply(`qRcmd ${command}`, reply);
+      return Buffer.concat(parts).toString('utf8');
+    });
+  }
+
+  setStepFlags(flags: number): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertStopped('set step flags');
+      const req = `Qqemu.sstep=${flags.toString(16)}`;
+      expectOk(req, await this.raw(req));
+    });
+  }
+
+  getStepFlags(): Promise<number> {
+    return this.exclusive(async () => {
+      this.assertStopped('query step flags');
+      const reply = await this.raw('qqemu.sstep');
+      checkReply('qqemu.sstep', reply);
+      const text = latin1Text(reply).replace(/^0x/, '');
+      const v = parseInt(text, 16);
+      if (Number.isNaN(v)) throw new GdbProtocolError(`bad qqemu.sstep reply '${text}'`);
+      return v;
+    });
+  }
+
+  request(packet: string | Uint8Array, timeoutMs = this.timeoutMs): Promise<Uint8Array> {
+    return this.exclusive(async () => {
+      this.assertStopped('send requests');
+      return this.raw(typeof packet === 'string' ? packet : packet, timeoutMs);
+    });
+  }
+
+  // ---- lifetime -----------------------------------------------------------------------------------
+
+  onClose(listener: (error?: Error) => void): () => void {
+    let active = true;
+    this.link.onClose((e) => {
+      if (active) listener(e);
+    });
+    return () => {
+      active = false;
+    };
+  }
+
+  async close(options: { detach?: boolean } = {}): Promise<void> {
+    if (this.link.isClosed) return;
+    if (options.detach && this.state !== 'running') {
+      try {
+        await this.exclusive(() => this.raw('D', 1000));
+      } catch (e) {
+        if (!(
+          e instanceof GdbErrorReply ||
+          e instanceof GdbTimeoutError ||
+          e instanceof ConnectionClosedError
+        ))
+          throw e;
+      }
+    }
+    this.link.close();
+    this.state = 'closed';
+  }
+}

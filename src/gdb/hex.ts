@@ -1,0 +1,54 @@
+// Hex helpers working on reply bytes directly (a 2 KiB memory reply must not round-trip through strings).
+
+const NIBBLE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) NIBBLE[0x30 + i] = i;
+for (let i = 0; i < 6; i++) {
+  NIBBLE[0x61 + i] = 10 + i;
+  NIBBLE[0x41 + i] = 10 + i;
+}
+const DIGITS = '0123456789abcdef';
+
+/** Decodes ASCII hex bytes; returns undefined if any byte is not a hex digit or the length is odd. */
+export function hexToBytes(hex: Uint8Array, start = 0, end = hex.length): Uint8Array | undefined {
+  const n = end - start;
+  if (n & 1) return undefined;
+  const out = new Uint8Array(n >> 1);
+  for (let i = 0, j = start; i < out.length; i++, j += 2) {
+    const hi = NIBBLE[hex[j]];
+    const lo = NIBBLE[hex[j + 1]];
+    if ((hi | lo) < 0) return undefined;
+    out[i] = (hi << 4) | lo;
+  }
+  return out;
+}
+
+export function hexTextToBytes(hex: string): Uint8Array | undefined {
+  return hexToBytes(Buffer.from(hex, 'latin1'));
+}
+
+export function bytesToHex(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += DIGITS[bytes[i] >> 4] + DIGITS[bytes[i] & 15];
+  return s;
+}
+
+/** Little-endian bytes to an unsigned bigint (registers travel in target byte order: aarch64 is LE). */
+export function leBytesToBigInt(bytes: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
+  return v;
+}
+
+export function bigIntToLeBytes(value: bigint, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let v = BigInt.asUintN(size * 8, value);
+  for (let i = 0; i < size; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+export function asciiToHex(text: string): string {
+  return bytesToHex(Buffer.from(text, 'utf8'));
+}

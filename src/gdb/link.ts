@@ -1,0 +1,271 @@
+// The packet link: acks (`+`/`-`), retransmission on `-`, matching replies to requests (FIFO, so
+// several requests may be in flight), per-request timeouts, and routing of packets nobody asked for
+// (stop replies while running, console output) to a listener.
+import { RspDecoder, encodePacket, latin1Text } from './codec';
+import { ConnectionClosedError, GdbRetransmitError, GdbTimeoutError } from './errors';
+import type { Transport } from './transport';
+import type { GdbStats } from './types';
+
+/** Decides what a received packet means for a request: more output to come, or its final reply. */
+export type ReplyFilter = (payload: Uint8Array) => 'intermediate' | 'final';
+
+interface Pending {
+  readonly label: string;
+  readonly resolve: (payload: Uint8Array) => void;
+  readonly reject: (error: Error) => void;
+  readonly filter?: ReplyFilter;
+  readonly onIntermediate?: (payload: Uint8Array) => void;
+  timer?: NodeJS.Timeout;
+  /** Timed out: the caller was told, but a late reply must still be consumed here to keep the FIFO aligned. */
+  abandoned: boolean;
+}
+
+interface Unacked {
+  readonly bytes: Uint8Array;
+  readonly label: string;
+  attempts: number;
+  readonly acked?: () => void;
+}
+
+export interface LinkOptions {
+  readonly log?: (direction: 'send' | 'recv', payload: string) => void;
+  /** Max sends of one packet answered by `-` (default 4). */
+  readonly maxAttempts?: number;
+  /** How long an abandoned (timed-out) request keeps its FIFO slot for a late reply (default 2000 ms). */
+  readonly lateReplyGraceMs?: number;
+}
+
+export class RspLink {
+  readonly stats: GdbStats = {
+    packetsSent: 0,
+    packetsReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    retransmits: 0,
+    badChecksums: 0,
+    requests: 0,
+    timeouts: 0,
+  };
+  private readonly decoder = new RspDecoder();
+  private readonly pending: Pending[] = [];
+  private readonly unacked: Unacked[] = [];
+  private unsolicited: (payload: Uint8Array) => void = () => undefined;
+  private notification: (payload: Uint8Array) => void = () => undefined;
+  private closeListeners: ((error?: Error) => void)[] = [];
+  private closedError?: Error;
+  private closed = false;
+  private closedByClient = false;
+  private readonly maxAttempts: number;
+  private readonly graceMs: number;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly options: LinkOptions = {},
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 4;
+    this.graceMs = options.lateReplyGraceMs ?? 2000;
+    transport.onData((chunk) => this.receive(chunk));
+    transport.onClose((error) => this.shutdown(error ?? new ConnectionClosedError('transport closed')));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get inFlight(): number {
+    return this.pending.length;
+  }
+
+  /** Packets that arrive with no request waiting (stop replies, `O` output while running). */
+  onUnsolicited(listener: (payload: Uint8Array) => void): void {
+    this.unsolicited = listener;
+  }
+
+  /** `%` notifications (non-stop mode; QEMU does not send them, but a stub may). */
+  onNotification(listener: (payload: Uint8Array) => void): void {
+    this.notification = listener;
+  }
+
+  /** `error` is undefined when close() was called, else why the connection went away. */
+  onClose(listener: (error?: Error) => void): void {
+    if (this.closed) listener(this.closedByClient ? undefined : this.closedError);
+    else this.closeListeners.push(listener);
+  }
+
+  /**
+   * Sends a packet and resolves with its final reply. Several requests may be in flight: replies are
+   * matched in order. `filter` lets a request consume intermediate packets (qRcmd `O` output).
+   */
+  request(
+    payload: Uint8Array | string,
+    timeoutMs: number,
+    filter?: ReplyFilter,
+    onIntermediate?: (payload: Uint8Array) => void,
+  ): Promise<Uint8Array> {
+    const label = typeof payload === 'string' ? payload : latin1Text(payload.subarray(0, 40));
+    return new Promise<Uint8Array>((resolve, reject) => {
+      if (this.closed) {
+        reject(this.closedError ?? new ConnectionClosedError('closed'));
+        return;
+      }
+      const entry: Pending = { label, resolve, reject, filter, onIntermediate, abandoned: false };
+      entry.timer = setTimeout(() => this.timeout(entry, timeoutMs), timeoutMs);
+      this.pending.push(entry);
+      this.stats.requests++;
+      try {
+        this.sendPacket(payload, label);
+      } catch (e) {
+        this.pending.splice(this.pending.indexOf(entry), 1);
+        clearTimeout(entry.timer);
+        reject(e);
+      }
+    });
+  }
+
+  /** Sends a packet whose reply comes later as an unsolicited packet (vCont); resolves on its ack. */
+  sendAwaitingAck(payload: Uint8Array | string, timeoutMs: number): Promise<void> {
+    const label = typeof payload === 'string' ? payload : 'binary packet';
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.stats.timeouts++;
+        reject(new GdbTimeoutError(`${label} (ack)`, timeoutMs));
+      }, timeoutMs);
+      try {
+        this.sendPacket(payload, label, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      } catch (e) {
+        clearTimeout(timer);
+        reject(e);
+      }
+    });
+  }
+
+  /** Sends raw bytes outside any packet (the `\x03` interrupt). */
+  sendRaw(bytes: Uint8Array): void {
+    if (this.closed) throw this.closedError ?? new ConnectionClosedError('closed');
+    this.stats.bytesSent += bytes.length;
+    this.transport.send(bytes);
+  }
+
+  close(): void {
+    this.closedByClient = true;
+    this.shutdown(new ConnectionClosedError('closed by the client'));
+    this.transport.close();
+  }
+
+  private sendPacket(payload: Uint8Array | string, label: string, acked?: () => void): void {
+    if (this.closed) throw this.closedError ?? new ConnectionClosedError('closed');
+    const bytes = encodePacket(payload);
+    this.unacked.push({ bytes, label, attempts: 1, acked });
+    this.options.log?.('send', typeof payload === 'string' ? payload : latin1Text(payload));
+    this.stats.packetsSent++;
+    this.stats.bytesSent += bytes.length;
+    this.transport.send(bytes);
+  }
+
+  private timeout(entry: Pending, timeoutMs: number): void {
+    if (entry.abandoned) {
+      // The grace period for a late reply is over too: drop the slot so later requests line up.
+      const i = this.pending.indexOf(entry);
+      if (i >= 0) this.pending.splice(i, 1);
+      return;
+    }
+    this.stats.timeouts++;
+    entry.abandoned = true;
+    entry.reject(new GdbTimeoutError(entry.label, timeoutMs));
+    entry.timer = setTimeout(() => this.timeout(entry, timeoutMs), this.graceMs);
+  }
+
+  private receive(chunk: Uint8Array): void {
+    this.stats.bytesReceived += chunk.length;
+    // Acks for every packet of this chunk go out in one write: one syscall, not one per reply.
+    let acks = '';
+    for (const ev of this.decoder.push(chunk)) {
+      switch (ev.type) {
+        case 'ack': {
+          const u = this.unacked.shift();
+          u?.acked?.();
+          break;
+        }
+        case 'nack': {
+          const u = this.unacked[0];
+          if (!u) break;
+          if (u.attempts >= this.maxAttempts) {
+            this.unacked.shift();
+            this.failOldest(new GdbRetransmitError(u.label, u.attempts));
+            break;
+          }
+          u.attempts++;
+          this.stats.retransmits++;
+          this.stats.bytesSent += u.bytes.length;
+          this.transport.send(u.bytes);
+          break;
+        }
+        case 'packet':
+          this.stats.packetsReceived++;
+          if (!ev.checksumOk) {
+            this.stats.badChecksums++;
+            acks += '-';
+            break;
+          }
+          acks += '+';
+          this.options.log?.('recv', latin1Text(ev.payload));
+          this.dispatch(ev.payload);
+          break;
+        case 'notification':
+          if (ev.checksumOk) this.notification(ev.payload);
+          break;
+        case 'malformed':
+          // Framed but undecodable: ask for it again, as for a bad checksum.
+          this.stats.badChecksums++;
+          acks += '-';
+          break;
+        case 'interrupt':
+          break;
+      }
+    }
+    if (acks && !this.closed) {
+      this.stats.bytesSent += acks.length;
+      this.transport.send(Buffer.from(acks, 'latin1'));
+    }
+  }
+
+  private dispatch(payload: Uint8Array): void {
+    const head = this.pending[0];
+    if (!head) {
+      this.unsolicited(payload);
+      return;
+    }
+    const kind = head.filter ? head.filter(payload) : 'final';
+    if (kind === 'intermediate') {
+      if (!head.abandoned) head.onIntermediate?.(payload);
+      return;
+    }
+    this.pending.shift();
+    clearTimeout(head.timer);
+    if (!head.abandoned) head.resolve(payload);
+  }
+
+  private failOldest(error: Error): void {
+    const head = this.pending.shift();
+    if (head) {
+      clearTimeout(head.timer);
+      if (!head.abandoned) head.reject(error);
+    }
+  }
+
+  private shutdown(error: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closedError = error;
+    for (const p of this.pending.splice(0)) {
+      clearTimeout(p.timer);
+      if (!p.abandoned) p.reject(error);
+    }
+    this.unacked.length = 0;
+    for (const l of this.closeListeners) l(this.closedByClient ? undefined : error);
+    this.closeListeners = [];
+  }
+}

@@ -1,0 +1,141 @@
+// Memory access: `m` chunked to what QEMU accepts (2048 bytes; more gets E22), `X` (binary) or `M`
+// writes, and physical access through QEMU's global `Qqemu.PhyMemMode` switch, restored afterwards.
+// Chunks are issued through a window: strict request/response, or several in flight when the
+// connect-time self-test showed the stub handles pipelined packets in order.
+import { latin1Bytes, latin1Text } from './codec';
+import { GdbMemoryFaultError, GdbProtocolError } from './errors';
+import { bytesToHex, hexToBytes } from './hex';
+import type { RspLink } from './link';
+import { checkReply, expectOk, issueWindowed, parseError } from './requests';
+import type { MemoryRange } from './types';
+
+/** QEMU's gdbstub rejects `m` longer than this with E22. */
+export const QEMU_MAX_READ = 2048;
+
+interface Settings {
+  readonly timeoutMs: number;
+  readonly window: number;
+  readonly packetSize: number;
+}
+
+interface Chunk {
+  readonly range: number;
+  readonly offset: number;
+  readonly address: bigint;
+  readonly length: number;
+}
+
+export class MemoryAccess {
+  /** QEMU's current PhyMemMode as last set or read by us (the stub allows one client, so it is ours). */
+  physicalMode = false;
+  /** undefined until the first write tells whether the stub implements `X`. */
+  private binaryWrites?: boolean;
+
+  constructor(
+    private readonly link: RspLink,
+    private readonly settings: () => Settings,
+  ) {}
+
+  private maxRead(): number {
+    // Hex doubles the size; the reply must fit the stub's packet size.
+    return Math.max(16, Math.min(QEMU_MAX_READ, Math.floor(this.settings().packetSize / 2)));
+  }
+
+  private maxWrite(): number {
+    // `M<addr>,<len>:` plus hex must fit the stub's input buffer; leave room for the header.
+    return Math.max(16, Math.floor((this.settings().packetSize - 64) / 2) & ~15);
+  }
+
+  private async setPhysicalMode(on: boolean): Promise<void> {
+    if (this.physicalMode === on) return;
+    const req = `Qqemu.PhyMemMode:${on ? 1 : 0}`;
+    expectOk(req, await this.link.request(req, this.settings().timeoutMs));
+    this.physicalMode = on;
+  }
+
+  /** Runs `fn` in the wanted address space, restoring the previous PhyMemMode even on error. */
+  private async inMode<T>(physical: boolean, fn: () => Promise<T>): Promise<T> {
+    const previous = this.physicalMode;
+    await this.setPhysicalMode(physical);
+    try {
+      return await fn();
+    } finally {
+      if (!this.link.isClosed) await this.setPhysicalMode(previous);
+    }
+  }
+
+  read(address: bigint, length: number, physical: boolean): Promise<Uint8Array> {
+    return this.readBatch([{ address, length }], physical).then((r) => r[0]);
+  }
+
+  async readBatch(ranges: readonly MemoryRange[], physical: boolean): Promise<Uint8Array[]> {
+    const max = this.maxRead();
+    const chunks: Chunk[] = [];
+    const out = ranges.map((r) => {
+      if (!Number.isInteger(r.length) || r.length < 0) throw new RangeError(`bad read length ${r.length}`);
+      return new Uint8Array(r.length);
+    });
+    ranges.forEach((r, range) => {
+      for (let offset = 0; offset < r.length; offset += max) {
+        chunks.push({
+          range,
+          offset,
+          address: r.address + BigInt(offset),
+          length: Math.min(max, r.length - offset),
+        });
+      }
+    });
+    if (chunks.length === 0) return out;
+    const packets = chunks.map((c) => `m${c.address.toString(16)},${c.length.toString(16)}`);
+    const { window, timeoutMs } = this.settings();
+    await this.inMode(physical, () =>
+      issueWindowed(this.link, packets, window, timeoutMs, (reply, i) => {
+        const c = chunks[i];
+        const err = parseError(packets[i], reply);
+        if (err) {
+          if (err.code === 0x14) throw new GdbMemoryFaultError(packets[i], c.address, c.length, physical);
+          throw err;
+        }
+        const bytes = reply.length === c.length * 2 ? hexToBytes(reply) : undefined;
+        if (!bytes) {
+          throw new GdbProtocolError(
+            `'${packets[i]}' answered ${reply.length} bytes ('${latin1Text(reply.subarray(0, 16))}'), expected ${c.length * 2} hex digits`,
+          );
+        }
+        out[c.range].set(bytes, c.offset);
+      }),
+    );
+    return out;
+  }
+
+  async write(address: bigint, data: Uint8Array, physical: boolean): Promise<void> {
+    const max = this.maxWrite();
+    const { timeoutMs } = this.settings();
+    await this.inMode(physical, async () => {
+      for (let offset = 0; offset < data.length || (offset === 0 && data.length === 0); offset += max) {
+        const part = data.subarray(offset, Math.min(data.length, offset + max));
+        const at = address + BigInt(offset);
+        const header = `${at.toString(16)},${part.length.toString(16)}:`;
+        let reply: Uint8Array | undefined;
+        if (this.binaryWrites !== false) {
+          const head = latin1Bytes(`X${header}`);
+          const packet = new Uint8Array(head.length + part.length);
+          packet.set(head);
+          packet.set(part, head.length);
+          reply = await this.link.request(packet, timeoutMs);
+          if (reply.length === 0) {
+            this.binaryWrites = false;
+            reply = undefined;
+          } else this.binaryWrites = true;
+        }
+        const req = `M${header}${bytesToHex(part)}`;
+        reply ??= await this.link.request(req, timeoutMs);
+        const err = parseError(req, reply);
+        if (err?.code === 0x14) throw new GdbMemoryFaultError(req.slice(0, 30), at, part.length, physical);
+        checkReply(req.slice(0, 30), reply);
+        expectOk(req.slice(0, 30), reply);
+        if (data.length === 0) break;
+      }
+    });
+  }
+}
