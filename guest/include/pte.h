@@ -1,0 +1,65 @@
+/* Stage-1 descriptor bits and pvmfw's attribute sets (aarch64-paging 0.4.0 `Attributes`). */
+#ifndef DEMO_PTE_H
+#define DEMO_PTE_H
+
+#include <stdint.h>
+
+typedef uint64_t pte_t;
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1ul << PAGE_SHIFT)
+#define PT_ENTRIES 512
+#define LEAF_PTE_LEVEL 3
+#define ROOT_LEVEL 1
+
+/* aarch64-paging 0.4.0 Attributes: the complete set it understands. */
+#define PTE_VALID (1ul << 0)
+#define PTE_TABLE_OR_PAGE (1ul << 1)
+#define PTE_DEVICE_NGNRE 0ul /* AttrIndx 0 */
+#define PTE_NORMAL ((1ul << 2) | (3ul << 8)) /* AttrIndx 1, inner shareable */
+#define PTE_USER (1ul << 6)
+#define PTE_READ_ONLY (1ul << 7)
+#define PTE_ACCESSED (1ul << 10)
+#define PTE_NON_GLOBAL (1ul << 11)
+#define PTE_DBM (1ul << 51)
+#define PTE_EXECUTE_NEVER (3ul << 53)
+#define PTE_SWFLAG_0 (1ul << 55)
+#define PTE_SWFLAG_1 (1ul << 56)
+#define PTE_SWFLAG_2 (1ul << 57)
+#define PTE_SWFLAG_3 (1ul << 58)
+
+#define PTE_OA_MASK 0x0000fffffffff000ul
+/* Descriptor::flags() returns None when a bit outside OA and this set is set. */
+#define PTE_SUPPORTED_FLAGS                                                                    \
+	(PTE_VALID | PTE_TABLE_OR_PAGE | PTE_NORMAL | PTE_USER | PTE_READ_ONLY | PTE_ACCESSED | \
+	 PTE_NON_GLOBAL | PTE_DBM | PTE_EXECUTE_NEVER | PTE_SWFLAG_0 | PTE_SWFLAG_1 |          \
+	 PTE_SWFLAG_2 | PTE_SWFLAG_3)
+
+/* pvmfw mmu.rs */
+#define MMIO_LAZY_MAP_FLAG PTE_SWFLAG_0
+#define ATTR_MEMORY (PTE_VALID | PTE_NORMAL | PTE_NON_GLOBAL)
+#define ATTR_DEVICE_LAZY (MMIO_LAZY_MAP_FLAG | PTE_DEVICE_NGNRE | PTE_EXECUTE_NEVER)
+#define ATTR_DEVICE (ATTR_DEVICE_LAZY | PTE_VALID)
+#define ATTR_CODE (ATTR_MEMORY | PTE_READ_ONLY)
+#define ATTR_DATA (ATTR_MEMORY | PTE_EXECUTE_NEVER)
+#define ATTR_RODATA (ATTR_MEMORY | PTE_READ_ONLY | PTE_EXECUTE_NEVER)
+
+/* Resulting encodings (map_range adds ACCESSED, and TABLE_OR_PAGE at level 3). */
+#define ENC_LAZY_BLOCK 0x00e0000000000400ul
+#define ENC_LAZY_PAGE 0x00e0000000000402ul
+#define ENC_DEVICE_PAGE 0x00e0000000000403ul
+#define ENC_DATA_PAGE 0x0060000000000f07ul
+#define ENC_CODE_PAGE 0x0000000000000f87ul
+#define ENC_RODATA_PAGE 0x0060000000000f87ul
+
+static inline unsigned level_shift(int level)
+{
+	return PAGE_SHIFT + 9u * (unsigned)(LEAF_PTE_LEVEL - level);
+}
+
+static inline unsigned pt_index(uint64_t va, int level)
+{
+	return (unsigned)((va >> level_shift(level)) & (PT_ENTRIES - 1));
+}
+
+#endif
