@@ -1,0 +1,46 @@
+// Text helpers shared by the CLI, golden dumps and the adapter: hex, sizes, one-line leaf summaries.
+
+import { formatPerms, type Leaf } from './leaf';
+
+/** `0x`-prefixed lower-case hex, zero-padded to `digits` when given. */
+export function hex(v: bigint | number, digits = 0): string {
+  const s = (typeof v === 'bigint' ? BigInt.asUintN(64, v) : BigInt(v)).toString(16);
+  return `0x${s.padStart(digits, '0')}`;
+}
+
+/** "4K", "2M", "1G", "512G", else bytes in hex. */
+export function sizeName(bytes: bigint | number): string {
+  const b = BigInt(bytes);
+  for (const [u, s] of [
+    ['T', 40n],
+    ['G', 30n],
+    ['M', 20n],
+    ['K', 10n],
+  ] as const) {
+    if (b >= 1n << s && b % (1n << s) === 0n) return `${b >> s}${u}`;
+  }
+  return `${b}`;
+}
+
+/** Parses "0x1234", "1234" (hex if it has a-f or 0x, decimal otherwise) or "0b..." into a bigint. */
+export function parseAddress(text: string): bigint | undefined {
+  const t = text.trim().replace(/_/g, '');
+  if (/^0x[0-9a-f]+$/i.test(t)) return BigInt(t);
+  if (/^0b[01]+$/i.test(t)) return BigInt(t);
+  if (/^[0-9]+$/.test(t)) return BigInt(t);
+  if (/^[0-9a-f]+$/i.test(t)) return BigInt(`0x${t}`);
+  return undefined;
+}
+
+/** One text line for a leaf: "L3 0x0000000009000000 -> 0x09000000 4K page RW-/--- Device-nGnRE nG". */
+export function leafLine(l: Leaf): string {
+  const flags = [
+    l.bit(11) && l.ctx.fmt.stage === 1 ? 'nG' : '',
+    l.af ? '' : 'AF=0',
+    l.bit(52) ? 'Cont' : '',
+    l.swBits ? `SW=${l.swBits.toString(2).padStart(4, '0')}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return `L${l.level} ${hex(l.va, 16)} -> ${hex(l.pa, 10)} ${sizeName(l.size).padStart(4)} ${l.kind.padEnd(8)} ${formatPerms(l.ctx.perm, l.perms)} ${l.memType.name}${flags ? ' ' + flags : ''} desc=${hex(l.desc, 16)}`;
+}

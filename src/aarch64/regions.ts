@@ -1,0 +1,64 @@
+// Coalesces leaves contiguous in input and output address with identical attributes into regions
+// (the gdb-pt-dump view): 259k kernel pages become a few hundred lines.
+
+import { type Leaf, S_VALID } from './leaf';
+import type { BaseRegister } from './regime';
+
+export interface Region {
+  readonly base: BaseRegister;
+  readonly va: bigint;
+  readonly pa: bigint;
+  /** Bytes covered. */
+  readonly size: bigint;
+  /** Leaves merged. */
+  readonly count: number;
+  /** The first leaf: its attributes, permissions and memory type are the region's. */
+  readonly first: Leaf;
+}
+
+// Attribute bits compared: [11:0] except bit 1 (block vs page), [63:50] except Contiguous (52).
+const LO_ATTR = 0xffd;
+const HI_ATTR = 0xffec0000 | 0;
+
+/** Leaves must be in walk order (by root, then input address); valid and invalid leaves never merge. */
+export function coalesce(leaves: readonly Leaf[]): Region[] {
+  const out: Region[] = [];
+  let cur: Leaf | undefined;
+  let vaEnd = 0;
+  let paEnd = 0;
+  let count = 0;
+  const flush = (): void => {
+    if (!cur) return;
+    out.push({ base: cur.base, va: cur.va, pa: cur.pa, size: BigInt(vaEnd - cur.vaNum), count, first: cur });
+  };
+  for (const l of leaves) {
+    if (
+      cur &&
+      l.ctx === cur.ctx &&
+      l.state === cur.state &&
+      l.vaNum === vaEnd &&
+      l.paNum === paEnd &&
+      l.limits === cur.limits &&
+      (l.lo & LO_ATTR) === (cur.lo & LO_ATTR) &&
+      (l.hi & HI_ATTR) === (cur.hi & HI_ATTR)
+    ) {
+      const s = l.size;
+      vaEnd += s;
+      paEnd += s;
+      count++;
+      continue;
+    }
+    flush();
+    cur = l;
+    vaEnd = l.vaNum + l.size;
+    paEnd = l.paNum + l.size;
+    count = 1;
+  }
+  flush();
+  return out;
+}
+
+/** Valid regions only (what the CPU can reach). */
+export function validRegions(leaves: readonly Leaf[]): Region[] {
+  return coalesce(leaves.filter((l) => l.state === S_VALID));
+}

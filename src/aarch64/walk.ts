@@ -1,0 +1,409 @@
+// The bounded translation-table walker. Breadth-first by level so each level's tables are read in a
+// few large batches (the live client keeps them in flight); leaves come back in input-address order
+// without sorting because every table keeps its items in index order.
+//
+// Bounded: a table pointing at one of its ancestors is a cycle (reported, not followed); tables
+// outside RAM, beyond the PA size or unreadable are reported on the entry that points there and the
+// walk goes on; at most `maxTables` tables are visited.
+
+import { blockAllowed, type DescriptorFormat, levelShift, pageShift } from './granule';
+import { Leaf, type LeafContext, S_INVALID, S_RESERVED, S_VALID, LIMIT_NS } from './leaf';
+import type { PhysRange, PhysReader } from './reader';
+import type { BaseRegister, RegimeConfig, WalkRoot } from './regime';
+
+export interface WalkOptions {
+  /** Cap on tables visited (default 100000). */
+  readonly maxTables?: number;
+  /** Physical RAM ranges [start, end): table pointers outside are reported and not read. */
+  readonly ram?: readonly { readonly start: bigint; readonly end: bigint }[];
+  /** Only these roots (default: every enabled root of the regime). */
+  readonly roots?: readonly BaseRegister[];
+  /** Walk roots the registers disable (MMU off, EPDn) too. */
+  readonly includeDisabled?: boolean;
+  /** Called after each batch of table reads. */
+  readonly onProgress?: (p: WalkProgress) => void;
+}
+
+export interface WalkProgress {
+  readonly tablesRead: number;
+  readonly tablesPending: number;
+  readonly leaves: number;
+}
+
+export interface TableInfo {
+  readonly base: BaseRegister;
+  readonly level: number;
+  readonly pa: bigint;
+  /** Input address mapped by entry 0. */
+  readonly vaStart: bigint;
+  readonly entries: number;
+  /** Descriptor that points at this table (absent for a root). */
+  readonly parentDescAddr?: bigint;
+  /** Entries with any bit set (filled once read). */
+  nonZero: number;
+  /** False when the table could not be read. */
+  read: boolean;
+}
+
+export type DiagnosticKind = 'cycle' | 'outsideRam' | 'unreadable' | 'addressSize' | 'tableCap';
+
+export interface WalkDiagnostic {
+  readonly kind: DiagnosticKind;
+  readonly base: BaseRegister;
+  readonly level: number;
+  /** Input address of the entry concerned. */
+  readonly va: bigint;
+  readonly descAddr?: bigint;
+  readonly desc?: bigint;
+  /** The address the entry points at (table or output address). */
+  readonly target?: bigint;
+  readonly message: string;
+}
+
+export interface WalkStats {
+  tablesRead: number;
+  tablesVisited: number;
+  bytesRead: number;
+  readCalls: number;
+  entries: number;
+  zeroEntries: number;
+  leaves: number;
+  ms: number;
+}
+
+export interface WalkResult {
+  readonly regime: RegimeConfig;
+  /** Every root of the regime, in regime order (disabled ones carry `reason` and are not walked). */
+  readonly roots: readonly WalkRoot[];
+  readonly tables: TableInfo[];
+  /** Every non-zero non-table descriptor, ordered by root then input address. */
+  readonly leaves: Leaf[];
+  readonly diagnostics: WalkDiagnostic[];
+  readonly stats: WalkStats;
+}
+
+const TWO32 = 4294967296;
+
+/** Masks to pull an address out of a descriptor's halves for one size shift. */
+interface OaMasks {
+  readonly lo: number;
+  readonly hi: number;
+  readonly form: 0 | 1 | 2; // pa48, lpa ([15:12] -> [51:48]), lpa2 ([9:8] -> [51:50])
+}
+
+function oaMasks(fmt: DescriptorFormat, shift: number): OaMasks {
+  const top = fmt.oa === 'lpa2' ? 49 : 47;
+  const lo = shift >= 32 ? 0 : (0xffffffff << shift) >>> 0;
+  const hiLow = Math.max(shift - 32, 0);
+  const hi = ((2 ** (top - 32 + 1) - 1) & ~(2 ** hiLow - 1)) >>> 0;
+  return { lo, hi, form: fmt.oa === 'lpa' ? 1 : fmt.oa === 'lpa2' ? 2 : 0 };
+}
+
+function oaOf(m: OaMasks, lo: number, hi: number): number {
+  let a = (hi & m.hi) * TWO32 + ((lo & m.lo) >>> 0);
+  if (m.form === 1) a += ((lo >>> 12) & 15) * 2 ** 48;
+  else if (m.form === 2) a += ((lo >>> 8) & 3) * 2 ** 50;
+  return a;
+}
+
+interface Task {
+  readonly root: number;
+  readonly level: number;
+  readonly pa: number;
+  readonly vaBase: number;
+  readonly entries: number;
+  readonly limits: number;
+  readonly ancestors: readonly number[];
+  readonly info: TableInfo;
+  /** Leaves and child tables in index order. */
+  readonly items: (Leaf | Task)[];
+}
+
+interface RootState {
+  readonly root: WalkRoot;
+  readonly ctx: LeafContext;
+  /** Per level (index level + 1): OA masks for leaves and for next-table pointers. */
+  readonly leafMasks: OaMasks[];
+  readonly tableMask: OaMasks;
+  readonly block: boolean[];
+  readonly span: number[];
+  readonly shift: number[];
+  readonly stage1: boolean;
+  readonly hpd: boolean;
+  readonly task?: Task;
+}
+
+const big = (n: number): bigint => BigInt(n);
+
+export async function walk(
+  regime: RegimeConfig,
+  reader: PhysReader,
+  opts: WalkOptions = {},
+): Promise<WalkResult> {
+  const t0 = performance.now();
+  const maxTables = opts.maxTables ?? 100_000;
+  const ram = opts.ram?.map((r) => [Number(r.start), Number(r.end)] as const);
+  const paLimit = 2 ** regime.paBits;
+  const tables: TableInfo[] = [];
+  const diagnostics: WalkDiagnostic[] = [];
+  const stats: WalkStats = {
+    tablesRead: 0,
+    tablesVisited: 0,
+    bytesRead: 0,
+    readCalls: 0,
+    entries: 0,
+    zeroEntries: 0,
+    leaves: 0,
+    ms: 0,
+  };
+  const cache = new Map<number, Uint32Array | Error>();
+  const batch = Math.max(1, reader.maxBatch ?? 256);
+
+  const states: RootState[] = [];
+  let pending: Task[] = [];
+  for (const root of regime.roots) {
+    if (opts.roots && !opts.roots.includes(root.base)) continue;
+    const ctx: LeafContext = {
+      base: root.base,
+      fmt: root.fmt,
+      perm: regime.perm,
+      wxn: regime.wxn,
+      ha: regime.ha,
+      fwb: regime.fwb,
+      mair: regime.mair,
+    };
+    const leafMasks: OaMasks[] = [];
+    const block: boolean[] = [];
+    const span: number[] = [];
+    const shift: number[] = [];
+    for (let l = -1; l <= 3; l++) {
+      const s = levelShift(root.fmt.granule, l);
+      leafMasks.push(oaMasks(root.fmt, s));
+      block.push(l === 3 || blockAllowed(root.fmt.granule, l, root.fmt.oa));
+      span.push(2 ** s);
+      shift.push(s);
+    }
+    const st: RootState = {
+      root,
+      ctx,
+      leafMasks,
+      tableMask: oaMasks(root.fmt, pageShift(root.fmt.granule)),
+      block,
+      span,
+      shift,
+      stage1: root.fmt.stage === 1,
+      hpd: root.hpd,
+    };
+    if (!root.enabled && !opts.includeDisabled) {
+      states.push(st);
+      continue;
+    }
+    const pa = Number(root.root);
+    const info: TableInfo = {
+      base: root.base,
+      level: root.startLevel,
+      pa: root.root,
+      vaStart: root.vaStart,
+      entries: root.rootEntries,
+      nonZero: 0,
+      read: false,
+    };
+    const task: Task = {
+      root: states.length,
+      level: root.startLevel,
+      pa,
+      vaBase: Number(root.vaStart),
+      entries: root.rootEntries,
+      limits: 0,
+      ancestors: [],
+      info,
+      items: [],
+    };
+    states.push({ ...st, task });
+    tables.push(info);
+    pending.push(task);
+    stats.tablesVisited++;
+  }
+
+  while (pending.length > 0) {
+    const next: Task[] = [];
+    for (let at = 0; at < pending.length; at += batch) {
+      const chunk = pending.slice(at, at + batch);
+      const want: Task[] = [];
+      const seen = new Set<number>();
+      for (const t of chunk) {
+        if (cache.has(t.pa) || seen.has(t.pa)) continue;
+        seen.add(t.pa);
+        want.push(t);
+      }
+      if (want.length > 0) {
+        const ranges: PhysRange[] = want.map((t) => ({ address: big(t.pa), length: t.entries * 8 }));
+        const got = await reader.read(ranges);
+        stats.readCalls++;
+        for (let i = 0; i < want.length; i++) {
+          const g = got[i] ?? new Error('reader returned too few results');
+          if (g instanceof Error) cache.set(want[i].pa, g);
+          else {
+            stats.tablesRead++;
+            stats.bytesRead += g.length;
+            cache.set(want[i].pa, asU32(g));
+          }
+        }
+      }
+      for (const t of chunk) scan(t, states[t.root], next);
+      opts.onProgress?.({
+        tablesRead: stats.tablesRead,
+        tablesPending: pending.length - at - chunk.length + next.length,
+        leaves: stats.leaves,
+      });
+    }
+    pending = next;
+  }
+
+  function scan(t: Task, st: RootState, next: Task[]): void {
+    const data = cache.get(t.pa);
+    if (!data || data instanceof Error) {
+      diagnostics.push({
+        kind: 'unreadable',
+        base: st.root.base,
+        level: t.level,
+        va: big(t.vaBase),
+        ...(t.info.parentDescAddr !== undefined ? { descAddr: t.info.parentDescAddr } : {}),
+        target: big(t.pa),
+        message: `level ${t.level} table at 0x${t.pa.toString(16)} unreadable${data ? `: ${data.message}` : ''}`,
+      });
+      return;
+    }
+    t.info.read = true;
+    const li = t.level + 1;
+    const span = st.span[li];
+    const shift = st.shift[li];
+    const lm = st.leafMasks[li];
+    const blockOk = st.block[li];
+    const last = t.level === 3;
+    const n = Math.min(t.entries, data.length >> 1);
+    let nonZero = 0;
+    for (let i = 0; i < n; i++) {
+      const lo = data[2 * i];
+      const hi = data[2 * i + 1];
+      if ((lo | hi) === 0) continue;
+      nonZero++;
+      const va = t.vaBase + i * span;
+      const descAddr = t.pa + i * 8;
+      if ((lo & 3) === 3 && !last) {
+        const child = follow(t, st, lo, hi, va, descAddr, next);
+        if (child) t.items.push(child);
+        continue;
+      }
+      const state = (lo & 1) === 0 ? S_INVALID : (last ? (lo & 2) !== 0 : blockOk) ? S_VALID : S_RESERVED;
+      const oa = oaOf(lm, lo, hi);
+      const leaf = new Leaf(st.ctx, t.level, va, shift, oa, lo, hi, descAddr, t.limits, state);
+      t.items.push(leaf);
+      stats.leaves++;
+      if (state === S_VALID && oa + span > paLimit) {
+        diagnostics.push({
+          kind: 'addressSize',
+          base: st.root.base,
+          level: t.level,
+          va: big(va),
+          descAddr: big(descAddr),
+          desc: leaf.desc,
+          target: big(oa),
+          message: `output address 0x${oa.toString(16)} beyond the ${regime.paBits}-bit PA size (Address size fault)`,
+        });
+      }
+    }
+    t.info.nonZero = nonZero;
+    stats.entries += n;
+    stats.zeroEntries += n - nonZero;
+  }
+
+  function follow(
+    t: Task,
+    st: RootState,
+    lo: number,
+    hi: number,
+    va: number,
+    descAddr: number,
+    next: Task[],
+  ): Task | undefined {
+    const pa = oaOf(st.tableMask, lo, hi);
+    const level = t.level + 1;
+    const diag = (kind: DiagnosticKind, message: string): undefined => {
+      diagnostics.push({
+        kind,
+        base: st.root.base,
+        level: t.level,
+        va: big(va),
+        descAddr: big(descAddr),
+        desc: (big(hi >>> 0) << 32n) | big(lo >>> 0),
+        target: big(pa),
+        message,
+      });
+      return undefined;
+    };
+    if (pa === t.pa || t.ancestors.includes(pa))
+      return diag(
+        'cycle',
+        `table descriptor points at 0x${pa.toString(16)}, a table above it on this walk (cycle): not followed`,
+      );
+    if (pa >= paLimit)
+      return diag(
+        'addressSize',
+        `next-level table 0x${pa.toString(16)} beyond the ${regime.paBits}-bit PA size (Address size fault)`,
+      );
+    const entriesPer = 2 ** (pageShift(st.root.fmt.granule) - 3);
+    if (ram && !ram.some(([s, e]) => pa >= s && pa + entriesPer * 8 <= e))
+      return diag('outsideRam', `next-level table 0x${pa.toString(16)} is outside RAM: not read`);
+    if (stats.tablesVisited >= maxTables)
+      return diag(
+        'tableCap',
+        `table cap (${maxTables}) reached: level ${level} table 0x${pa.toString(16)} not walked`,
+      );
+    stats.tablesVisited++;
+    // Hierarchical limits are OR-ed down the walk; HPD keeps only NSTable; stage 2 has none.
+    const own = st.stage1 ? (hi >>> 27) & (st.hpd ? LIMIT_NS : 0x1f) : 0;
+    const info: TableInfo = {
+      base: st.root.base,
+      level,
+      pa: big(pa),
+      vaStart: big(va),
+      entries: entriesPer,
+      parentDescAddr: big(descAddr),
+      nonZero: 0,
+      read: false,
+    };
+    tables.push(info);
+    const child: Task = {
+      root: t.root,
+      level,
+      pa,
+      vaBase: va,
+      entries: entriesPer,
+      limits: t.limits | own,
+      ancestors: [...t.ancestors, t.pa],
+      info,
+      items: [],
+    };
+    next.push(child);
+    return child;
+  }
+
+  const leaves: Leaf[] = [];
+  const collect = (t: Task): void => {
+    for (const it of t.items) {
+      if (it instanceof Leaf) leaves.push(it);
+      else collect(it);
+    }
+  };
+  for (const st of states) if (st.task) collect(st.task);
+  stats.leaves = leaves.length;
+  stats.ms = performance.now() - t0;
+  return { regime, roots: states.map((s) => s.root), tables, leaves, diagnostics, stats };
+}
+
+/** The descriptor words of a table (little-endian tables, as with SCTLR.EE = 0). */
+function asU32(b: Uint8Array): Uint32Array {
+  if (b.byteOffset % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
+  return new Uint32Array(b.slice().buffer, 0, b.length >> 2);
+}
