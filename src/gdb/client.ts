@@ -234,6 +234,12 @@ export class RspClient implements GdbClient {
     this.selected[op] = id;
   }
 
+  /** The thread of the last stop, else the Hc/Hg selection, else the first vCPU. */
+  private currentThread(): ThreadRef {
+    if (this.lastStop?.kind === 'signal' && this.lastStop.thread) return this.lastStop.thread;
+    return this.selected.c ?? this.selected.g ?? 1;
+  }
+
   private unsolicited(payload: Uint8Array): void {
     const text = latin1Text(payload);
     if (text.startsWith('O') && text !== 'OK') {
@@ -409,6 +415,9 @@ export class RspClient implements GdbClient {
       this.assertStopped('resume');
       if (this.state === 'exited') throw new GdbStateError('the target has exited');
       const letter = action === 'step' ? 's' : 'c';
+      // A step always targets one vCPU: `vCont;s` for all of them would leave QEMU's step flag set on
+      // every vCPU but the one that reports the stop, so the next continue would stop at once.
+      if (action === 'step' && thread === undefined) thread = this.currentThread();
       this.lastStop = undefined;
       this.state = 'running';
       try {

@@ -117,7 +117,7 @@ export class RspLink {
       } catch (e) {
         this.pending.splice(this.pending.indexOf(entry), 1);
         clearTimeout(entry.timer);
-        reject(e);
+        reject(e instanceof Error ? e : new Error(String(e)));
       }
     });
   }
@@ -137,7 +137,7 @@ export class RspLink {
         });
       } catch (e) {
         clearTimeout(timer);
-        reject(e);
+        reject(e instanceof Error ? e : new Error(String(e)));
       }
     });
   }
