@@ -31,8 +31,8 @@ function summary(events: CodecEvent[]): string[] {
   );
 }
 
-describe('RSP codec', () => {
-  test('frames a packet and checks its checksum', () => {
+void describe('RSP codec', () => {
+  void test('frames a packet and checks its checksum', () => {
     // 'OK' = 0x4f + 0x4b = 0x9a
     const ev = decodeAll([bytes('$OK#9a')]);
     assert.deepEqual(summary(ev), [`packet:ok:${Buffer.from('OK').toString('hex')}`]);
@@ -41,26 +41,26 @@ describe('RSP codec', () => {
     assert.equal(bad[0].type === 'packet' && bad[0].checksumOk, false);
   });
 
-  test('accepts upper-case checksum digits and flags non-hex ones as bad', () => {
+  void test('accepts upper-case checksum digits and flags non-hex ones as bad', () => {
     const ok = decodeAll([bytes('$T05#B9')]);
     assert.equal(ok[0].type === 'packet' && ok[0].checksumOk, true);
     const notHex = decodeAll([bytes('$OK#zz')]);
     assert.equal(notHex[0].type === 'packet' && notHex[0].checksumOk, false);
   });
 
-  test('reports acks, nacks, interrupts and ignores noise between packets', () => {
+  void test('reports acks, nacks, interrupts and ignores noise between packets', () => {
     const ev = decodeAll([bytes('+\r\n-x\x03$#00+')]);
     assert.deepEqual(summary(ev), ['ack', 'nack', 'interrupt', 'packet:ok:', 'ack']);
   });
 
-  test('decodes % notifications separately from packets', () => {
+  void test('decodes % notifications separately from packets', () => {
     const ev = decodeAll([encodePacket('Stop:T05').map((b, i) => (i === 0 ? 0x25 : b))]);
     assert.equal(ev.length, 1);
     assert.equal(ev[0].type, 'notification');
     assert.equal(ev[0].type === 'notification' && latin1Text(ev[0].payload), 'Stop:T05');
   });
 
-  test('a packet split at every offset decodes identically', () => {
+  void test('a packet split at every offset decodes identically', () => {
     const stream = new Uint8Array([
       ...bytes('+'),
       ...encodePacket(new Uint8Array([0x24, 0x23, 0x7d, 0x2a, 0x00, 0xff, 0x03])),
@@ -81,7 +81,7 @@ describe('RSP codec', () => {
     );
   });
 
-  test('byte-at-a-time decoding equals whole-chunk decoding (property)', () => {
+  void test('byte-at-a-time decoding equals whole-chunk decoding (property)', () => {
     fc.assert(
       fc.property(
         fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 6 }),
@@ -105,7 +105,7 @@ describe('RSP codec', () => {
     );
   });
 
-  test('escapes $ # } * when encoding and restores every byte value when decoding', () => {
+  void test('escapes $ # } * when encoding and restores every byte value when decoding', () => {
     const all = Uint8Array.from({ length: 256 }, (_, i) => i);
     const escaped = escapeBinary(all);
     assert.equal(escaped.length, 256 + 4);
@@ -119,14 +119,14 @@ describe('RSP codec', () => {
     assert.deepEqual([...decoded], [...all]);
   });
 
-  test('run-length decoding repeats the previous byte count-29 times', () => {
+  void test('run-length decoding repeats the previous byte count-29 times', () => {
     // "0* " = '0' + 3 more; "x}]*!" = escaped '}' then 4 more '}'
     assert.equal(latin1Text(decodePayload(bytes('0* ')) as Uint8Array), '0000');
     assert.equal(latin1Text(decodePayload(bytes('ab*"c')) as Uint8Array), 'abbbbbbc');
     assert.equal(latin1Text(decodePayload(bytes('x}]*!')) as Uint8Array), 'x}}}}}');
   });
 
-  test('run-length encoding round-trips and never emits # or $ as a count', () => {
+  void test('run-length encoding round-trips and never emits # or $ as a count', () => {
     fc.assert(
       fc.property(
         fc.array(fc.constantFrom(0x30, 0x31, 0x7d, 0x23, 0x2a, 0x61), { maxLength: 300 }),
@@ -151,14 +151,14 @@ describe('RSP codec', () => {
     );
   });
 
-  test('the checksum covers the escaped bytes as sent, not the decoded payload', () => {
+  void test('the checksum covers the escaped bytes as sent, not the decoded payload', () => {
     const wire = encodePacket(new Uint8Array([0x7d]));
     assert.equal(latin1Text(wire), '$}]#da'); // 0x7d + 0x5d = 0xda
     const ev = decodeAll([wire]);
     assert.equal(ev[0].type === 'packet' && ev[0].checksumOk, true);
   });
 
-  test('malformed escapes and run lengths are reported, not decoded', () => {
+  void test('malformed escapes and run lengths are reported, not decoded', () => {
     assert.equal(typeof decodePayload(bytes('ab}')), 'string');
     assert.equal(typeof decodePayload(bytes('*a')), 'string');
     assert.equal(typeof decodePayload(bytes('a*')), 'string');
@@ -166,7 +166,7 @@ describe('RSP codec', () => {
     assert.equal(ev[0].type, 'malformed');
   });
 
-  test('a $ inside a packet restarts framing (lost #) and reports the truncated packet', () => {
+  void test('a $ inside a packet restarts framing (lost #) and reports the truncated packet', () => {
     const ev = decodeAll([bytes('$abc'), encodePacket('OK')]);
     assert.deepEqual(
       ev.map((e) => e.type),
@@ -175,7 +175,7 @@ describe('RSP codec', () => {
     assert.equal(ev[1].type === 'packet' && latin1Text(ev[1].payload), 'OK');
   });
 
-  test('binary payloads are kept as bytes (no text decoding)', () => {
+  void test('binary payloads are kept as bytes (no text decoding)', () => {
     const data = new Uint8Array([0xc3, 0x28, 0xff, 0xfe, 0x80]); // invalid UTF-8
     const ev = decodeAll([encodePacket(data)]);
     assert.equal(ev[0].type, 'packet');

@@ -34,16 +34,16 @@ function replyTo(t: Transcript, send: string): string {
   return ps[ps.length - 1];
 }
 
-test('transcripts are present for two CPU models', () => {
+void test('transcripts are present for two CPU models', () => {
   assert.ok(files.some((f) => f.includes('-max')));
   assert.ok(files.some((f) => f.includes('-cortex-a57')));
 });
 
 for (const file of files) {
-  describe(`QEMU transcript ${file}`, () => {
+  void describe(`QEMU transcript ${file}`, () => {
     const t = load(file);
 
-    test('every exchange decodes the same when split at every offset, with valid checksums and acks', () => {
+    void test('every exchange decodes the same when split at every offset, with valid checksums and acks', () => {
       for (const ex of t.exchanges) {
         const stream = Buffer.from(ex.recv, 'hex');
         const whole = new RspDecoder().push(stream);
@@ -60,7 +60,7 @@ for (const file of files) {
       }
     });
 
-    test('the whole session decodes the same in random-sized chunks', () => {
+    void test('the whole session decodes the same in random-sized chunks', () => {
       const stream = Buffer.concat(t.exchanges.map((e) => Buffer.from(e.recv, 'hex')));
       const expected = packets(new RspDecoder().push(stream));
       let seed = 12345;
@@ -77,14 +77,14 @@ for (const file of files) {
       }
     });
 
-    test('qSupported advertises what DESIGN.md says (no QStartNoAckMode)', () => {
+    void test('qSupported advertises what DESIGN.md says (no QStartNoAckMode)', () => {
       const r = replyTo(t, 'qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;xmlRegisters=aarch64');
       assert.match(r, /PacketSize=1000/);
       assert.match(r, /qXfer:features:read\+/);
       assert.doesNotMatch(r, /QStartNoAckMode/);
     });
 
-    test('p returns empty before the target XML was read, and a value after', () => {
+    void test('p returns empty before the target XML was read, and a value after', () => {
       const p20 = t.exchanges
         .filter((e) => e.send === 'p20')
         .map((e) => packets(new RspDecoder().push(Buffer.from(e.recv, 'hex')))[0]);
@@ -92,7 +92,7 @@ for (const file of files) {
       assert.match(p20[1], /^[0-9a-f]{16}$/);
     });
 
-    test('the recorded target description yields the system registers by name', () => {
+    void test('the recorded target description yields the system registers by name', () => {
       const documents = new Map<string, string>();
       const pending = ['target.xml'];
       while (pending.length) {
@@ -119,7 +119,7 @@ for (const file of files) {
       assert.equal(ids.size, regs.all.length, 'register numbers are unique');
     });
 
-    test('breakpoint, continue and stop reply', () => {
+    void test('breakpoint, continue and stop reply', () => {
       const ex = t.exchanges.find((e) => e.send === 'vCont;c');
       assert.ok(ex);
       const events = new RspDecoder().push(Buffer.from(ex.recv, 'hex'));
@@ -132,7 +132,7 @@ for (const file of files) {
       }
     });
 
-    test('virtual and physical reads of data_page agree; unmapped VA is E14; >2048 bytes is E22', () => {
+    void test('virtual and physical reads of data_page agree; unmapped VA is E14; >2048 bytes is E22', () => {
       const expected = Array.from({ length: 0x40 }, (_, i) => (i * 37 + 11) & 0xff);
       const viaPa = hexToBytes(Buffer.from(replyTo(t, `m${t.symbols.data_page},40`)));
       const viaVa = hexToBytes(Buffer.from(replyTo(t, 'm80000000,40')));
@@ -142,7 +142,7 @@ for (const file of files) {
       assert.equal(replyTo(t, 'm40000000,801'), 'E22');
     });
 
-    test('physical read of l3_hi shows the mapped page and the lazy-MMIO entry', () => {
+    void test('physical read of l3_hi shows the mapped page and the lazy-MMIO entry', () => {
       const raw = hexToBytes(Buffer.from(replyTo(t, `m${t.symbols.l3_hi},18`)));
       assert.ok(raw);
       const view = new DataView(raw.buffer);
@@ -151,7 +151,7 @@ for (const file of files) {
       assert.equal(view.getBigUint64(16, true), BigInt(`0x${t.symbols.data_page}`) | 0x707n);
     });
 
-    test('monitor output arrives as O packets before OK', () => {
+    void test('monitor output arrives as O packets before OK', () => {
       const ex = t.exchanges.find((e) => e.send.startsWith('qRcmd,'));
       assert.ok(ex);
       const ps = packets(new RspDecoder().push(Buffer.from(ex.recv, 'hex')));
@@ -163,7 +163,7 @@ for (const file of files) {
       assert.match(text, /0000000040082000: 0x7a55300b/);
     });
 
-    test('single step of one vCPU stops that vCPU with SIGTRAP', () => {
+    void test('single step of one vCPU stops that vCPU with SIGTRAP', () => {
       const ex = t.exchanges.find((e) => e.send === 'vCont;s:p1.1');
       assert.ok(ex);
       const stop = parseStopReply(packets(new RspDecoder().push(Buffer.from(ex.recv, 'hex')))[0]);
@@ -173,7 +173,7 @@ for (const file of files) {
   });
 }
 
-test('system register numbers differ between -cpu max and -cpu cortex-a57 (why the XML is parsed)', () => {
+void test('system register numbers differ between -cpu max and -cpu cortex-a57 (why the XML is parsed)', () => {
   const regsOf = (file: string) => {
     const t = load(file);
     const documents = new Map<string, string>();
