@@ -118,7 +118,7 @@ for (const [dwarf, opt] of variants) {
     });
 
     void test('functionAt uses DWARF subprograms (incl. abstract_origin at -O2)', () => {
-      for (const name of ['accumulate', 'helper_add', '_start']) {
+      for (const name of ['accumulate', 'helper_add', 'c_main']) {
         const s = nm.find((x) => x.name === name)!;
         const fn = image.functionAt(s.value + 4n);
         assert.equal(fn?.name, name);
@@ -133,7 +133,7 @@ for (const [dwarf, opt] of variants) {
     void test('compileUnitAt finds the CU of each C function', () => {
       const s = nm.find((x) => x.name === 'helper_add')!;
       assert.equal(base(image.compileUnitAt(s.value)?.name ?? ''), 'util.c');
-      const m = nm.find((x) => x.name === '_start')!;
+      const m = nm.find((x) => x.name === 'c_main')!;
       assert.equal(base(image.compileUnitAt(m.value)?.name ?? ''), 'main.c');
     });
 
@@ -144,7 +144,7 @@ for (const [dwarf, opt] of variants) {
       const call = lineOf('sink += helper_add');
       const got = image.addressesForLine(mainC, call);
       assert.deepEqual(got, [{ address: firstStmt(call)!, line: call }]);
-      // A blank line inside _start moves to the next line with code.
+      // A blank line inside c_main moves to the next line with code.
       const blank = lineOf('sink += helper_add') + 1;
       assert.equal(mainSource[blank - 1].trim(), '');
       const moved = image.addressesForLine(mainC, blank);

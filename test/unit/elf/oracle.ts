@@ -17,7 +17,10 @@ export interface Fixture {
 
 const built = new Map<string, Fixture>();
 
-/** Compiles main.c + util.c + asm.S freestanding (no libc) into out/fixtures/elf/<name>.elf. */
+/**
+ * Compiles crt.S + main.c + util.c + asm.S freestanding (no libc), linked at QEMU virt's RAM, into
+ * out/fixtures/elf/<name>.elf.
+ */
 export function fixture(dwarf: 4 | 5, opt: '-O0' | '-O2'): Fixture {
   const name = `dwarf${dwarf}${opt}`;
   const cached = built.get(name);
@@ -31,8 +34,11 @@ export function fixture(dwarf: 4 | 5, opt: '-O0' | '-O2'): Fixture {
     '-nostdlib',
     '-static',
     '-Wl,--build-id=none',
+    '-Wl,--no-warn-rwx-segments',
+    `-Wl,-T,${join(SRC, 'fixture.ld')}`,
     '-o',
     path,
+    join(SRC, 'crt.S'),
     join(SRC, 'main.c'),
     join(SRC, 'util.c'),
     join(SRC, 'asm.S'),

@@ -1,0 +1,203 @@
+// Source-line stepping (DAP next/stepIn/stepOut with granularity 'line' or 'statement') built from
+// instruction steps and temporary breakpoints, driven by the DWARF line table. Independent of the
+// session: it drives a narrow target interface and reads a line source (src/elf ElfImage).
+
+/** How a target run ended. `breakpoint`: someone else (a user breakpoint) wants a stop at `pc`. */
+export type Halt = { kind: 'stopped'; pc: bigint; breakpoint: boolean } | { kind: 'exited' };
+
+export interface LineStepTarget {
+  /** One instruction, with no breakpoint at PC in the way, reporting nothing to the client. */
+  stepInstruction(): Promise<Halt>;
+  /**
+   * Runs (temporary breakpoint at `address`) until the target stops anywhere; `breakpoint` tells
+   * whether that stop is also wanted by another owner (or is not at `address` at all).
+   */
+  runTo(address: bigint): Promise<Halt>;
+  readRegister(name: 'pc' | 'sp' | 'x30'): Promise<bigint>;
+  /** The A64 word at `address`, or undefined when unreadable. */
+  readInstruction(address: bigint): Promise<number | undefined>;
+}
+
+/** What src/elf's ElfImage offers (structural). */
+export interface LineSource {
+  lineForAddress(addr: bigint): { file: string; line: number } | undefined;
+  lineRangeAt(addr: bigint): { start: bigint; end: bigint; file: string; line: number } | undefined;
+  isStatement(addr: bigint): boolean;
+  functionAt(addr: bigint): { name: string; low: bigint; high: bigint } | undefined;
+}
+
+export type StepResult =
+  /** Report a `step` stop at `pc`. */
+  | { kind: 'step'; pc: bigint; why?: string }
+  /** Stopped for another reason (a breakpoint): the session classifies the stop at `pc`. */
+  | { kind: 'interrupted'; pc: bigint }
+  | { kind: 'exited' };
+
+export interface StepOptions {
+  /** Upper bound of instructions per step, so a `for (;;)` line cannot hang the request. */
+  maxInstructions?: number;
+}
+
+// A64 encodings stepping must know (Arm ARM C6): calls return to the next instruction, and so do
+// SVC/HVC/SMC (ELR_ELx = the next instruction), so "over" runs to PC + 4 across both.
+const isCall = (w: number) =>
+  (w & 0xfc000000) >>> 0 === 0x94000000 || // BL
+  (w & 0xfffffc1f) >>> 0 === 0xd63f0000 || // BLR
+  (w & 0xfefff800) >>> 0 === 0xd63f0800; // BLRAA/BLRAB(Z)
+const isExceptionCall = (w: number) => (w & 0xffe0001c) >>> 0 === 0xd4000000 && (w & 3) !== 0; // SVC/HVC/SMC
+
+export class LineStepper {
+  constructor(
+    private readonly target: LineStepTarget,
+    private readonly lines: LineSource,
+    private readonly options: StepOptions = {},
+  ) {}
+
+  /** Whether `pc` has line information (else the session should step by instruction). */
+  hasLine(pc: bigint): boolean {
+    const l = this.lines.lineForAddress(pc);
+    return l !== undefined && l.line !== 0;
+  }
+
+  /**
+   * Step over: run until PC reaches the start of a statement outside the current line's range in
+   * this frame, stepping over calls and exception calls (HVC/SVC/SMC) as units. A fault that lands in
+   * an exception vector without line information stops there.
+   */
+  next(): Promise<StepResult> {
+    return this.stepLine('over');
+  }
+
+  /** Step in: as next, but enters called functions that have line information (past their prologue). */
+  stepIn(): Promise<StepResult> {
+    return this.stepLine('in');
+  }
+
+  /**
+   * Step out: run to `returnAddress` (the caller's resume point from the unwinder) in a frame that is
+   * not deeper than the current one (SP above the current SP), so recursion returns properly.
+   */
+  async stepOut(returnAddress: bigint): Promise<StepResult> {
+    const sp0 = await this.target.readRegister('sp');
+    for (let guard = 0; guard < 1000; guard++) {
+      const h = await this.target.runTo(returnAddress);
+      if (h.kind === 'exited') return h;
+      if (h.pc !== returnAddress || h.breakpoint) return { kind: 'interrupted', pc: h.pc };
+      // A recursive call reaching the same return address in a deeper frame: keep going.
+      if ((await this.target.readRegister('sp')) > sp0) return { kind: 'step', pc: h.pc };
+      const s = await this.target.stepInstruction();
+      if (s.kind === 'exited') return s;
+      if (s.breakpoint) return { kind: 'interrupted', pc: s.pc };
+    }
+    return {
+      kind: 'step',
+      pc: await this.target.readRegister('pc'),
+      why: 'step out gave up (recursion too deep)',
+    };
+  }
+
+  private async stepLine(mode: 'over' | 'in'): Promise<StepResult> {
+    const max = this.options.maxInstructions ?? 20_000;
+    let pc = await this.target.readRegister('pc');
+    const range = this.lines.lineRangeAt(pc);
+    if (!range || range.line === 0) {
+      // No line here (assembly without -g, a vector): one instruction, as the Disassembly view does.
+      return this.fromHalt(await this.instruction(pc, mode));
+    }
+    const startFn = this.lines.functionAt(pc);
+    const sp0 = await this.target.readRegister('sp');
+    for (let n = 0; n < max; n++) {
+      const h = await this.instruction(pc, mode);
+      if (h.kind === 'exited') return h;
+      pc = h.pc;
+      const inRange = pc >= range.start && pc < range.end;
+      if (h.breakpoint && !inRange) return { kind: 'interrupted', pc };
+      if (inRange) continue;
+      const here = this.lines.lineForAddress(pc);
+      if (!here) {
+        if (h.entered) {
+          // Called code without line information: finish it and carry on in this line.
+          const back = await this.finishCall(h.returnAddress);
+          if (back.kind !== 'stopped') return this.fromHalt(back);
+          if (back.breakpoint) return { kind: 'interrupted', pc: back.pc };
+          pc = back.pc;
+          continue;
+        }
+        return { kind: 'step', pc, why: 'left the source line into code without line information' };
+      }
+      if (here.line === 0) continue;
+      if (h.entered) {
+        // Stepped into a function with lines: stop after its prologue (the end of the entry line).
+        const fn = this.lines.functionAt(pc);
+        const entry = this.lines.lineRangeAt(pc);
+        if (fn && pc === fn.low && entry && entry.end < fn.high) {
+          const r = await this.target.runTo(entry.end);
+          if (r.kind === 'exited') return r;
+          return r.pc === entry.end && !r.breakpoint
+            ? { kind: 'step', pc: r.pc }
+            : { kind: 'interrupted', pc: r.pc };
+        }
+        return { kind: 'step', pc };
+      }
+      // Returned into the middle of a caller's line: keep going to the start of a statement, as
+      // gdb does, unless the frame is gone (a return from the function we started in).
+      if (!this.lines.isStatement(pc)) {
+        const fn = this.lines.functionAt(pc);
+        const returned =
+          startFn && fn && fn.low !== startFn.low && (await this.target.readRegister('sp')) > sp0;
+        if (!returned) continue;
+        return this.finishLine(pc, max - n);
+      }
+      return { kind: 'step', pc };
+    }
+    return { kind: 'step', pc, why: `stopped after ${max} instructions without leaving the line` };
+  }
+
+  /** After returning into the middle of a caller's line, stop at the next statement boundary. */
+  private async finishLine(pc: bigint, budget: number): Promise<StepResult> {
+    const range = this.lines.lineRangeAt(pc);
+    if (!range) return { kind: 'step', pc };
+    for (let n = 0; n < budget; n++) {
+      const h = await this.instruction(pc, 'over');
+      if (h.kind === 'exited') return h;
+      pc = h.pc;
+      if (pc >= range.start && pc < range.end) continue;
+      if (h.breakpoint) return { kind: 'interrupted', pc };
+      if (this.lines.isStatement(pc) || !this.lines.lineForAddress(pc)) return { kind: 'step', pc };
+    }
+    return { kind: 'step', pc };
+  }
+
+  private async finishCall(returnAddress: bigint): Promise<Halt> {
+    return this.target.runTo(returnAddress);
+  }
+
+  /**
+   * One instruction of a line step. Over: a call or an exception call runs to PC + 4. In: a call is
+   * stepped into (`entered`), an exception call still runs to PC + 4.
+   */
+  private async instruction(
+    pc: bigint,
+    mode: 'over' | 'in',
+  ): Promise<
+    | (Halt & { kind: 'exited' })
+    | { kind: 'stopped'; pc: bigint; breakpoint: boolean; entered?: boolean; returnAddress: bigint }
+  > {
+    const w = await this.target.readInstruction(pc);
+    const returnAddress = pc + 4n;
+    if (w !== undefined && (isExceptionCall(w) || (mode === 'over' && isCall(w)))) {
+      const h = await this.target.runTo(returnAddress);
+      if (h.kind === 'exited') return h;
+      return { ...h, breakpoint: h.breakpoint || h.pc !== returnAddress, returnAddress };
+    }
+    const h = await this.target.stepInstruction();
+    if (h.kind === 'exited') return h;
+    const entered = w !== undefined && isCall(w) && h.pc !== returnAddress;
+    return { ...h, entered, returnAddress };
+  }
+
+  private fromHalt(h: Halt): StepResult {
+    if (h.kind === 'exited') return h;
+    return h.breakpoint ? { kind: 'interrupted', pc: h.pc } : { kind: 'step', pc: h.pc };
+  }
+}
