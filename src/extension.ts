@@ -40,7 +40,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       new ConfigurationProvider(),
       vscode.DebugConfigurationProviderTriggerKind.Dynamic,
     ),
-    vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new AdapterFactory(context.extensionPath)),
+    vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new AdapterFactory()),
     vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, new StopTracker(sessions)),
     vscode.window.registerWebviewPanelSerializer(WEBVIEW.guardState, guard),
     vscode.window.registerFileDecorationProvider(new ChangeDecorations()),

@@ -1,8 +1,8 @@
 // Debug configuration defaults, how VS Code runs the adapter, and a tracker that tells the views when
 // the target stops and resumes.
 
-import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { PvmfwDebugSession } from '../adapter/session';
 import { CONFIG_SNIPPET_LABEL, DEBUG_TYPE, SETTING, SETTING_DEFAULT } from './ids';
 import type { MmuSessions } from './mmuSession';
 
@@ -23,7 +23,7 @@ export function demoLaunchConfiguration(
 
 /** QEMU arguments that boot the demo firmware (EL2 on, so the MMIO-guard stub runs). */
 export function demoQemuArgs(elf: string): string[] {
-  return ['-M', 'virt,virtualization=on', '-cpu', 'cortex-a57', '-m', '256M', '-nographic', '-kernel', elf];
+  return ['-M', 'virt,virtualization=on', '-cpu', 'cortex-a57', '-m', '256M', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-kernel', elf];
 }
 
 export class ConfigurationProvider implements vscode.DebugConfigurationProvider {
@@ -55,21 +55,12 @@ export class ConfigurationProvider implements vscode.DebugConfigurationProvider 
 }
 
 /**
- * Runs the standalone adapter (dist/debugAdapter.js) as a child process: the same program other DAP
- * clients use, so VS Code exercises exactly what they get. ELECTRON_RUN_AS_NODE lets desktop VS Code's
- * own binary act as Node; in code-server process.execPath already is Node.
+ * Runs the adapter inside the extension host (no process to spawn, errors land in the extension log).
+ * Other DAP clients run the same session class standalone: `node dist/debugAdapter.js`.
  */
 export class AdapterFactory implements vscode.DebugAdapterDescriptorFactory {
-  constructor(private readonly extensionPath: string) {}
-
   createDebugAdapterDescriptor(): vscode.DebugAdapterDescriptor {
-    return new vscode.DebugAdapterExecutable(
-      process.execPath,
-      [path.join(this.extensionPath, 'dist', 'debugAdapter.js')],
-      {
-        env: { ELECTRON_RUN_AS_NODE: '1' },
-      },
-    );
+    return new vscode.DebugAdapterInlineImplementation(new PvmfwDebugSession());
   }
 }
 

@@ -1,0 +1,160 @@
+// Inside the real extension host: the extension activates, its commands exist, a pvmfw-mmu session on
+// the demo firmware (real QEMU) stops at handle_mmio_fault, the Page Tables provider returns the lazy
+// entry, the MMIO Guard webview renders the guard state, and both follow the page to guard-mapped.
+
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { ExtensionApi } from '../../../src/extension';
+import type { PteEntry, TranslateResponseBody } from '../../../src/shared/protocol';
+import { COMMAND, DEBUG_TYPE, SETTING_DEFAULT, SETTING } from '../../../src/ui/ids';
+import { extensionApi, nextEvent, nextStop, stopAllSessions, workspaceFolder } from './helpers';
+
+interface StackFrame {
+  id: number;
+  name: string;
+}
+
+suite('pvmfw-mmu in VS Code', () => {
+  let api: ExtensionApi;
+  let session: vscode.DebugSession;
+  let threadId: number;
+  let faultVa: bigint;
+
+  suiteSetup(async () => {
+    api = await extensionApi();
+  });
+
+  suiteTeardown(async () => {
+    vscode.debug.removeBreakpoints(vscode.debug.breakpoints);
+    await stopAllSessions();
+  });
+
+  test('every contributed command is registered', async () => {
+    const all = new Set(await vscode.commands.getCommands(true));
+    for (const id of Object.values(COMMAND)) assert.ok(all.has(id), `${id} not registered`);
+  });
+
+  test('a launch session resolves its configuration and stops at handle_mmio_fault', async () => {
+    vscode.debug.addBreakpoints([new vscode.FunctionBreakpoint('handle_mmio_fault')]);
+    const folder = workspaceFolder();
+    const elf = vscode.Uri.joinPath(folder.uri, '..', 'guest', 'build', 'demo.elf').fsPath;
+    const started = nextEvent(vscode.debug.onDidStartDebugSession, 'session start', 30_000);
+    const stopped = nextStop(api, 'the stop at handle_mmio_fault', 60_000);
+    const ok = await vscode.debug.startDebugging(folder, {
+      type: DEBUG_TYPE,
+      request: 'launch',
+      name: 'suite: demo firmware',
+      program: elf,
+      qemuArgs: [
+        '-M',
+        'virt,virtualization=on',
+        '-cpu',
+        'cortex-a57',
+        '-m',
+        '256M',
+        '-display',
+        'none',
+        '-monitor',
+        'none',
+        '-serial',
+        'stdio',
+        '-kernel',
+        elf,
+      ],
+      stopOnEntry: false,
+    });
+    assert.ok(ok, 'startDebugging failed');
+    session = await started;
+    // Filled in by the extension's DebugConfigurationProvider from the settings.
+    assert.equal(session.configuration.lazyFlagBit, SETTING_DEFAULT[SETTING.lazyFlagBit]);
+    assert.equal(session.configuration.walkLimit, SETTING_DEFAULT[SETTING.walkLimit]);
+    const stop = await stopped;
+    assert.equal(stop.session.id, session.id);
+    threadId = stop.change.threadId;
+    const trace = (await session.customRequest('stackTrace', { threadId, startFrame: 0, levels: 1 })) as {
+      stackFrames: StackFrame[];
+    };
+    assert.match(trace.stackFrames[0].name, /^handle_mmio_fault/);
+    // pvmfw's handler takes the faulting address in x0.
+    const x0 = (await session.customRequest('evaluate', {
+      expression: '$x0',
+      frameId: trace.stackFrames[0].id,
+      context: 'watch',
+    })) as {
+      result: string;
+    };
+    faultVa = BigInt(x0.result.split(/\s/)[0]);
+    assert.ok(faultVa > 0n, `x0 = ${x0.result}`);
+  });
+
+  test('the Page Tables provider lists the regimes and returns the lazy entry for the fault address', async () => {
+    const roots = await api.pageTables.getChildren();
+    assert.ok(
+      roots.some((n) => n.kind === 'regime' && n.info.regime === 'TTBR0_EL1' && n.info.enabled),
+      JSON.stringify(roots.map((n) => n.id)),
+    );
+    const node = await api.pageTables.findEntry(faultVa);
+    assert.ok(node, `no entry for 0x${faultVa.toString(16)}`);
+    assert.equal(node.entry.kind, 'lazy');
+    assert.ok(BigInt(node.entry.vaStart) <= faultVa && faultVa <= BigInt(node.entry.vaEnd));
+    const item = api.pageTables.getTreeItem(node);
+    assert.match(String(item.description), /lazy MMIO/);
+  });
+
+  test('Reveal PTE selects the entry and Translate reports the lazy verdict', async () => {
+    const id = await vscode.commands.executeCommand<string | undefined>(
+      COMMAND.revealPte,
+      '0x' + faultVa.toString(16),
+    );
+    assert.ok(id);
+    assert.equal(api.pageTablesView.selection[0]?.id, id);
+    const t = await vscode.commands.executeCommand<TranslateResponseBody>(COMMAND.translateAddress, faultVa);
+    assert.equal(t.ok, false);
+    assert.equal(t.leaf?.kind, 'lazy');
+    assert.equal(t.verdict?.kind, 'lazyMmio');
+  });
+
+  test('the MMIO Guard webview renders the guard state of this stop', async () => {
+    const rendered = nextEvent(api.guard.onDidRender, 'the webview render', 30_000);
+    await vscode.commands.executeCommand(COMMAND.openGuard);
+    const r = await rendered;
+    assert.equal(r.stopId, api.sessions.lastChange?.stopId);
+    assert.ok(r.regions > 0 && r.pages > 0, JSON.stringify(r));
+    assert.match(r.summary, /untouched \(lazy\) \d+/);
+  });
+
+  test('stepping out of the handler turns the page guard-mapped in the tree and the webview', async () => {
+    const before = api.guard.lastRendered;
+    assert.ok(before);
+    const stopped = nextStop(api, 'the stop after step out', 60_000);
+    const rendered = nextEvent(
+      api.guard.onDidRender,
+      'the webview render after the step',
+      60_000,
+      (r) => r.stopId !== before.stopId,
+    );
+    await session.customRequest('stepOut', { threadId });
+    const stop = await stopped;
+    const page = faultVa & ~0xfffn;
+    assert.ok(
+      stop.change.changes.some((c) => BigInt(c.vaStart) <= page && page <= BigInt(c.vaEnd)),
+      `mmuChanged did not report the page: ${JSON.stringify(stop.change.changes.map((c) => c.summary))}`,
+    );
+    const node = await api.pageTables.findEntry(faultVa);
+    const entry: PteEntry | undefined = node?.entry;
+    assert.equal(entry?.kind, 'page');
+    assert.equal(entry?.guard, 'guardMapped');
+    const after = await rendered;
+    assert.ok(after.changedPages >= 1, JSON.stringify(after));
+    const count = (s: string): number => Number(/guard-mapped (\d+)/.exec(s)?.[1] ?? 0);
+    assert.equal(count(after.summary), count(before.summary) + 1, `${before.summary} -> ${after.summary}`);
+  });
+
+  test('ending the session clears the views', async () => {
+    await stopAllSessions();
+    assert.equal(api.sessions.session, undefined);
+    const roots = await api.pageTables.getChildren();
+    assert.equal(roots.length, 1);
+    assert.equal(roots[0].kind, 'message');
+  });
+});

@@ -1,0 +1,207 @@
+// The UI test, as a person would do it in the browser: open Run and Debug, start "Launch demo firmware
+// in QEMU", tick "Lazy MMIO fault", continue to the first lazy fault, read the lazy entry in Page
+// Tables, open MMIO Guard and read the page states, step until the page turns guard-mapped and see
+// both views change. Each step is a named check; screenshots go to test-artifacts/.
+
+import { join } from 'node:path';
+import type { Locator, Page } from 'playwright-core';
+import { launchBrowser, poll, runCommand, webviewFrame } from './browser';
+import { REPO, startCodeServer } from './codeServer';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  ms: number;
+}
+
+const ARTIFACTS = join(REPO, 'test-artifacts');
+
+function pane(page: Page, title: string): Locator {
+  return page
+    .locator('.split-view-view')
+    .filter({ has: page.locator(`.pane-header[aria-label^="${title}"]`) });
+}
+
+async function expandPane(page: Page, title: string): Promise<Locator> {
+  const header = page.locator(`.pane-header[aria-label^="${title}"]`).first();
+  await header.waitFor({ timeout: 30_000 });
+  if ((await header.getAttribute('aria-expanded')) === 'false') await header.click();
+  return pane(page, title);
+}
+
+async function collapsePane(page: Page, title: string): Promise<void> {
+  const header = page.locator(`.pane-header[aria-label^="${title}"]`).first();
+  if ((await header.count()) && (await header.getAttribute('aria-expanded')) === 'true') await header.click();
+}
+
+export async function runUiScenario(
+  root: string,
+  extensionsDir: string,
+  log: (s: string) => void,
+): Promise<Check[]> {
+  const checks: Check[] = [];
+  const server = await startCodeServer(root, extensionsDir);
+  const { context, page } = await launchBrowser(root);
+  let failed = false;
+  const shot = async (name: string): Promise<void> => {
+    await page.screenshot({ path: join(ARTIFACTS, `ui-${name}.png`) }).catch(() => undefined);
+  };
+  const check = async (name: string, fn: () => Promise<string>): Promise<void> => {
+    const t0 = Date.now();
+    if (failed) {
+      checks.push({ name, ok: false, detail: 'skipped: an earlier step failed', ms: 0 });
+      return;
+    }
+    try {
+      const detail = await fn();
+      checks.push({ name, ok: true, detail, ms: Date.now() - t0 });
+      log(`  ok   ${name} (${Date.now() - t0} ms) ${detail}`);
+    } catch (e) {
+      failed = true;
+      const detail = e instanceof Error ? e.message.split('\n').slice(0, 6).join('\n') : String(e);
+      checks.push({ name, ok: false, detail, ms: Date.now() - t0 });
+      log(`  FAIL ${name} (${Date.now() - t0} ms) ${detail}`);
+      await shot(`failure-${checks.length}`);
+    }
+  };
+  const guard = webviewFrame(page);
+  const stopNumber = async (): Promise<number> =>
+    Number(/stop (\d+)/.exec(await guard.locator('.meta').first().innerText())?.[1] ?? -1);
+  const pageTablesRow = (text: string | RegExp): Locator =>
+    pane(page, 'Page Tables').locator('.monaco-list-row', { hasText: text });
+
+  try {
+    await check('the workbench opens the demo workspace with the installed extension', async () => {
+      await page.goto(server.url(join(REPO, 'demo')));
+      await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+      await runCommand(page, 'View: Show Run and Debug');
+      const start = page.locator('.start-debug-action-item');
+      await start.waitFor({ timeout: 30_000 });
+      const selected = await poll(
+        'the launch configuration in the Run view',
+        async () => {
+          // Runs in the page: the select's selected option text (typed loosely: this tsconfig has no DOM lib).
+          const t = await start
+            .locator('select')
+            .evaluate(
+              (s: { options: { text: string }[]; selectedIndex: number }) =>
+                s.options[s.selectedIndex]?.text ?? '',
+            );
+          return t.includes('Launch demo firmware in QEMU') ? t : undefined;
+        },
+        30_000,
+      );
+      await shot('01-run-view');
+      return `configuration: ${selected}`;
+    });
+
+    await check('Start Debugging stops on entry', async () => {
+      await page.locator('.start-debug-action-item .codicon-debug-start').click();
+      await page.locator('.debug-toolbar').waitFor({ timeout: 30_000 });
+      const state = pane(page, 'Call Stack')
+        .locator('.monaco-list-row', { hasText: /Paused/i })
+        .first();
+      await state.waitFor({ timeout: 60_000 });
+      return (await state.innerText()).replace(/\s+/g, ' ');
+    });
+
+    await check(
+      'tick "Lazy MMIO fault" and continue: the session stops at the first lazy fault',
+      async () => {
+        const bps = await expandPane(page, 'Breakpoints');
+        const row = bps.locator('.monaco-list-row', { hasText: 'Lazy MMIO fault' });
+        await row.waitFor({ timeout: 20_000 });
+        const box = row.locator('input[type=checkbox]');
+        if (!(await box.isChecked())) await box.click();
+        await collapsePane(page, 'Watch');
+        await expandPane(page, 'Page Tables');
+        await page.locator('.debug-toolbar .codicon-debug-continue').click();
+        const exception = pane(page, 'Call Stack')
+          .locator('.monaco-list-row', { hasText: /Paused on exception|exception/i })
+          .first();
+        await exception.waitFor({ timeout: 60_000 });
+        return (await exception.innerText()).replace(/\s+/g, ' ');
+      },
+    );
+
+    let farRow = '';
+    await check('Page Tables selects the lazy entry for FAR', async () => {
+      const selected = pane(page, 'Page Tables').locator('.monaco-list-row.selected', {
+        hasText: 'lazy MMIO',
+      });
+      await selected.waitFor({ timeout: 30_000 });
+      farRow = (await selected.innerText()).replace(/\s+/g, ' ');
+      await shot('02-lazy-fault-page-tables');
+      return farRow;
+    });
+
+    let before = '';
+    await check('MMIO Guard shows the fault and the page states', async () => {
+      await runCommand(page, 'pvmfw MMU: Open MMIO Guard');
+      const summary = guard.locator('#summary');
+      await summary.waitFor({ timeout: 30_000 });
+      before = await summary.innerText();
+      if (!/untouched \(lazy\) \d+/.test(before)) throw new Error(`summary: ${before}`);
+      const fault = await guard.locator('#fault').innerText();
+      if (!/FAR 0x/.test(fault)) throw new Error(`fault section: ${fault}`);
+      await shot('03-mmio-guard-at-fault');
+      return `${before} | ${fault.split('\n').slice(1, 3).join(' ')}`;
+    });
+
+    let after = '';
+    await check('step until the page turns guard-mapped: both views change', async () => {
+      const mapped = (s: string): number => Number(/guard-mapped (\d+)/.exec(s)?.[1] ?? 0);
+      const start = mapped(before);
+      let steps = 0;
+      for (; steps < 40; steps++) {
+        const n = await stopNumber();
+        await page.locator('.debug-toolbar .codicon-debug-step-over').click();
+        await poll(
+          'the next stop in MMIO Guard',
+          async () => ((await stopNumber()) > n ? true : undefined),
+          30_000,
+          100,
+        );
+        after = await guard.locator('#summary').innerText();
+        if (/stage 1 pending/.test(after)) await shot('04-guard-map-pending');
+        if (mapped(after) > start) break;
+      }
+      if (mapped(after) <= start) throw new Error(`after ${steps} steps: ${after}`);
+      const diff = await guard.locator('#diff').innerText();
+      if (!/→ guard-mapped/.test(diff)) throw new Error(`diff: ${diff}`);
+      await shot('05-mmio-guard-mapped');
+      return `${steps + 1} step(s): ${before} -> ${after}; diff: ${diff.split('\n')[1] ?? ''}`;
+    });
+
+    await check('Page Tables shows the page valid and changed', async () => {
+      const address = /0x[0-9a-f]{8,}/.exec(farRow)?.[0] ?? '';
+      await poll(
+        'the Page Tables row of the fault page turning valid',
+        async () => {
+          // Expansion state survives the refresh; the row text reflects the new descriptor.
+          const rows = await pane(page, 'Page Tables').locator('.monaco-list-row').allInnerTexts();
+          return rows.find(
+            (r) => r.includes(address) && /page/.test(r) && /guard-mapped/.test(r) && /changed/.test(r),
+          );
+        },
+        30_000,
+      );
+      const row = pageTablesRow(address).filter({ hasText: 'guard-mapped' }).first();
+      await row.scrollIntoViewIfNeeded();
+      await shot('06-page-tables-guard-mapped');
+      return (await row.innerText()).replace(/\s+/g, ' ');
+    });
+
+    await check('Stop ends the session and QEMU', async () => {
+      await page.locator('.debug-toolbar .codicon-debug-stop').click();
+      await page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 30_000 });
+      await shot('07-session-ended');
+      return 'debug toolbar gone';
+    });
+  } finally {
+    await context.close().catch(() => undefined);
+    await server.stop();
+  }
+  return checks;
+}
