@@ -23,7 +23,10 @@ export interface LineSource {
   lineForAddress(addr: bigint): { file: string; line: number } | undefined;
   lineRangeAt(addr: bigint): { start: bigint; end: bigint; file: string; line: number } | undefined;
   isStatement(addr: bigint): boolean;
-  functionAt(addr: bigint): { name: string; low: bigint; high: bigint } | undefined;
+  /** `source` 'symtab' = no DWARF subprogram (assembly): its prologue is not skipped. */
+  functionAt(
+    addr: bigint,
+  ): { name: string; low: bigint; high: bigint; source?: 'dwarf' | 'symtab' } | undefined;
 }
 
 export type StepResult =
@@ -130,7 +133,7 @@ export class LineStepper {
         // Stepped into a function with lines: stop after its prologue (the end of the entry line).
         const fn = this.lines.functionAt(pc);
         const entry = this.lines.lineRangeAt(pc);
-        if (fn && pc === fn.low && entry && entry.end < fn.high) {
+        if (fn && fn.source !== 'symtab' && pc === fn.low && entry && entry.end < fn.high) {
           const r = await this.target.runTo(entry.end);
           if (r.kind === 'exited') return r;
           return r.pc === entry.end && !r.breakpoint

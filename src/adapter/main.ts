@@ -1,3 +1,6 @@
-// Standalone debug adapter over stdio (filled in by the debug-adapter work).
-process.stderr.write('pvmfw-mmu debug adapter: not built yet\n');
-process.exitCode = 2;
+// Standalone debug adapter over stdio: `node dist/debugAdapter.js` (nvim-dap, Emacs dape, Theia...).
+// VS Code runs the same session class inline (DebugAdapterInlineImplementation).
+import { DebugSession } from '@vscode/debugadapter';
+import { PvmfwDebugSession } from './session';
+
+DebugSession.run(PvmfwDebugSession);

@@ -263,3 +263,43 @@ function sameHit(a: HitCondition | undefined, b: HitCondition | undefined): bool
 function baseName(p: string): string {
   return p.slice(Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\')) + 1);
 }
+
+/**
+ * Directories a relative DWARF path may be relative to: the program's directory and its ancestors
+ * (a build with -ffile-prefix-map=$PWD=guest records `guest/src/x.c`), then any extra roots.
+ */
+export function sourceRoots(programPath: string | undefined, extra: readonly string[] = []): string[] {
+  const roots: string[] = [];
+  if (programPath) {
+    let dir = programPath.replace(/\\/g, '/').replace(/\/[^/]*$/, '');
+    while (dir) {
+      roots.push(dir);
+      const up = dir.replace(/\/[^/]*$/, '');
+      if (up === dir) break;
+      dir = up;
+    }
+  }
+  return [...roots, ...extra];
+}
+
+/**
+ * The file on this machine for a DWARF path: itself when it exists, else the path (or its trailing
+ * components, for a tree built elsewhere) under the first root where it exists. `exists` is the
+ * caller's file check (fs.existsSync), which keeps this module free of I/O.
+ */
+export function localSourcePath(
+  dwarfPath: string,
+  roots: readonly string[],
+  exists: (p: string) => boolean,
+): string | undefined {
+  if (dwarfPath.startsWith('/') && exists(dwarfPath)) return dwarfPath;
+  const parts = dwarfPath.split('/').filter((p) => p && p !== '.');
+  for (let skip = 0; skip < parts.length; skip++) {
+    const tail = parts.slice(skip).join('/');
+    for (const root of roots) {
+      const candidate = `${root.replace(/\/$/, '')}/${tail}`;
+      if (exists(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}

@@ -18,8 +18,8 @@ export const DEBUG_TYPE = 'pvmfw-mmu';
 // ---------------------------------------------------------------------------------------------
 // Translation regimes
 
-/** Which base register a walk starts from. VTTBR_EL2 (stage 2) is present only with EL2. */
-export type Regime = 'TTBR0_EL1' | 'TTBR1_EL1' | 'VTTBR_EL2';
+/** Which base register a walk starts from. The EL2 ones are present only with EL2 (TTBR0_EL2 when its MMU is on). */
+export type Regime = 'TTBR0_EL1' | 'TTBR1_EL1' | 'TTBR0_EL2' | 'VTTBR_EL2';
 
 export interface RegimeInfo {
   regime: Regime;
@@ -157,7 +157,7 @@ export type GuardFunction = 'INFO' | 'ENROLL' | 'MAP' | 'UNMAP' | 'UNKNOWN';
 
 /** One hypercall recorded by the EL2 stub in its guard-call log (oldest first). */
 export interface GuardCall {
-  /** Position in the stub's log (0-based, monotonic). */
+  /** Sequence number the stub gave the call (1-based, monotonic; the ring keeps the latest ones). */
   seq: number;
   fn: GuardFunction;
   /** SMCCC function id (0xC6000007 for MAP). */
@@ -181,6 +181,8 @@ export type AnomalyCode =
   | 'doubleMap' // MMIO_GUARD_MAP of an already mapped page
   | 'unmapNotMapped' // MMIO_GUARD_UNMAP of a page that was not mapped
   | 'hypercallError' // a guard hypercall returned an error
+  | 'lazyOnNormalMemory' // MMIO_LAZY_MAP_FLAG on a normal-memory entry: a fault would MMIO_GUARD_MAP RAM
+  | 'guardLeak' // pages still MMIO_GUARD_MAPped when the firmware is done (mmio_unmap_all skipped)
   | 'walkError' // cycle, bad table pointer, unreadable table
   | 'other';
 

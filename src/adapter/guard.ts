@@ -1,0 +1,573 @@
+// pvmfw's MMIO-guard view of a stop: the tracked MMIO regions (`mmio_regions` in the firmware),
+// each 4 KiB page's state from stage 1 (lazy / valid) and stage 2 (guard-mapped by the EL2 stub),
+// the stub's guard-call log (`guard_log`), the seed's invariants as anomalies, and the verdict on a
+// fault ("lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x09010000").
+import { decodeEsr } from '../aarch64/esr';
+import type { Leaf } from '../aarch64/leaf';
+import type { Translation } from '../aarch64/translate';
+import type {
+  Anomaly,
+  EsrInfo,
+  FaultInfo,
+  FaultVerdict,
+  GuardCall,
+  GuardFunction,
+  GuardRegion,
+  GuardStateArguments,
+  GuardStateResponseBody,
+  PageGuardState,
+  PageRun,
+  PteEntry,
+} from '../shared/protocol';
+import { GUARD_CALLS } from './exceptions';
+import type { MmuModel, MmuState } from './mmu';
+import { hex, walkSteps } from './pte';
+import type { PvmfwDebugSession } from './session';
+import { vectorAt } from './stack';
+import type { StopContext } from './stopContext';
+import type { SymbolTable } from './symbols';
+
+const PAGE = 4096;
+const GUARD_LOG_MAGIC = 0x474f4c47;
+const HYP_STATE_MAGIC = 0x53505948;
+/** aarch64-paging 0.4.0 Attributes plus OA [47:12]: any other bit makes Descriptor::flags() None. */
+const SUPPORTED_LO = 0xfffff000 | 0b1111_1100_0111;
+const SUPPORTED_HI = 0x0000ffff | (1 << 19) | (3 << 21) | (0xf << 23);
+
+const zeroCounts = (): Record<PageGuardState, number> => ({
+  lazy: 0,
+  guardMapped: 0,
+  guardMappedPending: 0,
+  validUnguarded: 0,
+  unmapped: 0,
+  anomaly: 0,
+});
+
+interface GuardSnapshot {
+  stopId: number;
+  available: boolean;
+  reason?: string;
+  enrolled: boolean;
+  granule?: number;
+  log: GuardCall[];
+  logCount: number;
+  regions: GuardRegion[];
+  anomalies: Anomaly[];
+  counts: Record<PageGuardState, number>;
+}
+
+export class GuardModel {
+  private symbols: SymbolTable | undefined;
+  private snap: GuardSnapshot | undefined;
+  private prevAnomalyKeys = new Set<string>();
+  private prevLogCount = 0;
+
+  constructor(
+    private readonly s: PvmfwDebugSession,
+    private readonly mmu: MmuModel,
+  ) {}
+
+  setSymbols(t: SymbolTable): void {
+    this.symbols = t;
+  }
+
+  reset(): void {
+    this.snap = undefined;
+    this.prevAnomalyKeys.clear();
+    this.prevLogCount = 0;
+  }
+
+  private sym(name: string): bigint | undefined {
+    return this.symbols?.lookup(name)?.address;
+  }
+
+  private async bytes(address: bigint, length: number): Promise<DataView | undefined> {
+    const [b] = await this.mmu.cache.read([{ address, length }]);
+    return b instanceof Error ? undefined : new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  private async readLog(): Promise<{ calls: GuardCall[]; count: number } | string> {
+    const name = this.s.config.guardLogSymbol ?? 'guard_log';
+    const at = this.sym(name);
+    if (at === undefined) return `no '${name}' symbol in the program ELF`;
+    const head = await this.bytes(at, 0x20);
+    if (!head || head.getUint32(0, true) !== GUARD_LOG_MAGIC)
+      return `'${name}' at ${hex(at)} does not hold a guard log (bad magic)`;
+    const capacity = head.getUint32(8, true);
+    const entrySize = head.getUint32(12, true);
+    const count = Number(head.getBigUint64(16, true));
+    if (capacity === 0 || capacity > 65536 || entrySize < 32)
+      return `'${name}': implausible capacity ${capacity}`;
+    const body = await this.bytes(at + 0x20n, capacity * entrySize);
+    if (!body) return `'${name}' entries unreadable`;
+    const calls: GuardCall[] = [];
+    const first = Math.max(1, count - capacity + 1);
+    for (let seq = first; seq <= count; seq++) {
+      const off = ((seq - 1) % capacity) * entrySize;
+      if (Number(body.getBigUint64(off, true)) !== seq) continue;
+      const fid = Number(body.getBigUint64(off + 8, true) & 0xffffffffn);
+      const fn = (GUARD_CALLS[fid]?.replace('MMIO_GUARD_', '') ?? 'UNKNOWN') as GuardFunction;
+      calls.push({
+        seq,
+        fn,
+        functionId: hex(fid),
+        arg: hex(body.getBigUint64(off + 16, true)),
+        result: body.getBigInt64(off + 24, true).toString(),
+      });
+    }
+    return { calls, count };
+  }
+
+  private async trackedRanges(st: MmuState): Promise<{ start: bigint; end: bigint; name?: string }[]> {
+    const regions = this.sym('mmio_regions');
+    const countAt = this.sym('mmio_region_count');
+    const out: { start: bigint; end: bigint; name?: string }[] = [];
+    if (regions !== undefined && countAt !== undefined) {
+      const c = await this.bytes(countAt, 4);
+      const n = Math.min(c?.getUint32(0, true) ?? 0, 64);
+      const body = n ? await this.bytes(regions, n * 16) : undefined;
+      for (let i = 0; body && i < n; i++) {
+        const start = body.getBigUint64(i * 16, true);
+        const end = body.getBigUint64(i * 16 + 8, true);
+        if (end > start) out.push({ start, end });
+      }
+    } else {
+      // Firmware without pvmfw's tracker symbols: every lazy stage-1 leaf, coalesced.
+      let cur: { start: bigint; end: bigint } | undefined;
+      for (const l of st.el1.result.leaves) {
+        if (!l.bit(this.mmu.lazyBit)) continue;
+        const a = l.va;
+        const b = a + BigInt(l.size);
+        if (cur && cur.end === a) cur.end = b;
+        else {
+          if (cur) out.push(cur);
+          cur = { start: a, end: b };
+        }
+      }
+      if (cur) out.push(cur);
+    }
+    return out.map((r) => ({ ...r, name: this.nameOf(r.start) }));
+  }
+
+  private nameOf(a: bigint): string | undefined {
+    const known: Record<string, string> = {
+      '0x9000000': 'pl011 uart',
+      '0x9010000': 'pl031 rtc',
+      '0x9020000': 'fw_cfg',
+      '0xa000000': 'virtio-mmio',
+      '0x4000000000': 'pcie ecam (high)',
+    };
+    return known[hex(a)];
+  }
+
+  /** Leaf covering `va` in a sorted leaf list, with a moving cursor for ordered sweeps. */
+  private static cursor(leaves: readonly Leaf[]) {
+    let i = 0;
+    return (va: number): Leaf | undefined => {
+      while (i < leaves.length && leaves[i].vaNum + leaves[i].size <= va) i++;
+      const l = leaves[i];
+      if (l && l.vaNum <= va) return l;
+      // Cursor is monotonic; restart when a caller goes backwards.
+      if (l && l.vaNum > va && i > 0 && leaves[i - 1].vaNum > va) {
+        i = 0;
+        return undefined;
+      }
+      return undefined;
+    };
+  }
+
+  async update(
+    st: MmuState,
+  ): Promise<{ newAnomalies: Anomaly[]; newCalls: GuardCall[]; counts: Record<PageGuardState, number> }> {
+    const log = await this.readLog();
+    const calls = typeof log === 'string' ? [] : log.calls;
+    const logCount = typeof log === 'string' ? 0 : log.count;
+    let enrolled = calls.some((c) => c.fn === 'ENROLL' && c.result === '0');
+    const hs = this.sym('hyp_state');
+    if (hs !== undefined) {
+      const v = await this.bytes(hs, 8);
+      if (v && v.getUint32(0, true) === HYP_STATE_MAGIC) enrolled = v.getUint32(4, true) === 1;
+    }
+    const info = calls.filter((c) => c.fn === 'INFO').pop();
+    // Pages MAPped/UNMAPped according to the log replay (complete when the ring did not wrap).
+    const mappedByLog = new Set<number>();
+    const unmappedByLog = new Set<number>();
+    const anomalies: Anomaly[] = [];
+    for (const c of calls) {
+      const ipa = Number(BigInt(c.arg) & ~0xfffn);
+      if (c.result !== '0' && c.fn !== 'INFO') {
+        anomalies.push({
+          code: 'hypercallError',
+          severity: 'warning',
+          message: `MMIO_GUARD_${c.fn}(${c.arg}) returned ${c.result}`,
+          ipa: c.arg,
+        });
+      }
+      if (c.fn === 'MAP' && c.result === '0') {
+        if (mappedByLog.has(ipa))
+          anomalies.push({
+            code: 'doubleMap',
+            severity: 'warning',
+            message: `MMIO_GUARD_MAP of ${hex(ipa)} while already mapped`,
+            ipa: hex(ipa),
+          });
+        mappedByLog.add(ipa);
+        unmappedByLog.delete(ipa);
+      } else if (c.fn === 'UNMAP' && c.result === '0') {
+        if (!mappedByLog.has(ipa) && logCount <= 64)
+          anomalies.push({
+            code: 'unmapNotMapped',
+            severity: 'warning',
+            message: `MMIO_GUARD_UNMAP of ${hex(ipa)} which was not mapped`,
+            ipa: hex(ipa),
+          });
+        mappedByLog.delete(ipa);
+        unmappedByLog.add(ipa);
+      }
+    }
+    const s1 = st.el1.result.leaves.filter((l) => l.base === 'TTBR0_EL1');
+    const s2 = st.stage2?.result.leaves ?? [];
+    const useS2 = st.stage2 !== undefined;
+    const lazyBit = this.mmu.lazyBit;
+    const regions: GuardRegion[] = [];
+    const totals = zeroCounts();
+    for (const r of await this.trackedRanges(st)) {
+      const s1At = GuardModel.cursor(s1);
+      const s2At = GuardModel.cursor(s2);
+      const runs: PageRun[] = [];
+      const counts = zeroCounts();
+      const add = (start: number, pages: number, state: PageGuardState) => {
+        counts[state] += pages;
+        const last = runs[runs.length - 1];
+        if (last && last.state === state && BigInt(last.start) + BigInt(last.pages * PAGE) === BigInt(start))
+          last.pages += pages;
+        else runs.push({ start: hex(start), pages, state });
+      };
+      const end = Number(r.end);
+      let p = Number(r.start - (r.start % BigInt(PAGE)));
+      while (p < end) {
+        const l1 = s1At(p);
+        const l2 = useS2 ? s2At(p) : undefined;
+        // The span over which both leaves stay the same.
+        let segEnd = end;
+        if (l1) segEnd = Math.min(segEnd, l1.vaNum + l1.size);
+        else {
+          const nxt = s1.find((l) => l.vaNum > p);
+          if (nxt) segEnd = Math.min(segEnd, nxt.vaNum);
+        }
+        if (l2) segEnd = Math.min(segEnd, l2.vaNum + l2.size);
+        const guardedS2 = l2 !== undefined && l2.valid && (l2.level === 3 || !enrolled);
+        const lazy = l1 !== undefined && !l1.valid && l1.bit(lazyBit);
+        const valid = l1 !== undefined && l1.valid;
+        const pages = Math.max(1, Math.floor((segEnd - p) / PAGE));
+        if (lazy) add(p, pages, (useS2 ? guardedS2 : false) ? 'guardMappedPending' : 'lazy');
+        else if (valid) {
+          for (let k = 0; k < pages; k++) {
+            const pg = p + k * PAGE;
+            const guarded = useS2 ? guardedS2 : mappedByLog.has(pg);
+            add(
+              pg,
+              1,
+              guarded
+                ? 'guardMapped'
+                : unmappedByLog.has(pg)
+                  ? 'unmapped'
+                  : enrolled
+                    ? 'validUnguarded'
+                    : 'guardMapped',
+            );
+          }
+        } else add(p, pages, 'anomaly');
+        if (valid && l1 && l1.level < 3 && l1.bit(lazyBit)) {
+          anomalies.push({
+            code: 'lazyNotPage',
+            severity: 'error',
+            message: `valid lazy-flagged L${l1.level} block at ${hex(l1.vaNum)} (${l1.size / 1024} KiB): mmio_unmap_all asserts it was broken down to 4 KiB pages`,
+            regime: 'TTBR0_EL1',
+            va: hex(l1.vaNum),
+            descriptorAddress: hex(l1.descAddrNum),
+          });
+        }
+        p += pages * PAGE;
+      }
+      for (const run of runs) {
+        if (run.state === 'validUnguarded') {
+          anomalies.push({
+            code: 'validUnguarded',
+            severity: 'error',
+            message: `${run.start} (${run.pages} page${run.pages > 1 ? 's' : ''}) valid in stage 1 but never MMIO_GUARD_MAPped: an access gets a synchronous external abort`,
+            va: run.start,
+            ipa: run.start,
+          });
+        }
+      }
+      for (const k of Object.keys(counts) as PageGuardState[]) totals[k] += counts[k];
+      regions.push({
+        ...(r.name ? { name: r.name } : {}),
+        start: hex(r.start),
+        end: hex(r.end),
+        pageCount: Number((r.end - r.start + 4095n) / 4096n),
+        runs,
+        counts,
+      });
+    }
+    // Leaves pvmfw's Descriptor::flags() would reject, and the lazy flag on normal memory.
+    for (const l of s1) {
+      const badLo = (l.lo & ~SUPPORTED_LO) >>> 0;
+      const badHi = (l.hi & ~SUPPORTED_HI) >>> 0;
+      if (badLo || badHi) {
+        anomalies.push({
+          code: 'unsupportedFlags',
+          severity: 'error',
+          message: `L${l.level} entry ${hex(l.desc)} at ${hex(l.vaNum)} has bits outside aarch64-paging 0.4.0's Attributes: pvmfw panics "Unsupported PTE flags set"`,
+          regime: 'TTBR0_EL1',
+          va: hex(l.vaNum),
+          descriptorAddress: hex(l.descAddrNum),
+        });
+      }
+      if (l.bit(lazyBit) && l.memType.kind === 'normal') {
+        anomalies.push({
+          code: 'lazyOnNormalMemory',
+          severity: 'error',
+          message: `MMIO_LAZY_MAP_FLAG on a normal-memory ${l.valid ? 'valid' : 'invalid'} entry at ${hex(l.vaNum)} (${l.memType.name}): a fault there would MMIO_GUARD_MAP RAM`,
+          regime: 'TTBR0_EL1',
+          va: hex(l.vaNum),
+          descriptorAddress: hex(l.descAddrNum),
+        });
+      }
+    }
+    const done = this.sym('scenario_done');
+    const pc = st.regs.pc;
+    if (done !== undefined && pc !== undefined && pc >= done && pc < done + 0x20n) {
+      const console = this.sym('UART_BASE') ?? 0x9000000n;
+      const leaked = regions
+        .flatMap((r) => r.runs)
+        .filter((x) => x.state === 'guardMapped' && BigInt(x.start) !== console);
+      for (const x of leaked) {
+        anomalies.push({
+          code: 'guardLeak',
+          severity: 'warning',
+          message: `${x.start} (${x.pages} page${x.pages > 1 ? 's' : ''}) still MMIO_GUARD_MAPped at scenario_done: mmio_unmap_all did not run`,
+          ipa: x.start,
+        });
+      }
+    }
+    const key = (a: Anomaly) => `${a.code}:${a.va ?? a.ipa ?? a.message}`;
+    const newAnomalies = anomalies.filter((a) => !this.prevAnomalyKeys.has(key(a)));
+    this.prevAnomalyKeys = new Set(anomalies.map(key));
+    const newCalls = calls.filter((c) => c.seq > this.prevLogCount);
+    this.prevLogCount = logCount;
+    this.snap = {
+      stopId: st.stopId,
+      available: typeof log !== 'string',
+      ...(typeof log === 'string' ? { reason: log } : {}),
+      enrolled,
+      ...(info ? { granule: Number(info.result) } : {}),
+      log: calls,
+      logCount,
+      regions,
+      anomalies,
+      counts: totals,
+    };
+    return { newAnomalies, newCalls, counts: totals };
+  }
+
+  /** Adds the guard state and anomalies of a stage-1 entry (tree tooltips, pte command). */
+  annotate(e: PteEntry, st: MmuState): void {
+    const snap = this.snap;
+    if (!snap || snap.stopId !== st.stopId || e.regime !== 'TTBR0_EL1') return;
+    const va = BigInt(e.vaStart);
+    for (const r of snap.regions) {
+      if (va < BigInt(r.start) || va >= BigInt(r.end)) continue;
+      const run = r.runs.find((x) => va >= BigInt(x.start) && va < BigInt(x.start) + BigInt(x.pages * PAGE));
+      if (run && e.size <= PAGE) e.guard = run.state;
+      else if (run && e.kind === 'lazy') e.guard = 'lazy';
+    }
+    const mine = snap.anomalies.filter(
+      (a) =>
+        a.descriptorAddress === e.descriptorAddress ||
+        (a.va !== undefined && e.size <= PAGE && a.va === e.vaStart),
+    );
+    if (mine.length) e.anomalies = mine;
+  }
+
+  stateBody(st: MmuState, args: GuardStateArguments, fault: FaultInfo | undefined): GuardStateResponseBody {
+    const snap = this.snap;
+    if (!snap)
+      return {
+        available: false,
+        reason: 'no stop yet',
+        enrolled: false,
+        regions: [],
+        log: [],
+        anomalies: [],
+        stopId: st.stopId,
+      };
+    return {
+      available: snap.available,
+      ...(snap.reason ? { reason: snap.reason } : {}),
+      enrolled: snap.enrolled,
+      ...(snap.granule !== undefined ? { granule: snap.granule } : {}),
+      regions: snap.regions,
+      log: args.omitLog ? [] : snap.log,
+      anomalies: snap.anomalies,
+      ...(fault ? { fault } : {}),
+      stopId: st.stopId,
+    };
+  }
+
+  summaryLines(b: GuardStateResponseBody): string[] {
+    const lines = [
+      `MMIO guard: ${b.available ? (b.enrolled ? 'enrolled' : 'not enrolled') : `log unavailable (${b.reason ?? '?'})`}${b.granule ? `, granule ${b.granule}` : ''}`,
+    ];
+    for (const r of b.regions) {
+      const c = Object.entries(r.counts)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ');
+      lines.push(`  ${r.start}-${r.end}${r.name ? ` ${r.name}` : ''}: ${r.pageCount} pages (${c})`);
+    }
+    const recent = b.log.slice(-8);
+    if (recent.length)
+      lines.push(
+        `  last calls: ${recent.map((c) => `#${c.seq} ${c.fn}${c.fn === 'MAP' || c.fn === 'UNMAP' ? `(${c.arg})` : ''}=${c.result}`).join(', ')}`,
+      );
+    for (const a of b.anomalies) lines.push(`  anomaly ${a.code}: ${a.message}`);
+    return lines;
+  }
+
+  private esrInfo(raw: bigint): EsrInfo {
+    const e = decodeEsr(raw);
+    return {
+      raw: hex(raw),
+      ec: e.ec,
+      ecName: e.ecName,
+      il: e.il,
+      iss: hex(e.iss),
+      ...(e.abort ? { fsc: e.abort.fsc.code, fscName: e.abort.fsc.name, wnr: e.abort.wnr } : {}),
+      fields: e.fields,
+    };
+  }
+
+  /** pvmfw's reading of a data abort (sync_exception_current's tests), given the walk of FAR. */
+  verdictForFault(esr: bigint, far: bigint, t: Translation): FaultVerdict {
+    const e = Number(esr & 0xffffffffn);
+    const page = far & ~0xfffn;
+    if ((e & ~0x143) >>> 0 === 0x96000004) {
+      const last = t.steps[t.steps.length - 1];
+      const d = last?.desc;
+      const lazy = d !== undefined && (d & 1n) === 0n && ((d >> BigInt(this.mmu.lazyBit)) & 1n) === 1n;
+      if (lazy) {
+        const pending = this.snap?.regions.some((r) =>
+          r.runs.some(
+            (x) =>
+              x.state === 'guardMappedPending' &&
+              page >= BigInt(x.start) &&
+              page < BigInt(x.start) + BigInt(x.pages * PAGE),
+          ),
+        );
+        return {
+          kind: 'lazyMmio',
+          summary: pending
+            ? `lazy MMIO: ${hex(page)} is MMIO_GUARD_MAPped; handle_mmio_fault still has to make the stage-1 entry valid`
+            : `lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x${page.toString(16).padStart(8, '0')}`,
+          mapIpa: hex(page),
+        };
+      }
+      if (t.pa !== undefined)
+        return {
+          kind: 'lazyMmio',
+          summary: `resolved: ${hex(page)} is now mapped (stage 1 valid)`,
+          mapIpa: hex(page),
+        };
+      return {
+        kind: 'invalidPte',
+        summary: `translation fault on a non-lazy entry${d !== undefined ? ` (${hex(d)})` : ''}: handle_mmio_fault returns InvalidPte`,
+      };
+    }
+    if ((e & ~0x103) >>> 0 === 0x9600004c)
+      return {
+        kind: 'permission',
+        summary: `permission fault at ${hex(far)}: not an MMIO fault, pvmfw panics`,
+      };
+    if (e === 0x96000010) {
+      return {
+        kind: 'externalAbort',
+        summary: `synchronous external abort at ${hex(far)}: MMIO not guard-mapped (the hypervisor refused the access)`,
+      };
+    }
+    const ec = (e >>> 26) & 0x3f;
+    return {
+      kind: ec === 0x24 || ec === 0x25 ? 'other' : 'notMmio',
+      summary: `${decodeEsr(esr).ecName}: not handled as MMIO`,
+    };
+  }
+
+  verdictForAccess(st: MmuState, t: Translation, leaf: PteEntry | undefined): FaultVerdict | undefined {
+    void st;
+    if (leaf?.kind === 'lazy') {
+      const page = t.va & ~0xfffn;
+      return {
+        kind: 'lazyMmio',
+        summary: `lazy MMIO: an access faults and handle_mmio_fault will MMIO_GUARD_MAP ${hex(page)}`,
+        mapIpa: hex(page),
+      };
+    }
+    return undefined;
+  }
+
+  async faultInfo(ctx: StopContext, st: MmuState): Promise<FaultInfo | undefined> {
+    const r = await ctx.regs([
+      'pc',
+      'VBAR_EL1',
+      'VBAR_EL2',
+      'ESR_EL1',
+      'FAR_EL1',
+      'ELR_EL1',
+      'ESR_EL2',
+      'FAR_EL2',
+      'ELR_EL2',
+      'x0',
+      'x1',
+    ]);
+    const pc = r.get('pc') ?? 0n;
+    const v2 = vectorAt(pc, r.get('VBAR_EL2'));
+    if (v2) {
+      const esr = r.get('ESR_EL2') ?? 0n;
+      const ec = Number((esr >> 26n) & 0x3fn);
+      const elr = r.get('ELR_EL2') ?? 0n;
+      const fid = Number((r.get('x0') ?? 0n) & 0xffffffffn);
+      const name = GUARD_CALLS[fid];
+      return {
+        vector: `${v2} (EL2)`,
+        esr: this.esrInfo(esr),
+        far: hex(r.get('FAR_EL2') ?? 0n),
+        elr: hex(elr),
+        ...(this.symbols?.describe(elr) ? { elrSymbol: this.symbols.describe(elr) } : {}),
+        walk: [],
+        verdict:
+          ec === 0x16 && name
+            ? {
+                kind: 'other',
+                summary: `${name}${name.endsWith('MAP') ? `(${hex(r.get('x1') ?? 0n)})` : ''} hypercall from EL1`,
+              }
+            : { kind: 'other', summary: `${decodeEsr(esr).ecName} taken to EL2` },
+      };
+    }
+    const esr = r.get('ESR_EL1');
+    if (esr === undefined || esr === 0n) return undefined;
+    const far = r.get('FAR_EL1') ?? 0n;
+    const elr = r.get('ELR_EL1') ?? 0n;
+    const { t } = await this.mmu.translateRaw(st, far, far >> 63n ? 'TTBR1_EL1' : 'TTBR0_EL1');
+    const v1 = vectorAt(pc, r.get('VBAR_EL1'));
+    return {
+      ...(v1 ? { vector: v1 } : {}),
+      esr: this.esrInfo(esr),
+      far: hex(far),
+      elr: hex(elr),
+      ...(this.symbols?.describe(elr) ? { elrSymbol: this.symbols.describe(elr) } : {}),
+      walk: walkSteps(t.steps, this.mmu.lazyBit),
+      verdict: this.verdictForFault(esr, far, t),
+    };
+  }
+}

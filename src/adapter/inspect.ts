@@ -1,0 +1,148 @@
+// Scopes, variables, evaluate and memory requests: everything that reads the stopped target.
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { evalAddress, ExpressionError, parseExpression, type AddressExpr } from './evaluate';
+import { fromLittleEndian, memoryReference, parseMemoryReference, readSpan } from './memory';
+import { formatHex64, SYSTEM_REGISTERS } from './registers';
+import type { PvmfwDebugSession } from './session';
+import type { VariableSources } from './variables';
+
+export class Inspect {
+  constructor(private readonly s: PvmfwDebugSession) {}
+
+  private sources(): VariableSources {
+    const ctx = this.s.requireStopped();
+    return {
+      ctx,
+      symbols: this.s.symbols,
+      fault: () => this.s.mmu.fault(ctx),
+      memoryReference: (v) => (v >= 0x1000n && v < 1n << 48n ? memoryReference('virtual', v) : undefined),
+    };
+  }
+
+  async scopes(_args: DebugProtocol.ScopesArguments): Promise<DebugProtocol.ScopesResponse['body']> {
+    const ctx = this.s.requireStopped();
+    const scopes: DebugProtocol.Scope[] = [
+      {
+        name: 'General',
+        presentationHint: 'registers',
+        variablesReference: this.s.vars.add({ kind: 'general' }),
+        expensive: false,
+      },
+      {
+        name: 'System',
+        presentationHint: 'registers',
+        variablesReference: this.s.vars.add({ kind: 'system' }),
+        expensive: false,
+      },
+    ];
+    const esr = await ctx.reg('ESR_EL1');
+    if ((esr !== undefined && esr !== 0n) || this.s.lastStop?.reason === 'exception') {
+      scopes.push({
+        name: 'Fault',
+        variablesReference: this.s.vars.add({ kind: 'fault' }),
+        expensive: false,
+      });
+    }
+    return { scopes };
+  }
+
+  async variables(args: DebugProtocol.VariablesArguments): Promise<DebugProtocol.VariablesResponse['body']> {
+    const node = this.s.vars.get(args.variablesReference);
+    if (!node) return { variables: [] };
+    return { variables: await this.s.vars.variables(node, this.sources()) };
+  }
+
+  private addr(e: AddressExpr): Promise<bigint> {
+    const ctx = this.s.requireStopped();
+    return evalAddress(e, { register: (n) => ctx.reg(n), symbol: (n) => this.s.symbols.lookup(n)?.address });
+  }
+
+  async evaluate(args: DebugProtocol.EvaluateArguments): Promise<DebugProtocol.EvaluateResponse['body']> {
+    let expr;
+    try {
+      expr = parseExpression(args.expression);
+    } catch (e) {
+      if (e instanceof ExpressionError) throw new Error(e.message);
+      throw e;
+    }
+    const gdb = this.s.need(this.s.gdb);
+    switch (expr.kind) {
+      case 'monitor': {
+        const out = await gdb.monitor(expr.command);
+        return { result: out.replace(/\n$/, ''), variablesReference: 0 };
+      }
+      case 'guard':
+        return this.s.mmu.guardSummary();
+      case 'pte':
+      case 'translate':
+        return this.s.mmu.evaluateTranslate(await this.addr(expr.address), expr.kind);
+      case 'deref': {
+        const a = await this.addr(expr.address);
+        const space = expr.physical ? 'physical' : 'virtual';
+        const r = await readSpan(gdb, { space, address: a }, expr.width);
+        if (r.faultAt !== undefined) throw new Error(await this.s.mmu.explainUnreadable(space, r.faultAt));
+        const v = fromLittleEndian(r.data);
+        const device = await this.s.mmu.isDevice(space, a);
+        return {
+          result: `0x${v.toString(16).padStart(expr.width * 2, '0')} (${v})`,
+          type: `u${expr.width * 8}`,
+          variablesReference: 0,
+          memoryReference: memoryReference(space, a),
+          presentationHint: device ? { attributes: ['hasSideEffects'] } : undefined,
+        };
+      }
+      case 'value': {
+        const single = expr.expr.terms.length === 1 ? expr.expr.terms[0].term : undefined;
+        const v = await this.addr(expr.expr);
+        const reg =
+          single && single.kind !== 'number'
+            ? SYSTEM_REGISTERS.find((r) => r.name.toLowerCase() === single.name.toLowerCase())
+            : undefined;
+        const sym = this.s.symbols.describe(v);
+        return {
+          result: `${formatHex64(v)}${sym ? ` <${sym}>` : ''}`,
+          type: 'u64',
+          variablesReference: reg?.decode ? this.s.vars.add({ kind: 'lines', lines: reg.decode(v) }) : 0,
+          memoryReference: memoryReference('virtual', v),
+        };
+      }
+    }
+  }
+
+  async readMemory(
+    args: DebugProtocol.ReadMemoryArguments,
+  ): Promise<DebugProtocol.ReadMemoryResponse['body']> {
+    this.s.requireStopped();
+    const ref = parseMemoryReference(args.memoryReference);
+    const address = BigInt.asUintN(64, ref.address + BigInt(args.offset ?? 0));
+    const count = Math.max(0, Math.min(args.count, 1 << 20));
+    // Reading a device register runs the device model (a UART read pops a byte): never implicitly.
+    if (await this.s.mmu.isDevice(ref.space, address)) {
+      throw new Error(
+        `0x${address.toString(16)} is device memory: reading it has side effects. Use the Debug Console (*(u32*)${ref.space === 'physical' ? 'p:' : ''}0x${address.toString(16)}) to read one register on purpose.`,
+      );
+    }
+    const r = await readSpan(this.s.need(this.s.gdb), { space: ref.space, address }, count);
+    if (r.data.length === 0 && r.faultAt !== undefined)
+      throw new Error(await this.s.mmu.explainUnreadable(ref.space, r.faultAt));
+    return {
+      address: `0x${address.toString(16)}`,
+      data: Buffer.from(r.data).toString('base64'),
+      unreadableBytes: count - r.data.length,
+    };
+  }
+
+  async writeMemory(
+    args: DebugProtocol.WriteMemoryArguments,
+  ): Promise<DebugProtocol.WriteMemoryResponse['body']> {
+    this.s.requireStopped();
+    const gdb = this.s.need(this.s.gdb);
+    const ref = parseMemoryReference(args.memoryReference);
+    const address = BigInt.asUintN(64, ref.address + BigInt(args.offset ?? 0));
+    const data = Buffer.from(args.data, 'base64');
+    if (ref.space === 'physical') await gdb.writePhysical(address, data);
+    else await gdb.writeMemory(address, data);
+    this.s.mmu.invalidateMemory();
+    return { bytesWritten: data.length };
+  }
+}

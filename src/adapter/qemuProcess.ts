@@ -1,0 +1,152 @@
+// Starts the configured QEMU binary halted with its gdbstub on a free 127.0.0.1 port, forwards its
+// output, and kills it by PID. Only the `qemu` binary of the configuration is ever executed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+
+export class QemuStartError extends Error {}
+
+export interface QemuSpawnOptions {
+  binary: string;
+  args: readonly string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  onOutput: (text: string, stream: 'stdout' | 'stderr') => void;
+  onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
+  startTimeoutMs?: number;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Listening check without connecting: QEMU's gdbstub accepts one client, and a probe would take it. */
+function isListening(port: number): boolean {
+  const want = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'latin1');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 3 && f[1].endsWith(want) && f[3] === '0A') return true;
+    }
+  }
+  return false;
+}
+
+export class QemuProcess {
+  private exited = false;
+  private readonly exitPromise: Promise<void>;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+    readonly commandLine: readonly string[],
+    exitPromise: Promise<void>,
+  ) {
+    this.exitPromise = exitPromise.then(() => {
+      this.exited = true;
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get hasExited(): boolean {
+    return this.exited;
+  }
+
+  /** Spawns QEMU with `-gdb tcp:127.0.0.1:PORT -S` appended and waits until the stub listens. */
+  static async start(opts: QemuSpawnOptions): Promise<QemuProcess> {
+    const port = await freePort();
+    const args = [...opts.args, '-gdb', `tcp:127.0.0.1:${port}`, '-S'];
+    const child = spawn(opts.binary, args, {
+      cwd: opts.cwd,
+      env: opts.env ? { ...process.env, ...opts.env } : process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let spawnError: NodeJS.ErrnoException | undefined;
+    let exitInfo: string | undefined;
+    let output = '';
+    const exitPromise = new Promise<void>((resolve) => {
+      child.once('error', (e) => {
+        spawnError = e;
+        exitInfo = e.message;
+        resolve();
+      });
+      child.once('exit', (code, signal) => {
+        exitInfo = signal ? `signal ${signal}` : `exit code ${String(code)}`;
+        opts.onExit(code, signal);
+        resolve();
+      });
+    });
+    child.stdout?.on('data', (b: Buffer) => {
+      const t = b.toString('utf8');
+      if (output.length < 8192) output += t;
+      opts.onOutput(t, 'stdout');
+    });
+    child.stderr?.on('data', (b: Buffer) => {
+      const t = b.toString('utf8');
+      if (output.length < 8192) output += t;
+      opts.onOutput(t, 'stderr');
+    });
+    const q = new QemuProcess(child, port, [opts.binary, ...args], exitPromise);
+    const deadline = Date.now() + (opts.startTimeoutMs ?? 10000);
+    while (!isListening(port)) {
+      if (exitInfo !== undefined) {
+        const err = spawnError;
+        if (err?.code === 'ENOENT') {
+          throw new QemuStartError(
+            `QEMU binary '${opts.binary}' not found (set "qemu" in the launch configuration)`,
+          );
+        }
+        if (err?.code === 'EACCES')
+          throw new QemuStartError(`QEMU binary '${opts.binary}' is not executable`);
+        throw new QemuStartError(`QEMU exited before its gdbstub listened (${exitInfo}): ${output.trim()}`);
+      }
+      if (Date.now() > deadline) {
+        await q.kill();
+        throw new QemuStartError(`QEMU's gdbstub did not listen on 127.0.0.1:${port} within the timeout`);
+      }
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    return q;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is reaped (no zombie). */
+  async kill(graceMs = 1500): Promise<void> {
+    const pid = this.child.pid;
+    if (this.exited || pid === undefined) return this.exitPromise;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return this.exitPromise;
+    }
+    const t = setTimeout(() => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, graceMs);
+    await this.exitPromise;
+    clearTimeout(t);
+  }
+
+  waitExit(): Promise<void> {
+    return this.exitPromise;
+  }
+}

@@ -1,0 +1,229 @@
+// Run control over the gdb client: continue, instruction step in/over/out, pause, and the
+// filtering of stops (exception filters auto-continue when their check does not match). The session
+// only hears about stops a user should see.
+import type { GdbClient, StopEvent } from '../gdb';
+import type { BreakpointStore } from './breakpoints';
+import { isCall, readU32 } from './insn';
+
+/** Qqemu.sstep: ENABLE | NOIRQ | NOTIMER, so a timer interrupt cannot hijack a step. */
+export const SSTEP_FLAGS = 0x7;
+
+export type StopReason = 'entry' | 'breakpoint' | 'step' | 'pause' | 'exception' | 'data breakpoint' | 'goto';
+
+export interface Stop {
+  reason: StopReason;
+  threadId: number;
+  pc: bigint;
+  /** Text for the stopped event (shown in the call stack and the exception widget). */
+  description?: string;
+  text?: string;
+  /** Exception filter that caused the stop. */
+  filter?: string;
+  hitBreakpointIds?: number[];
+}
+
+export interface RunHooks {
+  /** Decides what a stop at a breakpoint address means; `undefined` = not of interest, auto-continue. */
+  classifyBreakpoint(pc: bigint, threadId: number): Promise<Stop | undefined>;
+  onStop(stop: Stop): void;
+  onExit(code: number | undefined, text: string): void;
+  log(text: string): void;
+}
+
+export class RunControl {
+  private internal = 0;
+  private pausing = false;
+  private _state: 'stopped' | 'running' | 'exited' = 'stopped';
+  currentThread = 1;
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly gdb: GdbClient,
+    private readonly bps: BreakpointStore,
+    private readonly hooks: RunHooks,
+  ) {
+    this.unsubscribe = gdb.onStop((ev) => {
+      if (this.internal > 0) return;
+      void this.onAsyncStop(ev);
+    });
+  }
+
+  get state(): 'stopped' | 'running' | 'exited' {
+    return this._state;
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+  }
+
+  private threadOf(ev: StopEvent): number {
+    return ev.kind === 'signal' && ev.thread ? ev.thread.tid : this.currentThread;
+  }
+
+  private async pcOf(threadId: number): Promise<bigint> {
+    return this.gdb.readRegister('pc', threadId);
+  }
+
+  private exited(ev: StopEvent): boolean {
+    if (ev.kind === 'signal') return false;
+    this._state = 'exited';
+    this.hooks.onExit(
+      ev.kind === 'exited' ? ev.code : undefined,
+      ev.kind === 'exited' ? `guest exited with code ${ev.code}` : `guest terminated by signal ${ev.signal}`,
+    );
+    return true;
+  }
+
+  /** A stop the target reported while running freely (after continue or pause). */
+  private async onAsyncStop(ev: StopEvent): Promise<void> {
+    if (this.exited(ev)) return;
+    this._state = 'stopped';
+    const threadId = this.threadOf(ev);
+    this.currentThread = threadId;
+    try {
+      const stop = await this.describe(ev, threadId);
+      if (stop) this.hooks.onStop(stop);
+      else await this.resume();
+    } catch (e) {
+      this.hooks.log(`stop handling failed: ${(e as Error).message}`);
+      this.hooks.onStop({ reason: 'pause', threadId, pc: 0n, description: 'stopped' });
+    }
+  }
+
+  private async describe(ev: StopEvent, threadId: number): Promise<Stop | undefined> {
+    const pc = await this.pcOf(threadId);
+    if (ev.kind === 'signal' && ev.watchpoint) {
+      const w = ev.watchpoint;
+      return {
+        reason: 'data breakpoint',
+        threadId,
+        pc,
+        description: `${w.type} at 0x${w.address.toString(16)}`,
+      };
+    }
+    if (this.pausing) {
+      this.pausing = false;
+      if (this.bps.owners(pc).size === 0) return { reason: 'pause', threadId, pc };
+    }
+    if (this.bps.owners(pc).size > 0) return this.hooks.classifyBreakpoint(pc, threadId);
+    return {
+      reason: 'pause',
+      threadId,
+      pc,
+      description: `stopped (signal ${ev.kind === 'signal' ? ev.signal : '?'})`,
+    };
+  }
+
+  /** Steps one instruction with the stub's breakpoint at PC lifted, so the step leaves it. */
+  private async rawStep(threadId: number): Promise<StopEvent> {
+    const pc = await this.pcOf(threadId);
+    const restore = await this.bps.lift(pc);
+    this.internal++;
+    try {
+      return await this.gdb.step(threadId);
+    } finally {
+      this.internal--;
+      if (restore) await restore();
+    }
+  }
+
+  /** Continues all vCPUs; the stop arrives through onAsyncStop. */
+  async resume(): Promise<void> {
+    const threadId = this.currentThread;
+    const pc = await this.pcOf(threadId);
+    if (this.bps.owners(pc).size > 0) {
+      // Leave the breakpoint under PC first: it would report again at once.
+      const ev = await this.rawStep(threadId);
+      if (this.exited(ev)) return;
+      const after = await this.pcOf(threadId);
+      if (this.bps.owners(after).size > 0) return this.onAsyncStop(ev);
+    }
+    this._state = 'running';
+    await this.gdb.resume('continue');
+  }
+
+  async pause(): Promise<void> {
+    if (this._state !== 'running') return;
+    this.pausing = true;
+    await this.gdb.interrupt();
+  }
+
+  async stepInstruction(threadId: number): Promise<void> {
+    this.currentThread = threadId;
+    await this.gdb.selectThread(threadId);
+    this._state = 'running';
+    const ev = await this.rawStep(threadId);
+    if (this.exited(ev)) return;
+    this._state = 'stopped';
+    const pc = await this.pcOf(threadId);
+    this.hooks.onStop({ reason: 'step', threadId, pc });
+  }
+
+  /** Step over a call: run to the instruction after it (or stop earlier at a breakpoint). */
+  async stepOver(threadId: number): Promise<void> {
+    const pc = await this.pcOf(threadId);
+    let insn = 0;
+    try {
+      insn = readU32(await this.gdb.readMemory(pc, 4));
+    } catch {
+      // Unreadable code: fall back to a plain step.
+    }
+    if (!isCall(insn)) return this.stepInstruction(threadId);
+    return this.runTo(threadId, pc + 4n);
+  }
+
+  /** Run until `target` is reached by `threadId`, reporting it as a step. */
+  async runTo(threadId: number, target: bigint): Promise<void> {
+    this.currentThread = threadId;
+    await this.bps.add('temp', target);
+    this._state = 'running';
+    try {
+      const first = await this.rawStep(threadId);
+      if (this.exited(first)) return;
+      let pc = await this.pcOf(threadId);
+      if (pc !== target && !this.bps.hasOther(pc, 'temp')) {
+        this.internal++;
+        try {
+          await this.gdb.resume('continue');
+          const ev = await this.gdb.waitForStop(2 ** 31 - 1);
+          if (this.exited(ev)) return;
+          const tid = this.threadOf(ev);
+          this.currentThread = tid;
+          pc = await this.pcOf(tid);
+          if (pc !== target || this.bps.hasOther(pc, 'temp')) {
+            this._state = 'stopped';
+            const stop = await this.describe(ev, tid);
+            await this.bps.remove('temp', target);
+            if (stop) return this.hooks.onStop(stop);
+            return this.resume();
+          }
+        } finally {
+          this.internal--;
+        }
+      }
+      this._state = 'stopped';
+      await this.bps.remove('temp', target);
+      if (this.bps.owners(pc).size > 0 && pc !== target) {
+        const stop = await this.hooks.classifyBreakpoint(pc, threadId);
+        if (stop) return this.hooks.onStop(stop);
+      }
+      this.hooks.onStop({ reason: 'step', threadId, pc });
+    } finally {
+      await this.bps.remove('temp', target).catch(() => undefined);
+    }
+  }
+
+  /** Sets Qqemu.sstep so that steps do not land in timer interrupt handlers. */
+  async configureStepping(): Promise<void> {
+    if (!this.gdb.qemuFeatures.has('sstep') && !this.gdb.qemuFeatures.has('sstepbits')) return;
+    try {
+      await this.gdb.setStepFlags(SSTEP_FLAGS);
+    } catch (e) {
+      this.hooks.log(`could not set QEMU step flags: ${(e as Error).message}`);
+    }
+  }
+
+  markRunning(): void {
+    this._state = 'running';
+  }
+}

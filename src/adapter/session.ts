@@ -1,0 +1,486 @@
+// The DAP session of debug type `pvmfw-mmu`: launch (QEMU spawned here) or attach to a gdbstub, then
+// translate between DAP and the target. Request areas live in their own files; this one wires them.
+import {
+  DebugSession,
+  ExitedEvent,
+  InitializedEvent,
+  OutputEvent,
+  StoppedEvent,
+  TerminatedEvent,
+  Thread,
+  Event,
+} from '@vscode/debugadapter';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { connectTcp, type GdbClient } from '../gdb';
+import type { AttachArguments, LaunchArguments } from '../shared/config';
+import { isCustomRequestCommand, type MmuChangedEventBody } from '../shared/protocol';
+import { BreakpointStore } from './breakpoints';
+import {
+  checkArchitecture,
+  checkProgramMatches,
+  explainConnectError,
+  loadProgram,
+  parseHostPort,
+  SessionSetupError,
+} from './connect';
+import { Exceptions, EXCEPTION_FILTERS } from './exceptions';
+import { Inspect } from './inspect';
+import { MmuModel } from './mmu';
+import { QemuProcess, QemuStartError } from './qemuProcess';
+import { RunControl, type Stop } from './runControl';
+import { unwind, type RawFrame } from './stack';
+import { StopContext } from './stopContext';
+import { SymbolTable } from './symbols';
+import { VariableStore } from './variables';
+
+type Handler = (args: never, request: DebugProtocol.Request) => Promise<unknown>;
+
+export class PvmfwDebugSession extends DebugSession {
+  gdb: GdbClient | undefined;
+  qemu: QemuProcess | undefined;
+  run: RunControl | undefined;
+  readonly bps = new BreakpointStore(() => this.gdb);
+  symbols = SymbolTable.empty();
+  config: LaunchArguments & AttachArguments = {};
+  mode: 'launch' | 'attach' = 'launch';
+  ctx: StopContext | undefined;
+  readonly vars = new VariableStore();
+  readonly mmu = new MmuModel(this);
+  readonly exceptions = new Exceptions(this);
+  readonly inspect = new Inspect(this);
+  private stopId = 0;
+  private frames = new Map<number, RawFrame & { threadId: number }>();
+  private ended = false;
+  private mmuPending: Promise<MmuChangedEventBody | undefined> = Promise.resolve(undefined);
+  lastStop: Stop | undefined;
+  private readonly handlers: Record<string, Handler>;
+
+  constructor() {
+    super();
+    this.setDebuggerLinesStartAt1(true);
+    this.setDebuggerColumnsStartAt1(true);
+    this.handlers = {
+      launch: (a: LaunchArguments) => this.launch(a),
+      attach: (a: AttachArguments) => this.attach(a),
+      configurationDone: () => this.configurationDone(),
+      threads: () => this.threads(),
+      stackTrace: (a: DebugProtocol.StackTraceArguments) => this.stackTrace(a),
+      scopes: (a: DebugProtocol.ScopesArguments) => this.inspect.scopes(a),
+      variables: (a: DebugProtocol.VariablesArguments) => this.inspect.variables(a),
+      evaluate: (a: DebugProtocol.EvaluateArguments) => this.inspect.evaluate(a),
+      readMemory: (a: DebugProtocol.ReadMemoryArguments) => this.inspect.readMemory(a),
+      writeMemory: (a: DebugProtocol.WriteMemoryArguments) => this.inspect.writeMemory(a),
+      continue: () => this.doContinue(),
+      next: (a: DebugProtocol.NextArguments) => this.step(a.threadId, 'over'),
+      stepIn: (a: DebugProtocol.StepInArguments) => this.step(a.threadId, 'in'),
+      stepOut: (a: DebugProtocol.StepOutArguments) => this.step(a.threadId, 'out'),
+      pause: () => this.need(this.run).pause(),
+      setFunctionBreakpoints: (a: DebugProtocol.SetFunctionBreakpointsArguments) =>
+        this.exceptions.setFunctionBreakpoints(a),
+      setInstructionBreakpoints: (a: DebugProtocol.SetInstructionBreakpointsArguments) =>
+        this.exceptions.setInstructionBreakpoints(a),
+      setExceptionBreakpoints: (a: DebugProtocol.SetExceptionBreakpointsArguments) =>
+        this.exceptions.setFilters(a),
+      dataBreakpointInfo: (a: DebugProtocol.DataBreakpointInfoArguments) =>
+        this.exceptions.dataBreakpointInfo(a),
+      setDataBreakpoints: (a: DebugProtocol.SetDataBreakpointsArguments) =>
+        this.exceptions.setDataBreakpoints(a),
+      exceptionInfo: () => Promise.resolve(this.exceptions.exceptionInfo()),
+      restart: () => this.restart(),
+      terminate: () => this.terminate(),
+      disconnect: (a: DebugProtocol.DisconnectArguments) => this.disconnect(a),
+      pageTable: (a: never) => this.mmu.pageTable(a),
+      translate: (a: never) => this.mmu.translateRequest(a),
+      guardState: (a: never) => this.mmu.guardState(a),
+      regimes: () => this.mmu.regimesRequest(),
+    };
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  need<T>(v: T | undefined): T {
+    if (v === undefined) throw new Error('not connected to a target');
+    return v;
+  }
+
+  requireStopped(): StopContext {
+    if (!this.ctx || this.run?.state !== 'stopped') throw new Error('the target is running: pause it first');
+    return this.ctx;
+  }
+
+  log(text: string, category: 'console' | 'stderr' | 'stdout' | 'important' = 'console'): void {
+    this.sendEvent(new OutputEvent(text.endsWith('\n') ? text : `${text}\n`, category));
+  }
+
+  protected override dispatchRequest(request: DebugProtocol.Request): void {
+    const handler = this.handlers[request.command];
+    if (!handler && !isCustomRequestCommand(request.command)) return super.dispatchRequest(request);
+    const response: DebugProtocol.Response = {
+      type: 'response',
+      seq: 0,
+      request_seq: request.seq,
+      command: request.command,
+      success: true,
+    };
+    void (async () => {
+      try {
+        const body = await handler((request.arguments ?? {}) as never, request);
+        if (body !== undefined) response.body = body;
+        this.sendResponse(response);
+      } catch (e) {
+        response.success = false;
+        response.message = (e as Error).message;
+        this.sendErrorResponse(response, {
+          id: 1001,
+          format: (e as Error).message.replace(/[{}]/g, ''),
+          showUser: true,
+        });
+      }
+    })();
+  }
+
+  protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
+    response.body = {
+      supportsConfigurationDoneRequest: true,
+      supportsFunctionBreakpoints: true,
+      supportsInstructionBreakpoints: true,
+      supportsDataBreakpoints: true,
+      supportsReadMemoryRequest: true,
+      supportsWriteMemoryRequest: true,
+      supportsSteppingGranularity: true,
+      supportsRestartRequest: true,
+      supportsTerminateRequest: true,
+      supportTerminateDebuggee: true,
+      supportsEvaluateForHovers: true,
+      supportsExceptionInfoRequest: true,
+      supportsDelayedStackTraceLoading: false,
+      exceptionBreakpointFilters: EXCEPTION_FILTERS,
+    };
+    this.sendResponse(response);
+  }
+
+  // ------------------------------------------------------------------ sessions
+
+  private async launch(args: LaunchArguments): Promise<void> {
+    this.mode = 'launch';
+    this.config = { stopOnEntry: true, ...args };
+    const program = args.program ? loadProgram(args.program) : undefined;
+    const binary = args.qemu ?? 'qemu-system-aarch64';
+    if (
+      args.qemuArgs !== undefined &&
+      !(Array.isArray(args.qemuArgs) && args.qemuArgs.every((a) => typeof a === 'string'))
+    ) {
+      throw new SessionSetupError('"qemuArgs" must be an array of strings');
+    }
+    try {
+      this.qemu = await QemuProcess.start({
+        binary,
+        args: args.qemuArgs ?? [],
+        cwd: args.cwd,
+        env: args.env,
+        onOutput: (text, stream) =>
+          this.sendEvent(new OutputEvent(text, stream === 'stdout' ? 'stdout' : 'stderr')),
+        onExit: (code, signal) => this.onQemuExit(code, signal),
+      });
+    } catch (e) {
+      if (e instanceof QemuStartError) throw new SessionSetupError(e.message);
+      throw e;
+    }
+    this.log(`QEMU (pid ${String(this.qemu.pid)}): ${this.qemu.commandLine.join(' ')}`);
+    await this.connect('127.0.0.1', this.qemu.port, program, args.program);
+  }
+
+  private async attach(args: AttachArguments): Promise<void> {
+    this.mode = 'attach';
+    this.config = { stopOnEntry: false, onDisconnect: 'continue', ...args };
+    const program = args.program ? loadProgram(args.program) : undefined;
+    const { host, port } = parseHostPort(args.gdb);
+    await this.connect(host, port, program, args.program);
+  }
+
+  private async connect(
+    host: string,
+    port: number,
+    program: ReturnType<typeof loadProgram> | undefined,
+    path?: string,
+  ): Promise<void> {
+    let gdb: GdbClient;
+    try {
+      gdb = await connectTcp(host, port, {
+        timeoutMs: 5000,
+        log: this.config.trace
+          ? (dir, p) => this.log(`${dir === 'send' ? '->' : '<-'} ${p.slice(0, 200)}`)
+          : undefined,
+      });
+    } catch (e) {
+      await this.qemu?.kill();
+      throw explainConnectError(e, host, port);
+    }
+    this.gdb = gdb;
+    try {
+      checkArchitecture(gdb);
+      if (program && path) {
+        if (this.mode === 'launch') await checkProgramMatches(gdb, program, path);
+        this.symbols = program.symbols;
+        this.mmu.setProgram(program);
+      }
+    } catch (e) {
+      await gdb.close().catch(() => undefined);
+      await this.qemu?.kill();
+      throw e;
+    }
+    gdb.onClose((err) => {
+      if (!this.ended) {
+        this.log(`gdbstub connection closed${err ? `: ${err.message}` : ''}`);
+        void this.end();
+      }
+    });
+    this.run = new RunControl(gdb, this.bps, {
+      classifyBreakpoint: (pc, tid) => this.exceptions.classify(pc, tid),
+      onStop: (stop) => this.reportStop(stop),
+      onExit: (code, text) => {
+        this.log(text);
+        void this.end(code);
+      },
+      log: (t) => this.log(t),
+    });
+    const threads = await gdb.threads().catch(() => []);
+    this.run.currentThread = threads[0]?.tid ?? 1;
+    this.ctx = new StopContext(gdb, this.run.currentThread, this.stopId);
+    this.sendEvent(new InitializedEvent());
+  }
+
+  private async configurationDone(): Promise<void> {
+    const run = this.need(this.run);
+    await run.configureStepping();
+    await this.exceptions.refresh();
+    if (this.config.stopOnEntry) {
+      const tid = run.currentThread;
+      const pc = await this.need(this.gdb).readRegister('pc', tid);
+      this.reportStop({ reason: 'entry', threadId: tid, pc, description: 'Paused on entry' });
+    } else {
+      this.invalidate();
+      await run.resume();
+    }
+  }
+
+  private onQemuExit(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.ended) return;
+    this.log(`QEMU exited (${signal ? `signal ${signal}` : `code ${String(code)}`})`);
+    void this.end(code ?? undefined);
+  }
+
+  /** Ends the session once: exited + terminated, connection closed, QEMU (when ours) reaped. */
+  async end(code?: number): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.run?.dispose();
+    await this.gdb?.close().catch(() => undefined);
+    if (this.mode === 'launch') await this.qemu?.kill();
+    this.sendEvent(new ExitedEvent(code ?? 0));
+    this.sendEvent(new TerminatedEvent());
+  }
+
+  private async restart(): Promise<void> {
+    const gdb = this.need(this.gdb);
+    if (this.run?.state === 'running') await this.run.pause();
+    await gdb.monitor('system_reset');
+    this.mmu.reset();
+    await this.exceptions.refresh();
+    const tid = this.need(this.run).currentThread;
+    const pc = await gdb.readRegister('pc', tid);
+    if (this.config.stopOnEntry !== false)
+      this.reportStop({ reason: 'entry', threadId: tid, pc, description: 'Restarted' });
+    else {
+      this.invalidate();
+      await this.need(this.run).resume();
+    }
+  }
+
+  private async terminate(): Promise<void> {
+    if (this.mode === 'launch') {
+      await this.qemu?.kill();
+    } else {
+      await this.gdb?.monitor('quit').catch(() => undefined);
+    }
+    await this.end();
+  }
+
+  private async disconnect(args: DebugProtocol.DisconnectArguments): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.run?.dispose();
+    const gdb = this.gdb;
+    const killIt = args.terminateDebuggee ?? this.mode === 'launch';
+    if (gdb && !killIt) {
+      // Leave no breakpoint behind in a QEMU that keeps running.
+      await this.exceptions.clearAll().catch(() => undefined);
+      const pause = this.config.onDisconnect === 'pause';
+      if (!pause && this.run?.state === 'running') {
+        await gdb.close().catch(() => undefined);
+      } else {
+        await gdb.close({ detach: !pause }).catch(() => undefined);
+      }
+    } else {
+      await gdb?.close().catch(() => undefined);
+    }
+    if (killIt) {
+      if (this.qemu) await this.qemu.kill();
+      else if (gdb) await gdb.monitor('quit').catch(() => undefined);
+    }
+  }
+
+  // ------------------------------------------------------------------ run control
+
+  private invalidate(): void {
+    this.frames.clear();
+    this.vars.reset();
+  }
+
+  private async doContinue(): Promise<DebugProtocol.ContinueResponse['body']> {
+    const run = this.need(this.run);
+    this.invalidate();
+    await run.resume();
+    return { allThreadsContinued: true };
+  }
+
+  private step(threadId: number, kind: 'in' | 'over' | 'out'): Promise<void> {
+    const run = this.need(this.run);
+    const ctx = this.requireStopped();
+    this.invalidate();
+    // Run control answers the request first, then reports the stop (DAP ordering).
+    setImmediate(() => {
+      void (async () => {
+        try {
+          if (kind === 'in') await run.stepInstruction(threadId);
+          else if (kind === 'over') await run.stepOver(threadId);
+          else {
+            const frames = await this.unwindThread(ctx, threadId);
+            const ret = frames[1];
+            if (!ret) await run.stepInstruction(threadId);
+            else await run.runTo(threadId, ret.interrupted ? ret.pc : ret.pc + 4n);
+          }
+        } catch (e) {
+          this.log(`step failed: ${(e as Error).message}`, 'stderr');
+          if (!this.ended && this.gdb?.state !== 'closed') {
+            const pc = await this.gdb?.readRegister('pc', threadId).catch(() => 0n);
+            this.reportStop({ reason: 'pause', threadId, pc: pc ?? 0n, description: 'step failed' });
+          }
+        }
+      })();
+    });
+    return Promise.resolve();
+  }
+
+  reportStop(stop: Stop): void {
+    if (this.ended) return;
+    this.lastStop = stop;
+    this.stopId++;
+    this.invalidate();
+    const gdb = this.need(this.gdb);
+    this.ctx = new StopContext(gdb, stop.threadId, this.stopId);
+    const ev: DebugProtocol.StoppedEvent = new StoppedEvent(stop.reason, stop.threadId, stop.text);
+    ev.body.allThreadsStopped = true;
+    if (stop.description) ev.body.description = stop.description;
+    if (stop.hitBreakpointIds) ev.body.hitBreakpointIds = stop.hitBreakpointIds;
+    const ctx = this.ctx;
+    this.mmuPending = this.mmu.onStop(ctx, stop).catch((e: Error) => {
+      this.log(`MMU walk failed: ${e.message}`, 'stderr');
+      return undefined;
+    });
+    this.sendEvent(ev);
+    void this.mmuPending.then((body) => {
+      if (body && !this.ended && this.ctx === ctx) this.sendEvent(new Event('mmuChanged', body));
+    });
+  }
+
+  /** The MMU state of the current stop (walk + diff), once computed. */
+  mmuReady(): Promise<MmuChangedEventBody | undefined> {
+    return this.mmuPending;
+  }
+
+  // ------------------------------------------------------------------ threads and stack
+
+  private async threads(): Promise<DebugProtocol.ThreadsResponse['body']> {
+    const gdb = this.gdb;
+    if (!gdb || this.run?.state === 'running')
+      return { threads: [new Thread(this.run?.currentThread ?? 1, 'vCPU')] };
+    const ids = await gdb.threads();
+    const threads: Thread[] = [];
+    for (const t of ids) {
+      const extra = await gdb.threadExtraInfo(t).catch(() => '');
+      threads.push(new Thread(t.tid, `vCPU ${t.tid - 1}${extra ? ` (${extra.trim()})` : ''}`));
+    }
+    return { threads };
+  }
+
+  async unwindThread(ctx: StopContext, threadId: number): Promise<RawFrame[]> {
+    const gdb = this.need(this.gdb);
+    const tctx = threadId === ctx.threadId ? ctx : new StopContext(gdb, threadId, ctx.stopId);
+    const r = await tctx.regs(['pc', 'x29', 'x30', 'VBAR_EL1', 'ELR_EL1', 'VBAR_EL2', 'ELR_EL2']);
+    const pc = r.get('pc');
+    if (pc === undefined) return [];
+    if (threadId !== ctx.threadId) await gdb.selectThread(threadId, 'g');
+    try {
+      return await unwind({
+        pc,
+        x29: r.get('x29'),
+        x30: r.get('x30'),
+        vectors: [
+          { el: 1, vbar: r.get('VBAR_EL1'), elr: r.get('ELR_EL1') },
+          { el: 2, vbar: r.get('VBAR_EL2'), elr: r.get('ELR_EL2') },
+        ],
+        readU64Pair: async (a) => {
+          try {
+            const b = await gdb.readMemory(a, 16);
+            const dv = new DataView(b.buffer, b.byteOffset, 16);
+            return [dv.getBigUint64(0, true), dv.getBigUint64(8, true)];
+          } catch {
+            return undefined;
+          }
+        },
+        symbols: this.symbols,
+      });
+    } finally {
+      if (threadId !== ctx.threadId) await gdb.selectThread(ctx.threadId, 'g');
+    }
+  }
+
+  private async stackTrace(
+    args: DebugProtocol.StackTraceArguments,
+  ): Promise<DebugProtocol.StackTraceResponse['body']> {
+    const ctx = this.requireStopped();
+    const raw = await this.unwindThread(ctx, args.threadId);
+    const start = args.startFrame ?? 0;
+    const end = args.levels ? start + args.levels : raw.length;
+    const stackFrames: DebugProtocol.StackFrame[] = [];
+    raw.forEach((f, i) => {
+      if (i < start || i >= end) return;
+      const id = ctx.stopId * 1000 + (this.frames.size + 1);
+      this.frames.set(id, { ...f, threadId: args.threadId });
+      const sym = this.symbols.describe(f.pc) ?? `0x${f.pc.toString(16)}`;
+      const frame: DebugProtocol.StackFrame = {
+        id,
+        name: f.label ? `${sym} [interrupted: ${f.label}]` : sym,
+        line: 0,
+        column: 0,
+        instructionPointerReference: `0x${f.pc.toString(16)}`,
+      };
+      if (f.interrupted) frame.presentationHint = 'label';
+      const src = this.sourceLocation?.(f.pc);
+      if (src) Object.assign(frame, src);
+      stackFrames.push(frame);
+    });
+    return { stackFrames, totalFrames: raw.length };
+  }
+
+  /** Hook for source breakpoints (src/adapter/sourceBreakpoints.ts): DAP ids of those at `pc`. */
+  sourceBreakpointIds?: (pc: bigint) => number[];
+
+  /** Hook for the DWARF line table (src/adapter/lineStepping.ts) to name source locations. */
+  sourceLocation?: (pc: bigint) => { source: DebugProtocol.Source; line: number; column: number } | undefined;
+
+  frame(id: number): (RawFrame & { threadId: number }) | undefined {
+    return this.frames.get(id);
+  }
+}

@@ -1,0 +1,165 @@
+// Scopes and variables: General (x0–x30, sp, pc, cpsr decoded), System (each register expands into
+// its decoded fields), Fault (ESR decoded, FAR, the walk of FAR, pvmfw's verdict). Every node is
+// built from the stop's cached registers; an unreadable register shows as "unavailable".
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { FaultInfo } from '../shared/protocol';
+import { cpsrFields, formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from './registers';
+import type { StopContext } from './stopContext';
+import type { SymbolTable } from './symbols';
+
+export type VarNode =
+  | { kind: 'general' }
+  | { kind: 'system' }
+  | { kind: 'fault' }
+  | { kind: 'lines'; lines: readonly string[] }
+  | { kind: 'children'; vars: DebugProtocol.Variable[] };
+
+export interface VariableSources {
+  ctx: StopContext;
+  symbols: SymbolTable;
+  fault(): Promise<FaultInfo | undefined>;
+  /** Memory reference for a value, or undefined when it is not a plausible address. */
+  memoryReference(value: bigint): string | undefined;
+}
+
+export class VariableStore {
+  private nodes = new Map<number, VarNode>();
+  private next = 1;
+
+  reset(): void {
+    this.nodes.clear();
+    this.next = 1;
+  }
+
+  add(node: VarNode): number {
+    const id = this.next++;
+    this.nodes.set(id, node);
+    return id;
+  }
+
+  get(id: number): VarNode | undefined {
+    return this.nodes.get(id);
+  }
+
+  private lineVars(lines: readonly string[]): DebugProtocol.Variable[] {
+    return lines.map((line) => {
+      const eq = line.indexOf(' = ');
+      return eq > 0
+        ? { name: line.slice(0, eq), value: line.slice(eq + 3), variablesReference: 0 }
+        : { name: '', value: line, variablesReference: 0 };
+    });
+  }
+
+  async variables(node: VarNode, src: VariableSources): Promise<DebugProtocol.Variable[]> {
+    switch (node.kind) {
+      case 'lines':
+        return this.lineVars(node.lines);
+      case 'children':
+        return node.vars;
+      case 'general':
+        return this.general(src);
+      case 'system':
+        return this.system(src);
+      case 'fault':
+        return this.faultVars(src);
+    }
+  }
+
+  private unavailable(name: string): DebugProtocol.Variable {
+    return {
+      name,
+      value: 'unavailable',
+      variablesReference: 0,
+      presentationHint: { attributes: ['readOnly'] },
+    };
+  }
+
+  private async general(src: VariableSources): Promise<DebugProtocol.Variable[]> {
+    const values = await src.ctx.regs(GENERAL_REGISTERS);
+    const out: DebugProtocol.Variable[] = [];
+    for (const name of GENERAL_REGISTERS) {
+      const v = values.get(name);
+      if (v === undefined) {
+        out.push(this.unavailable(name));
+        continue;
+      }
+      if (name === 'cpsr') {
+        const fields = cpsrFields(v);
+        out.push({
+          name,
+          value: `0x${v.toString(16)} ${fields[0].replace('M = ', '')}`,
+          variablesReference: this.add({ kind: 'lines', lines: fields }),
+        });
+        continue;
+      }
+      const sym = name === 'pc' || name === 'x30' ? src.symbols.describe(v) : undefined;
+      out.push({
+        name,
+        value: `${formatHex64(v)}${sym ? ` <${sym}>` : ''}`,
+        variablesReference: 0,
+        memoryReference: src.memoryReference(v),
+        evaluateName: `$${name}`,
+        type: 'u64',
+      });
+    }
+    return out;
+  }
+
+  private async system(src: VariableSources): Promise<DebugProtocol.Variable[]> {
+    const regs = SYSTEM_REGISTERS.filter((r) => r.el === 1 || src.ctx.has(r.name));
+    const values = await src.ctx.regs(regs.map((r) => r.name));
+    return regs.map((r) => {
+      const v = values.get(r.name);
+      if (v === undefined) return this.unavailable(r.name);
+      const sym = r.name.startsWith('ELR') || r.name.startsWith('VBAR') ? src.symbols.describe(v) : undefined;
+      return {
+        name: r.name,
+        value: `${formatHex64(v)}${sym ? ` <${sym}>` : ''}`,
+        variablesReference: r.decode ? this.add({ kind: 'lines', lines: r.decode(v) }) : 0,
+        evaluateName: `$${r.name}`,
+        presentationHint: { attributes: ['readOnly'] },
+        type: 'u64',
+      };
+    });
+  }
+
+  private async faultVars(src: VariableSources): Promise<DebugProtocol.Variable[]> {
+    const f = await src.fault();
+    if (!f) return [{ name: 'fault', value: 'no exception recorded (ESR is 0)', variablesReference: 0 }];
+    const out: DebugProtocol.Variable[] = [
+      {
+        name: 'verdict',
+        value: f.verdict.summary,
+        variablesReference: 0,
+        presentationHint: { attributes: ['readOnly'] },
+      },
+    ];
+    if (f.vector) out.push({ name: 'vector', value: f.vector, variablesReference: 0 });
+    out.push({
+      name: 'ESR',
+      value: `${f.esr.raw} ${f.esr.ecName}${f.esr.fscName ? `: ${f.esr.fscName}` : ''}`,
+      variablesReference: this.add({ kind: 'lines', lines: f.esr.fields }),
+    });
+    out.push({ name: 'FAR', value: f.far, variablesReference: 0, memoryReference: f.far });
+    out.push({
+      name: 'ELR',
+      value: `${f.elr}${f.elrSymbol ? ` <${f.elrSymbol}>` : ''}`,
+      variablesReference: 0,
+      memoryReference: f.elr,
+    });
+    const walkVars: DebugProtocol.Variable[] = f.walk.map((s) => ({
+      name: `L${s.level}[${s.index}]`,
+      value: `${s.descriptor ?? '(unreadable)'}${s.kind ? ` ${s.kind}` : ''} @ ${s.descriptorAddress}${s.stop ? ` — ${s.stop}` : ''}`,
+      variablesReference: 0,
+      memoryReference: `p:${s.descriptorAddress}`,
+    }));
+    out.push({
+      name: 'walk of FAR',
+      value: `${f.walk.length} level(s)`,
+      variablesReference: this.add({ kind: 'children', vars: walkVars }),
+    });
+    if (f.verdict.mapIpa)
+      out.push({ name: 'MMIO_GUARD_MAP IPA', value: f.verdict.mapIpa, variablesReference: 0 });
+    return out;
+  }
+}

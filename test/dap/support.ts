@@ -1,0 +1,198 @@
+// DAP end-to-end glue: the real adapter (out/src/adapter/main.js) over stdio through
+// @vscode/debugadapter-testsupport's DebugClient, every event recorded so a test can wait for "the
+// next stopped event after this request" without racing, and the Debug Console output kept in
+// memory to print only when a test fails.
+import { DebugClient } from '@vscode/debugadapter-testsupport';
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { MmuChangedEventBody } from '../../src/shared/protocol';
+
+export const repoRoot = resolve(__dirname, '../../..');
+export const adapterMain = resolve(repoRoot, 'out/src/adapter/main.js');
+export const demoElf = resolve(repoRoot, 'guest/build/demo.elf');
+
+export function buildGuest(): void {
+  execFileSync('make', ['-s', '-C', resolve(repoRoot, 'guest')], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+export function demoQemuArgs(scenario?: string): string[] {
+  return [
+    '-M',
+    'virt,virtualization=on',
+    '-cpu',
+    'max',
+    '-m',
+    '512M',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
+    '-kernel',
+    demoElf,
+    ...(scenario ? ['-append', `scenario=${scenario}`] : []),
+  ];
+}
+
+export function demoLaunch(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    program: demoElf,
+    qemu: 'qemu-system-aarch64',
+    qemuArgs: demoQemuArgs(),
+    stopOnEntry: true,
+    ...extra,
+  };
+}
+
+/** Child processes of `pid` (from /proc): to check that no QEMU is left behind. */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  if (!existsSync(`/proc/${pid}`)) return false;
+  try {
+    // A zombie still has a /proc entry: count it as dead-but-unreaped (state Z).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+export class Dap {
+  readonly dc: DebugClient;
+  readonly events: DebugProtocol.Event[] = [];
+  readonly output: string[] = [];
+  private waiters: (() => void)[] = [];
+
+  constructor() {
+    this.dc = new DebugClient('node', adapterMain, 'pvmfw-mmu', { stdio: ['pipe', 'pipe', 'pipe'] }, true);
+    this.dc.defaultTimeout = 20000;
+  }
+
+  async start(): Promise<void> {
+    await this.dc.start();
+    for (const name of [
+      'stopped',
+      'mmuChanged',
+      'output',
+      'terminated',
+      'exited',
+      'initialized',
+      'continued',
+      'breakpoint',
+    ]) {
+      this.dc.on(name, (e: DebugProtocol.Event) => {
+        this.events.push(e);
+        if (name === 'output') this.output.push(String((e.body as { output?: string }).output ?? ''));
+        for (const w of this.waiters.splice(0)) w();
+      });
+    }
+  }
+
+  /** Index to pass to `next` so only events after this point count. */
+  mark(): number {
+    return this.events.length;
+  }
+
+  /** The first event named `name` at index >= `from` matching `pred`. */
+  async next<T = unknown>(
+    name: string,
+    from: number,
+    pred: (b: T) => boolean = () => true,
+    timeoutMs = 20000,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (let i = from; i < this.events.length; i++) {
+        const e = this.events[i];
+        if (e.event === name && pred(e.body as T)) return e.body as T;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new Error(
+          `no '${name}' event within ${timeoutMs} ms; events: ${this.events
+            .slice(from)
+            .map((e) => e.event)
+            .join(', ')}`,
+        );
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  nextStop(from: number, timeoutMs?: number): Promise<DebugProtocol.StoppedEvent['body']> {
+    return this.next<DebugProtocol.StoppedEvent['body']>('stopped', from, () => true, timeoutMs);
+  }
+
+  nextMmu(from: number, timeoutMs?: number): Promise<MmuChangedEventBody> {
+    return this.next<MmuChangedEventBody>('mmuChanged', from, () => true, timeoutMs);
+  }
+
+  /** Launch + configuration, returning the entry stop. */
+  async launch(
+    args: Record<string, unknown>,
+    configure?: () => Promise<void>,
+  ): Promise<DebugProtocol.StoppedEvent['body']> {
+    const m = this.mark();
+    await this.dc.initializeRequest({
+      adapterID: 'pvmfw-mmu',
+      linesStartAt1: true,
+      columnsStartAt1: true,
+      pathFormat: 'path',
+    });
+    await this.dc.launchRequest(args);
+    await this.next('initialized', m);
+    if (configure) await configure();
+    await this.dc.configurationDoneRequest();
+    return this.nextStop(m);
+  }
+
+  async custom<T>(command: string, args: unknown): Promise<T> {
+    const r = await this.dc.customRequest(command, args);
+    return r.body as T;
+  }
+
+  async evaluate(expression: string, frameId?: number): Promise<string> {
+    const r = await this.dc.evaluateRequest({ expression, context: 'repl', frameId });
+    return r.body.result;
+  }
+
+  async topFrame(threadId = 1): Promise<DebugProtocol.StackFrame> {
+    const st = await this.dc.stackTraceRequest({ threadId });
+    return st.body.stackFrames[0];
+  }
+
+  async scope(name: string, threadId = 1): Promise<DebugProtocol.Variable[]> {
+    const f = await this.topFrame(threadId);
+    const sc = await this.dc.scopesRequest({ frameId: f.id });
+    const s = sc.body.scopes.find((x) => x.name === name);
+    if (!s) throw new Error(`no scope ${name}: ${sc.body.scopes.map((x) => x.name).join(', ')}`);
+    return (await this.dc.variablesRequest({ variablesReference: s.variablesReference })).body.variables;
+  }
+
+  transcript(): string {
+    return this.output.join('');
+  }
+
+  async stop(): Promise<void> {
+    await this.dc.stop();
+  }
+}
