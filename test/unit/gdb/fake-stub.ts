@@ -40,16 +40,23 @@ export function fakeStub(handler: StubHandler): FakeStub {
   const [client, stub] = memoryTransportPair();
   const decoder = new RspDecoder();
   const state: FakeStub = { clientSide: client, received: [], controls: [], silentAcks: false, nackNext: 0 };
+  let lastSent: Uint8Array | undefined;
   const io: StubActions = {
-    reply: (text) => stub.send(encodePacket(text)),
+    reply: (text) => {
+      lastSent = encodePacket(text);
+      stub.send(lastSent);
+    },
     raw: (bytes) => stub.send(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes),
     die: () => stub.close(),
   };
   stub.onData((chunk) => {
     for (const e of decoder.push(chunk)) {
       if (e.type === 'ack') state.controls.push('+');
-      else if (e.type === 'nack') state.controls.push('-');
-      else if (e.type === 'interrupt') {
+      else if (e.type === 'nack') {
+        // Like a real stub: resend the last packet.
+        state.controls.push('-');
+        if (lastSent) stub.send(lastSent);
+      } else if (e.type === 'interrupt') {
         state.controls.push('^C');
         const r = handler('\x03', io, new Uint8Array([3]));
         if (typeof r === 'string') io.reply(r);
