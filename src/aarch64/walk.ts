@@ -39,6 +39,8 @@ export interface TableInfo {
   readonly entries: number;
   /** Descriptor that points at this table (absent for a root). */
   readonly parentDescAddr?: bigint;
+  /** That descriptor's value. */
+  readonly parentDesc?: bigint;
   /** Entries with any bit set (filled once read). */
   nonZero: number;
   /** False when the table could not be read. */
@@ -370,6 +372,7 @@ export async function walk(
       vaStart: big(va),
       entries: entriesPer,
       parentDescAddr: big(descAddr),
+      parentDesc: (big(hi >>> 0) << 32n) | big(lo >>> 0),
       nonZero: 0,
       read: false,
     };

@@ -1,0 +1,243 @@
+// Lazy-MMIO classification of a stage-1 walk, cross-checked against stage 2 and the stub's guard-call
+// log when they are available. Anomalies are named after the seed's invariants (DESIGN.md).
+
+import { type Leaf, type WalkResult, S_INVALID, S_VALID, hex } from '../aarch64';
+import { hasUnsupportedBits, unsupportedBitNames, DEFAULT_LAZY_BIT } from './flags';
+import type { GuardReplay } from './guardlog';
+
+export type LazyState = 'pending' | 'mapped' | null;
+
+export type PvmfwAnomalyKind =
+  | 'lazyNotPage' // valid lazy leaf > 4 KiB: "Failed to break down block mapping before MMIO guard mapping"
+  | 'lazyOnNormal' // lazy flag on a non-device memory type
+  | 'unmapNonDevice' // valid leaf in a tracked MMIO range without the flag: "Attempting MMIO guard unmap for non-device pages"
+  | 'unsupportedFlags' // aarch64-paging 0.4.0 rejects the bits: "Unsupported PTE flags set"
+  | 'validUnguarded' // valid lazy page whose IPA is not guard-mapped (stage 2 / log)
+  | 'guardedNotMapped' // guard-mapped page whose stage-1 entry is not valid
+  | 'logMismatch' // guard-call log and stage 2 disagree
+  | 'doubleMap'
+  | 'unmapNotMapped'
+  | 'hypercallError'
+  | 'walkError';
+
+export interface PvmfwAnomaly {
+  readonly kind: PvmfwAnomalyKind;
+  readonly severity: 'error' | 'warning' | 'info';
+  readonly va?: bigint;
+  readonly ipa?: bigint;
+  readonly descAddr?: bigint;
+  readonly message: string;
+}
+
+export interface ClassifyOptions {
+  /** Descriptor bit used as MMIO_LAZY_MAP_FLAG (default 55). */
+  readonly lazyBit?: number;
+  /** Tracked MMIO ranges [start, end) (pvmfw's mmio_regions), when known. */
+  readonly mmioRanges?: readonly { readonly start: bigint; readonly end: bigint }[];
+}
+
+export interface GuardReport {
+  readonly lazyBit: number;
+  /** Lazy leaves waiting for their first access. */
+  readonly pending: Leaf[];
+  /** Valid lazy-flagged leaves (guard-mapped by the handler, or by map_device). */
+  readonly mapped: Leaf[];
+  /** Bytes covered by pending leaves. */
+  readonly pendingBytes: number;
+  readonly anomalies: PvmfwAnomaly[];
+  /** Which cross-checks ran. */
+  readonly stage2Checked: boolean;
+  readonly logChecked: boolean;
+  /** Page IPAs guard-mapped now according to stage 2 (4 KiB device pages) or, without it, the log. */
+  readonly guardMapped: bigint[];
+}
+
+/** pvmfw's state for a leaf: the lazy flag without VALID is pending, with VALID mapped. */
+export function lazyState(leaf: Leaf, lazyBit = DEFAULT_LAZY_BIT): LazyState {
+  if (!leaf.bit(lazyBit)) return null;
+  if (leaf.state === S_VALID) return 'mapped';
+  return leaf.state === S_INVALID ? 'pending' : null;
+}
+
+const PAGE = 4096;
+
+/** Bytes of [start, end) covered by valid leaves of a stage-2 walk (leaves sorted by IPA). */
+function s2Covered(s2: readonly Leaf[], start: number, end: number): number {
+  let lo = 0;
+  let hi = s2.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (s2[mid].vaNum + s2[mid].size <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  let covered = 0;
+  for (let i = lo; i < s2.length && s2[i].vaNum < end; i++) {
+    const l = s2[i];
+    if (l.state !== S_VALID) continue;
+    covered += Math.min(end, l.vaNum + l.size) - Math.max(start, l.vaNum);
+  }
+  return covered;
+}
+
+export function classify(
+  s1: WalkResult,
+  opts: ClassifyOptions = {},
+  s2?: WalkResult,
+  replay?: GuardReplay,
+): GuardReport {
+  const bit = opts.lazyBit ?? DEFAULT_LAZY_BIT;
+  const pending: Leaf[] = [];
+  const mapped: Leaf[] = [];
+  const anomalies: PvmfwAnomaly[] = [];
+  let pendingBytes = 0;
+  const ranges = opts.mmioRanges?.map((r) => [Number(r.start), Number(r.end)] as const);
+  const inMmio = (l: Leaf): boolean => !!ranges?.some(([s, e]) => l.vaNum < e && l.vaNum + l.size > s);
+  const s2Leaves = s2?.leaves ?? [];
+  // Guard mappings at stage 2: valid 4 KiB device pages (RAM and pre-ENROLL passthrough are blocks).
+  const s2Guard = s2Leaves.filter((l) => l.state === S_VALID && l.level === 3 && l.memType.kind === 'device');
+  const s1ByVa = new Map<number, Leaf>();
+
+  for (const d of s1.diagnostics)
+    anomalies.push({
+      kind: 'walkError',
+      severity: 'error',
+      va: d.va,
+      ...(d.descAddr !== undefined ? { descAddr: d.descAddr } : {}),
+      message: d.message,
+    });
+  for (const t of s1.tables) {
+    if (t.parentDesc === undefined) continue;
+    const lo = Number(t.parentDesc & 0xffff_ffffn);
+    const hi = Number(t.parentDesc >> 32n);
+    if (hasUnsupportedBits(lo, hi))
+      anomalies.push({
+        kind: 'unsupportedFlags',
+        severity: 'warning',
+        va: t.vaStart,
+        ...(t.parentDescAddr !== undefined ? { descAddr: t.parentDescAddr } : {}),
+        message: `table descriptor ${hex(t.parentDesc, 16)} sets ${unsupportedBitNames(lo, hi).join(', ')}: aarch64-paging 0.4.0 panics "Unsupported PTE flags set" if pvmfw visits it`,
+      });
+  }
+
+  for (const l of s1.leaves) {
+    const st = lazyState(l, bit);
+    const where = { va: l.va, descAddr: l.descAddr };
+    if (hasUnsupportedBits(l.lo, l.hi)) {
+      anomalies.push({
+        kind: 'unsupportedFlags',
+        severity: st ? 'error' : 'warning',
+        ...where,
+        message: `descriptor ${hex(l.desc, 16)} sets ${unsupportedBitNames(l.lo, l.hi).join(', ')}: "Unsupported PTE flags set" (aarch64-paging 0.4.0 Descriptor::flags() returns None)`,
+      });
+    }
+    if (st === null) {
+      if (l.state === S_VALID && inMmio(l))
+        anomalies.push({
+          kind: 'unmapNonDevice',
+          severity: 'error',
+          ...where,
+          message: `valid leaf in a tracked MMIO range without MMIO_LAZY_MAP_FLAG: mmio_unmap_all asserts "Attempting MMIO guard unmap for non-device pages"`,
+        });
+      continue;
+    }
+    if (l.memType.kind !== 'device')
+      anomalies.push({
+        kind: 'lazyOnNormal',
+        severity: 'error',
+        ...where,
+        message: `MMIO_LAZY_MAP_FLAG on ${l.memType.name} memory: the invariant behind "Attempting MMIO guard unmap for non-device pages"; a fault here guard-maps RAM and remaps it as device`,
+      });
+    if (st === 'pending') {
+      pending.push(l);
+      pendingBytes += l.size;
+      continue;
+    }
+    mapped.push(l);
+    if (l.size > PAGE)
+      anomalies.push({
+        kind: 'lazyNotPage',
+        severity: 'error',
+        ...where,
+        message: `valid lazy ${l.kind} of ${l.size / 1024} KiB: mmio_unmap_all asserts "Failed to break down block mapping before MMIO guard mapping"`,
+      });
+    for (let p = 0; p < Math.min(l.size, 512 * PAGE); p += PAGE) s1ByVa.set(l.paNum + p, l);
+  }
+
+  const unguarded = (start: number, size: number): number => {
+    if (s2) return size - s2Covered(s2Leaves, start, start + size);
+    if (!replay) return 0;
+    let n = 0;
+    for (let p = 0; p < Math.min(size, 512 * PAGE); p += PAGE)
+      if (!replay.mapped.has(BigInt(start + p))) n += PAGE;
+    return n;
+  };
+  if (s2 || replay) {
+    for (const l of mapped) {
+      const missing = unguarded(l.paNum, l.size);
+      if (missing === 0) continue;
+      const wasUnmapped = replay?.unmapped.has(BigInt(l.paNum)) ?? false;
+      anomalies.push({
+        kind: 'validUnguarded',
+        severity: wasUnmapped ? 'info' : 'error',
+        va: l.va,
+        ipa: l.pa,
+        descAddr: l.descAddr,
+        message: wasUnmapped
+          ? `valid at stage 1, MMIO_GUARD_UNMAPped (mmio_unmap_all): an access now gets a synchronous external abort`
+          : `valid lazy ${l.size === PAGE ? 'page' : l.kind} not MMIO_GUARD_MAPped (${missing / PAGE} page(s) missing at stage 2): an access gets a synchronous external abort`,
+      });
+    }
+  }
+  const guardMapped = s2
+    ? s2Guard.map((l) => l.pa)
+    : replay
+      ? [...replay.mapped].sort((a, b) => (a < b ? -1 : 1))
+      : [];
+  for (const ipa of guardMapped) {
+    if (s1ByVa.has(Number(ipa))) continue;
+    anomalies.push({
+      kind: 'guardedNotMapped',
+      severity: 'warning',
+      ipa,
+      va: ipa,
+      message: `IPA ${hex(ipa)} is guard-mapped but its stage-1 entry is not a valid lazy page (leaked guard mapping, or inside handle_mmio_fault between MAP and the descriptor store)`,
+    });
+  }
+  if (s2 && replay) {
+    const s2Set = new Set(s2Guard.map((l) => l.pa));
+    for (const ipa of replay.mapped)
+      if (!s2Set.has(ipa))
+        anomalies.push({
+          kind: 'logMismatch',
+          severity: 'warning',
+          ipa,
+          message: `guard log says ${hex(ipa)} is mapped; stage 2 has no 4 KiB device page there`,
+        });
+    for (const ipa of s2Set)
+      if (!replay.mapped.has(ipa))
+        anomalies.push({
+          kind: 'logMismatch',
+          severity: 'warning',
+          ipa,
+          message: `stage 2 maps ${hex(ipa)} as a guard page; the guard log has no live MMIO_GUARD_MAP for it`,
+        });
+  }
+  for (const p of replay?.problems ?? [])
+    anomalies.push({
+      kind: p.kind,
+      severity: p.kind === 'hypercallError' ? 'warning' : 'error',
+      ipa: p.ipa,
+      message: `guard log #${p.seq}: ${p.message}`,
+    });
+
+  return {
+    lazyBit: bit,
+    pending,
+    mapped,
+    pendingBytes,
+    anomalies,
+    stage2Checked: !!s2,
+    logChecked: !!replay,
+    guardMapped,
+  };
+}

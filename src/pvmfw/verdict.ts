@@ -1,0 +1,111 @@
+// What pvmfw's sync_exception_current / handle_mmio_fault will do with a fault, predicted from
+// ESR/FAR and the stage-1 walk of FAR before the user steps into the handler.
+
+import { decodeEsr, hex, type Translation } from '../aarch64';
+import { DEFAULT_LAZY_BIT, hasUnsupportedBits, unsupportedBitNames } from './flags';
+
+export type VerdictKind =
+  'lazyMmio' | 'invalidPte' | 'unsupportedFlags' | 'permission' | 'externalAbort' | 'other';
+
+export interface FaultVerdict {
+  readonly kind: VerdictKind;
+  /** One line: "lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x9010000 ...". */
+  readonly summary: string;
+  /** Page IPA handed to MMIO_GUARD_MAP (lazyMmio). */
+  readonly mapIpa?: bigint;
+  /** Level of the lazy block the handler splits (1 or 2), when the leaf is not a page. */
+  readonly splitLevel?: number;
+}
+
+// sync_exception_current's masks (pvmfw exceptions.rs at the seed; guest/src/exceptions.c).
+const TRANSLATION_MASK = 0x143n;
+const TRANSLATION = 0x9600_0004n;
+const PERMISSION_MASK = 0x103n;
+const PERMISSION = 0x9600_004cn;
+const EXT_DABT = 0x9600_0010n;
+
+const PAGE_MASK = ~0xfffn;
+
+/** True when pvmfw's is_leaf_pte holds: bit 1 set is a leaf only at level 3, clear only below it. */
+function isLeafPte(desc: bigint, level: number): boolean {
+  return (desc & 2n) !== 0n ? level === 3 : level < 3;
+}
+
+export function faultVerdict(
+  esr: bigint,
+  far: bigint,
+  walk: Translation,
+  lazyBit = DEFAULT_LAZY_BIT,
+): FaultVerdict {
+  const e = decodeEsr(esr);
+  const page = far & PAGE_MASK;
+  if ((esr & ~TRANSLATION_MASK) === TRANSLATION) {
+    // handle_mmio_fault: modify_range(page, verify_lazy_mapped_block) visits each descriptor on the walk.
+    for (const s of walk.steps) {
+      if (s.desc === undefined)
+        return {
+          kind: 'invalidPte',
+          summary: `handle_mmio_fault: level-${s.level} descriptor at ${hex(s.descAddr)} unreadable`,
+        };
+      const lo = Number(s.desc & 0xffff_ffffn);
+      const hi = Number(s.desc >> 32n);
+      if (hasUnsupportedBits(lo, hi))
+        return {
+          kind: 'unsupportedFlags',
+          summary: `handle_mmio_fault panics "Unsupported PTE flags set": level-${s.level} entry ${hex(s.desc, 16)} sets ${unsupportedBitNames(lo, hi).join(', ')}`,
+        };
+      if (!isLeafPte(s.desc, s.level)) continue;
+      const lazy = ((s.desc >> BigInt(lazyBit)) & 1n) === 1n;
+      const valid = (s.desc & 1n) === 1n;
+      if (!lazy || valid)
+        return {
+          kind: 'invalidPte',
+          summary: `handle_mmio_fault(${hex(far)}) fails with InvalidPte: level-${s.level} entry ${hex(s.desc, 16)} is ${valid ? 'valid' : 'not lazy-flagged'}; sync_exception_current panics`,
+        };
+      const split =
+        s.level < 3
+          ? ` after splitting the level-${s.level} ${s.level === 1 ? '1 GiB' : '2 MiB'} lazy block`
+          : '';
+      return {
+        kind: 'lazyMmio',
+        summary: `lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP ${hex(page)} and map that 4 KiB page valid as device${split}`,
+        mapIpa: page,
+        ...(s.level < 3 ? { splitLevel: s.level } : {}),
+      };
+    }
+    // Only tables on the walk (or none): verify passes vacuously and the page is guard-mapped.
+    return {
+      kind: 'lazyMmio',
+      summary: `handle_mmio_fault finds no leaf for ${hex(far)}: it will MMIO_GUARD_MAP ${hex(page)} and map it as device`,
+      mapIpa: page,
+    };
+  }
+  if ((esr & ~PERMISSION_MASK) === PERMISSION)
+    return {
+      kind: 'permission',
+      summary: `permission fault at ${hex(far)}: unhandled, sync_exception_current panics`,
+    };
+  if (esr === EXT_DABT)
+    return {
+      kind: 'externalAbort',
+      summary: `synchronous external abort at ${hex(far)}: the hypervisor refused the access (page ${hex(page)} is not MMIO-guard mapped); sync_exception_current panics`,
+    };
+  return {
+    kind: 'other',
+    summary: `${e.ecName}${e.abort ? ` (${e.abort.fsc.name})` : ''}: not an MMIO fault, sync_exception_current panics`,
+  };
+}
+
+/** The verdict an access to `walk.va` would get now (the ESR the CPU would report, synthesized). */
+export function predictAccess(
+  walk: Translation,
+  write = false,
+  lazyBit = DEFAULT_LAZY_BIT,
+): FaultVerdict | undefined {
+  if (!walk.fault) return undefined;
+  const lvl = BigInt(Math.max(0, walk.fault.level) & 3);
+  const wnr = write ? 0x40n : 0n;
+  if (walk.fault.kind === 'translation') return faultVerdict(TRANSLATION | lvl | wnr, walk.va, walk, lazyBit);
+  if (walk.fault.kind === 'permission') return faultVerdict(PERMISSION | lvl | wnr, walk.va, walk, lazyBit);
+  return faultVerdict(0x9600_0000n | 0x8n | lvl, walk.va, walk, lazyBit);
+}
