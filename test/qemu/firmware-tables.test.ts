@@ -121,6 +121,8 @@ void describe('demo firmware tables through the gdb client (normal scenario, 2 v
     const pc2 = await gdb.readRegister('pc', 2);
     const park = sym(symbols, 'secondary_park');
     assert.ok(pc2 === park || pc2 === park + 4n, `vCPU 1 pc 0x${pc2.toString(16)}`);
+    // 0x5ec0_0000 | MPIDR.Aff0 << 8 | the EL PSCI CPU_ON started it in.
+    assert.equal(await readU64(gdb, sym(symbols, 'secondary_state')), 0x5ec0_0102n);
   });
 
   void test('after the handler: the RTC page is valid in both stages, its neighbours still lazy', async () => {
@@ -244,6 +246,11 @@ void describe('demo firmware bug scenarios as the debugger sees them', () => {
       assert.equal(await entryAt(gdb, s2, FW_CFG, 3), 0n);
       assert.equal(await gdb.readRegister('ESR_EL1', 1), 0x9600_0010n);
       assert.equal(await gdb.readRegister('FAR_EL1', 1), FW_CFG);
+      // The injected abort returns to the faulting load, as a real one would.
+      const load = await gdb.readRegister('ELR_EL1', 1);
+      const read32 = sym(symbols, 'mmio_read32');
+      assert.ok(load >= read32 && load < read32 + 16n, `ELR_EL1 0x${load.toString(16)} in mmio_read32`);
+      assert.equal((await gdb.readRegister('SPSR_EL1', 1)) & 0xfn, 4n, 'taken from EL1t (code on SP_EL0)');
       const hypState = sym(symbols, 'hyp_state');
       assert.equal(await readU64(gdb, hypState + 0x10n), 1n, 'injected_aborts');
       assert.equal(await readU64(gdb, hypState + 0x18n), FW_CFG, 'last_abort_ipa');
