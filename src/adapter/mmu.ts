@@ -465,9 +465,9 @@ export class MmuModel {
     try {
       const st = await this.current();
       const { t } = await this.translateRaw(st, address);
-      if (t.memType?.kind === 'device') return true;
-      const pa = t.pa ?? t.shadowPa;
-      return pa !== undefined && this.isRam(pa) === false;
+      // A read that cannot translate never reaches the device: only mapped device pages count.
+      if (t.pa === undefined) return false;
+      return t.memType?.kind === 'device' || this.isRam(t.pa) === false;
     } catch {
       return false;
     }

@@ -1,0 +1,215 @@
+// End to end through the adapter, real QEMU + the demo firmware: launch, stop on entry, break on
+// handle_mmio_fault, read the Fault scope, step by instruction through the MAP hypercall (guardState
+// shows the page guard-mapped while stage 1 is still lazy) and on to the descriptor store (pageTable
+// shows it valid), follow mmuChanged, see the split of the virtio 2 MiB block, reach scenario_done.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildGuest, Dap, demoLaunch } from './support';
+import type {
+  GuardStateResponseBody,
+  MmuChangedEventBody,
+  PageGuardState,
+  PageTableResponseBody,
+  PteEntry,
+  TranslateResponseBody,
+} from '../../src/shared/protocol';
+
+const RTC = 0x9010000n;
+const VIRTIO = 0xa000000n;
+
+async function pageState(dap: Dap, page: bigint): Promise<PageGuardState | undefined> {
+  const g = await dap.custom<GuardStateResponseBody>('guardState', { omitLog: true });
+  for (const r of g.regions) {
+    for (const run of r.runs) {
+      const a = BigInt(run.start);
+      if (page >= a && page < a + BigInt(run.pages) * 4096n) return run.state;
+    }
+  }
+  return undefined;
+}
+
+/** The stage-1 entry mapping `va`, found by walking pageTable requests from the root. */
+async function entryFor(dap: Dap, va: bigint): Promise<PteEntry | undefined> {
+  let table: PageTableResponseBody['table'] | undefined;
+  for (let depth = 0; depth < 4; depth++) {
+    const pt = await dap.custom<PageTableResponseBody>('pageTable', {
+      regime: 'TTBR0_EL1',
+      ...(table ? { table } : {}),
+      vaStart: `0x${va.toString(16)}`,
+      vaEnd: `0x${va.toString(16)}`,
+    });
+    const e = pt.entries[0];
+    if (!e || e.kind !== 'table' || !e.child) return e;
+    table = e.child;
+  }
+  return undefined;
+}
+
+async function stepOnce(dap: Dap, kind: 'next' | 'stepIn'): Promise<MmuChangedEventBody> {
+  const m = dap.mark();
+  if (kind === 'next') await dap.dc.nextRequest({ threadId: 1, granularity: 'instruction' });
+  else await dap.dc.stepInRequest({ threadId: 1, granularity: 'instruction' });
+  const stop = await dap.nextStop(m);
+  assert.equal(stop.reason, 'step');
+  return dap.nextMmu(m);
+}
+
+void describe('launch the demo firmware and single-step the MMIO fault handler', () => {
+  const dap = new Dap();
+  before(async () => {
+    buildGuest();
+    await dap.start();
+  });
+  after(async () => {
+    await dap.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => undefined);
+    await dap.stop();
+  });
+
+  void test('stops on entry at _start with QEMU output forwarded', async () => {
+    const stop = await dap.launch(demoLaunch());
+    assert.equal(stop.reason, 'entry');
+    const f = await dap.topFrame();
+    assert.equal(f.name, '_start');
+    const threads = await dap.dc.threadsRequest();
+    assert.ok(threads.body.threads.length >= 1);
+    assert.match(dap.transcript(), /QEMU \(pid \d+\): \S*qemu-system-aarch64 .*-gdb tcp:127\.0\.0\.1:\d+ -S/);
+  });
+
+  void test('function breakpoint on handle_mmio_fault is hit for the RTC page; Fault scope has the verdict', async () => {
+    const r = await dap.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'handle_mmio_fault' }] });
+    assert.equal(r.body.breakpoints[0].verified, true);
+    const m = dap.mark();
+    await dap.dc.continueRequest({ threadId: 1 });
+    const stop = await dap.nextStop(m);
+    assert.equal(stop.reason, 'breakpoint');
+    assert.deepEqual(stop.hitBreakpointIds, [r.body.breakpoints[0].id]);
+    const frames = (await dap.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames.map((f) => f.name);
+    assert.equal(frames[0], 'handle_mmio_fault');
+    assert.ok(
+      frames.some((n) => n.startsWith('sync_exception_current')),
+      frames.join(' | '),
+    );
+    // The console saw the firmware's UART before the fault.
+    assert.match(dap.transcript(), /map_mmio_range \[0x9010000, 0x9011000\) lazily/);
+
+    const fault = await dap.scope('Fault');
+    const byName = new Map(fault.map((v) => [v.name, v.value]));
+    assert.equal(byName.get('verdict'), 'lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x09010000');
+    assert.match(byName.get('ESR') ?? '', /Data Abort, same EL: Translation fault, level 3/);
+    assert.equal(byName.get('FAR'), '0x9010000');
+    const walkVar = fault.find((v) => v.name === 'walk of FAR');
+    assert.ok(walkVar);
+    const walk = (await dap.dc.variablesRequest({ variablesReference: walkVar.variablesReference })).body
+      .variables;
+    assert.equal(walk.length, 3);
+    assert.match(walk[2].value, /^0xe0000009010402 lazy/);
+
+    assert.equal(await pageState(dap, RTC), 'lazy');
+    const e = await entryFor(dap, RTC);
+    assert.equal(e?.kind, 'lazy');
+    assert.equal(e?.descriptor, '0xe0000009010402');
+  });
+
+  void test('stepping through the MAP hypercall: guard-mapped in stage 2, still lazy in stage 1, then valid', async () => {
+    let sawMapCall: MmuChangedEventBody | undefined;
+    let steps = 0;
+    // Step over calls until the stub's log has the MAP: one instruction at a time.
+    while ((await pageState(dap, RTC)) !== 'guardMappedPending') {
+      const ev = await stepOnce(dap, 'next');
+      if (ev.newGuardCalls.some((c) => c.fn === 'MAP' && c.arg === '0x9010000')) sawMapCall = ev;
+      assert.ok(++steps < 200, 'MMIO_GUARD_MAP not reached within 200 steps');
+    }
+    assert.ok(sawMapCall, 'mmuChanged reported the MAP call in newGuardCalls');
+    assert.equal((await entryFor(dap, RTC))?.kind, 'lazy');
+    const tr = await dap.custom<TranslateResponseBody>('translate', { address: '0x9010000' });
+    assert.equal(tr.ok, false);
+    assert.equal(tr.stage2?.ok, true, 'stage 2 maps the IPA once MMIO_GUARD_MAP ran');
+
+    let becameValid: MmuChangedEventBody | undefined;
+    while ((await entryFor(dap, RTC))?.kind !== 'page') {
+      const ev = await stepOnce(dap, 'next');
+      if (ev.changes.some((c) => c.kind === 'becameValid' && c.vaStart === '0x9010000')) becameValid = ev;
+      assert.ok(++steps < 400, 'descriptor store not reached within 400 steps');
+    }
+    assert.ok(becameValid, 'mmuChanged reported the RTC entry becoming valid');
+    const e = await entryFor(dap, RTC);
+    assert.equal(e?.descriptor, '0xe0000009010403');
+    assert.equal(e?.changed, true);
+    assert.equal(await pageState(dap, RTC), 'guardMapped');
+  });
+
+  void test('virtio fault: the lazy 2 MiB block is split and mmuChanged says so', async () => {
+    let m = dap.mark();
+    await dap.dc.continueRequest({ threadId: 1 });
+    const stop = await dap.nextStop(m);
+    assert.equal(stop.reason, 'breakpoint');
+    const fault = new Map((await dap.scope('Fault')).map((v) => [v.name, v.value]));
+    assert.equal(fault.get('verdict'), 'lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x0a000000');
+    const before = await entryFor(dap, VIRTIO);
+    assert.equal(before?.level, 2);
+    assert.equal(before?.kind, 'lazy');
+    m = dap.mark();
+    await dap.dc.stepOutRequest({ threadId: 1 });
+    const out = await dap.nextStop(m);
+    assert.equal(out.reason, 'step');
+    const ev = await dap.nextMmu(m);
+    const split = ev.changes.find((c) => c.kind === 'split');
+    assert.ok(split, JSON.stringify(ev.changes));
+    assert.equal(split.vaStart, '0xa000000');
+    assert.equal(split.level, 2);
+    assert.ok(split.newTable);
+    assert.ok(ev.changes.some((c) => c.kind === 'becameValid' && c.vaStart === '0xa000000' && c.level === 3));
+    assert.equal((await entryFor(dap, VIRTIO))?.kind, 'page');
+    assert.equal((await entryFor(dap, VIRTIO + 0x1000n))?.kind, 'lazy');
+  });
+
+  void test('evaluate: registers, memory, pte, translate, guard, monitor', async () => {
+    assert.match(await dap.evaluate('$x30'), /^0x[0-9a-f]{16}/);
+    assert.match(await dap.evaluate('$TTBR0_EL1'), /^0x0001/);
+    const tcr = await dap.dc.evaluateRequest({ expression: '$TCR_EL1', context: 'watch' });
+    const fields = (await dap.dc.variablesRequest({ variablesReference: tcr.body.variablesReference })).body
+      .variables;
+    assert.ok(
+      fields.some((f) => /T0SZ/.test(`${f.name} ${f.value}`)),
+      JSON.stringify(fields),
+    );
+    assert.match(await dap.evaluate('*(u64*)pt_root'), /^0x0000000040\w+ \(\d+\)$/);
+    assert.match(await dap.evaluate('pte 0x9010000'), /L3 page 4K 0xe0000009010403/);
+    assert.match(await dap.evaluate('translate 0x9010000'), /-> 0x9010000/);
+    assert.match(await dap.evaluate('guard'), /pl031 rtc: 1 pages \(guardMapped 1\)/);
+    assert.match(await dap.evaluate('monitor info registers'), /PC=/);
+    await assert.rejects(dap.evaluate('*(u32*)0x9020000'), /lazy MMIO page/);
+  });
+
+  void test('readMemory: lazy page explained, device pages refused, physical space separate', async () => {
+    await assert.rejects(
+      dap.dc.customRequest('readMemory', { memoryReference: '0x9020000', count: 4 }),
+      /lazy MMIO page.*p:0x9020000/s,
+    );
+    await assert.rejects(
+      dap.dc.customRequest('readMemory', { memoryReference: '0x9000000', count: 4 }),
+      /device memory/,
+    );
+    const ptRoot = await dap.evaluate('pt_root');
+    const addr = /^0x0*([0-9a-f]+)/.exec(ptRoot)?.[1];
+    assert.ok(addr);
+    const v = await dap.dc.customRequest('readMemory', { memoryReference: `0x${addr}`, count: 16 });
+    const p = await dap.dc.customRequest('readMemory', { memoryReference: `p:0x${addr}`, count: 16 });
+    assert.equal((v.body as { data: string }).data, (p.body as { data: string }).data);
+    assert.equal(Buffer.from((p.body as { data: string }).data, 'base64').length, 16);
+  });
+
+  void test('continues to scenario_done', async () => {
+    await dap.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'scenario_done' }] });
+    const m = dap.mark();
+    await dap.dc.continueRequest({ threadId: 1 });
+    const stop = await dap.nextStop(m, 30000);
+    assert.equal(stop.reason, 'breakpoint');
+    assert.equal((await dap.topFrame()).name, 'scenario_done');
+    assert.match(dap.transcript(), /summary: scenario=n faults=4/);
+    const g = await dap.custom<GuardStateResponseBody>('guardState', {});
+    assert.equal(g.enrolled, true);
+    assert.ok(g.log.some((c) => c.fn === 'UNMAP' && c.arg === '0x9010000'));
+    assert.deepEqual(g.anomalies, []);
+  });
+});
