@@ -58,7 +58,7 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
       },
     });
     const res = await bps.set({ source: { path: mainC }, breakpoints: [{ line: first }] });
-    const bpAddr = BigInt(res.breakpoints[0]!.instructionReference!);
+    const bpAddr = BigInt(res.breakpoints[0].instructionReference!);
     assert.equal(await target.cont(), bpAddr);
     assert.equal(lineAt(bpAddr), first);
     const seen: number[] = [];
@@ -75,7 +75,7 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
     qemu.output();
     await gdb.monitor('system_reset');
     const call = sourceLine(mainC, 'sink = accumulate(10)');
-    const at = image.addressesForLine(mainC, call)[0]!.address;
+    const at = image.addressesForLine(mainC, call)[0].address;
     await target.addUser(at);
     assert.equal(await target.cont(), at);
     await target.removeUser(at);
@@ -101,7 +101,7 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
   void test('step in to an assembly function stops at its first instruction (no prologue skip)', async () => {
     await gdb.monitor('system_reset');
     const call = sourceLine(mainC, 'sink += asm_double');
-    const at = image.addressesForLine(mainC, call)[0]!.address;
+    const at = image.addressesForLine(mainC, call)[0].address;
     await target.addUser(at);
     assert.equal(await target.cont(), at);
     await target.removeUser(at);
@@ -148,7 +148,7 @@ void describe('line stepping on QEMU: demo firmware handle_mmio_fault', () => {
     const res = await bps.set({ source: { path: memoryC }, breakpoints: [{ line: mapLine }] });
     assert.equal(res.breakpoints[0]?.verified, true, res.breakpoints[0]?.message);
     assert.equal(res.breakpoints[0]?.line, mapLine);
-    const bp = BigInt(res.breakpoints[0]!.instructionReference!);
+    const bp = BigInt(res.breakpoints[0].instructionReference!);
     assert.equal(await target.cont(), bp);
     assert.equal(image.functionAt(bp)?.name, 'handle_mmio_fault');
     await target.removeUser(bp);
