@@ -1,0 +1,227 @@
+// The GDB client against real QEMU (qemu-system-aarch64 -M virt -smp 2) running test/fixtures/mini,
+// once per CPU model. QEMU is booted once per suite; tests run in order and share its state.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  connectTcp,
+  GdbMemoryFaultError,
+  WP_WRITE,
+  BP_SOFTWARE,
+  type GdbClient,
+  type StopEvent,
+} from '../../src/gdb';
+import { buildMini, type MiniProgram } from '../harness/mini';
+import { useQemu } from '../harness/node-test';
+
+const pattern = (n: number) => Array.from({ length: n }, (_, i) => (i * 37 + 11) & 0xff);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function signalOf(e: StopEvent): number {
+  assert.equal(e.kind, 'signal', `stop reply ${e.raw}`);
+  return e.kind === 'signal' ? e.signal : -1;
+}
+
+for (const cpu of ['max', 'cortex-a57']) {
+  void describe(`gdb client against QEMU -cpu ${cpu} -smp 2`, () => {
+    let mini: MiniProgram;
+    let gdb: GdbClient;
+    const suite = useQemu(() => {
+      mini = buildMini();
+      return { kernel: mini.elf, cpu, smp: 2 };
+    });
+    before(async () => {
+      gdb = await connectTcp('127.0.0.1', suite.qemu.port, { timeoutMs: 5000 });
+    });
+    after(async () => {
+      await gdb?.close();
+    });
+
+    void test('connect reads qSupported, the QEMU extras and the register map from the XML', () => {
+      assert.equal(gdb.packetSize, 0x1000);
+      assert.ok(gdb.qemuFeatures.has('PhyMemMode'));
+      for (const name of [
+        'x0',
+        'pc',
+        'cpsr',
+        'TTBR0_EL1',
+        'TCR_EL1',
+        'MAIR_EL1',
+        'SCTLR',
+        'ESR_EL1',
+        'FAR_EL1',
+      ]) {
+        assert.ok(gdb.registers.get(name), `${name} in the target description`);
+      }
+      assert.equal(gdb.registers.get('pc')?.regnum, 32);
+    });
+
+    void test('halted at the ELF entry on vCPU 1; two vCPUs are two threads', async () => {
+      assert.equal(await gdb.readRegister('pc', 1), mini.symbol('_start'));
+      const threads = await gdb.threads();
+      assert.deepEqual(
+        threads.map((t) => t.tid),
+        [1, 2],
+      );
+      assert.match(await gdb.threadExtraInfo(2), /CPU#1/);
+    });
+
+    void test('breakpoint + continue stops with SIGTRAP at the breakpoint', async () => {
+      await gdb.insertBreakpoint(BP_SOFTWARE, mini.symbol('bp_here'));
+      await gdb.resume('continue');
+      const stop = await gdb.waitForStop(10000);
+      assert.equal(signalOf(stop), 5);
+      assert.equal(stop.kind === 'signal' && stop.thread?.tid, 1);
+      assert.equal(await gdb.readRegister('pc'), mini.symbol('bp_here'));
+      await gdb.removeBreakpoint(BP_SOFTWARE, mini.symbol('bp_here'));
+      await suite.qemu.waitForOutput('mini: mmu on', 5000);
+    });
+
+    void test('system registers by name show the MMU the program enabled', async () => {
+      const regs = await gdb.readRegisters(
+        ['TTBR0_EL1', 'TCR_EL1', 'MAIR_EL1', 'SCTLR', 'NOT_A_REGISTER'],
+        1,
+      );
+      assert.equal(regs.get('TTBR0_EL1'), mini.symbol('l1'));
+      const tcr = regs.get('TCR_EL1') ?? 0n;
+      assert.equal(tcr & 0x3fn, 25n, 'T0SZ');
+      assert.equal((tcr >> 23n) & 1n, 1n, 'EPD1');
+      assert.equal(regs.get('MAIR_EL1'), 0xff04n);
+      assert.equal((regs.get('SCTLR') ?? 0n) & 1n, 1n, 'SCTLR.M');
+      assert.equal(regs.get('NOT_A_REGISTER'), undefined);
+      assert.equal(await gdb.readRegister('TTBR0_EL1'), mini.symbol('l1'));
+    });
+
+    void test('virtual and physical reads agree through the non-identity mapping', async () => {
+      const dataPage = mini.symbol('data_page');
+      const viaVa = await gdb.readMemory(0x8000_0000n, 4096);
+      const viaPa = await gdb.readPhysical(dataPage, 4096);
+      assert.deepEqual([...viaVa], pattern(4096));
+      assert.deepEqual([...viaPa], [...viaVa]);
+      // Identity-mapped RAM reads the same both ways too.
+      assert.deepEqual(
+        [...(await gdb.readMemory(mini.symbol('l1'), 64))],
+        [...(await gdb.readPhysical(mini.symbol('l1'), 64))],
+      );
+      // And the physical path really is physical: 0x8000_0000 is not RAM in the virt machine.
+      assert.notDeepEqual([...(await gdb.readPhysical(0x8000_0000n, 64))], pattern(64));
+      // PhyMemMode is restored afterwards.
+      assert.equal(Buffer.from(await gdb.request('qqemu.PhyMemMode')).toString('latin1'), '0');
+    });
+
+    void test('virtual reads of an invalid PTE (lazy MMIO) or an unmapped VA give GdbMemoryFaultError', async () => {
+      for (const va of [0x8000_1000n, 0xc000_0000n]) {
+        const err = await gdb.readMemory(va, 8).catch((e: unknown) => e);
+        assert.ok(err instanceof GdbMemoryFaultError, `read of 0x${va.toString(16)}: ${String(err)}`);
+        assert.equal(err.address, va);
+        assert.equal(err.physical, false);
+      }
+    });
+
+    void test('batched physical reads of the tables return the descriptors the program wrote', async () => {
+      const [l1, l3hi] = await gdb.readPhysicalBatch([
+        { address: mini.symbol('l1'), length: 4096 },
+        { address: mini.symbol('l3_hi'), length: 4096 },
+      ]);
+      const d = (b: Uint8Array, i: number) => new DataView(b.buffer, b.byteOffset).getBigUint64(i * 8, true);
+      assert.equal(d(l1, 0), 0x0060_0000_0000_0401n);
+      assert.equal(d(l1, 1), mini.symbol('l2_ram') | 3n);
+      assert.equal(d(l1, 2), mini.symbol('l2_hi') | 3n);
+      assert.equal(d(l1, 3), 0n);
+      assert.equal(d(l3hi, 0), mini.symbol('data_page') | 0x707n);
+      assert.equal(d(l3hi, 1), 0x00e0_0000_0900_0402n);
+      // A large batch (pipelined when the self-test allowed it) equals chunk-by-chunk reads.
+      const base = 0x4008_0000n;
+      const [big] = await gdb.readPhysicalBatch([{ address: base, length: 48 * 1024 }]);
+      for (let off = 0; off < big.length; off += 8192) {
+        const one = await gdb.readPhysical(base + BigInt(off), 2048);
+        assert.deepEqual([...one], [...big.subarray(off, off + 2048)], `offset ${off}`);
+      }
+    });
+
+    void test('memory writes (bytes that need escaping) land, through an alias VA too', async () => {
+      const scratch = mini.symbol('scratch');
+      const data = new Uint8Array([0x23, 0x24, 0x7d, 0x2a, 0x00, 0xff, 0x03, 0x0a]);
+      await gdb.writeMemory(scratch, data);
+      assert.deepEqual([...(await gdb.readPhysical(scratch, 8))], [...data]);
+      const original = await gdb.readMemory(0x8000_0000n, 4);
+      await gdb.writeMemory(0x8000_2000n, new Uint8Array([1, 2, 3, 4]));
+      assert.deepEqual([...(await gdb.readMemory(0x8000_0000n, 4))], [1, 2, 3, 4]);
+      await gdb.writePhysical(mini.symbol('data_page'), original);
+      assert.deepEqual([...(await gdb.readMemory(0x8000_2000n, 4))], [...original]);
+    });
+
+    void test('register write and read back', async () => {
+      const saved = await gdb.readRegister('x5', 1);
+      await gdb.writeRegister('x5', 0x1234_5678_9abc_def0n, 1);
+      assert.equal(await gdb.readRegister('x5', 1), 0x1234_5678_9abc_def0n);
+      await gdb.writeRegister('x5', saved, 1);
+    });
+
+    void test('single-step moves one vCPU by one instruction', async () => {
+      const pc2 = await gdb.readRegister('pc', 2);
+      const stop = await gdb.step(1, 5000);
+      assert.equal(signalOf(stop), 5);
+      assert.equal(stop.kind === 'signal' && stop.thread?.tid, 1);
+      assert.equal(await gdb.readRegister('pc', 1), mini.symbol('after_bp'));
+      assert.equal(await gdb.readRegister('pc', 2), pc2, 'the other vCPU did not move');
+    });
+
+    void test('the second vCPU runs its own loop (PSCI CPU_ON worked)', async () => {
+      const pc2 = await gdb.readRegister('pc', 2);
+      assert.ok(
+        pc2 >= mini.symbol('secondary_entry') && pc2 < mini.symbol('vectors'),
+        `pc2 0x${pc2.toString(16)}`,
+      );
+      // Its counter's progress is checked by the interrupt test below.
+    });
+
+    void test('a write watchpoint stops with watch:<address>', async () => {
+      const counter0 = mini.symbol('counter0');
+      await gdb.insertBreakpoint(WP_WRITE, counter0, 8);
+      await gdb.resume('continue', 1);
+      const stop = await gdb.waitForStop(10000);
+      await gdb.removeBreakpoint(WP_WRITE, counter0, 8);
+      assert.equal(signalOf(stop), 5);
+      assert.equal(stop.kind === 'signal' && stop.watchpoint?.type, 'watch');
+      assert.equal(stop.kind === 'signal' && stop.watchpoint?.address, counter0);
+    });
+
+    void test('interrupting a running guest stops it with SIGINT; it made progress meanwhile', async () => {
+      const read = async (sym: string) =>
+        new DataView((await gdb.readMemory(mini.symbol(sym), 8)).buffer).getBigUint64(0, true);
+      const before0 = await read('counter0');
+      const before1 = await read('counter1');
+      await gdb.resume('continue');
+      assert.equal(gdb.state, 'running');
+      await sleep(200);
+      const stop = await gdb.interrupt(5000);
+      assert.equal(signalOf(stop), 2);
+      assert.equal(gdb.state, 'stopped');
+      assert.ok((await read('counter0')) > before0);
+      assert.ok((await read('counter1')) > before1);
+    });
+
+    void test('monitor commands return their output', async () => {
+      const mtree = await gdb.monitor('info mtree -f');
+      assert.match(mtree, /mach-virt\.ram/);
+      assert.match(mtree, /pl011/);
+      const xp = await gdb.monitor(`xp /2wx 0x${mini.symbol('data_page').toString(16)}`);
+      assert.match(xp, /0x7a55300b 0x0ee9c49f/);
+    });
+
+    void test('QEMU step flags can be read and set', async () => {
+      const original = await gdb.getStepFlags();
+      await gdb.setStepFlags(1);
+      assert.equal(await gdb.getStepFlags(), 1);
+      await gdb.setStepFlags(original);
+      assert.equal(await gdb.getStepFlags(), original);
+    });
+
+    void test('the pipelining self-test passed against QEMU and stats count the traffic', () => {
+      assert.equal(gdb.pipelining, true);
+      assert.ok(gdb.stats.packetsSent > 20);
+      assert.ok(gdb.stats.bytesReceived > 100_000);
+      assert.equal(gdb.stats.badChecksums, 0);
+    });
+  });
+}
