@@ -62,4 +62,12 @@ static inline unsigned pt_index(uint64_t va, int level)
 	return (unsigned)((va >> level_shift(level)) & (PT_ENTRIES - 1));
 }
 
+/* The attribute sets must produce DESIGN.md's encodings exactly. */
+_Static_assert((ATTR_DEVICE_LAZY | PTE_ACCESSED) == ENC_LAZY_BLOCK, "lazy block encoding");
+_Static_assert((ATTR_DEVICE_LAZY | PTE_ACCESSED | PTE_TABLE_OR_PAGE) == ENC_LAZY_PAGE, "lazy page encoding");
+_Static_assert((ATTR_DEVICE | PTE_ACCESSED | PTE_TABLE_OR_PAGE) == ENC_DEVICE_PAGE, "device page encoding");
+_Static_assert((ATTR_DATA | PTE_ACCESSED | PTE_TABLE_OR_PAGE) == ENC_DATA_PAGE, "DATA encoding");
+_Static_assert((ATTR_CODE | PTE_ACCESSED | PTE_TABLE_OR_PAGE) == ENC_CODE_PAGE, "CODE encoding");
+_Static_assert((ATTR_RODATA | PTE_ACCESSED | PTE_TABLE_OR_PAGE) == ENC_RODATA_PAGE, "RODATA encoding");
+
 #endif

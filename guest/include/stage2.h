@@ -22,4 +22,8 @@
 /* Guard-mapped 4 KiB MMIO page: 0x0040_0000_0000_04c7 | PA. */
 #define S2_DEVICE_PAGE (S2_DEVICE_BLOCK | S2_TABLE_OR_PAGE)
 
+_Static_assert(S2_RAM_BLOCK == 0x7fdul, "stage-2 RAM block encoding");
+_Static_assert(S2_DEVICE_BLOCK == 0x00400000000004c5ul, "stage-2 device block encoding");
+_Static_assert(S2_DEVICE_PAGE == 0x00400000000004c7ul, "stage-2 device page encoding");
+
 #endif
