@@ -23,10 +23,12 @@ export interface LineSource {
   lineForAddress(addr: bigint): { file: string; line: number } | undefined;
   lineRangeAt(addr: bigint): { start: bigint; end: bigint; file: string; line: number } | undefined;
   isStatement(addr: bigint): boolean;
-  /** `source` 'symtab' = no DWARF subprogram (assembly): its prologue is not skipped. */
+  /** `source` 'symtab' = no DWARF subprogram: nothing says where a prologue ends, none is skipped. */
   functionAt(
     addr: bigint,
   ): { name: string; low: bigint; high: bigint; source?: 'dwarf' | 'symtab' } | undefined;
+  /** Assembly has no prologue to skip: step-in stops at its first instruction. */
+  isAssembly?(addr: bigint): boolean;
 }
 
 export type StepResult =
@@ -133,7 +135,14 @@ export class LineStepper {
         // Stepped into a function with lines: stop after its prologue (the end of the entry line).
         const fn = this.lines.functionAt(pc);
         const entry = this.lines.lineRangeAt(pc);
-        if (fn && fn.source !== 'symtab' && pc === fn.low && entry && entry.end < fn.high) {
+        if (
+          fn &&
+          fn.source !== 'symtab' &&
+          !this.lines.isAssembly?.(pc) &&
+          pc === fn.low &&
+          entry &&
+          entry.end < fn.high
+        ) {
           const r = await this.target.runTo(entry.end);
           if (r.kind === 'exited') return r;
           return r.pc === entry.end && !r.breakpoint

@@ -28,6 +28,7 @@ export interface LineAddress {
   line: number;
 }
 
+const DW_LANG_Mips_Assembler = 0x8001;
 const LABEL_TYPES: SymbolType[] = ['func', 'object', 'notype'];
 const TYPE_RANK: Partial<Record<SymbolType, number>> = { func: 3, object: 2, notype: 1 };
 const BIND_RANK = { global: 3, weak: 2, local: 1, other: 0 };
@@ -160,6 +161,11 @@ export class ElfImage {
       return { name: s.name, low: s.symbol.value, high: s.symbol.value + s.symbol.size, source: 'symtab' };
     }
     return undefined;
+  }
+
+  /** True for code from an assembly source (DW_LANG_Mips_Assembler, what gas records). */
+  isAssembly(addr: bigint): boolean {
+    return this.compileUnitAt(addr)?.language === DW_LANG_Mips_Assembler;
   }
 
   compileUnitAt(addr: bigint): CompileUnit | undefined {

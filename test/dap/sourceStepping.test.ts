@@ -2,18 +2,109 @@
 // disassemble request over the gdb client, on the ELF fixture (plain C/asm) and on the demo firmware
 // (handle_mmio_fault: the MAP hypercall line, the page-table update, step out to the fault path).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { disassemble } from '../../src/adapter/disassemble';
-import { LineStepper, type StepResult } from '../../src/adapter/lineStepping';
+import { LineStepper, type Halt, type LineStepTarget, type StepResult } from '../../src/adapter/lineStepping';
 import { SourceBreakpoints } from '../../src/adapter/sourceBreakpoints';
 import { sharedDisassembler } from '../../src/disasm';
 import { ElfImage } from '../../src/elf';
-import { connectTcp, type GdbClient } from '../../src/gdb';
+import { BP_SOFTWARE, connectTcp, type GdbClient, type StopEvent } from '../../src/gdb';
 import { startQemu, type QemuInstance } from '../harness/qemu';
 import { fixture, objdumpDisassembly, ROOT } from '../unit/elf/oracle';
-import { GdbLineTarget } from './sourceSupport';
+
+/** A LineStepTarget over the real gdb client (what the session does over its RunControl). */
+class GdbLineTarget implements LineStepTarget {
+  /** Addresses of "user" breakpoints (inserted by the test) that a step must report. */
+  readonly user = new Set<bigint>();
+  steps = 0;
+
+  constructor(private readonly gdb: GdbClient) {}
+
+  private async halt(ev: StopEvent, target?: bigint): Promise<Halt> {
+    if (ev.kind !== 'signal') return { kind: 'exited' };
+    const pc = await this.gdb.readRegister('pc');
+    return { kind: 'stopped', pc, breakpoint: this.user.has(pc) || (target !== undefined && pc !== target) };
+  }
+
+  /** Lifts a user breakpoint under PC for the duration of `f`, so the step leaves it. */
+  private async offBreakpoint<T>(f: () => Promise<T>): Promise<T> {
+    const pc = await this.gdb.readRegister('pc');
+    const lifted = this.user.has(pc);
+    if (lifted) await this.gdb.removeBreakpoint(BP_SOFTWARE, pc, 4);
+    try {
+      return await f();
+    } finally {
+      if (lifted) await this.gdb.insertBreakpoint(BP_SOFTWARE, pc, 4);
+    }
+  }
+
+  async stepInstruction(): Promise<Halt> {
+    this.steps++;
+    return this.halt(await this.offBreakpoint(() => this.gdb.step()));
+  }
+
+  async runTo(address: bigint): Promise<Halt> {
+    const temp = !this.user.has(address);
+    if (temp) await this.gdb.insertBreakpoint(BP_SOFTWARE, address, 4);
+    try {
+      const first = await this.offBreakpoint(() => this.gdb.step());
+      if (first.kind !== 'signal') return { kind: 'exited' };
+      let pc = await this.gdb.readRegister('pc');
+      if (pc !== address && !this.user.has(pc)) {
+        await this.gdb.resume('continue');
+        const ev = await this.gdb.waitForStop(20_000);
+        if (ev.kind !== 'signal') return { kind: 'exited' };
+        pc = await this.gdb.readRegister('pc');
+      }
+      return { kind: 'stopped', pc, breakpoint: this.user.has(pc) || pc !== address };
+    } finally {
+      if (temp) await this.gdb.removeBreakpoint(BP_SOFTWARE, address, 4);
+    }
+  }
+
+  readRegister(name: 'pc' | 'sp' | 'x30'): Promise<bigint> {
+    return this.gdb.readRegister(name);
+  }
+
+  async readInstruction(address: bigint): Promise<number | undefined> {
+    try {
+      return Buffer.from(await this.gdb.readMemory(address, 4)).readUInt32LE(0);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async readU64(address: bigint): Promise<bigint> {
+    return Buffer.from(await this.gdb.readMemory(address, 8)).readBigUInt64LE(0);
+  }
+
+  async addUser(address: bigint): Promise<void> {
+    await this.gdb.insertBreakpoint(BP_SOFTWARE, address, 4);
+    this.user.add(address);
+  }
+
+  async removeUser(address: bigint): Promise<void> {
+    await this.gdb.removeBreakpoint(BP_SOFTWARE, address, 4);
+    this.user.delete(address);
+  }
+
+  /** Continue until a stop (a user breakpoint). */
+  async cont(): Promise<bigint> {
+    await this.offBreakpoint(async () => {
+      const ev = await this.gdb.step();
+      if (ev.kind !== 'signal') throw new Error('guest exited');
+    });
+    const pc = await this.gdb.readRegister('pc');
+    if (this.user.has(pc)) return pc;
+    await this.gdb.resume('continue');
+    const ev = await this.gdb.waitForStop(20_000);
+    if (ev.kind !== 'signal') throw new Error('guest exited');
+    return this.gdb.readRegister('pc');
+  }
+}
 
 const sourceLine = (file: string, text: string) =>
   readFileSync(file, 'utf8')
@@ -122,6 +213,7 @@ void describe('line stepping on QEMU: demo firmware handle_mmio_fault', () => {
   const memoryC = join(ROOT, 'guest/src/memory.c');
 
   before(async () => {
+    execFileSync('make', ['-s', '-C', join(ROOT, 'guest')], { stdio: ['ignore', 'ignore', 'inherit'] });
     image = ElfImage.parse(readFileSync(demoElf));
     qemu = await startQemu({
       kernel: demoElf,

@@ -5,9 +5,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
+  localSourcePath,
   parseHitCondition,
   renderLogMessage,
   SourceBreakpoints,
+  sourceRoots,
   type BreakpointSink,
 } from '../../../src/adapter/sourceBreakpoints';
 import { ElfImage } from '../../../src/elf';
@@ -132,5 +134,18 @@ void describe('SourceBreakpoints', () => {
       e === 'a' ? Promise.resolve(1) : Promise.reject(new Error('no b')),
     );
     assert.equal(text, 'a=1 b=<no b>');
+  });
+});
+
+void describe('source paths', () => {
+  void test('relative DWARF paths resolve under the program directory or its ancestors', () => {
+    const files = new Set(['/work/main/guest/src/memory.c', '/home/u/tree/src/x.c']);
+    const exists = (p: string) => files.has(p);
+    const roots = sourceRoots('/work/main/guest/build/demo.elf');
+    assert.deepEqual(roots.slice(0, 3), ['/work/main/guest/build', '/work/main/guest', '/work/main']);
+    assert.equal(localSourcePath('guest/src/memory.c', roots, exists), '/work/main/guest/src/memory.c');
+    // Built elsewhere: the trailing components still find the local checkout.
+    assert.equal(localSourcePath('/build/tree/src/x.c', ['/home/u/tree'], exists), '/home/u/tree/src/x.c');
+    assert.equal(localSourcePath('guest/src/none.c', roots, exists), undefined);
   });
 });

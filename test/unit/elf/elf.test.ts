@@ -130,6 +130,16 @@ for (const [dwarf, opt] of variants) {
       assert.equal(image.functionAt(asm.value)?.name, 'asm_double');
     });
 
+    void test('isAssembly: gas CUs are DW_LANG_Mips_Assembler, C ones are not', () => {
+      assert.equal(image.isAssembly(nm.find((x) => x.name === 'asm_double')!.value), true);
+      assert.equal(image.isAssembly(nm.find((x) => x.name === 'helper_add')!.value), false);
+    });
+
+    void test('isAssembly: gas CUs are DW_LANG_Mips_Assembler, C ones are not', () => {
+      assert.equal(image.isAssembly(nm.find((x) => x.name === 'asm_double')!.value), true);
+      assert.equal(image.isAssembly(nm.find((x) => x.name === 'helper_add')!.value), false);
+    });
+
     void test('compileUnitAt finds the CU of each C function', () => {
       const s = nm.find((x) => x.name === 'helper_add')!;
       assert.equal(base(image.compileUnitAt(s.value)?.name ?? ''), 'util.c');
