@@ -79,6 +79,17 @@ void describe('demo firmware tables through the gdb client (normal scenario, 2 v
     await qemu?.kill();
   });
 
+  void test('single-stepping the first MMIO load lands on VBAR_EL1 + 0x000 with the fault syndrome', async () => {
+    await continueTo(gdb, sym(symbols, 'mmio_read32'));
+    assert.equal(await gdb.readRegister('x0', 1), RTC);
+    const load = await gdb.readRegister('pc', 1);
+    await gdb.step(1, 10000);
+    assert.equal(await gdb.readRegister('pc', 1), sym(symbols, 'vector_table_el1'));
+    assert.equal(await gdb.readRegister('ESR_EL1', 1), 0x9600_0007n);
+    assert.equal(await gdb.readRegister('FAR_EL1', 1), RTC);
+    assert.equal(await gdb.readRegister('ELR_EL1', 1), load);
+  });
+
   void test('first fault: breakpoint on handle_mmio_fault for the RTC', async () => {
     await continueTo(gdb, sym(symbols, 'handle_mmio_fault'));
     assert.equal(await gdb.readRegister('x0', 1), RTC, 'handle_mmio_fault(addr = FAR)');
