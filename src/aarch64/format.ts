@@ -8,7 +8,7 @@ export function hex(v: bigint | number, digits = 0): string {
   return `0x${s.padStart(digits, '0')}`;
 }
 
-/** "4K", "2M", "1G", "512G", else bytes in hex. */
+/** "4K", "2M", "1G", "512G"; inexact sizes as "15.9M"; below 1K in bytes. */
 export function sizeName(bytes: bigint | number): string {
   const b = BigInt(bytes);
   for (const [u, s] of [
@@ -18,6 +18,13 @@ export function sizeName(bytes: bigint | number): string {
     ['K', 10n],
   ] as const) {
     if (b >= 1n << s && b % (1n << s) === 0n) return `${b >> s}${u}`;
+  }
+  for (const [u, s] of [
+    ['T', 40],
+    ['G', 30],
+    ['M', 20],
+  ] as const) {
+    if (b >= 1n << BigInt(s)) return `${(Number(b) / 2 ** s).toFixed(1)}${u}`;
   }
   return `${b}`;
 }

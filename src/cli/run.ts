@@ -1,3 +1,137 @@
-// Entry point of the `pvmfw-mmu` command-line tool (filled in by the table-engine work).
-process.stderr.write('pvmfw-mmu: no commands yet\n');
-process.exitCode = 2;
+// The `pvmfw-mmu` command-line tool: walk, translate, guard, snapshot over a live gdbstub or a
+// snapshot file (main.ts runs it; tests call main() directly). Exit codes: 0 ok, 1 runtime failure (unreachable stub, unreadable
+// snapshot), 2 bad arguments; `guard` exits 3 when it finds error-severity anomalies.
+
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { openGdb, openSnapshot, type Source } from './source';
+import { runGuard, runSnapshot, runTranslate, runWalk, type CommonOptions } from './commands';
+
+const USAGE = `usage: pvmfw-mmu <command> (--gdb HOST:PORT | --snapshot FILE) [options]
+
+commands:
+  walk       [--regime el1|el2|stage2] [--leaves] [--json]   translation tables: regions (or every leaf)
+  translate  VA [--regime ...] [--write] [--exec] [--el0]    per-level walk of one address, PA or fault
+  guard      [--elf FILE | --guard-log ADDR] [--json]         lazy-MMIO report with anomalies
+  snapshot   -o FILE [--elf FILE | --guard-log ADDR]          registers + every table page, for --snapshot
+
+options:
+  --gdb HOST:PORT     QEMU gdbstub (the guest is stopped while attached; --resume detaches and resumes)
+  --snapshot FILE     read a snapshot written by 'snapshot' instead of a live target
+  --lazy-bit N        descriptor bit used as MMIO_LAZY_MAP_FLAG (default 55)
+  --max-tables N      cap on tables walked (default 100000)
+  --json              one JSON object on stdout
+  --no-progress       no progress bar on stderr
+`;
+
+class UsageError extends Error {}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        gdb: { type: 'string' },
+        snapshot: { type: 'string' },
+        regime: { type: 'string' },
+        json: { type: 'boolean' },
+        leaves: { type: 'boolean' },
+        write: { type: 'boolean' },
+        exec: { type: 'boolean' },
+        el0: { type: 'boolean' },
+        elf: { type: 'string' },
+        'guard-log': { type: 'string' },
+        'lazy-bit': { type: 'string' },
+        'max-tables': { type: 'string' },
+        output: { type: 'string', short: 'o' },
+        resume: { type: 'boolean' },
+        'no-progress': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function intOption(v: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+    throw new UsageError(`--${name} expects an integer in [${min}, ${max}], got '${v}'`);
+  return Number(v);
+}
+
+export async function main(
+  argv: string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
+  const { values: o, positionals } = parse(argv);
+  if (o.help || positionals.length === 0) {
+    out(USAGE);
+    return o.help ? 0 : 2;
+  }
+  const [command, ...rest] = positionals;
+  if (!['walk', 'translate', 'guard', 'snapshot'].includes(command))
+    throw new UsageError(`unknown command '${command}' (walk, translate, guard, snapshot)`);
+  if (!o.gdb === !o.snapshot) throw new UsageError('give exactly one of --gdb HOST:PORT or --snapshot FILE');
+  const regime = o.regime ?? 'el1';
+  if (regime !== 'el1' && regime !== 'el2' && regime !== 'stage2')
+    throw new UsageError(`--regime expects el1, el2 or stage2, got '${regime}'`);
+  if (command === 'translate' && rest.length !== 1)
+    throw new UsageError('translate expects one address (e.g. translate 0x9000000)');
+  if (command !== 'translate' && rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  if (command === 'snapshot' && !o.output) throw new UsageError('snapshot needs -o FILE');
+  const common: CommonOptions = {
+    regime,
+    json: !!o.json,
+    lazyBit: intOption(o['lazy-bit'], 'lazy-bit', 0, 63) ?? 55,
+    maxTables: intOption(o['max-tables'], 'max-tables', 1, 10_000_000) ?? 100_000,
+    progress: !o['no-progress'] && !o.json && process.stderr.isTTY === true,
+    out,
+    ...(o.elf ? { elf: o.elf } : {}),
+    ...(o['guard-log'] ? { guardLog: o['guard-log'] } : {}),
+  };
+  const source: Source = o.gdb ? await openGdb(o.gdb, !!o.resume) : openSnapshot(o.snapshot!);
+  try {
+    switch (command) {
+      case 'walk':
+        return await runWalk(source, common, !!o.leaves);
+      case 'translate':
+        return await runTranslate(source, common, rest[0], {
+          write: !!o.write,
+          exec: !!o.exec,
+          el0: !!o.el0,
+        });
+      case 'guard':
+        return await runGuard(source, common);
+      default: {
+        const snap = await runSnapshot(source, common);
+        writeFileSync(o.output!, JSON.stringify(snap, null, 1) + '\n');
+        out(
+          `snapshot: ${snap.memory.length} memory runs, ${Object.keys(snap.registers).length} registers -> ${o.output}\n`,
+        );
+        return 0;
+      }
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+export { UsageError };
+
+/** Runs the CLI as a process: one clear line on stderr and a non-zero exit code on failure. */
+export function runProcess(argv: string[]): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`pvmfw-mmu: ${e instanceof Error ? e.message : String(e)}\n`);
+      if (e instanceof UsageError) process.stderr.write("run 'pvmfw-mmu --help' for usage\n");
+      process.exitCode = e instanceof UsageError ? 2 : 1;
+    },
+  );
+}

@@ -1,0 +1,255 @@
+// The four CLI commands over a Source. Output goes through `out` so tests capture it.
+
+import { readFileSync } from 'node:fs';
+import {
+  hex,
+  makeSnapshot,
+  parseAddress,
+  regimeFromRegisters,
+  type RegimeKind,
+  type Snapshot,
+  translate,
+  walk,
+  type WalkProgress,
+  type WalkResult,
+  getRegister,
+} from '../aarch64';
+import { ElfImage } from '../elf';
+import {
+  classify,
+  faultVerdict,
+  GUARD_LOG_HEADER,
+  GUARD_LOG_SYMBOL,
+  type GuardReplay,
+  guardLogSize,
+  parseGuardLog,
+  predictAccess,
+  replayGuardLog,
+  reportJson,
+} from '../pvmfw';
+import {
+  diagnosticLines,
+  guardLines,
+  leafLines,
+  regimeHeader,
+  regionLines,
+  statsLine,
+  translationLines,
+} from './render';
+import { CliError, type Source } from './source';
+
+export interface CommonOptions {
+  readonly regime: RegimeKind;
+  readonly json: boolean;
+  readonly lazyBit: number;
+  readonly maxTables: number;
+  readonly progress: boolean;
+  readonly out: (s: string) => void;
+  readonly elf?: string;
+  readonly guardLog?: string;
+}
+
+const lines = (o: CommonOptions, ls: string[]): void => o.out(ls.join('\n') + '\n');
+
+/** A progress bar on stderr, shown only once a walk has run for a second. */
+function progress(enabled: boolean): { onProgress?: (p: WalkProgress) => void; done(): void } {
+  if (!enabled) return { done: () => undefined };
+  const t0 = Date.now();
+  let shown = false;
+  return {
+    onProgress(p) {
+      if (Date.now() - t0 < 1000) return;
+      shown = true;
+      const total = p.tablesRead + p.tablesPending;
+      const width = 30;
+      const fill = total ? Math.round((p.tablesRead / total) * width) : 0;
+      process.stderr.write(
+        `\r[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${p.tablesRead}/${total} tables, ${p.leaves} leaves `,
+      );
+    },
+    done() {
+      if (shown) process.stderr.write('\n');
+    },
+  };
+}
+
+async function doWalk(src: Source, o: CommonOptions, kind: RegimeKind): Promise<WalkResult> {
+  const regime = regimeFromRegisters(kind, src.registers);
+  const bar = progress(o.progress);
+  try {
+    return await walk(regime, src.reader, {
+      maxTables: o.maxTables,
+      ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
+    });
+  } finally {
+    bar.done();
+  }
+}
+
+export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean): Promise<number> {
+  const p0 = src.packets();
+  const w = await doWalk(src, o, o.regime);
+  const packets = p0 !== undefined ? (src.packets() ?? 0) - p0 : undefined;
+  if (o.json) {
+    const guard = o.regime === 'stage2' ? undefined : classify(w, { lazyBit: o.lazyBit });
+    o.out(JSON.stringify(reportJson(w, guard, packets !== undefined ? { packets } : {})) + '\n');
+    return 0;
+  }
+  const ls = [
+    ...regimeHeader(w.regime, src.label),
+    ...(everyLeaf ? leafLines(w, o.lazyBit) : regionLines(w, o.lazyBit)),
+    statsLine(w, packets),
+  ];
+  if (w.diagnostics.length) ls.push(`diagnostics (${w.diagnostics.length}):`, ...diagnosticLines(w));
+  lines(o, ls);
+  return 0;
+}
+
+export async function runTranslate(
+  src: Source,
+  o: CommonOptions,
+  text: string,
+  access: { write: boolean; exec: boolean; el0: boolean },
+): Promise<number> {
+  const va = parseAddress(text);
+  if (va === undefined || va >= 1n << 64n) throw new CliError(`not an address: '${text}'`);
+  const regime = regimeFromRegisters(o.regime, src.registers);
+  const x = await translate(regime, src.reader, va, access);
+  const verdict = regime.fmt.stage === 1 ? predictAccess(x, access.write, o.lazyBit) : undefined;
+  if (o.json) {
+    o.out(
+      JSON.stringify({
+        va: hex(va),
+        base: x.base ?? null,
+        steps: x.steps.map((s) => ({
+          level: s.level,
+          table: hex(s.table),
+          index: s.index,
+          descAddr: hex(s.descAddr),
+          desc: s.desc !== undefined ? hex(s.desc, 16) : null,
+          type: s.decoded?.type ?? null,
+        })),
+        pa: x.pa !== undefined ? hex(x.pa) : null,
+        fault: x.fault ?? null,
+        shadowPa: x.shadowPa !== undefined ? hex(x.shadowPa) : null,
+        memType: x.memType?.name ?? null,
+        verdict: verdict
+          ? {
+              kind: verdict.kind,
+              summary: verdict.summary,
+              ...(verdict.mapIpa !== undefined ? { mapIpa: hex(verdict.mapIpa) } : {}),
+            }
+          : null,
+      }) + '\n',
+    );
+  } else lines(o, translationLines(x, regime, verdict));
+  return x.pa !== undefined ? 0 : 4;
+}
+
+function guardLogAddress(src: Source, o: CommonOptions): bigint | undefined {
+  if (o.guardLog) {
+    const a = parseAddress(o.guardLog);
+    if (a === undefined) throw new CliError(`--guard-log expects an address, got '${o.guardLog}'`);
+    return a;
+  }
+  if (o.elf) {
+    let elf: ElfImage;
+    try {
+      elf = ElfImage.parse(new Uint8Array(readFileSync(o.elf)));
+    } catch (e) {
+      throw new CliError(`cannot read ELF ${o.elf}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const s = elf.symbolByName(GUARD_LOG_SYMBOL);
+    if (!s) throw new CliError(`${o.elf} has no '${GUARD_LOG_SYMBOL}' symbol`);
+    return s.value;
+  }
+  return src.symbols.get(GUARD_LOG_SYMBOL);
+}
+
+async function readGuardLog(src: Source, o: CommonOptions): Promise<{ replay?: GuardReplay; note?: string }> {
+  const at = guardLogAddress(src, o);
+  if (at === undefined) return {};
+  src.symbols.set(GUARD_LOG_SYMBOL, at);
+  const [head] = await src.reader.read([{ address: at, length: GUARD_LOG_HEADER }]);
+  if (head instanceof Error) return { note: `guard log at ${hex(at)} unreadable: ${head.message}` };
+  const capacity = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);
+  if (capacity > 1 << 16) return { note: `guard log at ${hex(at)}: implausible capacity ${capacity}` };
+  const [all] = await src.reader.read([{ address: at, length: guardLogSize(capacity) }]);
+  if (all instanceof Error) return { note: `guard log at ${hex(at)} unreadable: ${all.message}` };
+  try {
+    return { replay: replayGuardLog(parseGuardLog(all)) };
+  } catch (e) {
+    return { note: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
+  const s1 = await doWalk(src, o, 'el1');
+  const s2regime = regimeFromRegisters('stage2', src.registers);
+  const s2 = s2regime.roots[0]?.enabled
+    ? await walk(s2regime, src.reader, { maxTables: o.maxTables })
+    : undefined;
+  const { replay, note } = await readGuardLog(src, o);
+  const g = classify(s1, { lazyBit: o.lazyBit }, s2, replay);
+  // Stopped in an EL1 exception vector: predict what the handler will do with ESR_EL1/FAR_EL1.
+  const pc = getRegister(src.registers, 'pc');
+  const vbar = getRegister(src.registers, 'VBAR_EL1') ?? getRegister(src.registers, 'VBAR');
+  const esr = getRegister(src.registers, 'ESR_EL1');
+  const far = getRegister(src.registers, 'FAR_EL1');
+  let verdict: ReturnType<typeof faultVerdict> | undefined;
+  if (pc !== undefined && vbar !== undefined && esr && far !== undefined && pc >= vbar && pc < vbar + 0x800n)
+    verdict = faultVerdict(esr, far, await translate(s1.regime, src.reader, far), o.lazyBit);
+  if (o.json) {
+    const j = reportJson(s1, g);
+    o.out(
+      JSON.stringify({
+        ...j,
+        guard: {
+          lazyBit: g.lazyBit,
+          pending: g.pending.length,
+          mapped: g.mapped.length,
+          pendingBytes: hex(g.pendingBytes),
+          guardMapped: g.guardMapped.map((x) => hex(x)),
+          stage2Checked: g.stage2Checked,
+          logChecked: g.logChecked,
+          ...(replay ? { enrolled: replay.enrolled } : {}),
+          ...(note ? { note } : {}),
+        },
+        verdict: verdict
+          ? {
+              kind: verdict.kind,
+              summary: verdict.summary,
+              ...(verdict.mapIpa !== undefined ? { mapIpa: hex(verdict.mapIpa) } : {}),
+            }
+          : null,
+      }) + '\n',
+    );
+  } else {
+    const ls = [...regimeHeader(s1.regime, src.label), statsLine(s1)];
+    if (s2)
+      ls.push(
+        `stage 2: ${s2.leaves.length} leaves from ${hex(s2.roots[0].root)} (VMID ${s2.roots[0].vmid ?? 0})`,
+      );
+    else ls.push(`stage 2: ${s2regime.roots[0]?.reason ?? 'not available'}`);
+    if (replay)
+      ls.push(
+        `guard log: ${replay.enrolled ? 'enrolled' : 'not enrolled'}, ${replay.mapped.size} pages mapped per log`,
+      );
+    if (note) ls.push(`guard log: ${note}`);
+    ls.push(...guardLines(g));
+    if (verdict) ls.push(`stopped in an EL1 exception: ${verdict.summary}`);
+    lines(o, ls);
+  }
+  return g.anomalies.some((a) => a.severity === 'error') ? 3 : 0;
+}
+
+export async function runSnapshot(src: Source, o: CommonOptions): Promise<Snapshot> {
+  await doWalk(src, o, 'el1');
+  for (const kind of ['el2', 'stage2'] as const) {
+    const r = regimeFromRegisters(kind, src.registers);
+    if (r.roots.some((x) => x.enabled)) await walk(r, src.reader, { maxTables: o.maxTables });
+  }
+  await readGuardLog(src, o);
+  const symbols = Object.fromEntries(src.symbols);
+  return makeSnapshot(src.registers, src.reader.image, { source: src.label, symbols });
+}

@@ -1,0 +1,138 @@
+// Human-readable text for the CLI (and the golden dumps): fixed-width tables, one line per item.
+
+import {
+  coalesce,
+  type Descriptor,
+  formatPerms,
+  hex,
+  type Leaf,
+  type RegimeConfig,
+  sizeName,
+  type Translation,
+  type WalkResult,
+  type WalkRoot,
+} from '../aarch64';
+import { type FaultVerdict, type GuardReport, lazyState, type PvmfwAnomaly } from '../pvmfw';
+
+const pad = (s: string, n: number): string => s.padEnd(n);
+const lpad = (s: string, n: number): string => s.padStart(n);
+
+export function rootLine(r: WalkRoot): string {
+  const head = `  ${pad(r.base, 10)} ${hex(r.ttbr, 16)}`;
+  if (!r.enabled) return `${head}  disabled: ${r.reason ?? 'disabled'}`;
+  const id = r.vmid !== undefined ? `VMID ${r.vmid}` : `ASID ${r.asid ?? 0}`;
+  return `${head}  root ${hex(r.root)} level ${r.startLevel}, ${r.inputBits}-bit input [${hex(r.vaStart, 16)}..${hex(r.vaEnd, 16)}], ${r.granule}K granule, ${r.rootEntries} root entries, ${id}`;
+}
+
+export function regimeHeader(regime: RegimeConfig, label: string): string[] {
+  const stage = regime.fmt.stage === 2 ? 'stage 2' : 'stage 1';
+  const out = [
+    `regime ${regime.kind} (${stage}, ${regime.fmt.granule}K granule, ${regime.paBits}-bit PA${regime.wxn ? ', WXN' : ''}${regime.fmt.oa !== 'pa48' ? `, ${regime.fmt.oa}` : ''}) from ${label}`,
+    ...regime.roots.map(rootLine),
+  ];
+  for (const p of regime.problems) out.push(`  note: ${p}`);
+  return out;
+}
+
+const REGION_HEAD = `${pad('VA', 18)} ${pad('PA', 14)} ${lpad('SIZE', 6)} ${lpad('COUNT', 7)} ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} LAZY`;
+
+export function regionLines(w: WalkResult, lazyBit: number): string[] {
+  const out = [REGION_HEAD];
+  for (const g of coalesce(w.leaves)) {
+    const l = g.first;
+    out.push(
+      `${hex(g.va, 16)} ${hex(g.pa, 12)} ${lpad(sizeName(g.size), 6)} ${lpad(String(g.count), 7)} ${pad(l.kind, 8)} ${pad(formatPerms(l.ctx.perm, l.perms), 8)} ${pad(l.memType.name, 22)} ${lazyState(l, lazyBit) ?? '-'}`,
+    );
+  }
+  return out;
+}
+
+const LEAF_HEAD = `${pad('VA', 18)} ${pad('PA', 14)} ${lpad('SIZE', 5)} L ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${pad('DESCRIPTOR', 18)} FLAGS`;
+
+export function leafLine(l: Leaf, lazyBit: number): string {
+  const flags = [
+    l.ctx.fmt.stage === 1 && l.bit(11) ? 'nG' : '',
+    l.af ? '' : 'AF=0',
+    l.bit(52) ? 'Cont' : '',
+    l.bit(51) ? 'DBM' : '',
+    l.swBits ? `SW=${l.swBits.toString(2).padStart(4, '0')}` : '',
+    lazyState(l, lazyBit) ? `lazy:${lazyState(l, lazyBit)}` : '',
+  ].filter(Boolean);
+  return `${hex(l.va, 16)} ${hex(l.pa, 12)} ${lpad(sizeName(l.size), 5)} ${l.level} ${pad(l.kind, 8)} ${pad(formatPerms(l.ctx.perm, l.perms), 8)} ${pad(l.memType.name, 22)} ${hex(l.desc, 16)} ${flags.join(' ')}`.trimEnd();
+}
+
+export function leafLines(w: WalkResult, lazyBit: number): string[] {
+  return [LEAF_HEAD, ...w.leaves.map((l) => leafLine(l, lazyBit))];
+}
+
+export function statsLine(w: WalkResult, packets?: number): string {
+  const s = w.stats;
+  return `${s.leaves} leaves, ${coalesce(w.leaves).length} regions, ${s.tablesRead} tables read (${s.bytesRead} bytes, ${s.readCalls} batches${packets !== undefined ? `, ${packets} packets` : ''}) in ${s.ms.toFixed(1)} ms`;
+}
+
+export function anomalyLine(a: PvmfwAnomaly): string {
+  const where = a.va !== undefined ? hex(a.va) : a.ipa !== undefined ? `IPA ${hex(a.ipa)}` : '';
+  return `  ${pad(a.severity, 7)} ${pad(a.kind, 16)} ${pad(where, 12)} ${a.message}`;
+}
+
+export function diagnosticLines(w: WalkResult): string[] {
+  return w.diagnostics.map(
+    (d) => `  ${pad(d.kind, 12)} ${d.base} L${d.level} ${hex(d.va, 16)}: ${d.message}`,
+  );
+}
+
+function describe(d: Descriptor): string {
+  switch (d.type) {
+    case 'invalid':
+      return d.reason === 'zero'
+        ? 'invalid (zero)'
+        : `${d.reason}${d.shadow ? ` (bits name a ${d.shadow.type} at ${hex(d.shadow.oa)})` : ''}`;
+    case 'table':
+      return `table -> ${hex(d.nextTable)}${d.apTable ? ` APTable=${d.apTable}` : ''}${d.xnTable ? ' XNTable' : ''}${d.pxnTable ? ' PXNTable' : ''}${d.nsTable ? ' NSTable' : ''}`;
+    default:
+      return `${d.type} -> ${hex(d.oa)} (${sizeName(2n ** BigInt(d.sizeShift))})`;
+  }
+}
+
+export function translationLines(x: Translation, regime: RegimeConfig, verdict?: FaultVerdict): string[] {
+  const out = [`${hex(x.va, 16)} via ${x.base ?? 'no root'}`];
+  for (const s of x.steps) {
+    const d = s.desc !== undefined ? hex(s.desc, 16) : '(unreadable)';
+    out.push(
+      `  L${s.level} table ${hex(s.table)} [${lpad(String(s.index), 4)}] @ ${hex(s.descAddr)} = ${d}  ${s.decoded ? describe(s.decoded) : ''}`.trimEnd(),
+    );
+  }
+  if (x.pa !== undefined)
+    out.push(
+      `  => PA ${hex(x.pa)}  ${x.memType?.name ?? ''}  ${x.perms !== undefined ? formatPerms(regime.perm, x.perms) : ''}`.trimEnd(),
+    );
+  if (x.fault)
+    out.push(
+      `  => ${x.fault.message}${x.shadowPa !== undefined ? ` (invalid leaf names ${hex(x.shadowPa)}, ${x.memType?.name ?? ''})` : ''}`,
+    );
+  if (verdict) out.push(`  pvmfw: ${verdict.summary}`);
+  return out;
+}
+
+export function guardLines(g: GuardReport): string[] {
+  const kb = (n: number): string => sizeName(n);
+  const out = [
+    `lazy-MMIO (flag bit ${g.lazyBit}): ${g.pending.length} pending leaves (${kb(g.pendingBytes)}), ${g.mapped.length} valid lazy-flagged leaves`,
+  ];
+  // Pending entries coalesce (a 1 GiB lazy block split into 2 MiB ones is one line); mapped ones do not.
+  for (const r of coalesce(g.pending))
+    out.push(
+      `  pending ${hex(r.va, 16)} ${lpad(sizeName(r.size), 7)} in ${r.count} ${r.count > 1 ? 'entries' : 'entry'}, first L${r.first.level} desc ${hex(r.first.desc, 16)}`,
+    );
+  for (const l of g.mapped)
+    out.push(`  mapped  ${hex(l.va, 16)} ${lpad(sizeName(l.size), 7)} L${l.level} desc ${hex(l.desc, 16)}`);
+  const src = g.stage2Checked ? 'stage 2' : g.logChecked ? 'guard log' : undefined;
+  if (src)
+    out.push(
+      `guard-mapped now (${src}): ${g.guardMapped.length ? g.guardMapped.map((x) => hex(x)).join(' ') : 'none'}`,
+    );
+  else out.push('guard-mapped now: unknown (no stage 2 and no guard log)');
+  out.push(g.anomalies.length ? `anomalies (${g.anomalies.length}):` : 'anomalies: none');
+  for (const a of g.anomalies) out.push(anomalyLine(a));
+  return out;
+}
