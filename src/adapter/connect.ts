@@ -2,7 +2,7 @@
 // target XML), and, when an ELF is given, one whose code is what the guest runs.
 import { readFileSync } from 'node:fs';
 import { ConnectRefusedError, type GdbClient } from '../gdb';
-import { EM_AARCH64, ElfFile } from '../elf/elf';
+import { EM_AARCH64, ElfImage, type ElfFile } from '../elf';
 import { SymbolTable } from './symbols';
 
 export class SessionSetupError extends Error {}
@@ -39,6 +39,7 @@ export function checkArchitecture(gdb: GdbClient): void {
 
 export interface LoadedProgram {
   elf: ElfFile;
+  image: ElfImage;
   symbols: SymbolTable;
   /** Some bytes of executable code, to compare with the guest's memory. */
   probe?: { address: bigint; bytes: Uint8Array };
@@ -51,12 +52,13 @@ export function loadProgram(path: string): LoadedProgram {
   } catch (e) {
     throw new SessionSetupError(`cannot read program '${path}': ${(e as Error).message}`);
   }
-  let elf: ElfFile;
+  let image: ElfImage;
   try {
-    elf = ElfFile.parse(bytes);
+    image = ElfImage.parse(bytes);
   } catch (e) {
     throw new SessionSetupError(`'${path}' is not a usable ELF file: ${(e as Error).message}`);
   }
+  const elf = image.elf;
   if (elf.header.machine !== EM_AARCH64) {
     throw new SessionSetupError(`'${path}' is not an aarch64 ELF (e_machine = ${elf.header.machine})`);
   }
@@ -75,7 +77,7 @@ export function loadProgram(path: string): LoadedProgram {
     elf.sections.find((s) => s.name === '.text' && s.size >= 16) ??
     elf.sections.find((s) => (s.flags & 4n) !== 0n && s.size >= 16);
   const probe = text ? { address: text.addr, bytes: elf.dataOf(text).slice(0, 64) } : undefined;
-  return { elf, symbols, probe };
+  return { elf, image, symbols, probe };
 }
 
 /**

@@ -247,9 +247,19 @@ export class Exceptions {
         };
       }
     }
-    if (user) {
-      const ids = [...this.ids(pc), ...(this.s.sourceBreakpointIds?.(pc) ?? [])];
-      return { reason: 'breakpoint', threadId, pc, hitBreakpointIds: ids, description: 'Breakpoint' };
+    const plain = this.ids(pc);
+    if (owners.has('source')) {
+      const hit = await this.s.source.onHit(pc, threadId);
+      if (hit || plain.length)
+        return {
+          reason: 'breakpoint',
+          threadId,
+          pc,
+          hitBreakpointIds: [...plain, ...(hit?.hitBreakpointIds ?? [])],
+          description: 'Breakpoint',
+        };
+    } else if (user) {
+      return { reason: 'breakpoint', threadId, pc, hitBreakpointIds: plain, description: 'Breakpoint' };
     }
     if (owners.has('temp')) return { reason: 'step', threadId, pc };
     return undefined;

@@ -3,7 +3,7 @@
 // only hears about stops a user should see.
 import type { GdbClient, StopEvent } from '../gdb';
 import type { BreakpointStore } from './breakpoints';
-import { isCall, readU32 } from './insn';
+import { isCall, isExceptionGenerating, readU32 } from './insn';
 
 /** Qqemu.sstep: ENABLE | NOIRQ | NOTIMER, so a timer interrupt cannot hijack a step. */
 export const SSTEP_FLAGS = 0x7;
@@ -159,7 +159,7 @@ export class RunControl {
     this.hooks.onStop({ reason: 'step', threadId, pc });
   }
 
-  /** Step over a call: run to the instruction after it (or stop earlier at a breakpoint). */
+  /** Step over a call or an HVC/SVC/SMC: run to the instruction after it (or stop earlier at a breakpoint). */
   async stepOver(threadId: number): Promise<void> {
     const pc = await this.pcOf(threadId);
     let insn = 0;
@@ -168,46 +168,91 @@ export class RunControl {
     } catch {
       // Unreadable code: fall back to a plain step.
     }
-    if (!isCall(insn)) return this.stepInstruction(threadId);
+    if (!isCall(insn) && !isExceptionGenerating(insn)) return this.stepInstruction(threadId);
     return this.runTo(threadId, pc + 4n);
   }
 
-  /** Run until `target` is reached by `threadId`, reporting it as a step. */
+  /** Run until `target` is reached, reporting it as a step (or the stop that came first). */
   async runTo(threadId: number, target: bigint): Promise<void> {
+    const r = await this.runInternal(threadId, target);
+    if (r.kind === 'exited') return;
+    this.hooks.onStop(r.stop ?? { reason: 'step', threadId: this.currentThread, pc: r.pc });
+  }
+
+  /** The stop a halt-style primitive saw but did not report (the session reports it). */
+  pendingStop: Stop | undefined;
+
+  /** One instruction, no report: for line stepping. `breakpoint`: someone else wants the new PC. */
+  async haltStep(
+    threadId: number,
+  ): Promise<{ kind: 'exited' } | { kind: 'stopped'; pc: bigint; breakpoint: boolean }> {
     this.currentThread = threadId;
+    this._state = 'running';
+    const ev = await this.rawStep(threadId);
+    if (this.exited(ev)) return { kind: 'exited' };
+    this._state = 'stopped';
+    const pc = await this.pcOf(threadId);
+    let breakpoint = false;
+    if (this.bps.hasOther(pc, 'temp')) {
+      const stop = await this.hooks.classifyBreakpoint(pc, threadId);
+      if (stop && stop.reason !== 'step') {
+        this.pendingStop = stop;
+        breakpoint = true;
+      }
+    }
+    return { kind: 'stopped', pc, breakpoint };
+  }
+
+  /** Runs to `target`, no report: for line stepping. */
+  async haltRunTo(
+    threadId: number,
+    target: bigint,
+  ): Promise<{ kind: 'exited' } | { kind: 'stopped'; pc: bigint; breakpoint: boolean }> {
+    const r = await this.runInternal(threadId, target);
+    if (r.kind === 'exited') return r;
+    if (r.stop) this.pendingStop = r.stop;
+    return { kind: 'stopped', pc: r.pc, breakpoint: r.stop !== undefined };
+  }
+
+  /**
+   * Runs with a temporary breakpoint at `target` until a stop somebody wants: the target itself, or
+   * a user breakpoint, a matching exception filter, a watchpoint or a pause on the way. Exception
+   * filter stops that do not match continue silently.
+   */
+  private async runInternal(
+    threadId: number,
+    target: bigint,
+  ): Promise<{ kind: 'exited' } | { kind: 'stopped'; pc: bigint; stop?: Stop }> {
+    this.currentThread = threadId;
+    this.pendingStop = undefined;
     await this.bps.add('temp', target);
     this._state = 'running';
     try {
-      const first = await this.rawStep(threadId);
-      if (this.exited(first)) return;
-      let pc = await this.pcOf(threadId);
-      if (pc !== target && !this.bps.hasOther(pc, 'temp')) {
-        this.internal++;
-        try {
-          await this.gdb.resume('continue');
-          const ev = await this.gdb.waitForStop(2 ** 31 - 1);
-          if (this.exited(ev)) return;
-          const tid = this.threadOf(ev);
-          this.currentThread = tid;
-          pc = await this.pcOf(tid);
-          if (pc !== target || this.bps.hasOther(pc, 'temp')) {
-            this._state = 'stopped';
-            const stop = await this.describe(ev, tid);
-            await this.bps.remove('temp', target);
-            if (stop) return this.hooks.onStop(stop);
-            return this.resume();
+      for (;;) {
+        let ev = await this.rawStep(this.currentThread);
+        if (this.exited(ev)) return { kind: 'exited' };
+        let pc = await this.pcOf(this.currentThread);
+        const watch = ev.kind === 'signal' && ev.watchpoint !== undefined;
+        if (pc !== target && this.bps.owners(pc).size === 0 && !watch && !this.pausing) {
+          this.internal++;
+          try {
+            await this.gdb.resume('continue');
+            ev = await this.gdb.waitForStop(2 ** 31 - 1);
+          } finally {
+            this.internal--;
           }
-        } finally {
-          this.internal--;
+          if (this.exited(ev)) return { kind: 'exited' };
+          this.currentThread = this.threadOf(ev);
+          pc = await this.pcOf(this.currentThread);
         }
+        this._state = 'stopped';
+        if (pc === target && !this.bps.hasOther(pc, 'temp') && !(ev.kind === 'signal' && ev.watchpoint))
+          return { kind: 'stopped', pc };
+        const stop = await this.describe(ev, this.currentThread);
+        if (stop && stop.reason !== 'step') return { kind: 'stopped', pc, stop };
+        if (pc === target) return { kind: 'stopped', pc };
+        this._state = 'running';
       }
-      this._state = 'stopped';
-      await this.bps.remove('temp', target);
-      if (this.bps.owners(pc).size > 0 && pc !== target) {
-        const stop = await this.hooks.classifyBreakpoint(pc, threadId);
-        if (stop) return this.hooks.onStop(stop);
-      }
-      this.hooks.onStop({ reason: 'step', threadId, pc });
     } finally {
       await this.bps.remove('temp', target).catch(() => undefined);
     }

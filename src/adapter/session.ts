@@ -30,6 +30,7 @@ import { QemuProcess, QemuStartError } from './qemuProcess';
 import { RunControl, type Stop } from './runControl';
 import { unwind, type RawFrame } from './stack';
 import { StopContext } from './stopContext';
+import { SourceSupport } from './source';
 import { SymbolTable } from './symbols';
 import { VariableStore } from './variables';
 
@@ -48,6 +49,7 @@ export class PvmfwDebugSession extends DebugSession {
   readonly mmu = new MmuModel(this);
   readonly exceptions = new Exceptions(this);
   readonly inspect = new Inspect(this);
+  readonly source = new SourceSupport(this);
   private stopId = 0;
   private frames = new Map<number, RawFrame & { threadId: number }>();
   private ended = false;
@@ -71,9 +73,11 @@ export class PvmfwDebugSession extends DebugSession {
       readMemory: (a: DebugProtocol.ReadMemoryArguments) => this.inspect.readMemory(a),
       writeMemory: (a: DebugProtocol.WriteMemoryArguments) => this.inspect.writeMemory(a),
       continue: () => this.doContinue(),
-      next: (a: DebugProtocol.NextArguments) => this.step(a.threadId, 'over'),
-      stepIn: (a: DebugProtocol.StepInArguments) => this.step(a.threadId, 'in'),
-      stepOut: (a: DebugProtocol.StepOutArguments) => this.step(a.threadId, 'out'),
+      next: (a: DebugProtocol.NextArguments) => this.step(a.threadId, 'over', a.granularity),
+      stepIn: (a: DebugProtocol.StepInArguments) => this.step(a.threadId, 'in', a.granularity),
+      stepOut: (a: DebugProtocol.StepOutArguments) => this.step(a.threadId, 'out', a.granularity),
+      setBreakpoints: (a: DebugProtocol.SetBreakpointsArguments) => this.source.breakpoints.set(a),
+      disassemble: (a: DebugProtocol.DisassembleArguments) => this.source.disassemble(a),
       pause: () => this.need(this.run).pause(),
       setFunctionBreakpoints: (a: DebugProtocol.SetFunctionBreakpointsArguments) =>
         this.exceptions.setFunctionBreakpoints(a),
@@ -146,6 +150,10 @@ export class PvmfwDebugSession extends DebugSession {
       supportsInstructionBreakpoints: true,
       supportsDataBreakpoints: true,
       supportsReadMemoryRequest: true,
+      supportsDisassembleRequest: true,
+      supportsConditionalBreakpoints: true,
+      supportsHitConditionalBreakpoints: true,
+      supportsLogPoints: true,
       supportsWriteMemoryRequest: true,
       supportsSteppingGranularity: true,
       supportsRestartRequest: true,
@@ -223,6 +231,7 @@ export class PvmfwDebugSession extends DebugSession {
         if (this.mode === 'launch') await checkProgramMatches(gdb, program, path);
         this.symbols = program.symbols;
         this.mmu.setProgram(program);
+        this.source.setProgram(program.image, path);
       }
     } catch (e) {
       await gdb.close().catch(() => undefined);
@@ -344,7 +353,11 @@ export class PvmfwDebugSession extends DebugSession {
     return { allThreadsContinued: true };
   }
 
-  private step(threadId: number, kind: 'in' | 'over' | 'out'): Promise<void> {
+  private step(
+    threadId: number,
+    kind: 'in' | 'over' | 'out',
+    granularity?: DebugProtocol.SteppingGranularity,
+  ): Promise<void> {
     const run = this.need(this.run);
     const ctx = this.requireStopped();
     this.invalidate();
@@ -352,14 +365,33 @@ export class PvmfwDebugSession extends DebugSession {
     setImmediate(() => {
       void (async () => {
         try {
+          let ret: RawFrame | undefined;
+          if (kind === 'out') ret = (await this.unwindThread(ctx, threadId))[1];
+          const returnAddress = ret ? (ret.interrupted ? ret.pc : ret.pc + 4n) : undefined;
+          // Step out runs to the return address at any granularity (as gdb's finish): LineStepper's
+          // stepOut requires SP above the entry SP, which is never true when stepping out from a
+          // function's first instruction (a function breakpoint), where SP equals the caller's.
+          if (granularity !== 'instruction' && kind !== 'out') {
+            const r = await this.source.stepLine(threadId, kind, returnAddress);
+            if (r) {
+              if (r.kind === 'exited') return;
+              if (r.kind === 'interrupted') {
+                const stop = run.pendingStop ?? (await this.exceptions.classify(r.pc, threadId));
+                this.reportStop(stop ?? { reason: 'step', threadId, pc: r.pc });
+              } else
+                this.reportStop({
+                  reason: 'step',
+                  threadId,
+                  pc: r.pc,
+                  ...(r.why ? { description: r.why } : {}),
+                });
+              return;
+            }
+          }
           if (kind === 'in') await run.stepInstruction(threadId);
           else if (kind === 'over') await run.stepOver(threadId);
-          else {
-            const frames = await this.unwindThread(ctx, threadId);
-            const ret = frames[1];
-            if (!ret) await run.stepInstruction(threadId);
-            else await run.runTo(threadId, ret.interrupted ? ret.pc : ret.pc + 4n);
-          }
+          else if (returnAddress === undefined) await run.stepInstruction(threadId);
+          else await run.runTo(threadId, returnAddress);
         } catch (e) {
           this.log(`step failed: ${(e as Error).message}`, 'stderr');
           if (!this.ended && this.gdb?.state !== 'closed') {
@@ -467,18 +499,12 @@ export class PvmfwDebugSession extends DebugSession {
         instructionPointerReference: `0x${f.pc.toString(16)}`,
       };
       if (f.interrupted) frame.presentationHint = 'label';
-      const src = this.sourceLocation?.(f.pc);
+      const src = this.source.location(f.pc);
       if (src) Object.assign(frame, src);
       stackFrames.push(frame);
     });
     return { stackFrames, totalFrames: raw.length };
   }
-
-  /** Hook for source breakpoints (src/adapter/sourceBreakpoints.ts): DAP ids of those at `pc`. */
-  sourceBreakpointIds?: (pc: bigint) => number[];
-
-  /** Hook for the DWARF line table (src/adapter/lineStepping.ts) to name source locations. */
-  sourceLocation?: (pc: bigint) => { source: DebugProtocol.Source; line: number; column: number } | undefined;
 
   frame(id: number): (RawFrame & { threadId: number }) | undefined {
     return this.frames.get(id);

@@ -151,7 +151,7 @@ void describe('launch the demo firmware and single-step the MMIO fault handler',
     m = dap.mark();
     await dap.dc.stepOutRequest({ threadId: 1 });
     const out = await dap.nextStop(m);
-    assert.equal(out.reason, 'step');
+    assert.equal(out.reason, 'step', JSON.stringify(out) + (await dap.topFrame()).name);
     const ev = await dap.nextMmu(m);
     const split = ev.changes.find((c) => c.kind === 'split');
     assert.ok(split, JSON.stringify(ev.changes));

@@ -7,103 +7,69 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { disassemble } from '../../src/adapter/disassemble';
-import { LineStepper, type Halt, type LineStepTarget, type StepResult } from '../../src/adapter/lineStepping';
+import {
+  GdbLineTarget,
+  LineStepper,
+  type StepBreakpoints,
+  type StepResult,
+} from '../../src/adapter/lineStepping';
 import { SourceBreakpoints } from '../../src/adapter/sourceBreakpoints';
 import { sharedDisassembler } from '../../src/disasm';
 import { ElfImage } from '../../src/elf';
-import { BP_SOFTWARE, connectTcp, type GdbClient, type StopEvent } from '../../src/gdb';
+import { BP_SOFTWARE, connectTcp, type GdbClient } from '../../src/gdb';
 import { startQemu, type QemuInstance } from '../harness/qemu';
 import { fixture, objdumpDisassembly, ROOT } from '../unit/elf/oracle';
 
-/** A LineStepTarget over the real gdb client (what the session does over its RunControl). */
-class GdbLineTarget implements LineStepTarget {
-  /** Addresses of "user" breakpoints (inserted by the test) that a step must report. */
-  readonly user = new Set<bigint>();
-  steps = 0;
-
+/**
+ * The session's breakpoint book-keeping reduced to what the tests need: user breakpoints and the
+ * stepper's temporary ones share the stub's one Z0 per address.
+ */
+class Breakpoints implements StepBreakpoints {
+  private readonly owners = new Map<bigint, Set<string>>();
   constructor(private readonly gdb: GdbClient) {}
 
-  private async halt(ev: StopEvent, target?: bigint): Promise<Halt> {
-    if (ev.kind !== 'signal') return { kind: 'exited' };
-    const pc = await this.gdb.readRegister('pc');
-    return { kind: 'stopped', pc, breakpoint: this.user.has(pc) || (target !== undefined && pc !== target) };
-  }
-
-  /** Lifts a user breakpoint under PC for the duration of `f`, so the step leaves it. */
-  private async offBreakpoint<T>(f: () => Promise<T>): Promise<T> {
-    const pc = await this.gdb.readRegister('pc');
-    const lifted = this.user.has(pc);
-    if (lifted) await this.gdb.removeBreakpoint(BP_SOFTWARE, pc, 4);
-    try {
-      return await f();
-    } finally {
-      if (lifted) await this.gdb.insertBreakpoint(BP_SOFTWARE, pc, 4);
+  async add(owner: string, address: bigint): Promise<void> {
+    let set = this.owners.get(address);
+    if (!set) {
+      await this.gdb.insertBreakpoint(BP_SOFTWARE, address, 4);
+      this.owners.set(address, (set = new Set()));
     }
+    set.add(owner);
   }
-
-  async stepInstruction(): Promise<Halt> {
-    this.steps++;
-    return this.halt(await this.offBreakpoint(() => this.gdb.step()));
-  }
-
-  async runTo(address: bigint): Promise<Halt> {
-    const temp = !this.user.has(address);
-    if (temp) await this.gdb.insertBreakpoint(BP_SOFTWARE, address, 4);
-    try {
-      const first = await this.offBreakpoint(() => this.gdb.step());
-      if (first.kind !== 'signal') return { kind: 'exited' };
-      let pc = await this.gdb.readRegister('pc');
-      if (pc !== address && !this.user.has(pc)) {
-        await this.gdb.resume('continue');
-        const ev = await this.gdb.waitForStop(20_000);
-        if (ev.kind !== 'signal') return { kind: 'exited' };
-        pc = await this.gdb.readRegister('pc');
-      }
-      return { kind: 'stopped', pc, breakpoint: this.user.has(pc) || pc !== address };
-    } finally {
-      if (temp) await this.gdb.removeBreakpoint(BP_SOFTWARE, address, 4);
-    }
-  }
-
-  readRegister(name: 'pc' | 'sp' | 'x30'): Promise<bigint> {
-    return this.gdb.readRegister(name);
-  }
-
-  async readInstruction(address: bigint): Promise<number | undefined> {
-    try {
-      return Buffer.from(await this.gdb.readMemory(address, 4)).readUInt32LE(0);
-    } catch {
-      return undefined;
-    }
-  }
-
-  async readU64(address: bigint): Promise<bigint> {
-    return Buffer.from(await this.gdb.readMemory(address, 8)).readBigUInt64LE(0);
-  }
-
-  async addUser(address: bigint): Promise<void> {
-    await this.gdb.insertBreakpoint(BP_SOFTWARE, address, 4);
-    this.user.add(address);
-  }
-
-  async removeUser(address: bigint): Promise<void> {
+  async remove(owner: string, address: bigint): Promise<void> {
+    const set = this.owners.get(address);
+    if (!set?.delete(owner) || set.size) return;
+    this.owners.delete(address);
     await this.gdb.removeBreakpoint(BP_SOFTWARE, address, 4);
-    this.user.delete(address);
   }
+  hasOther(address: bigint, ...except: string[]): boolean {
+    return [...(this.owners.get(address) ?? [])].some((o) => !except.includes(o));
+  }
+  async lift(address: bigint): Promise<(() => Promise<void>) | undefined> {
+    if (!this.owners.has(address)) return undefined;
+    await this.gdb.removeBreakpoint(BP_SOFTWARE, address, 4);
+    return () => this.gdb.insertBreakpoint(BP_SOFTWARE, address, 4);
+  }
+}
 
-  /** Continue until a stop (a user breakpoint). */
-  async cont(): Promise<bigint> {
-    await this.offBreakpoint(async () => {
-      const ev = await this.gdb.step();
-      if (ev.kind !== 'signal') throw new Error('guest exited');
-    });
-    const pc = await this.gdb.readRegister('pc');
-    if (this.user.has(pc)) return pc;
-    await this.gdb.resume('continue');
-    const ev = await this.gdb.waitForStop(20_000);
-    if (ev.kind !== 'signal') throw new Error('guest exited');
-    return this.gdb.readRegister('pc');
+/** Continue to the next user breakpoint (through the production target: a run to nowhere). */
+async function cont(gdb: GdbClient, bps: Breakpoints): Promise<bigint> {
+  const pc = await gdb.readRegister('pc');
+  const restore = await bps.lift(pc);
+  try {
+    await gdb.step();
+  } finally {
+    if (restore) await restore();
   }
+  const now = await gdb.readRegister('pc');
+  if (bps.hasOther(now)) return now;
+  await gdb.resume('continue');
+  await gdb.waitForStop(20_000);
+  return gdb.readRegister('pc');
+}
+
+async function readU64(gdb: GdbClient, address: bigint): Promise<bigint> {
+  return Buffer.from(await gdb.readMemory(address, 8)).readBigUInt64LE(0);
 }
 
 const sourceLine = (file: string, text: string) =>
@@ -126,15 +92,16 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
   const mainC = join(ROOT, 'test/fixtures/elf/main.c');
   let qemu: QemuInstance;
   let gdb: GdbClient;
-  let target: GdbLineTarget;
+  let bps: Breakpoints;
   let stepper: LineStepper;
   const lineAt = (pc: bigint) => image.lineForAddress(pc)?.line;
 
   before(async () => {
     qemu = await startQemu({ kernel: fx.path });
     gdb = await connectTcp(qemu.host, qemu.port);
-    target = new GdbLineTarget(gdb);
-    stepper = new LineStepper(target, image);
+    bps = new Breakpoints(gdb);
+    const tid = (await gdb.threads())[0]?.tid ?? 1;
+    stepper = new LineStepper(new GdbLineTarget(gdb, bps, tid), image);
   });
   after(async () => {
     await gdb?.close().catch(() => undefined);
@@ -145,12 +112,12 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
     const first = sourceLine(mainC, 'sink = accumulate(10)');
     const bps = new SourceBreakpoints(() => image, {
       replace: async (_o, addrs) => {
-        for (const a of addrs) await target.addUser(a);
+        for (const a of addrs) await bps.add('user', a);
       },
     });
     const res = await bps.set({ source: { path: mainC }, breakpoints: [{ line: first }] });
     const bpAddr = BigInt(res.breakpoints[0].instructionReference!);
-    assert.equal(await target.cont(), bpAddr);
+    assert.equal(await cont(gdb, bps), bpAddr);
     assert.equal(lineAt(bpAddr), first);
     const seen: number[] = [];
     for (let i = 0; i < 3; i++) seen.push(lineAt(stepped(await stepper.next()))!);
@@ -159,7 +126,7 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
       sourceLine(mainC, 'sink += asm_double'),
       sourceLine(mainC, 'for (;;)'),
     ]);
-    await target.removeUser(bpAddr);
+    await bps.remove('user', bpAddr);
   });
 
   void test('step in enters accumulate past its prologue; step out returns to the call line', async () => {
@@ -167,9 +134,9 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
     await gdb.monitor('system_reset');
     const call = sourceLine(mainC, 'sink = accumulate(10)');
     const at = image.addressesForLine(mainC, call)[0].address;
-    await target.addUser(at);
-    assert.equal(await target.cont(), at);
-    await target.removeUser(at);
+    await bps.add('user', at);
+    assert.equal(await cont(gdb, bps), at);
+    await bps.remove('user', at);
     const inFn = stepped(await stepper.stepIn());
     assert.equal(image.functionAt(inFn)?.name, 'accumulate');
     assert.equal(lineAt(inFn), sourceLine(mainC, 'int total = 0'));
@@ -182,7 +149,7 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
     assert.equal(image.functionAt(afterBody)?.name, 'accumulate');
     assert.notEqual(lineAt(afterBody), loopBody);
     // Step out: to the caller's return point, by the frame record (x29 -> {fp, lr}).
-    const ret = await target.readU64((await gdb.readRegister('x29')) + 8n);
+    const ret = await readU64(gdb, (await gdb.readRegister('x29')) + 8n);
     const out = stepped(await stepper.stepOut(ret));
     assert.equal(out, ret);
     assert.equal(image.functionAt(out)?.name, 'c_main');
@@ -193,9 +160,9 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
     await gdb.monitor('system_reset');
     const call = sourceLine(mainC, 'sink += asm_double');
     const at = image.addressesForLine(mainC, call)[0].address;
-    await target.addUser(at);
-    assert.equal(await target.cont(), at);
-    await target.removeUser(at);
+    await bps.add('user', at);
+    assert.equal(await cont(gdb, bps), at);
+    await bps.remove('user', at);
     const pc = stepped(await stepper.stepIn());
     assert.equal(pc, image.symbolByName('asm_double')?.value);
     assert.ok(image.lineForAddress(pc)?.file.endsWith('asm.S'));
@@ -208,7 +175,7 @@ void describe('line stepping on QEMU: demo firmware handle_mmio_fault', () => {
   let image: ElfImage;
   let qemu: QemuInstance;
   let gdb: GdbClient;
-  let target: GdbLineTarget;
+  let bps: Breakpoints;
   let stepper: LineStepper;
   const memoryC = join(ROOT, 'guest/src/memory.c');
 
@@ -222,8 +189,9 @@ void describe('line stepping on QEMU: demo firmware handle_mmio_fault', () => {
       memory: '512M',
     });
     gdb = await connectTcp(qemu.host, qemu.port);
-    target = new GdbLineTarget(gdb);
-    stepper = new LineStepper(target, image);
+    bps = new Breakpoints(gdb);
+    const tid = (await gdb.threads())[0]?.tid ?? 1;
+    stepper = new LineStepper(new GdbLineTarget(gdb, bps, tid), image);
   });
   after(async () => {
     await gdb?.close().catch(() => undefined);
@@ -234,16 +202,16 @@ void describe('line stepping on QEMU: demo firmware handle_mmio_fault', () => {
     const mapLine = sourceLine(memoryC, 'if (mmio_guard_map(page))');
     const bps = new SourceBreakpoints(() => image, {
       replace: async (_o, addrs) => {
-        for (const a of addrs) await target.addUser(a);
+        for (const a of addrs) await bps.add('user', a);
       },
     });
     const res = await bps.set({ source: { path: memoryC }, breakpoints: [{ line: mapLine }] });
     assert.equal(res.breakpoints[0]?.verified, true, res.breakpoints[0]?.message);
     assert.equal(res.breakpoints[0]?.line, mapLine);
     const bp = BigInt(res.breakpoints[0].instructionReference!);
-    assert.equal(await target.cont(), bp);
+    assert.equal(await cont(gdb, bps), bp);
     assert.equal(image.functionAt(bp)?.name, 'handle_mmio_fault');
-    await target.removeUser(bp);
+    await bps.remove('user', bp);
 
     // Next over the hypercall (bl mmio_guard_map -> hvc #0 -> EL2 stub -> eret) lands on a later line.
     const update = sourceLine(memoryC, ': map_device(page, page + PAGE_SIZE)');
@@ -260,7 +228,7 @@ void describe('line stepping on QEMU: demo firmware handle_mmio_fault', () => {
     assert.equal(image.functionAt(pc)?.name, 'handle_mmio_fault');
 
     // Step out through the frame record: back in the C fault path.
-    const ret = await target.readU64((await gdb.readRegister('x29')) + 8n);
+    const ret = await readU64(gdb, (await gdb.readRegister('x29')) + 8n);
     const out = stepped(await stepper.stepOut(ret));
     assert.equal(image.functionAt(out)?.name, 'sync_exception_current');
     assert.ok(image.lineForAddress(out)?.file.endsWith('exceptions.c'));

@@ -1,0 +1,156 @@
+// Source-level features wired into the session: source breakpoints, line stepping and the
+// disassemble request (modules by the ELF/DWARF work: sourceBreakpoints.ts, lineStepping.ts,
+// disassemble.ts), over the program's ElfImage and the session's run control.
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { sharedDisassembler } from '../disasm';
+import type { ElfImage } from '../elf';
+import { disassemble } from './disassemble';
+import { evalAddress, parseExpression, type Expression } from './evaluate';
+import { LineStepper, type LineStepTarget, type StepResult } from './lineStepping';
+import { fromLittleEndian, readSpan } from './memory';
+import type { Stop } from './runControl';
+import type { PvmfwDebugSession } from './session';
+import { localSourcePath, SourceBreakpoints, sourceRoots } from './sourceBreakpoints';
+
+export class SourceSupport {
+  image: ElfImage | undefined;
+  programPath: string | undefined;
+  readonly breakpoints: SourceBreakpoints;
+  private readonly sources = new Map<string, DebugProtocol.Source>();
+
+  constructor(private readonly s: PvmfwDebugSession) {
+    this.breakpoints = new SourceBreakpoints(() => this.image, {
+      replace: (owner, addrs) => s.bps.replace(owner, addrs),
+    });
+  }
+
+  setProgram(image: ElfImage, path: string): void {
+    this.image = image;
+    this.programPath = path;
+  }
+
+  /** DAP Source for a DWARF path, mapped to a file on this machine when one exists. */
+  source(dwarfPath: string): DebugProtocol.Source {
+    let src = this.sources.get(dwarfPath);
+    if (!src) {
+      const local = localSourcePath(dwarfPath, sourceRoots(this.programPath), existsSync);
+      src = local
+        ? { name: basename(local), path: local }
+        : { name: basename(dwarfPath), path: dwarfPath, presentationHint: 'deemphasize' };
+      this.sources.set(dwarfPath, src);
+    }
+    return src;
+  }
+
+  location(pc: bigint): { source: DebugProtocol.Source; line: number; column: number } | undefined {
+    const l = this.image?.lineForAddress(pc);
+    if (!l || l.line === 0) return undefined;
+    return { source: this.source(l.file), line: l.line, column: l.column > 0 ? l.column : 1 };
+  }
+
+  /** Value of a condition or logpoint expression: the console language plus one comparison. */
+  async evaluate(text: string): Promise<bigint | boolean> {
+    const cmp = /^(.*?)\s*(==|!=|>=|<=|>|<)\s*(.*)$/.exec(text);
+    if (cmp && !text.trim().startsWith('*')) {
+      const a = await this.value(cmp[1]);
+      const b = await this.value(cmp[3]);
+      switch (cmp[2]) {
+        case '==':
+          return a === b;
+        case '!=':
+          return a !== b;
+        case '>=':
+          return a >= b;
+        case '<=':
+          return a <= b;
+        case '>':
+          return a > b;
+        default:
+          return a < b;
+      }
+    }
+    return this.value(text);
+  }
+
+  private async value(text: string): Promise<bigint> {
+    const ctx = this.s.requireStopped();
+    const e: Expression = parseExpression(text);
+    const lookup = {
+      register: (n: string) => ctx.reg(n),
+      symbol: (n: string) => this.s.symbols.lookup(n)?.address,
+    };
+    if (e.kind === 'value') return evalAddress(e.expr, lookup);
+    if (e.kind === 'deref') {
+      const a = await evalAddress(e.address, lookup);
+      const r = await readSpan(
+        this.s.need(this.s.gdb),
+        { space: e.physical ? 'physical' : 'virtual', address: a },
+        e.width,
+      );
+      if (r.faultAt !== undefined) throw new Error(`cannot read 0x${a.toString(16)}`);
+      return fromLittleEndian(r.data);
+    }
+    throw new Error(`'${text}' is a command, not a value`);
+  }
+
+  /** A hit on source breakpoints: conditions, hit counts, logpoints. Undefined = do not stop. */
+  async onHit(pc: bigint, threadId: number): Promise<Stop | undefined> {
+    const d = await this.breakpoints.onHit(pc, (t) => this.evaluate(t));
+    for (const line of d.logs) this.s.log(line, 'console');
+    for (const err of d.errors) this.s.log(err, 'stderr');
+    if (!d.stop) return undefined;
+    return { reason: 'breakpoint', threadId, pc, hitBreakpointIds: d.ids, description: 'Breakpoint' };
+  }
+
+  async disassemble(
+    args: DebugProtocol.DisassembleArguments,
+  ): Promise<DebugProtocol.DisassembleResponse['body']> {
+    this.s.requireStopped();
+    const gdb = this.s.need(this.s.gdb);
+    const image = this.image;
+    const decoder = await sharedDisassembler();
+    return disassemble(args, {
+      memory: { readMemory: (a, n) => gdb.readMemory(a, n) },
+      decoder,
+      symbols: {
+        symbolAt: (a) => {
+          const m = this.s.symbols.find(a);
+          return m ? { name: m.symbol.name, offset: m.offset } : undefined;
+        },
+        ...(image ? { lineForAddress: (a: bigint) => image.lineForAddress(a) } : {}),
+      },
+      source: (p) => this.source(p),
+    });
+  }
+
+  /** Line stepping when the PC has line information; undefined = the caller steps by instruction. */
+  async stepLine(
+    threadId: number,
+    kind: 'in' | 'over' | 'out',
+    returnAddress: bigint | undefined,
+  ): Promise<StepResult | undefined> {
+    const image = this.image;
+    const run = this.s.need(this.s.run);
+    const gdb = this.s.need(this.s.gdb);
+    if (!image?.hasDebugLines) return undefined;
+    const target: LineStepTarget = {
+      stepInstruction: () => run.haltStep(threadId),
+      runTo: (a) => run.haltRunTo(threadId, a),
+      readRegister: (n) => gdb.readRegister(n, threadId),
+      readInstruction: async (a) => {
+        try {
+          return Number(fromLittleEndian(await gdb.readMemory(a, 4)));
+        } catch {
+          return undefined;
+        }
+      },
+    };
+    const stepper = new LineStepper(target, image);
+    const pc = await gdb.readRegister('pc', threadId);
+    if (kind === 'out') return returnAddress === undefined ? undefined : stepper.stepOut(returnAddress);
+    if (!stepper.hasLine(pc)) return undefined;
+    return kind === 'in' ? stepper.stepIn() : stepper.next();
+  }
+}
