@@ -5,13 +5,13 @@
 	.section .text.boot, "ax"
 	.global _start
 _start:
+	mrs	x0, CurrentEL
+	cmp	x0, #(2 << 2)
+	b.ne	not_el2
 	/* SCTLR_EL2: RES1 bits only; M, A, C off so the stub sees physical memory. */
 	ldr	x0, =0x30c50830
 	msr	sctlr_el2, x0
 	isb
-	mrs	x0, CurrentEL
-	cmp	x0, #(2 << 2)
-	b.ne	not_el2_park
 	ldr	x0, =el2_stack_top
 	mov	sp, x0
 	/* QEMU zero-fills NOBITS, but a guest reset must not depend on the loader. */
@@ -40,6 +40,16 @@ _start:
 	mov	x1, xzr
 	eret
 
+	/* Started below EL2 (no virtualization=on): say so on the PL011, then park. */
+not_el2:
+	ldr	x1, =not_el2_msg
+	mov	x2, #0x09000000
+1:	ldrb	w3, [x1], #1
+	cbz	w3, not_el2_park
+2:	ldr	w4, [x2, #0x18]
+	tbnz	w4, #5, 2b
+	str	w3, [x2]
+	b	1b
 	.global not_el2_park
 not_el2_park:
 	wfe
@@ -63,6 +73,10 @@ secondary_entry:
 secondary_park:
 	wfe
 	b	secondary_park
+
+	.section .el2.rodata, "a"
+not_el2_msg:
+	.asciz "\r\npvmfw-demo: not started at EL2: run with -M virt,virtualization=on\r\nparked at not_el2_park\r\n"
 
 	.section .el2.text, "ax"
 	.balign 2048

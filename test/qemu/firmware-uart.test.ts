@@ -115,4 +115,11 @@ void describe('demo firmware UART transcript', () => {
     assert.match(out, /unknown scenario in bootargs 'scenario=zz': running normal/);
     assert.match(out, /parked at scenario_done/);
   });
+
+  void test('without virtualization=on it explains why and parks', async (t) => {
+    const out = await withQemu(t, { ...demoQemu('normal', { running: true, machine: 'virt' }) }, (q) =>
+      q.waitForOutput(/parked at not_el2_park/, 15000),
+    );
+    assert.match(out, /not started at EL2: run with -M virt,virtualization=on/);
+  });
 });
