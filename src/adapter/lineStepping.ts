@@ -213,3 +213,91 @@ export class LineStepper {
     return h.breakpoint ? { kind: 'interrupted', pc: h.pc } : { kind: 'step', pc: h.pc };
   }
 }
+
+/** The breakpoint book-keeping a stepping target shares with the session (its BreakpointStore). */
+export interface StepBreakpoints {
+  add(owner: 'temp', address: bigint): Promise<void>;
+  remove(owner: 'temp', address: bigint): Promise<void>;
+  /** Whether an owner other than `except` wants a stop at `address`. */
+  hasOther(address: bigint, ...except: 'temp'[]): boolean;
+  /** Lifts the stub's breakpoint at `address` (to step off it); returns the restore function. */
+  lift(address: bigint): Promise<(() => Promise<void>) | undefined>;
+}
+
+/** The gdb client calls a line step makes (a subset of src/gdb's GdbClient). */
+export interface StepGdb {
+  readRegister(register: string, thread?: number): Promise<bigint>;
+  readMemory(address: bigint, length: number): Promise<Uint8Array>;
+  step(thread?: number): Promise<{ kind: string }>;
+  resume(action: 'continue'): Promise<void>;
+  waitForStop(timeoutMs?: number): Promise<{ kind: string }>;
+}
+
+/**
+ * LineStepTarget over the gdb client and the session's breakpoints. `quiet` wraps every target run
+ * so the session's own stop listener ignores these internal stops (RunControl counts them).
+ */
+export class GdbLineTarget implements LineStepTarget {
+  constructor(
+    private readonly gdb: StepGdb,
+    private readonly bps: StepBreakpoints,
+    private readonly threadId: number,
+    private readonly quiet: <T>(f: () => Promise<T>) => Promise<T> = (f) => f(),
+  ) {}
+
+  readRegister(name: 'pc' | 'sp' | 'x30'): Promise<bigint> {
+    return this.gdb.readRegister(name, this.threadId);
+  }
+
+  async readInstruction(address: bigint): Promise<number | undefined> {
+    try {
+      const b = await this.gdb.readMemory(address, 4);
+      return b.length === 4 ? (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A single step with the stub's breakpoint under PC lifted, so the step leaves it. */
+  private async stepOff(): Promise<boolean> {
+    const pc = await this.readRegister('pc');
+    const restore = await this.bps.lift(pc);
+    try {
+      return (await this.gdb.step(this.threadId)).kind === 'signal';
+    } finally {
+      if (restore) await restore();
+    }
+  }
+
+  private async halt(target?: bigint): Promise<Halt> {
+    const pc = await this.readRegister('pc');
+    return {
+      kind: 'stopped',
+      pc,
+      breakpoint: this.bps.hasOther(pc, 'temp') || (target !== undefined && pc !== target),
+    };
+  }
+
+  stepInstruction(): Promise<Halt> {
+    return this.quiet(async () => ((await this.stepOff()) ? this.halt() : { kind: 'exited' }));
+  }
+
+  runTo(address: bigint): Promise<Halt> {
+    return this.quiet(async () => {
+      await this.bps.add('temp', address);
+      try {
+        if (!(await this.stepOff())) return { kind: 'exited' };
+        let pc = await this.readRegister('pc');
+        if (pc !== address && !this.bps.hasOther(pc, 'temp')) {
+          await this.gdb.resume('continue');
+          // No timeout: a pause request interrupts the target, which ends this wait.
+          if ((await this.gdb.waitForStop(2 ** 31 - 1)).kind !== 'signal') return { kind: 'exited' };
+          pc = await this.readRegister('pc');
+        }
+        return { kind: 'stopped', pc, breakpoint: this.bps.hasOther(pc, 'temp') || pc !== address };
+      } finally {
+        await this.bps.remove('temp', address).catch(() => undefined);
+      }
+    });
+  }
+}

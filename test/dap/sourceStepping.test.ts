@@ -18,6 +18,7 @@ import { sharedDisassembler } from '../../src/disasm';
 import { ElfImage } from '../../src/elf';
 import { BP_SOFTWARE, connectTcp, type GdbClient } from '../../src/gdb';
 import { startQemu, type QemuInstance } from '../harness/qemu';
+import { walk } from '../qemu/firmware-support';
 import { fixture, objdumpDisassembly, ROOT } from '../unit/elf/oracle';
 
 /**
@@ -110,12 +111,12 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
 
   void test('a source breakpoint in c_main is hit; next walks its lines in order', async () => {
     const first = sourceLine(mainC, 'sink = accumulate(10)');
-    const bps = new SourceBreakpoints(() => image, {
+    const sources = new SourceBreakpoints(() => image, {
       replace: async (_o, addrs) => {
         for (const a of addrs) await bps.add('user', a);
       },
     });
-    const res = await bps.set({ source: { path: mainC }, breakpoints: [{ line: first }] });
+    const res = await sources.set({ source: { path: mainC }, breakpoints: [{ line: first }] });
     const bpAddr = BigInt(res.breakpoints[0].instructionReference!);
     assert.equal(await cont(gdb, bps), bpAddr);
     assert.equal(lineAt(bpAddr), first);
@@ -200,12 +201,12 @@ void describe('line stepping on QEMU: demo firmware handle_mmio_fault', () => {
 
   void test('breakpoint on the MAP hypercall line, next to the page-table update, step out to sync_exception_current', async () => {
     const mapLine = sourceLine(memoryC, 'if (mmio_guard_map(page))');
-    const bps = new SourceBreakpoints(() => image, {
+    const sources = new SourceBreakpoints(() => image, {
       replace: async (_o, addrs) => {
         for (const a of addrs) await bps.add('user', a);
       },
     });
-    const res = await bps.set({ source: { path: memoryC }, breakpoints: [{ line: mapLine }] });
+    const res = await sources.set({ source: { path: memoryC }, breakpoints: [{ line: mapLine }] });
     assert.equal(res.breakpoints[0]?.verified, true, res.breakpoints[0]?.message);
     assert.equal(res.breakpoints[0]?.line, mapLine);
     const bp = BigInt(res.breakpoints[0].instructionReference!);
@@ -213,19 +214,22 @@ void describe('line stepping on QEMU: demo firmware handle_mmio_fault', () => {
     assert.equal(image.functionAt(bp)?.name, 'handle_mmio_fault');
     await bps.remove('user', bp);
 
-    // Next over the hypercall (bl mmio_guard_map -> hvc #0 -> EL2 stub -> eret) lands on a later line.
-    const update = sourceLine(memoryC, ': map_device(page, page + PAGE_SIZE)');
-    let pc = stepped(await stepper.next());
-    const visited = [image.lineForAddress(pc)?.line];
-    for (let i = 0; i < 4 && !visited.includes(update) && !visited.includes(update - 1); i++) {
-      pc = stepped(await stepper.next());
-      visited.push(image.lineForAddress(pc)?.line);
-    }
-    assert.ok(
-      visited.includes(update) || visited.includes(update - 1),
-      `visited lines ${visited.join(', ')}`,
-    );
-    assert.equal(image.functionAt(pc)?.name, 'handle_mmio_fault');
+    // The faulting page's stage-1 leaf is lazy (not VALID) until map_device runs.
+    const page = (await gdb.readRegister('FAR_EL1')) & ~0xfffn;
+    const ttbr0 = await gdb.readRegister('TTBR0_EL1');
+    const leaf = async () => (await walk(gdb, ttbr0, page)).at(-1)!.value;
+    assert.equal((await leaf()) & 1n, 0n, 'lazy before the handler maps it');
+
+    // Next over the hypercall line (bl mmio_guard_map -> hvc #0 -> EL2 stub -> eret): the map_device
+    // statement, then the line after it, where the leaf is VALID.
+    const update = sourceLine(memoryC, 'int r = scenario');
+    const pc1 = stepped(await stepper.next());
+    assert.equal(image.lineForAddress(pc1)?.line, update);
+    assert.equal((await leaf()) & 1n, 0n);
+    const pc2 = stepped(await stepper.next());
+    assert.equal(image.lineForAddress(pc2)?.line, sourceLine(memoryC, 'if (r)'));
+    assert.equal(image.functionAt(pc2)?.name, 'handle_mmio_fault');
+    assert.equal((await leaf()) & 1n, 1n, 'valid after map_device');
 
     // Step out through the frame record: back in the C fault path.
     const ret = await readU64(gdb, (await gdb.readRegister('x29')) + 8n);
