@@ -252,7 +252,7 @@ export class GdbLineTarget implements LineStepTarget {
   async readInstruction(address: bigint): Promise<number | undefined> {
     try {
       const b = await this.gdb.readMemory(address, 4);
-      return b.length === 4 ? (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0 : undefined;
+      return b.length === 4 ? (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0 : undefined;
     } catch {
       return undefined;
     }
