@@ -17,7 +17,8 @@ export function sizeName(bytes: bigint | number): string {
     ['M', 20n],
     ['K', 10n],
   ] as const) {
-    if (b >= 1n << s && b % (1n << s) === 0n) return `${b >> s}${u}`;
+    // Kilobytes only below 1M: "901116K" reads worse than "880.0M".
+    if (b >= 1n << s && b % (1n << s) === 0n && (u !== 'K' || b < 1n << 20n)) return `${b >> s}${u}`;
   }
   for (const [u, s] of [
     ['T', 40],

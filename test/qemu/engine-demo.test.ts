@@ -1,0 +1,295 @@
+// The table engine and the CLI against the demo firmware under real QEMU: golden text dumps of
+// stage 1, stage 2, the lazy-MMIO report and the fault verdict at fixed points of every scenario.
+// Regenerate the dumps with UPDATE_GOLDEN=1 (never implicitly).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  batchReader,
+  getRegister,
+  hex,
+  regimeFromRegisters,
+  translate,
+  walk,
+  type PhysReader,
+  type Registers,
+} from '../../src/aarch64';
+import { connectTcp, BP_SOFTWARE, type GdbClient } from '../../src/gdb';
+import {
+  classify,
+  faultVerdict,
+  guardLogSize,
+  parseGuardLog,
+  replayGuardLog,
+  type FaultVerdict,
+  type GuardReport,
+} from '../../src/pvmfw';
+import { ALL_REGISTERS } from '../../src/cli/source';
+import { diagnosticLines, guardLines, regimeHeader, regionLines } from '../../src/cli/render';
+import { startQemu, type QemuInstance } from '../harness/qemu';
+import {
+  buildGuest,
+  demoElf,
+  demoQemu,
+  loadSymbols,
+  repoRoot,
+  sym,
+  type Scenario,
+  type Symbols,
+} from './firmware-support';
+
+const goldenDir = resolve(repoRoot, 'test/golden');
+const update = process.env.UPDATE_GOLDEN === '1';
+const cli = resolve(repoRoot, 'out/src/cli/main.js');
+
+interface Capture {
+  readonly registers: Registers;
+  readonly guard: GuardReport;
+  readonly verdict?: FaultVerdict;
+  readonly text: string;
+}
+
+let symbols: Symbols;
+
+function reader(gdb: GdbClient): PhysReader {
+  return batchReader(
+    (r) => gdb.readPhysicalBatch(r),
+    (a, l) => gdb.readPhysical(a, l),
+  );
+}
+
+/** Everything the engine says about the machine at this stop, as deterministic text. */
+async function capture(gdb: GdbClient, point: string): Promise<Capture> {
+  const values = await gdb.readRegisters(ALL_REGISTERS, 1);
+  const registers: Record<string, bigint | undefined> = Object.fromEntries(values);
+  const rd = reader(gdb);
+  const s1 = await walk(regimeFromRegisters('el1', registers), rd);
+  const s2regime = regimeFromRegisters('stage2', registers);
+  const s2 = s2regime.roots[0].enabled ? await walk(s2regime, rd) : undefined;
+  const logAt = sym(symbols, 'guard_log');
+  const replay = replayGuardLog(parseGuardLog(await gdb.readPhysical(logAt, guardLogSize(64))));
+  const guard = classify(s1, {}, s2, replay);
+  const esr = getRegister(registers, 'ESR_EL1') ?? 0n;
+  const far = getRegister(registers, 'FAR_EL1') ?? 0n;
+  const pc = getRegister(registers, 'pc') ?? 0n;
+  const inHandler = pc === sym(symbols, 'sync_exception_current');
+  const verdict = inHandler ? faultVerdict(esr, far, await translate(s1.regime, rd, far)) : undefined;
+  const lines = [
+    `# ${point}: pc ${hex(pc)}${inHandler ? ` (sync_exception_current, ESR_EL1 ${hex(esr)}, FAR_EL1 ${hex(far)})` : ''}`,
+    ...regimeHeader(s1.regime, 'demo'),
+    ...regionLines(s1, 55),
+    ...diagnosticLines(s1),
+    ...(s2
+      ? [...regimeHeader(s2.regime, 'demo'), ...regionLines(s2, 55)]
+      : [`stage 2: ${s2regime.roots[0].reason ?? 'off'}`]),
+    `guard log: ${replay.enrolled ? 'enrolled' : 'not enrolled'}, mapped per log: ${[...replay.mapped].map((x) => hex(x)).join(' ') || 'none'}`,
+    ...guardLines(guard),
+    ...(verdict ? [`verdict: ${verdict.kind}: ${verdict.summary}`] : []),
+  ];
+  return { registers, guard, ...(verdict ? { verdict } : {}), text: lines.join('\n') + '\n' };
+}
+
+function golden(name: string, text: string): void {
+  const file = resolve(goldenDir, `${name}.txt`);
+  if (update) {
+    mkdirSync(goldenDir, { recursive: true });
+    writeFileSync(file, text);
+    return;
+  }
+  assert.ok(existsSync(file), `missing golden ${file}: run with UPDATE_GOLDEN=1 once and review it`);
+  assert.equal(
+    text,
+    readFileSync(file, 'utf8'),
+    `${name} differs from test/golden/${name}.txt (UPDATE_GOLDEN=1 to accept)`,
+  );
+}
+
+/** Continues to the `hits`-th arrival at `symbol` (breakpoint removed afterwards). */
+async function runTo(gdb: GdbClient, symbol: string, hits = 1): Promise<void> {
+  const at = sym(symbols, symbol);
+  // Already there: step off first, or the breakpoint would report this same stop again.
+  if ((await gdb.readRegister('pc', 1)) === at) await gdb.step(1, 15000);
+  await gdb.insertBreakpoint(BP_SOFTWARE, at);
+  for (let i = 0; i < hits; i++) {
+    await gdb.resume('continue');
+    const stop = await gdb.waitForStop(15000);
+    assert.equal(stop.kind, 'signal');
+  }
+  await gdb.removeBreakpoint(BP_SOFTWARE, at);
+  assert.equal(await gdb.readRegister('pc', 1), at, `stopped at ${symbol}`);
+}
+
+function scenarioSuite(
+  scenario: Scenario,
+  body: (ctx: { gdb: () => GdbClient; qemu: () => QemuInstance; reconnect: () => Promise<void> }) => void,
+): void {
+  void describe(`engine on the demo firmware, scenario ${scenario}`, () => {
+    let qemu: QemuInstance | undefined;
+    let gdb: GdbClient | undefined;
+    before(async () => {
+      buildGuest();
+      symbols = loadSymbols();
+      qemu = await startQemu(demoQemu(scenario));
+      gdb = await connectTcp(qemu.host, qemu.port, { timeoutMs: 5000, requestTimeoutMs: 10000 });
+    });
+    after(async () => {
+      await gdb?.close();
+      await qemu?.kill();
+    });
+    body({
+      gdb: () => gdb!,
+      qemu: () => qemu!,
+      reconnect: async () => {
+        gdb = await connectTcp(qemu!.host, qemu!.port, { timeoutMs: 5000, requestTimeoutMs: 10000 });
+      },
+    });
+  });
+}
+
+scenarioSuite('normal', ({ gdb, qemu, reconnect }) => {
+  void test('before the first fault: RTC lazy, console guard-mapped', async () => {
+    await runTo(gdb(), 'mmio_read32');
+    const c = await capture(gdb(), 'before-first-fault');
+    golden('demo-normal-1-before-first-fault', c.text);
+    assert.deepEqual(
+      c.guard.mapped.map((l) => hex(l.va)),
+      ['0x9000000'],
+    );
+    assert.deepEqual(
+      c.guard.guardMapped.map((x) => hex(x)),
+      ['0x9000000'],
+    );
+    assert.deepEqual(c.guard.anomalies, []);
+  });
+  void test('in the first fault: verdict MAP 0x9010000', async () => {
+    await runTo(gdb(), 'sync_exception_current');
+    const c = await capture(gdb(), 'first-fault');
+    golden('demo-normal-2-first-fault', c.text);
+    assert.equal(c.verdict?.kind, 'lazyMmio');
+    assert.equal(c.verdict?.mapIpa, 0x0901_0000n);
+  });
+  void test('after the first fault: RTC valid at stage 1 and guard-mapped at stage 2', async () => {
+    await runTo(gdb(), 'mmio_read32');
+    const c = await capture(gdb(), 'after-first-fault');
+    golden('demo-normal-3-after-first-fault', c.text);
+    assert.deepEqual(
+      c.guard.mapped.map((l) => hex(l.va)),
+      ['0x9000000', '0x9010000'],
+    );
+    assert.deepEqual(
+      c.guard.guardMapped.map((x) => hex(x)),
+      ['0x9000000', '0x9010000'],
+    );
+    assert.deepEqual(c.guard.anomalies, []);
+  });
+  void test('at scenario_done: touched pages valid at stage 1, unmapped at stage 2 (info only)', async () => {
+    await runTo(gdb(), 'scenario_done');
+    const c = await capture(gdb(), 'scenario_done');
+    golden('demo-normal-4-scenario_done', c.text);
+    assert.deepEqual(
+      c.guard.guardMapped.map((x) => hex(x)),
+      ['0x9000000'],
+    );
+    assert.deepEqual(
+      c.guard.anomalies.map((a) => `${a.kind}/${a.severity} ${hex(a.va ?? 0n)}`),
+      [
+        'validUnguarded/info 0x9010000',
+        'validUnguarded/info 0x9020000',
+        'validUnguarded/info 0xa000000',
+        'validUnguarded/info 0x4010000000',
+      ],
+    );
+  });
+  void test('the pvmfw-mmu CLI on the live stub agrees (walk --json, guard, translate)', async () => {
+    await gdb().close();
+    const target = `127.0.0.1:${qemu().port}`;
+    try {
+      const w = spawnSync(process.execPath, [cli, 'walk', '--gdb', target, '--json'], { encoding: 'utf8' });
+      assert.equal(w.status, 0, w.stderr);
+      const j = JSON.parse(w.stdout) as {
+        leaves: { va: string; lazy: string | null; valid: boolean }[];
+        stats: { packets: number; tablesRead: number };
+      };
+      assert.deepEqual(
+        j.leaves.filter((l) => l.lazy === 'mapped').map((l) => l.va),
+        ['0x9000000', '0x9010000', '0x9020000', '0xa000000', '0x4010000000'],
+      );
+      assert.ok(j.stats.packets > 0 && j.stats.tablesRead === 8);
+      const g = spawnSync(process.execPath, [cli, 'guard', '--gdb', target, '--elf', demoElf], {
+        encoding: 'utf8',
+      });
+      assert.equal(g.status, 0, g.stderr);
+      assert.match(g.stdout, /guard-mapped now \(stage 2\): 0x9000000\n/);
+      const t = spawnSync(process.execPath, [cli, 'translate', '--gdb', target, '0x9030000'], {
+        encoding: 'utf8',
+      });
+      assert.equal(t.status, 4);
+      assert.match(t.stdout, /pvmfw: lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x9030000/);
+    } finally {
+      await reconnect();
+    }
+  });
+});
+
+scenarioSuite('a', ({ gdb }) => {
+  void test('a valid lazy 2 MiB block: "Failed to break down block mapping"', async () => {
+    await runTo(gdb(), 'panic_park');
+    const c = await capture(gdb(), 'scenario a at panic_park');
+    golden('demo-a-panic_park', c.text);
+    assert.ok(
+      c.guard.anomalies.some(
+        (a) => a.kind === 'lazyNotPage' && a.va === 0x0a00_0000n && a.severity === 'error',
+      ),
+    );
+  });
+});
+
+scenarioSuite('b', ({ gdb }) => {
+  void test('fw_cfg valid without MMIO_GUARD_MAP: external abort verdict, validUnguarded', async () => {
+    // Faults in order: RTC and virtio (lazy, handled), then fw_cfg's injected external abort.
+    const seen: string[] = [];
+    let c: Capture | undefined;
+    for (let i = 0; i < 4 && c?.verdict?.kind !== 'externalAbort'; i++) {
+      await runTo(gdb(), 'sync_exception_current');
+      c = await capture(gdb(), 'scenario b in sync_exception_current');
+      seen.push(`${c.verdict?.kind}@${hex(getRegister(c.registers, 'FAR_EL1') ?? 0n)}`);
+    }
+    assert.deepEqual(seen, ['lazyMmio@0x9010000', 'lazyMmio@0xa000000', 'externalAbort@0x9020000']);
+    assert.ok(c);
+    golden('demo-b-external-abort', c.text);
+    assert.equal(c.verdict?.kind, 'externalAbort');
+    assert.ok(
+      c.guard.anomalies.some(
+        (a) => a.kind === 'validUnguarded' && a.va === 0x0902_0000n && a.severity === 'error',
+      ),
+    );
+  });
+});
+
+scenarioSuite('c', ({ gdb }) => {
+  void test('the lazy flag on a normal-memory page', async () => {
+    await runTo(gdb(), 'panic_park');
+    const c = await capture(gdb(), 'scenario c at panic_park');
+    golden('demo-c-panic_park', c.text);
+    const bugC = sym(symbols, 'bug_c_page');
+    assert.ok(
+      c.guard.anomalies.some((a) => a.kind === 'lazyOnNormal' && a.va === bugC),
+      JSON.stringify(c.guard.anomalies.map((a) => a.message)),
+    );
+  });
+});
+
+scenarioSuite('d', ({ gdb }) => {
+  void test('mmio_unmap_all skipped: stage 2 still guard-maps every touched page', async () => {
+    await runTo(gdb(), 'scenario_done');
+    const c = await capture(gdb(), 'scenario d at scenario_done');
+    golden('demo-d-scenario_done', c.text);
+    assert.deepEqual(
+      c.guard.guardMapped.map((x) => hex(x)),
+      ['0x9000000', '0x9010000', '0x9020000', '0xa000000', '0x4010000000'],
+    );
+    assert.equal(c.guard.anomalies.length, 0);
+  });
+});
