@@ -88,8 +88,9 @@ export class LineStepper {
       const h = await this.target.runTo(returnAddress);
       if (h.kind === 'exited') return h;
       if (h.pc !== returnAddress || h.breakpoint) return { kind: 'interrupted', pc: h.pc };
-      // A recursive call reaching the same return address in a deeper frame: keep going.
-      if ((await this.target.readRegister('sp')) > sp0) return { kind: 'step', pc: h.pc };
+      // Back in the caller, SP is at or above the SP we started with (equal when stepping out from
+      // a function's first instruction); a recursive call returning there is deeper: keep going.
+      if ((await this.target.readRegister('sp')) >= sp0) return { kind: 'step', pc: h.pc };
       const s = await this.target.stepInstruction();
       if (s.kind === 'exited') return s;
       if (s.breakpoint) return { kind: 'interrupted', pc: s.pc };
