@@ -186,14 +186,20 @@ export class Exceptions {
 
   /** Places the filter breakpoints at the current vector addresses (VBAR, or ELF symbols at entry). */
   async refresh(): Promise<void> {
-    if (!this.s.gdb) return;
+    if (!this.s.gdb || this.filters.size === 0) {
+      if (this.filterAddrs.size) {
+        this.filterAddrs = new Map();
+        await this.s.bps.replace('filter', []);
+      }
+      return;
+    }
     const want = new Map<bigint, { el: 1 | 2; lower: boolean }>();
     const needEl1 = this.filters.has('lazyMmioFault') || this.filters.has('syncException');
     const needEl2 = this.filters.has('guardHypercall') || this.filters.has('syncException');
     const regs = await this.s.gdb.readRegisters(
       ['VBAR', 'VBAR_EL1', 'VBAR_EL2'].filter((n) => this.s.gdb?.registers.get(n)),
     );
-    const vbar1 = regs.get('VBAR_EL1') ?? regs.get('VBAR') ?? this.symbolAny(EL1_VECTOR_SYMBOLS);
+    const vbar1 = regs.get('VBAR_EL1') || regs.get('VBAR') || this.symbolAny(EL1_VECTOR_SYMBOLS);
     const vbar2 = regs.get('VBAR_EL2') || this.symbolAny(EL2_VECTOR_SYMBOLS);
     if (needEl1 && vbar1) {
       for (const o of SYNC_CURRENT) want.set(vbar1 + o, { el: 1, lower: false });
@@ -293,7 +299,7 @@ export class Exceptions {
     }
     if (el === 1 && this.filters.has('lazyMmioFault') && (ec === 0x24 || ec === 0x25)) {
       const far = r.get('FAR_EL1') ?? 0n;
-      const verdict = await this.s.mmu.verdictFor(esr, far);
+      const verdict = await this.s.mmu.verdictFor(esr, far, threadId);
       if (verdict?.kind === 'lazyMmio')
         return {
           filter: 'lazyMmioFault',

@@ -34,6 +34,7 @@ import type { LoadedProgram } from './connect';
 import { GuardModel } from './guard';
 import { diffTables, type TableSnapshot } from './mmuDiff';
 import { PhysCache } from './physCache';
+import { stubName } from './registers';
 import { buildEntry, hex, regimeInfo, walkSteps } from './pte';
 import type { Stop } from './runControl';
 import type { PvmfwDebugSession } from './session';
@@ -374,10 +375,19 @@ export class MmuModel {
   }
 
   /** The pvmfw verdict for a data abort with this ESR and FAR, from the current stop's tables. */
-  async verdictFor(esr: bigint, far: bigint): Promise<FaultVerdict | undefined> {
+  async verdictFor(esr: bigint, far: bigint, threadId: number): Promise<FaultVerdict | undefined> {
+    // Called while classifying a stop, before the session has a context for it: read afresh.
     this.cache.clear();
-    const ctx = this.s.requireStopped();
-    const regs = Object.fromEntries(await ctx.regs(REGIME_REGISTERS.el1));
+    const gdb = this.s.need(this.s.gdb);
+    const names = REGIME_REGISTERS.el1
+      .map((n) => stubName(n, (x) => gdb.registers.get(x) !== undefined))
+      .filter((n): n is string => n !== undefined);
+    const raw = await gdb.readRegisters(names, threadId);
+    const regs: Record<string, bigint | undefined> = {};
+    for (const n of REGIME_REGISTERS.el1) {
+      const real = stubName(n, (x) => gdb.registers.get(x) !== undefined);
+      regs[n] = real === undefined ? undefined : raw.get(real);
+    }
     const config = regimeFromRegisters('el1', regs);
     const t = await translate(config, this.cache, far);
     return this.guard.verdictForFault(esr, far, t);

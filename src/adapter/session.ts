@@ -28,7 +28,8 @@ import { Inspect } from './inspect';
 import { MmuModel } from './mmu';
 import { QemuProcess, QemuStartError } from './qemuProcess';
 import { RunControl, type Stop } from './runControl';
-import { unwind, type RawFrame } from './stack';
+import { unwind, vectorAt, type RawFrame } from './stack';
+import { decodeEsr } from '../aarch64/esr';
 import { StopContext } from './stopContext';
 import { SourceSupport } from './source';
 import { SymbolTable } from './symbols';
@@ -349,6 +350,8 @@ export class PvmfwDebugSession extends DebugSession {
   private async doContinue(): Promise<DebugProtocol.ContinueResponse['body']> {
     const run = this.need(this.run);
     this.invalidate();
+    // VBAR moves when the firmware installs its vectors: keep the filter breakpoints on them.
+    await this.exceptions.refresh();
     await run.resume();
     return { allThreadsContinued: true };
   }
@@ -420,10 +423,34 @@ export class PvmfwDebugSession extends DebugSession {
       this.log(`MMU walk failed: ${e.message}`, 'stderr');
       return undefined;
     });
-    this.sendEvent(ev);
-    void this.mmuPending.then((body) => {
+    const mmu = this.mmuPending;
+    void (async () => {
+      if (stop.reason === 'step' && !stop.description) {
+        const why = await this.vectorEntry(ctx, stop.pc).catch(() => undefined);
+        if (why) {
+          ev.body.description = why;
+          ev.body.text = why;
+        }
+      }
+      this.sendEvent(ev);
+      const body = await mmu;
       if (body && !this.ended && this.ctx === ctx) this.sendEvent(new Event('mmuChanged', body));
-    });
+    })();
+  }
+
+  /** "Stepped into the exception vector…" when a step lands on a vector entry (a faulting load, an HVC). */
+  private async vectorEntry(ctx: StopContext, pc: bigint): Promise<string | undefined> {
+    const r = await ctx.regs(['VBAR_EL1', 'VBAR_EL2', 'ESR_EL1', 'ESR_EL2', 'FAR_EL1']);
+    for (const el of [1, 2] as const) {
+      const name = vectorAt(pc, r.get(`VBAR_EL${el}`));
+      if (!name) continue;
+      const esr = decodeEsr(r.get(`ESR_EL${el}`) ?? 0n);
+      const cause = esr.abort
+        ? `${esr.ecName}: ${esr.abort.fsc.name}${el === 1 ? ` at 0x${(r.get('FAR_EL1') ?? 0n).toString(16)}` : ''}`
+        : esr.ecName;
+      return `Stepped into the EL${el} exception vector (${name}): ${cause}`;
+    }
+    return undefined;
   }
 
   /** The MMU state of the current stop (walk + diff), once computed. */

@@ -49,9 +49,9 @@ async function stepOnce(dap: Dap, kind: 'next' | 'stepIn'): Promise<MmuChangedEv
   const m = dap.mark();
   if (kind === 'next') await dap.dc.nextRequest({ threadId: 1, granularity: 'instruction' });
   else await dap.dc.stepInRequest({ threadId: 1, granularity: 'instruction' });
-  const stop = await dap.nextStop(m);
+  const { stop, mmu } = await dap.nextStopWithMmu(m);
   assert.equal(stop.reason, 'step');
-  return dap.nextMmu(m);
+  return mmu;
 }
 
 void describe('launch the demo firmware and single-step the MMIO fault handler', () => {
@@ -150,9 +150,8 @@ void describe('launch the demo firmware and single-step the MMIO fault handler',
     assert.equal(before?.kind, 'lazy');
     m = dap.mark();
     await dap.dc.stepOutRequest({ threadId: 1 });
-    const out = await dap.nextStop(m);
-    assert.equal(out.reason, 'step', JSON.stringify(out) + (await dap.topFrame()).name);
-    const ev = await dap.nextMmu(m);
+    const { stop: out, mmu: ev } = await dap.nextStopWithMmu(m);
+    assert.equal(out.reason, 'step');
     const split = ev.changes.find((c) => c.kind === 'split');
     assert.ok(split, JSON.stringify(ev.changes));
     assert.equal(split.vaStart, '0xa000000');

@@ -142,6 +142,16 @@ export class Dap {
     return this.next<DebugProtocol.StoppedEvent['body']>('stopped', from, () => true, timeoutMs);
   }
 
+  /** The next stopped event after `from`, and the mmuChanged event of that same stop. */
+  async nextStopWithMmu(
+    from: number,
+    timeoutMs?: number,
+  ): Promise<{ stop: DebugProtocol.StoppedEvent['body']; mmu: MmuChangedEventBody }> {
+    const stop = await this.nextStop(from, timeoutMs);
+    const at = this.events.findIndex((e, i) => i >= from && e.event === 'stopped');
+    return { stop, mmu: await this.nextMmu(at + 1, timeoutMs) };
+  }
+
   nextMmu(from: number, timeoutMs?: number): Promise<MmuChangedEventBody> {
     return this.next<MmuChangedEventBody>('mmuChanged', from, () => true, timeoutMs);
   }
