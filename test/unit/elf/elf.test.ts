@@ -25,6 +25,7 @@ function coveringRows(rows: OracleRow[]): OracleRow[] {
 
 const variants = [
   [4, '-O0'],
+  [4, '-O2'],
   [5, '-O0'],
   [5, '-O2'],
 ] as const;
