@@ -3,6 +3,7 @@
 // the page-table update (the entry turns VALID); step out to sync_exception_current; the Disassembly
 // view's request around PC; a logpoint on the next fault. Lines come from the source text, addresses
 // and mnemonics from binutils: nothing is hard-coded.
+import type { DebugProtocol } from '@vscode/debugprotocol';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -141,5 +142,31 @@ void describe('source-level debugging of handle_mmio_fault (DAP, QEMU, demo firm
     assert.equal(stop.reason, 'breakpoint');
     assert.equal((await dap.topFrame()).line, mapLine);
     assert.match(dap.output.join(''), new RegExp(`lazy fault at 0x${VIRTIO.toString(16)}`));
+  });
+
+  void test('Disassembly view: an instruction breakpoint on the call to mmio_guard_map, then an instruction step over it', async () => {
+    const sym = (await dap.evaluate('handle_mmio_fault')).match(/0x[0-9a-f]+/)?.[0];
+    assert.ok(sym, 'the console evaluates a symbol to its address');
+    const listing = await dap.dc.customRequest('disassemble', { memoryReference: sym, instructionCount: 64 });
+    const insns = (listing.body as { instructions: { address: string; instruction: string }[] }).instructions;
+    const call = insns.find((i) => /^bl .*<mmio_guard_map>$/.test(i.instruction));
+    assert.ok(call, 'bl mmio_guard_map in the listing');
+    const set = (await dap.dc.customRequest('setInstructionBreakpoints', {
+      breakpoints: [{ instructionReference: call.address }],
+    })) as DebugProtocol.SetInstructionBreakpointsResponse;
+    assert.equal(set.body.breakpoints[0]?.verified, true);
+    let m = dap.mark();
+    await dap.dc.continueRequest({ threadId: 1 });
+    assert.equal((await dap.nextStop(m)).reason, 'breakpoint');
+    const at = await dap.topFrame();
+    assert.equal(BigInt(at.instructionPointerReference!), BigInt(call.address));
+    assert.equal(at.line, mapLine);
+    m = dap.mark();
+    await dap.dc.nextRequest({ threadId: 1, granularity: 'instruction' });
+    assert.equal((await dap.nextStop(m)).reason, 'step');
+    const after = await dap.topFrame();
+    assert.equal(BigInt(after.instructionPointerReference!), BigInt(call.address) + 4n);
+    assert.match(after.name, /^handle_mmio_fault/);
+    await dap.dc.customRequest('setInstructionBreakpoints', { breakpoints: [] });
   });
 });
