@@ -225,6 +225,15 @@ export class PvmfwDebugSession extends DebugSession {
       await this.qemu?.kill();
       throw explainConnectError(e, host, port);
     }
+    if (gdb.registers.all.length === 0) {
+      // Connecting to a running QEMU makes it pause and send a stop reply unasked, which can be
+      // taken for the answer to qSupported (then no target XML is read). The VM is paused now, so
+      // a second connection gets the plain sequence.
+      await gdb.close().catch(() => undefined);
+      gdb = await connectTcp(host, port, { timeoutMs: 5000 }).catch((e: unknown) => {
+        throw explainConnectError(e, host, port);
+      });
+    }
     this.gdb = gdb;
     try {
       checkArchitecture(gdb);
@@ -325,12 +334,11 @@ export class PvmfwDebugSession extends DebugSession {
     if (gdb && !killIt) {
       // Leave no breakpoint behind in a QEMU that keeps running.
       await this.exceptions.clearAll().catch(() => undefined);
+      // QEMU leaves the VM as it is when the connection closes. A plain `D` is refused (E22) once
+      // the multiprocess extension is on, so "continue" resumes explicitly before closing.
       const pause = this.config.onDisconnect === 'pause';
-      if (!pause && this.run?.state === 'running') {
-        await gdb.close().catch(() => undefined);
-      } else {
-        await gdb.close({ detach: !pause }).catch(() => undefined);
-      }
+      if (!pause && this.run?.state !== 'running') await gdb.resume('continue').catch(() => undefined);
+      await gdb.close().catch(() => undefined);
     } else {
       await gdb?.close().catch(() => undefined);
     }

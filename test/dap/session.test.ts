@@ -1,0 +1,217 @@
+// Session life cycle through the adapter with real QEMU: attach to a QEMU someone else started
+// (left running or paused on disconnect), clear errors (QEMU missing, port refused, wrong
+// architecture, an ELF that does not match), and the session ending cleanly when QEMU dies or quits.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort, startQemu, type QemuInstance } from '../harness/qemu';
+import { buildMini } from '../harness/mini';
+import { buildGuest, Dap, demoElf, demoLaunch, processAlive } from './support';
+
+function qemuPid(dap: Dap): number {
+  const m = /QEMU \(pid (\d+)\)/.exec(dap.transcript());
+  assert.ok(m, 'the adapter names the QEMU it started');
+  return Number(m[1]);
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (!processAlive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return !processAlive(pid);
+}
+
+async function attach(dap: Dap, port: number, extra: Record<string, unknown> = {}) {
+  const m = dap.mark();
+  await dap.dc.initializeRequest({
+    adapterID: 'pvmfw-mmu',
+    linesStartAt1: true,
+    columnsStartAt1: true,
+    pathFormat: 'path',
+  });
+  await dap.dc.attachRequest({
+    gdb: `127.0.0.1:${port}`,
+    program: demoElf,
+    stopOnEntry: true,
+    ...extra,
+  } as never);
+  await dap.next('initialized', m);
+  await dap.dc.configurationDoneRequest();
+  return dap.nextStop(m);
+}
+
+void describe('attach to a QEMU started elsewhere', () => {
+  let qemu: QemuInstance | undefined;
+  before(async () => {
+    buildGuest();
+    qemu = await startQemu({
+      kernel: demoElf,
+      machine: 'virt,virtualization=on',
+      cpu: 'max',
+      memory: '512M',
+      smp: 2,
+    });
+  });
+  after(async () => {
+    await qemu?.kill();
+  });
+
+  void test('attach at entry, two vCPUs, disconnect leaves the guest running', async () => {
+    const q = qemu;
+    assert.ok(q);
+    const dap = new Dap();
+    await dap.start();
+    try {
+      const stop = await attach(dap, q.port);
+      assert.equal(stop.reason, 'entry');
+      assert.equal((await dap.topFrame()).name, '_start');
+      const threads = (await dap.dc.threadsRequest()).body.threads;
+      assert.equal(threads.length, 2);
+      assert.match(threads[0].name, /^vCPU 0/);
+      await dap.dc.disconnectRequest({ terminateDebuggee: false });
+    } finally {
+      await dap.stop();
+    }
+    // Detached with the guest running: it reaches the end of its scenario on its own.
+    await q.waitForOutput('parked at scenario_done', 10000);
+    assert.equal(q.exitStatus(), undefined);
+  });
+
+  void test('attach again to the parked guest (onDisconnect: pause), QEMU keeps running', async () => {
+    const q = qemu;
+    assert.ok(q);
+    const dap = new Dap();
+    await dap.start();
+    try {
+      const stop = await attach(dap, q.port, { onDisconnect: 'pause' });
+      assert.equal(stop.reason, 'entry');
+      const pc = (await dap.topFrame()).name;
+      assert.match(pc, /^scenario_done/);
+      await dap.dc.disconnectRequest({ terminateDebuggee: false });
+    } finally {
+      await dap.stop();
+    }
+    assert.equal(q.exitStatus(), undefined, 'QEMU keeps running after an attach session');
+  });
+});
+
+void describe('errors', () => {
+  before(() => buildGuest());
+
+  void test('a missing QEMU binary is named', async () => {
+    const dap = new Dap();
+    await dap.start();
+    try {
+      await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
+      await assert.rejects(
+        dap.dc.launchRequest(demoLaunch({ qemu: '/nonexistent/qemu-system-aarch64' }) as never),
+        /QEMU binary '\/nonexistent\/qemu-system-aarch64' not found/,
+      );
+    } finally {
+      await dap.stop();
+    }
+  });
+
+  void test('a refused gdb port says what to start', async () => {
+    const port = await freePort();
+    const dap = new Dap();
+    await dap.start();
+    try {
+      await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
+      await assert.rejects(
+        dap.dc.attachRequest({ gdb: `127.0.0.1:${port}` } as never),
+        new RegExp(
+          `Nothing accepts connections at 127\\.0\\.0\\.1:${port}.*-gdb tcp:127\\.0\\.0\\.1:${port}`,
+        ),
+      );
+    } finally {
+      await dap.stop();
+    }
+  });
+
+  void test('a 32-bit Arm QEMU is refused as the wrong architecture, and killed', async () => {
+    const dap = new Dap();
+    await dap.start();
+    try {
+      await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
+      const args = {
+        qemu: 'qemu-system-arm',
+        qemuArgs: ['-M', 'virt', '-display', 'none', '-monitor', 'none', '-serial', 'null'],
+      };
+      await assert.rejects(
+        dap.dc.launchRequest(args as never),
+        /describes a arm target; pvmfw-mmu debugs aarch64 guests/,
+      );
+      assert.ok(await waitGone(qemuPid(dap), 3000), 'the QEMU it started is gone (and reaped)');
+    } finally {
+      await dap.stop();
+    }
+  });
+
+  void test('an ELF that is not the guest is refused', async () => {
+    const mini = buildMini();
+    const dap = new Dap();
+    await dap.start();
+    try {
+      await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
+      await assert.rejects(
+        dap.dc.launchRequest(demoLaunch({ program: mini.elf }) as never),
+        /does not match the guest/,
+      );
+      assert.ok(await waitGone(qemuPid(dap), 3000));
+    } finally {
+      await dap.stop();
+    }
+  });
+
+  void test('QEMU killed mid-step: the session ends within a second, no zombie', async () => {
+    const dap = new Dap();
+    await dap.start();
+    try {
+      await dap.launch(demoLaunch());
+      const pid = qemuPid(dap);
+      const m = dap.mark();
+      const t0 = Date.now();
+      process.kill(pid, 'SIGKILL');
+      await dap.dc.stepInRequest({ threadId: 1, granularity: 'instruction' }).catch(() => undefined);
+      await dap.next('terminated', m, () => true, 1000);
+      assert.ok(Date.now() - t0 < 1000);
+      assert.ok(await waitGone(pid, 1000), 'QEMU reaped');
+    } finally {
+      await dap.stop();
+    }
+  });
+
+  void test('QEMU quitting (monitor quit) ends the session with exited + terminated', async () => {
+    const dap = new Dap();
+    await dap.start();
+    try {
+      await dap.launch(demoLaunch());
+      const pid = qemuPid(dap);
+      const m = dap.mark();
+      await dap.dc.evaluateRequest({ expression: 'monitor quit', context: 'repl' }).catch(() => undefined);
+      await dap.next('exited', m, () => true, 1000);
+      await dap.next('terminated', m, () => true, 1000);
+      assert.ok(await waitGone(pid, 1000));
+    } finally {
+      await dap.stop();
+    }
+  });
+
+  void test('terminate kills the launched QEMU', async () => {
+    const dap = new Dap();
+    await dap.start();
+    try {
+      await dap.launch(demoLaunch());
+      await dap.dc.continueRequest({ threadId: 1 });
+      const pid = qemuPid(dap);
+      const m = dap.mark();
+      await dap.dc.terminateRequest();
+      await dap.next('terminated', m, () => true, 3000);
+      assert.ok(await waitGone(pid, 3000));
+    } finally {
+      await dap.stop();
+    }
+  });
+});
