@@ -105,7 +105,7 @@ void describe('errors', () => {
     try {
       await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
       await assert.rejects(
-        dap.dc.launchRequest(demoLaunch({ qemu: '/nonexistent/qemu-system-aarch64' }) as never),
+        dap.dc.launchRequest(demoLaunch({ qemu: '/nonexistent/qemu-system-aarch64' })),
         /QEMU binary '\/nonexistent\/qemu-system-aarch64' not found/,
       );
     } finally {
@@ -156,7 +156,7 @@ void describe('errors', () => {
     try {
       await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
       await assert.rejects(
-        dap.dc.launchRequest(demoLaunch({ program: mini.elf }) as never),
+        dap.dc.launchRequest(demoLaunch({ program: mini.elf })),
         /does not match the guest/,
       );
       assert.ok(await waitGone(qemuPid(dap), 3000));
