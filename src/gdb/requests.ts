@@ -31,8 +31,10 @@ export function expectOk(request: string, reply: Uint8Array): void {
 }
 
 /**
- * Issues `packets` with at most `window` in flight and parses each reply in order. Stops issuing at the
- * first error, waits for what is in flight (so the reply FIFO stays aligned), then throws it.
+ * Issues `packets` with at most `window` in flight and parses each reply. Replies come back in request
+ * order (the link matches them FIFO); each of `window` workers awaits its own request, so a strict
+ * loop (window 1) costs one await per packet. At the first error no new request is issued; what is in
+ * flight is awaited (keeping the reply FIFO aligned) and the error is thrown.
  */
 export async function issueWindowed<T>(
   link: RspLink,
@@ -42,44 +44,25 @@ export async function issueWindowed<T>(
   parse: (reply: Uint8Array, index: number) => T,
 ): Promise<T[]> {
   const results = new Array<T>(packets.length);
-  if (packets.length === 0) return results;
   let next = 0;
-  let active = 0;
-  let failure: unknown;
   let failed = false;
-  await new Promise<void>((resolve) => {
-    const pump = (): void => {
-      while (!failed && next < packets.length && active < window) {
-        const i = next++;
-        active++;
-        link
-          .request(packets[i], timeoutMs)
-          .then(
-            (reply) => {
-              if (failed) return;
-              try {
-                results[i] = parse(reply, i);
-              } catch (e) {
-                failed = true;
-                failure = e;
-              }
-            },
-            (e: unknown) => {
-              if (!failed) {
-                failed = true;
-                failure = e;
-              }
-            },
-          )
-          .finally(() => {
-            active--;
-            if (active === 0 && (failed || next >= packets.length)) resolve();
-            else pump();
-          });
+  let failure: unknown;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < packets.length) {
+      const i = next++;
+      try {
+        results[i] = parse(await link.request(packets[i], timeoutMs), i);
+      } catch (e) {
+        if (!failed) {
+          failed = true;
+          failure = e;
+        }
       }
-    };
-    pump();
-  });
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let w = 0; w < Math.min(window, packets.length); w++) workers.push(worker());
+  await Promise.all(workers);
   if (failed) throw failure;
   return results;
 }
