@@ -135,6 +135,13 @@ export class ElfFile {
     return out;
   }
 
+  /** True when an allocated section (SHF_ALLOC) covers `addr`: the address is part of the image. */
+  isMapped(addr: bigint): boolean {
+    return this.sections.some(
+      (s) => (s.flags & 2n) !== 0n && addr >= s.addr && addr < s.addr + BigInt(s.size),
+    );
+  }
+
   /** The section (SHF_ALLOC) whose memory image holds `addr`, with the file bytes from there on. */
   bytesAt(addr: bigint, length: number): Uint8Array | undefined {
     for (const s of this.sections) {

@@ -147,13 +147,23 @@ export class ElfImage {
 
   /** The function holding `addr`: from DWARF subprograms, else from sized FUNC symbols. */
   functionAt(addr: bigint): FunctionInfo | undefined {
-    let best: { fn: DwarfFunction; high: bigint; size: bigint } | undefined;
-    for (const fn of this.debugInfo().functions) {
-      for (const r of fn.ranges) {
-        if (addr >= r.low && addr < r.high && (!best || r.high - r.low < best.size)) {
-          best = { fn, high: r.high, size: r.high - r.low };
-        }
-      }
+    const { ranges, maxHigh } = this.functionIndex();
+    // Last range starting at or below addr, then back while an earlier range can still reach addr
+    // (maxHigh is the running maximum of `high`): exact even for nested or overlapping ranges.
+    let lo = 0;
+    let hi = ranges.length - 1;
+    let i = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (ranges[mid].low <= addr) {
+        i = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    let best: (typeof ranges)[number] | undefined;
+    for (; i >= 0 && maxHigh[i] > addr; i--) {
+      const r = ranges[i];
+      if (addr < r.high && (!best || r.high - r.low < best.high - best.low)) best = r;
     }
     if (best) return { name: best.fn.name, low: best.fn.low, high: best.high, source: 'dwarf' };
     const s = this.symbolAt(addr);
@@ -178,6 +188,23 @@ export class ElfImage {
   /** File bytes of the loaded image at `addr` (for disassembly without a target). */
   bytesAt(addr: bigint, length: number): Uint8Array | undefined {
     return this.elf.bytesAt(addr, length);
+  }
+
+  private fnIndex?: { ranges: { low: bigint; high: bigint; fn: DwarfFunction }[]; maxHigh: bigint[] };
+
+  private functionIndex() {
+    if (!this.fnIndex) {
+      const ranges = this.debugInfo()
+        .functions.flatMap((fn) => fn.ranges.map((r) => ({ low: r.low, high: r.high, fn })))
+        // Discarded functions keep DIEs with low_pc 0 (or -1): not code of this image.
+        .filter((r) => this.elf.isMapped(r.low))
+        .sort((a, b) => cmpBig(a.low, b.low));
+      const maxHigh: bigint[] = [];
+      let m = 0n;
+      for (const r of ranges) maxHigh.push((m = r.high > m ? r.high : m));
+      this.fnIndex = { ranges, maxHigh };
+    }
+    return this.fnIndex;
   }
 
   private sortedLabels(): ElfSymbol[] {
@@ -224,7 +251,12 @@ export class ElfImage {
         if (units.length === 0) tables.push(...allLineTables(debugLine, defined(strings)));
       }
       const ar = data('.debug_aranges');
-      this.debug = { units, functions, lines: new LineIndex(tables), aranges: ar ? parseAranges(ar) : [] };
+      this.debug = {
+        units,
+        functions,
+        lines: new LineIndex(tables, (a) => this.elf.isMapped(a)),
+        aranges: ar ? parseAranges(ar) : [],
+      };
     }
     return this.debug;
   }

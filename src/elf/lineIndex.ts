@@ -34,13 +34,22 @@ export class LineIndex {
   /** Non-empty row spans sorted by address. */
   private readonly spans: Span[] = [];
 
-  constructor(readonly tables: LineTable[]) {
+  /**
+   * `isMapped` filters out sequences of code the linker discarded: their addresses are left at 0
+   * (GNU ld) or -1 (lld) and would otherwise shadow real code linked at low addresses.
+   */
+  constructor(
+    readonly tables: LineTable[],
+    isMapped: (addr: bigint) => boolean = () => true,
+  ) {
     for (const table of tables) {
       const rows = table.rows;
+      let live = true;
       for (let i = 0; i + 1 < rows.length; i++) {
         const row = rows[i];
+        if (i === 0 || rows[i - 1].endSequence) live = isMapped(row.address);
         const next = rows[i + 1];
-        if (row.endSequence || next.address <= row.address) continue;
+        if (!live || row.endSequence || next.address <= row.address) continue;
         this.spans.push({ low: row.address, high: next.address, table, row: i });
       }
     }

@@ -132,5 +132,14 @@ void describe(
       assert.ok(cu && cu.ranges.length > 1, `${cu?.ranges.length} ranges`);
       assert.ok(cu.ranges.some((r) => fn.low >= r.low && fn.low < r.high));
     });
+
+    void test('functions and sequences the linker discarded (left at address 0) are not code of the image', () => {
+      const gone = image.dwarfFunctions().filter((f) => f.low === 0n);
+      assert.ok(gone.length > 0, 'rustc leaves DIEs of discarded functions');
+      for (const f of gone.slice(0, 50)) {
+        assert.equal(image.functionAt(f.low + 1n), undefined, f.name);
+        assert.equal(image.lineForAddress(f.low + 1n), undefined, f.name);
+      }
+    });
   },
 );
