@@ -29,12 +29,14 @@ export interface GridLayout {
 }
 
 const MAX_HEIGHT = 320;
+/** Room around the pages so the outline of an edge page (a one-page region) is not clipped. */
+const MARGIN = 4;
 const MAX_CELL = 16;
 
 export function layoutFor(pages: number, width: number): GridLayout {
   const w = Math.max(64, Math.floor(width));
   const cell = Math.max(1, Math.min(MAX_CELL, Math.floor(Math.sqrt((w * MAX_HEIGHT) / Math.max(1, pages)))));
-  const cols = Math.max(1, Math.min(pages, Math.floor(w / cell)));
+  const cols = Math.max(1, Math.min(pages, Math.floor((w - 2 * MARGIN) / cell)));
   return { cell, cols, rows: Math.ceil(pages / cols) };
 }
 
@@ -80,8 +82,8 @@ export class PageGrid {
   private indexAt(e: MouseEvent): number | undefined {
     const rect = this.canvas.getBoundingClientRect();
     const { cell, cols } = this.layout;
-    const col = Math.floor((e.clientX - rect.left) / cell);
-    const row = Math.floor((e.clientY - rect.top) / cell);
+    const col = Math.floor((e.clientX - rect.left - MARGIN) / cell);
+    const row = Math.floor((e.clientY - rect.top - MARGIN) / cell);
     if (col < 0 || col >= cols || row < 0) return undefined;
     const i = row * cols + col;
     return i < this.region.pageCount ? i : undefined;
@@ -93,13 +95,15 @@ export class PageGrid {
     this.layout = layoutFor(region.pageCount, width);
     const { cell, cols, rows } = this.layout;
     const dpr = window.devicePixelRatio || 1;
-    this.canvas.style.width = `${cols * cell}px`;
-    this.canvas.style.height = `${rows * cell}px`;
-    this.canvas.width = Math.ceil(cols * cell * dpr);
-    this.canvas.height = Math.ceil(rows * cell * dpr);
+    const w = cols * cell + 2 * MARGIN;
+    const h = rows * cell + 2 * MARGIN;
+    this.canvas.style.width = `${w}px`;
+    this.canvas.style.height = `${h}px`;
+    this.canvas.width = Math.ceil(w * dpr);
+    this.canvas.height = Math.ceil(h * dpr);
     const ctx = this.canvas.getContext('2d');
     if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.setTransform(dpr, 0, 0, dpr, MARGIN * dpr, MARGIN * dpr);
     ctx.fillStyle = palette.empty;
     ctx.fillRect(0, 0, cols * cell, rows * cell);
     const gap = cell >= 6 ? 1 : 0;

@@ -230,7 +230,8 @@ export function render(
       ),
     );
   }
-  for (const c of change?.changes ?? []) list.append(el('li', { class: 'pte-change' }, c.summary));
+  for (const c of change?.changes ?? [])
+    list.append(el('li', { class: 'pte-change' }, `${c.regime}: ${c.summary}`));
   for (const a of change?.newAnomalies ?? []) list.append(el('li', { class: 'anomaly' }, `⚠ ${a.message}`));
   if (!list.childElementCount) list.append(el('li', { class: 'placeholder' }, 'No change.'));
   d.append(list);

@@ -57,6 +57,7 @@ export function registerCommands(
     const va = addressFromArgument(arg) ?? (await askAddress('Reveal PTE for Address'));
     if (va === undefined) return undefined;
     const node = await tree.findEntry(va);
+    await tree.whenIdle();
     if (!node) {
       void vscode.window.showWarningMessage(`No translation table entry maps ${toHex(va)}.`);
       return undefined;

@@ -1,6 +1,7 @@
 // Debug configuration defaults, how VS Code runs the adapter, and a tracker that tells the views when
 // the target stops and resumes.
 
+import { appendFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { PvmfwDebugSession } from '../adapter/session';
 import { CONFIG_SNIPPET_LABEL, DEBUG_TYPE, SETTING, SETTING_DEFAULT } from './ids';
@@ -23,7 +24,22 @@ export function demoLaunchConfiguration(
 
 /** QEMU arguments that boot the demo firmware (EL2 on, so the MMIO-guard stub runs). */
 export function demoQemuArgs(elf: string): string[] {
-  return ['-M', 'virt,virtualization=on', '-cpu', 'cortex-a57', '-m', '256M', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-kernel', elf];
+  return [
+    '-M',
+    'virt,virtualization=on',
+    '-cpu',
+    'cortex-a57',
+    '-m',
+    '256M',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
+    '-kernel',
+    elf,
+  ];
 }
 
 export class ConfigurationProvider implements vscode.DebugConfigurationProvider {
@@ -77,11 +93,18 @@ export class StopTracker implements vscode.DebugAdapterTrackerFactory {
   constructor(private readonly sessions: MmuSessions) {}
 
   createDebugAdapterTracker(session: vscode.DebugSession): vscode.DebugAdapterTracker {
+    // PVMFW_MMU_DAP_LOG=FILE (in the environment of VS Code / code-server) records every DAP message.
+    const logFile = process.env.PVMFW_MMU_DAP_LOG;
+    const record = (dir: string, m: unknown): void => {
+      if (logFile) appendFileSync(logFile, `${Date.now()} ${dir} ${JSON.stringify(m)}\n`);
+    };
     return {
       onWillReceiveMessage: (m: DapMessage) => {
+        record('>', m);
         if (m.type === 'request' && m.command && RESUMING.has(m.command)) this.sessions.markRunning(session);
       },
       onDidSendMessage: (m: DapMessage) => {
+        record('<', m);
         if (m.type !== 'event') return;
         if (m.event === 'stopped') this.sessions.markStopped(session);
         else if (m.event === 'continued') this.sessions.markRunning(session);

@@ -23,10 +23,12 @@ export function followFaults(
     ) {
       guard.show();
     }
-    // Only when the user can see the tree: revealing would otherwise pull the view open on every stop.
-    if (!view.visible) return;
+    // Only at the stop that entered the exception (not at every step through the handler), and only
+    // when the user can see the tree: revealing would otherwise pull the view open.
+    if (change.reason !== 'exception' || !view.visible) return;
     try {
       const node = await tree.findEntry(BigInt(fault.far));
+      await tree.whenIdle();
       if (node && sessions.lastChange === change)
         await view.reveal(node, { select: true, focus: false, expand: false });
     } catch {

@@ -66,7 +66,8 @@ export function entryLabel(e: PteEntry): string {
 
 /** One line after the label: where it goes, how big, what it is. */
 export function entryDescription(e: PteEntry, changed: boolean): string {
-  const parts: string[] = [];
+  // The change marker goes first: long descriptions are cut at the right edge of the view.
+  const parts: string[] = changed ? ['Δ'] : [];
   if (e.kind === 'table') parts.push(`→ table ${shortHex(e.child?.table ?? e.outputAddress ?? '0x0')}`);
   else if (e.outputAddress) parts.push(`→ ${shortHex(e.outputAddress)}`);
   if (e.kind !== 'table') parts.push(sizeLabel(e.size));
@@ -74,7 +75,6 @@ export function entryDescription(e: PteEntry, changed: boolean): string {
   if (e.guard && e.kind !== 'lazy') parts.push(GUARD_LABEL[e.guard]);
   if (e.attributes && e.kind !== 'lazy') parts.push(e.attributes.memoryType, e.attributes.permissions);
   if (e.anomalies?.length) parts.push(`⚠ ${e.anomalies.length}`);
-  if (changed) parts.push('● changed');
   return parts.join(' · ');
 }
 

@@ -69,7 +69,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   private readonly changeEmitter = new vscode.EventEmitter<Node | undefined>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
 
-  private nodes = new Map<string, Node>();
+  private readonly nodes = new Map<string, Node>();
   private listings = new Map<string, Listing>();
   /** Descriptor addresses changed at the last stop, with the change's one-line summary. */
   private changed = new Map<Hex, string>();
@@ -90,12 +90,13 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   }
 
   /**
-   * Drops everything fetched: the next expansion asks the adapter again (ids stay, so expansion state
+   * Forgets every listing: the next expansion asks the adapter again (ids stay, so expansion state
    * does). `changes` replaces the changed-since-previous-stop set; omitted keeps it (settings change).
    */
   reset(changes?: readonly PteChange[]): void {
     if (changes) this.changed = new Map(changes.map((c) => [c.descriptorAddress.toLowerCase(), c.summary]));
-    this.nodes = new Map();
+    // Node objects are kept (and updated in place by the next fetch): the tree API rejects a new object
+    // under an id it still holds, and a reveal can race the refresh this fires.
     this.listings = new Map();
     this.changeEmitter.fire(undefined);
   }
@@ -183,7 +184,32 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     }
   }
 
+  /** getChildren calls in flight, and when the last one started (see whenIdle). */
+  private inflight = 0;
+  private lastCall = 0;
+
+  /**
+   * Resolves once VS Code has stopped re-fetching after a refresh. `reveal()` fetches the parents it
+   * needs too; when both fetch the same parent at once, VS Code rejects the second as a duplicate id.
+   */
+  async whenIdle(quietMs = 150, maxMs = 3000): Promise<void> {
+    const end = Date.now() + maxMs;
+    while (Date.now() < end && (this.inflight > 0 || Date.now() - this.lastCall < quietMs)) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async getChildren(node?: Node): Promise<Node[]> {
+    this.inflight++;
+    this.lastCall = Date.now();
+    try {
+      return await this.children(node);
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  private async children(node?: Node): Promise<Node[]> {
     if (node?.kind === 'range') return node.group.entries.map((e) => this.entryNode(e, node));
     if (node && node.kind !== 'regime' && !(node.kind === 'entry' && node.entry.child)) return [];
     const key = node?.id ?? '';
@@ -305,7 +331,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
    * reveal it. Walks the same cached listings the tree shows, so the nodes are the tree's own.
    */
   async findEntry(va: bigint, regime?: Regime): Promise<EntryNode | undefined> {
-    const roots = await this.getChildren();
+    const roots = await this.children();
     const regimes = roots.filter((n): n is RegimeNode => n.kind === 'regime' && n.info.enabled);
     const candidates = regime ? regimes.filter((r) => r.info.regime === regime) : regimes;
     for (const root of candidates) {
@@ -320,18 +346,18 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     va: bigint,
   ): Promise<EntryNode | undefined> {
     let best: EntryNode | undefined;
-    let level: Node[] = await this.getChildren(parent);
+    let level: Node[] = await this.children(parent);
     for (;;) {
       const hit = level.find((n) => this.covers(n, va));
       if (!hit) return best;
       if (hit.kind === 'range') {
-        level = await this.getChildren(hit);
+        level = await this.children(hit);
         continue;
       }
       if (hit.kind !== 'entry') return best;
       best = hit;
       if (!hit.entry.child) return best;
-      level = await this.getChildren(hit);
+      level = await this.children(hit);
     }
   }
 

@@ -13,7 +13,7 @@ export async function launchBrowser(profileDir: string): Promise<{ context: Brow
   const context = await chromium.launchPersistentContext(join(profileDir, 'chrome-profile'), {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width: 1600, height: 1000 },
+    viewport: { width: 1920, height: 1080 },
     args: [
       '--headless',
       '--no-sandbox',

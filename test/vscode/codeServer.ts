@@ -3,7 +3,7 @@
 // adapters and the QEMUs they started) at the end.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,27 @@ export async function startCodeServer(
     throw new Error(`code-server not found at ${CODE_SERVER}: run bash scripts/install-code-server.sh`);
   }
   const port = await freePort();
+  // A first-run profile opens the welcome walkthrough over everything; a person would close it once.
+  const userDir = join(root, 'user-data', 'User');
+  mkdirSync(userDir, { recursive: true });
+  if (!existsSync(join(userDir, 'settings.json'))) {
+    writeFileSync(
+      join(userDir, 'settings.json'),
+      JSON.stringify(
+        {
+          'workbench.startupEditor': 'none',
+          'workbench.colorTheme': 'Default Dark Modern',
+          'workbench.tips.enabled': false,
+          'extensions.autoCheckUpdates': false,
+          'extensions.autoUpdate': false,
+          'telemetry.telemetryLevel': 'off',
+          'git.openRepositoryInParentFolders': 'never',
+        },
+        null,
+        2,
+      ),
+    );
+  }
   const logFile = join(root, 'code-server.log');
   const log = openSync(logFile, 'a');
   const child = spawn(

@@ -18,9 +18,7 @@ export interface Check {
 const ARTIFACTS = join(REPO, 'test-artifacts');
 
 function pane(page: Page, title: string): Locator {
-  return page
-    .locator('.split-view-view')
-    .filter({ has: page.locator(`.pane-header[aria-label^="${title}"]`) });
+  return page.locator(`.pane:has(> .pane-header[aria-label^="${title}"])`);
 }
 
 async function expandPane(page: Page, title: string): Promise<Locator> {
@@ -33,6 +31,26 @@ async function expandPane(page: Page, title: string): Promise<Locator> {
 async function collapsePane(page: Page, title: string): Promise<void> {
   const header = page.locator(`.pane-header[aria-label^="${title}"]`).first();
   if ((await header.count()) && (await header.getAttribute('aria-expanded')) === 'true') await header.click();
+}
+
+/** Waits for the Call Stack header to say why the session paused; returns it with the top frame. */
+async function pausedState(page: Page, why: RegExp): Promise<string> {
+  const header = page.locator('.pane-header[aria-label^="Call Stack"]', { hasText: why });
+  await header.waitFor({ timeout: 60_000 });
+  const frame = await pane(page, 'Call Stack').locator('.monaco-list-row').first().innerText();
+  return `${(await header.innerText()).replace(/\s+/g, ' ')} at ${frame.replace(/\s+/g, ' ')}`;
+}
+
+/** Drags the sash between the side bar and the editor, as a person makes room for long tree rows. */
+async function widenSidebar(page: Page, x: number): Promise<void> {
+  const sidebar = await page.locator('.part.sidebar').boundingBox();
+  if (!sidebar) return;
+  const edge = sidebar.x + sidebar.width;
+  const y = sidebar.y + sidebar.height / 2;
+  await page.mouse.move(edge, y);
+  await page.mouse.down();
+  await page.mouse.move(x, y, { steps: 8 });
+  await page.mouse.up();
 }
 
 export async function runUiScenario(
@@ -75,7 +93,10 @@ export async function runUiScenario(
     await check('the workbench opens the demo workspace with the installed extension', async () => {
       await page.goto(server.url(join(REPO, 'demo')));
       await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-      await runCommand(page, 'View: Show Run and Debug');
+      await page
+        .locator('.activitybar .action-label[aria-label^="Run and Debug"]')
+        .click({ timeout: 30_000 });
+      await widenSidebar(page, 760);
       const start = page.locator('.start-debug-action-item');
       await start.waitFor({ timeout: 30_000 });
       const selected = await poll(
@@ -99,11 +120,7 @@ export async function runUiScenario(
     await check('Start Debugging stops on entry', async () => {
       await page.locator('.start-debug-action-item .codicon-debug-start').click();
       await page.locator('.debug-toolbar').waitFor({ timeout: 30_000 });
-      const state = pane(page, 'Call Stack')
-        .locator('.monaco-list-row', { hasText: /Paused/i })
-        .first();
-      await state.waitFor({ timeout: 60_000 });
-      return (await state.innerText()).replace(/\s+/g, ' ');
+      return pausedState(page, /Paused on entry/i);
     });
 
     await check(
@@ -114,14 +131,14 @@ export async function runUiScenario(
         await row.waitFor({ timeout: 20_000 });
         const box = row.locator('input[type=checkbox]');
         if (!(await box.isChecked())) await box.click();
+        if (!(await box.isChecked())) throw new Error('the checkbox did not tick');
+        // VS Code sends setExceptionBreakpoints asynchronously and nothing on screen confirms it; a
+        // person takes a moment before pressing Continue, and so do we.
+        await page.waitForTimeout(1000);
         await collapsePane(page, 'Watch');
         await expandPane(page, 'Page Tables');
         await page.locator('.debug-toolbar .codicon-debug-continue').click();
-        const exception = pane(page, 'Call Stack')
-          .locator('.monaco-list-row', { hasText: /Paused on exception|exception/i })
-          .first();
-        await exception.waitFor({ timeout: 60_000 });
-        return (await exception.innerText()).replace(/\s+/g, ' ');
+        return pausedState(page, /Lazy MMIO fault at 0x/);
       },
     );
 
@@ -132,12 +149,19 @@ export async function runUiScenario(
       });
       await selected.waitFor({ timeout: 30_000 });
       farRow = (await selected.innerText()).replace(/\s+/g, ' ');
-      await shot('02-lazy-fault-page-tables');
+      await shot('02-lazy-fault');
+      // Make room for the tree, as a person would once the registers have been read.
+      await collapsePane(page, 'Variables');
+      await collapsePane(page, 'Breakpoints');
+      await selected.scrollIntoViewIfNeeded();
+      await shot('03-lazy-fault-page-tables');
       return farRow;
     });
 
     let before = '';
     await check('MMIO Guard shows the fault and the page states', async () => {
+      // The Debug Console spans the editor area; close it so the panel gets the full height.
+      await runCommand(page, 'View: Hide Panel');
       await runCommand(page, 'pvmfw MMU: Open MMIO Guard');
       const summary = guard.locator('#summary');
       await summary.waitFor({ timeout: 30_000 });
@@ -145,7 +169,10 @@ export async function runUiScenario(
       if (!/untouched \(lazy\) \d+/.test(before)) throw new Error(`summary: ${before}`);
       const fault = await guard.locator('#fault').innerText();
       if (!/FAR 0x/.test(fault)) throw new Error(`fault section: ${fault}`);
-      await shot('03-mmio-guard-at-fault');
+      await shot('04-mmio-guard-at-fault');
+      await guard.locator('.regions').scrollIntoViewIfNeeded();
+      await shot('04b-mmio-guard-regions');
+      await guard.locator('#summary').scrollIntoViewIfNeeded();
       return `${before} | ${fault.split('\n').slice(1, 3).join(' ')}`;
     });
 
@@ -164,13 +191,15 @@ export async function runUiScenario(
           100,
         );
         after = await guard.locator('#summary').innerText();
-        if (/stage 1 pending/.test(after)) await shot('04-guard-map-pending');
+        if (/stage 1 pending/.test(after)) await shot('05-guard-map-pending');
         if (mapped(after) > start) break;
       }
       if (mapped(after) <= start) throw new Error(`after ${steps} steps: ${after}`);
       const diff = await guard.locator('#diff').innerText();
       if (!/→ guard-mapped/.test(diff)) throw new Error(`diff: ${diff}`);
-      await shot('05-mmio-guard-mapped');
+      await shot('06-mmio-guard-mapped');
+      await guard.locator('#diff').scrollIntoViewIfNeeded();
+      await shot('06b-mmio-guard-diff');
       return `${steps + 1} step(s): ${before} -> ${after}; diff: ${diff.split('\n')[1] ?? ''}`;
     });
 
@@ -182,21 +211,43 @@ export async function runUiScenario(
           // Expansion state survives the refresh; the row text reflects the new descriptor.
           const rows = await pane(page, 'Page Tables').locator('.monaco-list-row').allInnerTexts();
           return rows.find(
-            (r) => r.includes(address) && /page/.test(r) && /guard-mapped/.test(r) && /changed/.test(r),
+            (r) => r.includes(address) && /page/.test(r) && /guard-mapped/.test(r) && /Δ/.test(r),
           );
         },
         30_000,
       );
       const row = pageTablesRow(address).filter({ hasText: 'guard-mapped' }).first();
       await row.scrollIntoViewIfNeeded();
-      await shot('06-page-tables-guard-mapped');
+      await shot('07-page-tables-guard-mapped');
       return (await row.innerText()).replace(/\s+/g, ' ');
+    });
+
+    await check('clicking a page in the MMIO Guard grid reveals its PTE', async () => {
+      // The virtio-mmio window is still one lazy 2 MiB block: its first page's PTE is that L2 entry.
+      const region = guard.locator('.region', { hasText: 'virtio' }).first();
+      const start = (await region.getAttribute('data-start')) ?? '';
+      await region.locator('canvas').click({ position: { x: 2, y: 2 } });
+      const want = '0x' + BigInt(start).toString(16).padStart(8, '0');
+      const selected = pane(page, 'Page Tables').locator('.monaco-list-row.selected', { hasText: want });
+      await selected.waitFor({ timeout: 20_000 });
+      await shot('08-grid-click-reveal');
+      return (await selected.innerText()).replace(/\s+/g, ' ');
+    });
+
+    await check('no error notification was shown', async () => {
+      const errors = await page
+        .locator(
+          '.notifications-toasts .notification-list-item:has(.codicon-error) .notification-list-item-message',
+        )
+        .allInnerTexts();
+      if (errors.length) throw new Error(errors.join(' | '));
+      return 'none';
     });
 
     await check('Stop ends the session and QEMU', async () => {
       await page.locator('.debug-toolbar .codicon-debug-stop').click();
       await page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 30_000 });
-      await shot('07-session-ended');
+      await shot('09-session-ended');
       return 'debug toolbar gone';
     });
   } finally {
