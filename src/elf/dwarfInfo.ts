@@ -106,6 +106,8 @@ interface UnitBases {
 export interface DebugInfo {
   units: CompileUnit[];
   functions: DwarfFunction[];
+  /** Units that could not be read, and why. */
+  errors: string[];
 }
 
 export function parseDebugInfo(s: DebugSections): DebugInfo {
@@ -116,89 +118,100 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
   // DW_AT_abstract_origin / DW_AT_specification.
   const names = new Map<number, { name?: string; linkageName?: string; origin?: number }>();
   const pending: { offset: number; fn: DwarfFunction }[] = [];
+  const errors: string[] = [];
 
   const top = new Reader(s.debugInfo);
   while (!top.atEnd) {
     const unitOffset = top.pos;
     const { length, offsetSize } = top.initialLength();
     const end = top.pos + length;
+    if (end > s.debugInfo.length) {
+      errors.push(`.debug_info unit at ${unitOffset} runs past the section end`);
+      break;
+    }
     const r = top.window(top.pos, end);
     top.pos = end;
-    const version = r.u16();
-    let unitType = DW_UT_compile;
-    let addressSize: number;
-    let abbrevOffset: number;
-    if (version >= 5) {
-      unitType = r.u8();
-      addressSize = r.u8();
-      abbrevOffset = r.offset(offsetSize);
-      if (unitType === DW_UT_skeleton || unitType === DW_UT_split_compile) r.skip(8);
-      else if (unitType !== DW_UT_compile && unitType !== DW_UT_partial) continue; // type units
-    } else if (version >= 2) {
-      abbrevOffset = r.offset(offsetSize);
-      addressSize = r.u8();
-    } else {
-      throw new ElfFormatError(`.debug_info version ${version} at ${unitOffset}`);
-    }
-    let abbrevs = abbrevCache.get(abbrevOffset);
-    if (!abbrevs) {
-      abbrevs = parseAbbrevs(s.debugAbbrev, abbrevOffset);
-      abbrevCache.set(abbrevOffset, abbrevs);
-    }
-    const bases: UnitBases = {
-      ctx: { version, addressSize, offsetSize, unitOffset },
-      strOffsetsBase: 0,
-      addrBase: 0,
-      rnglistsBase: 0,
-      baseAddress: 0n,
-    };
+    try {
+      const version = r.u16();
+      let unitType = DW_UT_compile;
+      let addressSize: number;
+      let abbrevOffset: number;
+      if (version >= 5) {
+        unitType = r.u8();
+        addressSize = r.u8();
+        abbrevOffset = r.offset(offsetSize);
+        if (unitType === DW_UT_skeleton || unitType === DW_UT_split_compile) r.skip(8);
+        else if (unitType !== DW_UT_compile && unitType !== DW_UT_partial) continue; // type units
+      } else if (version >= 2) {
+        abbrevOffset = r.offset(offsetSize);
+        addressSize = r.u8();
+      } else {
+        throw new ElfFormatError(`.debug_info version ${version} at ${unitOffset}`);
+      }
+      let abbrevs = abbrevCache.get(abbrevOffset);
+      if (!abbrevs) {
+        abbrevs = parseAbbrevs(s.debugAbbrev, abbrevOffset);
+        abbrevCache.set(abbrevOffset, abbrevs);
+      }
+      const bases: UnitBases = {
+        ctx: { version, addressSize, offsetSize, unitOffset },
+        strOffsetsBase: 0,
+        addrBase: 0,
+        rnglistsBase: 0,
+        baseAddress: 0n,
+      };
 
-    let depth = 0;
-    let unit: CompileUnit | undefined;
-    while (!r.atEnd) {
-      const dieOffset = r.pos;
-      const code = r.ulebn();
-      if (code === 0) {
-        if (--depth <= 0) break;
-        continue;
-      }
-      const abbrev = abbrevs.get(code);
-      if (!abbrev) throw new ElfFormatError(`unknown abbreviation ${code} at .debug_info+${dieOffset}`);
-      const wanted = !unit || abbrev.tag === DW_TAG_subprogram;
-      const attrs: Attrs = new Map();
-      for (const a of abbrev.attrs) {
-        const v = readForm(r, a.form, bases.ctx, a.implicitConst);
-        if (wanted) attrs.set(a.at, v);
-      }
-      if (!unit) {
-        if (
-          abbrev.tag !== DW_TAG_compile_unit &&
-          abbrev.tag !== DW_TAG_partial_unit &&
-          abbrev.tag !== DW_TAG_skeleton_unit
-        ) {
-          break;
+      let depth = 0;
+      let unit: CompileUnit | undefined;
+      while (!r.atEnd) {
+        const dieOffset = r.pos;
+        const code = r.ulebn();
+        if (code === 0) {
+          if (--depth <= 0) break;
+          continue;
         }
-        unit = readUnitDie(attrs, bases, s, unitOffset, version, addressSize);
-        units.push(unit);
-      } else if (abbrev.tag === DW_TAG_subprogram) {
-        const str = (at: number) => resolveString(attrs.get(at), bases, s);
-        const entry = {
-          name: str(DW_AT_name),
-          linkageName: str(DW_AT_linkage_name) ?? str(DW_AT_MIPS_linkage_name),
-          origin: refOf(attrs.get(DW_AT_abstract_origin)) ?? refOf(attrs.get(DW_AT_specification)),
-        };
-        names.set(dieOffset, entry);
-        const ranges = codeRanges(attrs, bases, s);
-        if (ranges.length > 0) {
-          const low = ranges.reduce((m, x) => (x.low < m ? x.low : m), ranges[0].low);
-          const fn: DwarfFunction = { name: entry.name ?? '', ranges, low, cu: unit.offset };
-          if (entry.linkageName) fn.linkageName = entry.linkageName;
-          functions.push(fn);
-          if (!entry.name) pending.push({ offset: dieOffset, fn });
+        const abbrev = abbrevs.get(code);
+        if (!abbrev) throw new ElfFormatError(`unknown abbreviation ${code} at .debug_info+${dieOffset}`);
+        const wanted = !unit || abbrev.tag === DW_TAG_subprogram;
+        const attrs: Attrs = new Map();
+        for (const a of abbrev.attrs) {
+          const v = readForm(r, a.form, bases.ctx, a.implicitConst);
+          if (wanted) attrs.set(a.at, v);
         }
+        if (!unit) {
+          if (
+            abbrev.tag !== DW_TAG_compile_unit &&
+            abbrev.tag !== DW_TAG_partial_unit &&
+            abbrev.tag !== DW_TAG_skeleton_unit
+          ) {
+            break;
+          }
+          unit = readUnitDie(attrs, bases, s, unitOffset, version, addressSize);
+          units.push(unit);
+        } else if (abbrev.tag === DW_TAG_subprogram) {
+          const str = (at: number) => resolveString(attrs.get(at), bases, s);
+          const entry = {
+            name: str(DW_AT_name),
+            linkageName: str(DW_AT_linkage_name) ?? str(DW_AT_MIPS_linkage_name),
+            origin: refOf(attrs.get(DW_AT_abstract_origin)) ?? refOf(attrs.get(DW_AT_specification)),
+          };
+          names.set(dieOffset, entry);
+          const ranges = codeRanges(attrs, bases, s);
+          if (ranges.length > 0) {
+            const low = ranges.reduce((m, x) => (x.low < m ? x.low : m), ranges[0].low);
+            const fn: DwarfFunction = { name: entry.name ?? '', ranges, low, cu: unit.offset };
+            if (entry.linkageName) fn.linkageName = entry.linkageName;
+            functions.push(fn);
+            if (!entry.name) pending.push({ offset: dieOffset, fn });
+          }
+        }
+        if (abbrev.hasChildren) depth++;
+        else if (depth === 0) break;
       }
-      if (abbrev.hasChildren) depth++;
-      else if (depth === 0) break;
+    } catch (e) {
+      // One unreadable unit (a form this reader does not know, a truncated unit) must not cost the
+      // others: the rest of the program keeps its functions and lines.
+      errors.push(`.debug_info unit at ${unitOffset}: ${(e as Error).message}`);
     }
   }
 
@@ -215,7 +228,7 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
       cur = cur.origin !== undefined ? names.get(cur.origin) : undefined;
     }
   }
-  return { units, functions };
+  return { units, functions, errors };
 }
 
 function readUnitDie(

@@ -44,6 +44,7 @@ export class ElfImage {
     functions: DwarfFunction[];
     lines: LineIndex;
     aranges: ArangeEntry[];
+    errors: string[];
   };
 
   private constructor(readonly elf: ElfFile) {}
@@ -217,28 +218,46 @@ export class ElfImage {
     return this.labels;
   }
 
+  /** Why parts of the debug information could not be read (the rest is still used). */
+  get debugErrors(): string[] {
+    return this.debugInfo().errors;
+  }
+
   private debugInfo() {
     if (!this.debug) {
       const data = (n: string) => this.elf.sectionData(n);
       const debugInfo = data('.debug_info');
       const debugAbbrev = data('.debug_abbrev');
       const debugLine = data('.debug_line');
-      const strings = { debugStr: data('.debug_str'), debugLineStr: data('.debug_line_str') };
+      const strings = defined({ debugStr: data('.debug_str'), debugLineStr: data('.debug_line_str') });
+      const errors: string[] = [];
+      const attempt = <T>(what: string, f: () => T): T | undefined => {
+        try {
+          return f();
+        } catch (e) {
+          errors.push(`${what}: ${(e as Error).message}`);
+          return undefined;
+        }
+      };
       let units: CompileUnit[] = [];
       let functions: DwarfFunction[] = [];
       if (debugInfo && debugAbbrev) {
         const sections: DebugSections = {
           debugInfo,
           debugAbbrev,
+          ...strings,
           ...defined({
-            ...strings,
             debugStrOffsets: data('.debug_str_offsets'),
             debugAddr: data('.debug_addr'),
             debugRanges: data('.debug_ranges'),
             debugRnglists: data('.debug_rnglists'),
           }),
         };
-        ({ units, functions } = parseDebugInfo(sections));
+        const info = attempt('.debug_info', () => parseDebugInfo(sections));
+        if (info) {
+          ({ units, functions } = info);
+          errors.push(...info.errors);
+        }
       }
       const tables: LineTable[] = [];
       if (debugLine) {
@@ -246,16 +265,21 @@ export class ElfImage {
         for (const u of units) {
           if (u.stmtList === undefined || seen.has(u.stmtList)) continue;
           seen.add(u.stmtList);
-          tables.push(parseLineTable(debugLine, u.stmtList, defined(strings), u.compDir, u.addressSize));
+          const t = attempt(`.debug_line at ${u.stmtList}`, () =>
+            parseLineTable(debugLine, u.stmtList!, strings, u.compDir, u.addressSize),
+          );
+          if (t) tables.push(t);
         }
-        if (units.length === 0) tables.push(...allLineTables(debugLine, defined(strings)));
+        if (units.length === 0)
+          tables.push(...(attempt('.debug_line', () => allLineTables(debugLine, strings)) ?? []));
       }
       const ar = data('.debug_aranges');
       this.debug = {
         units,
         functions,
         lines: new LineIndex(tables, (a) => this.elf.isMapped(a)),
-        aranges: ar ? parseAranges(ar) : [],
+        aranges: (ar && attempt('.debug_aranges', () => parseAranges(ar))) || [],
+        errors,
       };
     }
     return this.debug;

@@ -176,6 +176,30 @@ for (const [dwarf, opt] of variants) {
   });
 }
 
+void describe('ElfImage keeps what it can read', () => {
+  void test('one unreadable compile unit costs only its own functions and lines', () => {
+    const fx = fixture(5, '-O0');
+    const good = ElfImage.parse(fx.bytes);
+    const util = good.compileUnits().find((u) => u.name.endsWith('util.c'))!;
+    const info = good.elf.section('.debug_info')!;
+    const bytes = fx.bytes.slice();
+    // The unit's first DIE follows its 12-byte DWARF 5 header: give it an abbreviation code that
+    // .debug_abbrev does not define.
+    bytes[info.offset + util.offset + 12] = 0x7f;
+    const bad = ElfImage.parse(bytes);
+    assert.equal(bad.debugErrors.length, 1);
+    assert.match(bad.debugErrors[0] ?? '', /unknown abbreviation 127/);
+    assert.equal(bad.compileUnits().length, good.compileUnits().length - 1);
+    const nm = nmSymbols(fx.path);
+    const acc = nm.find((x) => x.name === 'accumulate')!.value;
+    assert.equal(bad.functionAt(acc)?.source, 'dwarf');
+    assert.equal(bad.lineForAddress(acc)?.line, good.lineForAddress(acc)?.line);
+    const helper = nm.find((x) => x.name === 'helper_add')!.value;
+    assert.equal(bad.functionAt(helper)?.source, 'symtab');
+    assert.equal(good.debugErrors.length, 0);
+  });
+});
+
 void describe('ElfImage rejects what it cannot read', () => {
   void test('not an ELF, a 32-bit ELF, a truncated one', () => {
     assert.throws(() => ElfImage.parse(new TextEncoder().encode('#!/bin/sh\n'.repeat(10))), ElfFormatError);
