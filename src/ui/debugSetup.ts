@@ -3,7 +3,7 @@
 
 import { appendFileSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { PvmfwDebugSession } from '../adapter/session';
+import { PvmfwDebugSession } from '../adapter';
 import { CONFIG_SNIPPET_LABEL, DEBUG_TYPE, SETTING, SETTING_DEFAULT } from './ids';
 import type { MmuSessions } from './mmuSession';
 
