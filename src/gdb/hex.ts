@@ -12,6 +12,14 @@ const DIGITS = '0123456789abcdef';
 export function hexToBytes(hex: Uint8Array, start = 0, end = hex.length): Uint8Array | undefined {
   const n = end - start;
   if (n & 1) return undefined;
+  if (n >= 64) {
+    // Node's native decoder is about twice as fast on 4 KiB memory replies; it stops at the first
+    // non-hex digit, which the length check catches.
+    // Written into an ArrayBuffer of its own: callers may wrap `.buffer` in a DataView.
+    const text = Buffer.from(hex.buffer, hex.byteOffset + start, n).toString('latin1');
+    const out = new Uint8Array(n >> 1);
+    return Buffer.from(out.buffer).write(text, 'hex') * 2 === n ? out : undefined;
+  }
   const out = new Uint8Array(n >> 1);
   for (let i = 0, j = start; i < out.length; i++, j += 2) {
     const hi = NIBBLE[hex[j]];
