@@ -15,7 +15,9 @@ interface Pending {
   readonly reject: (error: Error) => void;
   readonly filter?: ReplyFilter;
   readonly onIntermediate?: (payload: Uint8Array) => void;
-  timer?: NodeJS.Timeout;
+  /** Date.now() after which the request times out (or, once abandoned, its FIFO slot is dropped). */
+  deadline: number;
+  readonly timeoutMs: number;
   /** Timed out: the caller was told, but a late reply must still be consumed here to keep the FIFO aligned. */
   abandoned: boolean;
 }
@@ -55,6 +57,8 @@ export class RspLink {
   private closedError?: Error;
   private closed = false;
   private closedByClient = false;
+  private watchdog?: NodeJS.Timeout;
+  private watchdogAt = Infinity;
   private readonly maxAttempts: number;
   private readonly graceMs: number;
 
@@ -108,15 +112,24 @@ export class RspLink {
         reject(this.closedError ?? new ConnectionClosedError('closed'));
         return;
       }
-      const entry: Pending = { label, resolve, reject, filter, onIntermediate, abandoned: false };
-      entry.timer = setTimeout(() => this.timeout(entry, timeoutMs), timeoutMs);
+      const entry: Pending = {
+        label,
+        resolve,
+        reject,
+        filter,
+        onIntermediate,
+        abandoned: false,
+        deadline: Date.now() + timeoutMs,
+        timeoutMs,
+      };
       this.pending.push(entry);
+      this.armWatchdog(entry.deadline);
+      this.watchdog?.ref();
       this.stats.requests++;
       try {
         this.sendPacket(payload, label);
       } catch (e) {
         this.pending.splice(this.pending.indexOf(entry), 1);
-        clearTimeout(entry.timer);
         reject(e instanceof Error ? e : new Error(String(e)));
       }
     });
@@ -165,7 +178,31 @@ export class RspLink {
     this.transport.send(bytes);
   }
 
-  private timeout(entry: Pending, timeoutMs: number): void {
+  /**
+   * One timer for all pending requests instead of one per request (a 4 MiB read is 2048 requests).
+   * It keeps the process alive only while requests are pending, so a finished tool exits at once.
+   */
+  private armWatchdog(deadline: number): void {
+    if (deadline >= this.watchdogAt) return;
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdogAt = deadline;
+    this.watchdog = setTimeout(this.checkDeadlines, Math.max(0, deadline - Date.now()));
+    if (this.pending.length === 0) this.watchdog.unref();
+  }
+
+  private readonly checkDeadlines = (): void => {
+    this.watchdog = undefined;
+    this.watchdogAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const entry of [...this.pending]) {
+      if (entry.deadline <= now) this.timeout(entry, now);
+      if (this.pending.includes(entry)) next = Math.min(next, entry.deadline);
+    }
+    if (next < Infinity) this.armWatchdog(next);
+  };
+
+  private timeout(entry: Pending, now: number): void {
     if (entry.abandoned) {
       // The grace period for a late reply is over too: drop the slot so later requests line up.
       const i = this.pending.indexOf(entry);
@@ -174,8 +211,8 @@ export class RspLink {
     }
     this.stats.timeouts++;
     entry.abandoned = true;
-    entry.reject(new GdbTimeoutError(entry.label, timeoutMs));
-    entry.timer = setTimeout(() => this.timeout(entry, timeoutMs), this.graceMs);
+    entry.deadline = now + this.graceMs;
+    entry.reject(new GdbTimeoutError(entry.label, entry.timeoutMs));
   }
 
   private receive(chunk: Uint8Array): void {
@@ -244,14 +281,13 @@ export class RspLink {
       return;
     }
     this.pending.shift();
-    clearTimeout(head.timer);
+    if (this.pending.length === 0) this.watchdog?.unref();
     if (!head.abandoned) head.resolve(payload);
   }
 
   private failOldest(error: Error): void {
     const head = this.pending.shift();
     if (head) {
-      clearTimeout(head.timer);
       if (!head.abandoned) head.reject(error);
     }
   }
@@ -260,10 +296,8 @@ export class RspLink {
     if (this.closed) return;
     this.closed = true;
     this.closedError = error;
-    for (const p of this.pending.splice(0)) {
-      clearTimeout(p.timer);
-      if (!p.abandoned) p.reject(error);
-    }
+    if (this.watchdog) clearTimeout(this.watchdog);
+    for (const p of this.pending.splice(0)) if (!p.abandoned) p.reject(error);
     this.unacked.length = 0;
     for (const l of this.closeListeners) l(this.closedByClient ? undefined : error);
     this.closeListeners = [];
