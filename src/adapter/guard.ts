@@ -28,6 +28,8 @@ import type { StopContext } from './stopContext';
 import type { SymbolTable } from './symbols';
 
 const PAGE = 4096;
+/** Anomalies kept per stop: a broken table can break every entry, and one line per entry helps nobody. */
+const MAX_ANOMALIES = 256;
 const GUARD_LOG_MAGIC = 0x474f4c47;
 const HYP_STATE_MAGIC = 0x53505948;
 /** aarch64-paging 0.4.0 Attributes plus OA [47:12]: any other bit makes Descriptor::flags() None. */
@@ -134,8 +136,9 @@ export class GuardModel {
     } else {
       // Firmware without pvmfw's tracker symbols: every lazy stage-1 leaf, coalesced.
       let cur: { start: bigint; end: bigint } | undefined;
+      // Device-typed lazy leaves only: Linux, for one, uses bit 55 as its software dirty bit.
       for (const l of st.el1.result.leaves) {
-        if (!l.bit(this.mmu.lazyBit)) continue;
+        if (!l.bit(this.mmu.lazyBit) || l.valid || l.memType.kind !== 'device') continue;
         const a = l.va;
         const b = a + BigInt(l.size);
         if (cur && cur.end === a) cur.end = b;
@@ -311,8 +314,11 @@ export class GuardModel {
         counts,
       });
     }
-    // Leaves pvmfw's Descriptor::flags() would reject, and the lazy flag on normal memory.
-    for (const l of s1) {
+    // Leaves pvmfw's Descriptor::flags() would reject, and the lazy flag on normal memory: pvmfw's
+    // rules, checked only on a firmware that has pvmfw's memory tracker (not on, say, a kernel).
+    const pvmfw = this.sym('mmio_regions') !== undefined || regions.length > 0;
+    for (const l of pvmfw ? s1 : []) {
+      if (anomalies.length >= MAX_ANOMALIES) break;
       const badLo = (l.lo & ~SUPPORTED_LO) >>> 0;
       const badHi = (l.hi & ~SUPPORTED_HI) >>> 0;
       if (badLo || badHi) {

@@ -51,8 +51,14 @@ export interface MmuState {
   el1: RegimeWalk;
   stage2?: RegimeWalk;
   tables: Map<number, TableSnapshot>;
-  leafByDesc: Map<number, Leaf>;
   event: MmuChangedEventBody;
+}
+
+/** A table's bytes as u32 words, without a copy when the bytes are aligned. */
+function toWords(b: Uint8Array): Uint32Array {
+  return b.byteOffset % 4 === 0
+    ? new Uint32Array(b.buffer, b.byteOffset, b.length >> 2)
+    : new Uint32Array(b.slice().buffer);
 }
 
 const STATE_REGISTERS = [...new Set([...REGIME_REGISTERS.el1, ...REGIME_REGISTERS.stage2, 'pc'])];
@@ -137,7 +143,6 @@ export class MmuModel {
       if (c.mmuEnabled) stage2 = { config: c, result: await walk(c, this.cache, opts) };
     }
     const tables = new Map<number, TableSnapshot>();
-    const leafByDesc = new Map<number, Leaf>();
     for (const w of [el1, stage2]) {
       if (!w) continue;
       const infos = w.result.tables.filter((t) => t.read);
@@ -151,10 +156,9 @@ export class MmuModel {
             info,
             fmt: root.fmt,
             regime: w.config,
-            words: new Uint32Array(b.slice().buffer),
+            words: toWords(b),
           });
       });
-      for (const l of w.result.leaves) leafByDesc.set(l.descAddrNum, l);
     }
     const changes: PteChange[] = this.prevTables ? diffTables(this.prevTables, tables, this.lazyBit) : [];
     this.rememberPrevious(this.prevTables);
@@ -165,7 +169,6 @@ export class MmuModel {
       el1,
       stage2,
       tables,
-      leafByDesc,
       event: undefined as unknown as MmuChangedEventBody,
     };
     this.state = state;
@@ -243,7 +246,7 @@ export class MmuModel {
     if (!words) {
       const [b] = await this.cache.read([{ address: pa, length: entries * 8 }]);
       if (b instanceof Error) error = `table at ${ref.table} unreadable: ${b.message}`;
-      else words = new Uint32Array(b.slice().buffer);
+      else words = toWords(b);
     }
     const out: PteEntry[] = [];
     const start = Math.max(0, args.start ?? 0);
@@ -279,7 +282,7 @@ export class MmuModel {
         vaBase,
         raw,
         lazyBit: this.lazyBit,
-        leaf: st.leafByDesc.get(descNum),
+        leaf: this.leafAt(st, root.base, Number(vaBase + (BigInt(i) << shift)), descNum),
       });
       if (prev && (prev[2 * i] !== wlo || prev[2 * i + 1] !== whi)) e.changed = true;
       this.guard.annotate(e, st);
@@ -333,7 +336,7 @@ export class MmuModel {
       vaBase: last.level === root.startLevel ? root.vaStart : vaBase,
       raw: last.desc,
       lazyBit: this.lazyBit,
-      leaf: st.leafByDesc.get(Number(last.descAddr)),
+      leaf: this.leafAt(st, t.base, Number(t.va & ~0xfffn), Number(last.descAddr)),
     });
     this.guard.annotate(e, st);
     return e;
@@ -481,6 +484,24 @@ export class MmuModel {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The walk's leaf for a descriptor (it carries the limits inherited from the tables above), by
+   * binary search over the root's leaves, which the walker returns in input-address order.
+   */
+  leafAt(st: MmuState, base: BaseRegister, va: number, descAddr: number): Leaf | undefined {
+    const leaves = (base === 'VTTBR_EL2' ? st.stage2?.result.leaves : st.el1.result.leaves) ?? [];
+    let lo = 0;
+    let hi = leaves.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const l = leaves[mid];
+      if (l.base < base || (l.base === base && l.vaNum + l.size <= va)) lo = mid + 1;
+      else if (l.base > base || l.vaNum > va) hi = mid - 1;
+      else return l.descAddrNum === descAddr ? l : undefined;
+    }
+    return undefined;
   }
 
   tableInfo(st: MmuState, pa: number): TableInfo | undefined {

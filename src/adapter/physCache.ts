@@ -47,6 +47,10 @@ export class PhysCache implements PhysReader {
     await this.fill(need);
     return ranges.map((r) => {
       const a = Number(r.address);
+      const first = this.pages.get(pageOf(a));
+      // Within one page (every table read): a view, no copy. Callers only read.
+      if (first instanceof Uint8Array && a - pageOf(a) + r.length <= PAGE)
+        return first.subarray(a - pageOf(a), a - pageOf(a) + r.length);
       const out = new Uint8Array(r.length);
       let off = 0;
       while (off < r.length) {

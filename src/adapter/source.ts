@@ -4,7 +4,6 @@
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { sharedDisassembler } from '../disasm';
 import type { ElfImage } from '../elf';
 import { disassemble } from './disassemble';
 import { evalAddress, parseExpression, type Expression } from './evaluate';
@@ -110,6 +109,8 @@ export class SourceSupport {
     this.s.requireStopped();
     const gdb = this.s.need(this.s.gdb);
     const image = this.image;
+    // Capstone is a large module: loaded on the first disassemble request, not at adapter start.
+    const { sharedDisassembler } = await import('../disasm');
     const decoder = await sharedDisassembler();
     return disassemble(args, {
       memory: { readMemory: (a, n) => gdb.readMemory(a, n) },
