@@ -50,6 +50,15 @@ const isCall = (w: number) =>
   (w & 0xfffffc1f) >>> 0 === 0xd63f0000 || // BLR
   (w & 0xfefff800) >>> 0 === 0xd63f0800; // BLRAA/BLRAB(Z)
 const isExceptionCall = (w: number) => (w & 0xffe0001c) >>> 0 === 0xd4000000 && (w & 3) !== 0; // SVC/HVC/SMC
+/** Instructions that may leave the sequence on their own: anything else that does took an exception. */
+const mayBranch = (w: number) =>
+  (w & 0x7c000000) >>> 0 === 0x14000000 || // B, BL
+  (w & 0xff000000) >>> 0 === 0x54000000 || // B.cond, BC.cond
+  (w & 0x7e000000) >>> 0 === 0x34000000 || // CBZ, CBNZ
+  (w & 0x7e000000) >>> 0 === 0x36000000 || // TBZ, TBNZ
+  (w & 0xfe000000) >>> 0 === 0xd6000000 || // BR, BLR, RET, ERET (and their PAC forms)
+  (w & 0xff000000) >>> 0 === 0xd4000000; // SVC, HVC, SMC, BRK, HLT
+const hex = (a: bigint) => `0x${a.toString(16)}`;
 
 export class LineStepper {
   constructor(
@@ -118,6 +127,8 @@ export class LineStepper {
       pc = h.pc;
       const inRange = pc >= range.start && pc < range.end;
       if (h.breakpoint && !inRange) return { kind: 'interrupted', pc };
+      // A fault (e.g. the lazy MMIO translation fault) stops at the vector, saying so.
+      if (h.trapped) return { kind: 'step', pc, why: h.trapped };
       if (inRange) continue;
       const here = this.lines.lineForAddress(pc);
       if (!here) {
@@ -174,6 +185,7 @@ export class LineStepper {
       const h = await this.instruction(pc, 'over');
       if (h.kind === 'exited') return h;
       pc = h.pc;
+      if (h.trapped) return { kind: 'step', pc, why: h.trapped };
       if (pc >= range.start && pc < range.end) continue;
       if (h.breakpoint) return { kind: 'interrupted', pc };
       if (this.lines.isStatement(pc) || !this.lines.lineForAddress(pc)) return { kind: 'step', pc };
@@ -194,7 +206,15 @@ export class LineStepper {
     mode: 'over' | 'in',
   ): Promise<
     | (Halt & { kind: 'exited' })
-    | { kind: 'stopped'; pc: bigint; breakpoint: boolean; entered?: boolean; returnAddress: bigint }
+    | {
+        kind: 'stopped';
+        pc: bigint;
+        breakpoint: boolean;
+        entered?: boolean;
+        returnAddress: bigint;
+        /** Why the PC left the sequence without a branch: the instruction took an exception. */
+        trapped?: string;
+      }
   > {
     const w = await this.target.readInstruction(pc);
     const returnAddress = pc + 4n;
@@ -206,6 +226,10 @@ export class LineStepper {
     const h = await this.target.stepInstruction();
     if (h.kind === 'exited') return h;
     const entered = w !== undefined && isCall(w) && h.pc !== returnAddress;
+    if (w !== undefined && !mayBranch(w) && h.pc !== returnAddress) {
+      const trapped = `exception taken: the instruction at ${hex(pc)} did not complete, the CPU entered ${hex(h.pc)}`;
+      return { ...h, entered, returnAddress, trapped };
+    }
     return { ...h, entered, returnAddress };
   }
 

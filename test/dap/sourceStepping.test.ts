@@ -262,4 +262,28 @@ void describe('line stepping on QEMU: demo firmware handle_mmio_fault', () => {
     );
     assert.ok(fn.instructions.every((i) => i.symbol === 'handle_mmio_fault'));
   });
+
+  void test('next over a line whose load takes the lazy MMIO fault stops at the vector and says why', async () => {
+    const el1Main = join(ROOT, 'guest/src/el1_main.c');
+    const ldrLine = sourceLine(el1Main, '__asm__ volatile("ldr %w0, [%1]"');
+    const at = image.addressesForLine(el1Main, ldrLine)[0].address;
+    await bps.add('user', at);
+    // The RTC load retried after its fault is mapped now: run on to the first virtio access.
+    for (let i = 0; i < 4 && (await gdb.readRegister('x0')) !== 0xa000000n; i++)
+      assert.equal(await cont(gdb, bps), at);
+    assert.equal(await gdb.readRegister('x0'), 0xa000000n);
+    await bps.remove('user', at);
+    const r = await stepper.next();
+    assert.equal(r.kind, 'step');
+    // QEMU 7.2 keeps the AArch32 base name for some system registers.
+    const vbar = await gdb.readRegister(gdb.registers.get('VBAR_EL1') ? 'VBAR_EL1' : 'VBAR');
+    // Data abort from EL1 on SP_EL0 (the firmware's Rust-like setup): the current-EL SP0 sync entry.
+    assert.equal((r as { pc: bigint }).pc, vbar);
+    assert.match(
+      (r as { why?: string }).why ?? '',
+      /exception taken: the instruction at 0x[0-9a-f]+ did not complete/,
+    );
+    const esr = await gdb.readRegister('ESR_EL1');
+    assert.equal(Number((esr >> 26n) & 0x3fn), 0x25, 'EC = data abort, same EL');
+  });
 });
