@@ -45,7 +45,7 @@ async function main(): Promise<number> {
       // The workbench's own chatter (failed gallery look-ups and so on) only matters when something failed.
       const shown = r.failed
         ? r.output
-        : r.output.filter((l) => /✔|✗|\d+\) |passing|failing|pending/.test(l));
+        : r.output.filter((l) => /✔|✗|^\s+\d+\) |passing|failing|pending/.test(l));
       for (const line of shown) console.log(`  | ${line}`);
       passed += r.passed;
       failed += r.failed;

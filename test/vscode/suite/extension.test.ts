@@ -3,6 +3,9 @@
 // entry, the MMIO Guard webview renders the guard state, and both follow the page to guard-mapped.
 
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { ExtensionApi } from '../../../src/extension';
 import type { PteEntry, TranslateResponseBody } from '../../../src/shared/protocol';
@@ -121,6 +124,24 @@ suite('pvmfw-mmu in VS Code', () => {
     assert.equal(r.stopId, api.sessions.lastChange?.stopId);
     assert.ok(r.regions > 0 && r.pages > 0, JSON.stringify(r));
     assert.match(r.summary, /untouched \(lazy\) \d+/);
+  });
+
+  test('Export Snapshot writes the CLI format: the CLI replays the lazy entry offline', async () => {
+    const file = vscode.Uri.file(join(tmpdir(), `pvmfw-mmu-suite-${process.pid}.snapshot.json`));
+    const written = await vscode.commands.executeCommand<vscode.Uri | undefined>(
+      COMMAND.exportSnapshot,
+      file,
+    );
+    assert.equal(written?.fsPath, file.fsPath);
+    const repo = vscode.Uri.joinPath(workspaceFolder().uri, '..').fsPath;
+    const cli = spawnSync(
+      process.execPath,
+      [join(repo, 'dist', 'cli.js'), 'translate', '0x' + faultVa.toString(16), '--snapshot', file.fsPath],
+      { encoding: 'utf8', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
+    );
+    // `translate` exits 4 when the address does not translate: a lazy page does not, yet.
+    assert.equal(cli.status, 4, `${cli.stdout}${cli.stderr}`);
+    assert.match(cli.stdout, /lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP/);
   });
 
   test('stepping out of the handler turns the page guard-mapped in the tree and the webview', async () => {
