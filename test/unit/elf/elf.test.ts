@@ -1,7 +1,8 @@
 // src/elf against binutils on real aarch64 ELFs built from test/fixtures/elf (DWARF 4 and 5, -O0 and
 // -O2). objdump/nm are the oracle: nothing here hard-codes an address.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ElfFormatError, ElfImage, EM_AARCH64 } from '../../../src/elf';
@@ -175,6 +176,34 @@ for (const [dwarf, opt] of variants) {
     });
   });
 }
+
+void describe('DWARF 5 file entries with MD5', () => {
+  void test('DW_LNCT_MD5 (data16) per file, as readelf prints the file name table', () => {
+    const out = join(ROOT, 'out/fixtures/elf');
+    mkdirSync(out, { recursive: true });
+    const obj = join(out, 'md5.o');
+    const elf = join(out, 'md5.elf');
+    execFileSync('aarch64-linux-gnu-as', ['--gdwarf-5', '-o', obj, join(ROOT, 'test/fixtures/elf/md5.s')]);
+    execFileSync('aarch64-linux-gnu-ld', ['-e', 'f', '-Ttext=0x40080000', '-o', elf, obj]);
+    const text = execFileSync('aarch64-linux-gnu-readelf', ['--debug-dump=line', elf], { encoding: 'utf8' });
+    const want = new Map<string, string>();
+    for (const m of text.matchAll(/^\s+\d+\s+\d+\s+0x([0-9a-f]+)\s.*:\s(\S+)$/gm)) want.set(m[2], m[1]);
+    assert.equal(want.size, 2);
+    const table = ElfImage.parse(new Uint8Array(readFileSync(elf))).lineTables()[0];
+    for (const f of table.files) {
+      // readelf prints the data16 value as a little-endian 128-bit number.
+      const hex = Buffer.from(f.md5 ?? [])
+        .reverse()
+        .toString('hex')
+        .replace(/^0+/, '');
+      assert.equal(hex, want.get(f.path.slice(f.path.lastIndexOf('/') + 1)), f.path);
+    }
+    assert.deepEqual(
+      table.files.map((f) => f.path),
+      ['/src/tree/md5.c', '/src/tree/md5.c', '/src/tree/include/hdr.h'],
+    );
+  });
+});
 
 void describe('ElfImage keeps what it can read', () => {
   void test('one unreadable compile unit costs only its own functions and lines', () => {
