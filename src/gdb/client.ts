@@ -3,6 +3,7 @@
 import { latin1Text } from './codec';
 import {
   ConnectionClosedError,
+  GdbDesyncError,
   GdbErrorReply,
   GdbProtocolError,
   GdbStateError,
@@ -92,6 +93,9 @@ export class RspClient implements GdbClient {
       timeoutMs: this.timeoutMs,
       window: this.pipelining ? this.maxInFlight : 1,
       packetSize: this.packetSize,
+      onDesync: () => {
+        this.pipelining = false;
+      },
     }));
   }
 
@@ -310,15 +314,28 @@ export class RspClient implements GdbClient {
         else out.set(String(n), undefined);
       }
       const packets = known.map((r) => `p${r.regnum.toString(16)}`);
-      const window = this.pipelining ? this.maxInFlight : 1;
-      const values = await issueWindowed(this.link, packets, window, this.timeoutMs, (reply, i) => {
+      const parse = (reply: Uint8Array, i: number) => {
         try {
           return leBytesToBigInt(this.parseRegisterReply(known[i], packets[i], reply));
         } catch (e) {
           if (e instanceof RegisterUnavailableError) return undefined;
           throw e;
         }
-      });
+      };
+      let values: (bigint | undefined)[];
+      try {
+        values = await issueWindowed(
+          this.link,
+          packets,
+          this.pipelining ? this.maxInFlight : 1,
+          this.timeoutMs,
+          parse,
+        );
+      } catch (e) {
+        if (!(e instanceof GdbDesyncError) || !this.pipelining) throw e;
+        this.pipelining = false;
+        values = await issueWindowed(this.link, packets, 1, this.timeoutMs, parse);
+      }
       known.forEach((r, i) => out.set(r.name, values[i]));
       // Preserve the caller's order and spelling for names found case-insensitively.
       const ordered = new Map<string, bigint | undefined>();

@@ -112,3 +112,10 @@ export class GdbRetransmitError extends GdbError {
 
 /** The operation is not allowed in the current run state (e.g. reading memory while running). */
 export class GdbStateError extends GdbError {}
+
+/**
+ * With several requests in flight the stub rejected one of ours (`-`) or sent a corrupt reply: the
+ * reply order can no longer be trusted. Pending requests fail with this; the link drains until the
+ * stub is quiet, and the client retries strictly (one request at a time).
+ */
+export class GdbDesyncError extends GdbProtocolError {}

@@ -2,7 +2,7 @@
 // several requests may be in flight), per-request timeouts, and routing of packets nobody asked for
 // (stop replies while running, console output) to a listener.
 import { RspDecoder, encodePacket, latin1Text } from './codec';
-import { ConnectionClosedError, GdbRetransmitError, GdbTimeoutError } from './errors';
+import { ConnectionClosedError, GdbDesyncError, GdbRetransmitError, GdbTimeoutError } from './errors';
 import type { Transport } from './transport';
 import type { GdbStats } from './types';
 
@@ -57,6 +57,8 @@ export class RspLink {
   private closedError?: Error;
   private closed = false;
   private closedByClient = false;
+  private draining?: Promise<void>;
+  private drainActivity?: () => void;
   private watchdog?: NodeJS.Timeout;
   private watchdogAt = Infinity;
   private readonly maxAttempts: number;
@@ -106,6 +108,8 @@ export class RspLink {
     filter?: ReplyFilter,
     onIntermediate?: (payload: Uint8Array) => void,
   ): Promise<Uint8Array> {
+    if (this.draining)
+      return this.draining.then(() => this.request(payload, timeoutMs, filter, onIntermediate));
     const label = typeof payload === 'string' ? payload : latin1Text(payload.subarray(0, 40));
     return new Promise<Uint8Array>((resolve, reject) => {
       if (this.closed) {
@@ -217,6 +221,13 @@ export class RspLink {
 
   private receive(chunk: Uint8Array): void {
     this.stats.bytesReceived += chunk.length;
+    if (this.draining) {
+      this.drainActivity?.();
+      // Keep the stub's decoder happy, but nothing received now can be matched to a request.
+      const n = this.decoder.push(chunk).filter((e) => e.type === 'packet').length;
+      if (n && !this.closed) this.transport.send(Buffer.from('+'.repeat(n), 'latin1'));
+      return;
+    }
     // Acks for every packet of this chunk go out in one write: one syscall, not one per reply.
     let acks = '';
     for (const ev of this.decoder.push(chunk)) {
@@ -229,6 +240,11 @@ export class RspLink {
         case 'nack': {
           const u = this.unacked[0];
           if (!u) break;
+          if (this.pending.length > 1) {
+            // Resending now would put this request's reply after later ones.
+            this.desync(`stub rejected '${u.label}' while ${this.pending.length} requests were in flight`);
+            return;
+          }
           if (u.attempts >= this.maxAttempts) {
             this.unacked.shift();
             this.failOldest(new GdbRetransmitError(u.label, u.attempts));
@@ -244,6 +260,11 @@ export class RspLink {
           this.stats.packetsReceived++;
           if (!ev.checksumOk) {
             this.stats.badChecksums++;
+            if (this.pending.length > 1) {
+              // The stub resends only its last packet: an earlier lost reply cannot be recovered.
+              this.desync(`corrupt reply while ${this.pending.length} requests were in flight`);
+              return;
+            }
             acks += '-';
             break;
           }
@@ -283,6 +304,29 @@ export class RspLink {
     this.pending.shift();
     if (this.pending.length === 0) this.watchdog?.unref();
     if (!head.abandoned) head.resolve(payload);
+  }
+
+  /**
+   * Fails everything pending and discards what arrives until the stub has been quiet for
+   * `quietMs`; requests made meanwhile wait for that.
+   */
+  private desync(reason: string, quietMs = 100): void {
+    const error = new GdbDesyncError(reason);
+    for (const p of this.pending.splice(0)) if (!p.abandoned) p.reject(error);
+    this.unacked.length = 0;
+    this.draining = new Promise<void>((resolve) => {
+      let timer: NodeJS.Timeout;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          this.draining = undefined;
+          this.drainActivity = undefined;
+          resolve();
+        }, quietMs);
+      };
+      this.drainActivity = arm;
+      arm();
+    });
   }
 
   private failOldest(error: Error): void {

@@ -3,7 +3,7 @@
 // Chunks are issued through a window: strict request/response, or several in flight when the
 // connect-time self-test showed the stub handles pipelined packets in order.
 import { latin1Bytes, latin1Text } from './codec';
-import { GdbMemoryFaultError, GdbProtocolError } from './errors';
+import { GdbDesyncError, GdbMemoryFaultError, GdbProtocolError } from './errors';
 import { bytesToHex, hexToBytes } from './hex';
 import type { RspLink } from './link';
 import { checkReply, expectOk, issueWindowed, parseError } from './requests';
@@ -16,6 +16,8 @@ interface Settings {
   readonly timeoutMs: number;
   readonly window: number;
   readonly packetSize: number;
+  /** Called when pipelined requests lost their order: the client then stays strict. */
+  readonly onDesync: () => void;
 }
 
 interface Chunk {
@@ -87,9 +89,9 @@ export class MemoryAccess {
     });
     if (chunks.length === 0) return out;
     const packets = chunks.map((c) => `m${c.address.toString(16)},${c.length.toString(16)}`);
-    const { window, timeoutMs } = this.settings();
-    await this.inMode(physical, () =>
-      issueWindowed(this.link, packets, window, timeoutMs, (reply, i) => {
+    const { window, timeoutMs, onDesync } = this.settings();
+    const issue = (w: number) =>
+      issueWindowed(this.link, packets, w, timeoutMs, (reply, i) => {
         const c = chunks[i];
         const err = parseError(packets[i], reply);
         if (err) {
@@ -103,8 +105,17 @@ export class MemoryAccess {
           );
         }
         out[c.range].set(bytes, c.offset);
-      }),
-    );
+      });
+    await this.inMode(physical, async () => {
+      try {
+        await issue(window);
+      } catch (e) {
+        if (!(e instanceof GdbDesyncError) || window === 1) throw e;
+        // The stub lost the order of pipelined requests: from now on one at a time, and redo it all.
+        onDesync();
+        await issue(1);
+      }
+    });
     return out;
   }
 

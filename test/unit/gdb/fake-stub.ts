@@ -25,6 +25,8 @@ export interface FakeStub {
   silentAcks: boolean;
   /** Answer the next N well-formed packets with `-` instead of handling them. */
   nackNext: number;
+  /** Answer packets matching this with `-` (checked after nackNext). */
+  nackWhen?: (packet: string) => boolean;
 }
 
 /** Standard answers to the connect sequence, so tests can focus on one fault. */
@@ -61,7 +63,7 @@ export function fakeStub(handler: StubHandler): FakeStub {
         const r = handler('\x03', io, new Uint8Array([3]));
         if (typeof r === 'string') io.reply(r);
       } else if (e.type === 'packet') {
-        if (!e.checksumOk || state.nackNext > 0) {
+        if (!e.checksumOk || state.nackNext > 0 || state.nackWhen?.(latin1Text(e.payload))) {
           if (state.nackNext > 0) state.nackNext--;
           stub.send(Buffer.from('-'));
           continue;

@@ -174,6 +174,55 @@ void describe('link faults (fake stub)', () => {
     await gdb2.close();
   });
 
+  void test('a NACK or a corrupt reply among pipelined reads is detected; the batch is redone strictly', async () => {
+    for (const fault of ['nack', 'corrupt'] as const) {
+      let faulted = false;
+      const memory = (addr: number, len: number) =>
+        Array.from({ length: len }, (_, i) => ((addr + i) * 7) & 0xff)
+          .map((b) => b.toString(16).padStart(2, '0'))
+          .join('');
+      const stub = fakeStub((p, io) => {
+        const basic = basicAnswers(p);
+        if (basic !== undefined) return basic;
+        if (p === 'vCont?') return 'vCont;c;C;s;S';
+        if (p === 'qC') return 'QCp01.01';
+        if (p === 'qqemu.sstepbits') return 'ENABLE=1';
+        if (p === 'qfThreadInfo') return 'mp01.01';
+        if (p.startsWith('Qqemu.PhyMemMode')) return 'OK';
+        const m = /^m([0-9a-f]+),([0-9a-f]+)$/.exec(p);
+        if (!m) return '';
+        const text = memory(parseInt(m[1], 16), parseInt(m[2], 16));
+        if (fault === 'corrupt' && !faulted && m[1] === '1800') {
+          faulted = true;
+          const bad = encodePacket(text);
+          bad[5] ^= 0x01; // one data bit flipped: the checksum no longer matches
+          io.raw(bad);
+          return;
+        }
+        return text;
+      });
+      if (fault === 'nack') {
+        stub.nackWhen = (p) => {
+          if (!faulted && p.startsWith('m1800,')) {
+            faulted = true;
+            return true;
+          }
+          return false;
+        };
+      }
+      const gdb = (await connectTransport(stub.clientSide, {
+        requestTimeoutMs: 1000,
+        pipelining: 'auto',
+      })) as RspClient;
+      assert.equal(gdb.pipelining, true);
+      const [data] = await gdb.readPhysicalBatch([{ address: 0n, length: 16 * 2048 }]);
+      assert.ok(faulted, `${fault} was injected`);
+      assert.equal(Buffer.from(data).toString('hex'), memory(0, 16 * 2048), `${fault}: data intact`);
+      assert.equal(gdb.pipelining, false, `${fault}: client fell back to strict`);
+      await gdb.close();
+    }
+  });
+
   void test('requests while the target runs are refused with GdbStateError', async () => {
     const stub = fakeStub((p) => basicAnswers(p) ?? (p.startsWith('vCont') ? undefined : ''));
     const gdb = await connect(stub);
