@@ -67,6 +67,19 @@ export class BreakpointStore {
     };
   }
 
+  /** Removes every watchpoint from the stub until the returned function puts them back. */
+  async liftWatchpoints(): Promise<() => Promise<void>> {
+    const g = this.gdb();
+    const all = [...this.watch.values()];
+    if (!g || all.length === 0) return () => Promise.resolve();
+    for (const w of all) await g.removeBreakpoint(w.type, w.address, w.length).catch(() => undefined);
+    return async () => {
+      for (const w of all)
+        if (this.watch.has(`${w.type}:${w.address}:${w.length}`))
+          await g.insertBreakpoint(w.type, w.address, w.length);
+    };
+  }
+
   async setWatchpoints(points: readonly Watchpoint[]): Promise<boolean[]> {
     const g = this.gdb();
     if (!g) throw new Error('not connected');

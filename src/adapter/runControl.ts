@@ -33,6 +33,7 @@ export interface RunHooks {
 export class RunControl {
   private internal = 0;
   private pausing = false;
+  private lastWatch = false;
   private _state: 'stopped' | 'running' | 'exited' = 'stopped';
   currentThread = 1;
   private readonly unsubscribe: () => void;
@@ -94,6 +95,7 @@ export class RunControl {
     const pc = await this.pcOf(threadId);
     if (ev.kind === 'signal' && ev.watchpoint) {
       const w = ev.watchpoint;
+      this.lastWatch = true;
       return {
         reason: 'data breakpoint',
         threadId,
@@ -118,12 +120,17 @@ export class RunControl {
   private async rawStep(threadId: number): Promise<StopEvent> {
     const pc = await this.pcOf(threadId);
     const restore = await this.bps.lift(pc);
+    // QEMU reports a watchpoint before the access completes, and a step with the watchpoint in
+    // place reports it again without executing: lift them for that one instruction (as gdb does).
+    const restoreWatch = this.lastWatch ? await this.bps.liftWatchpoints() : undefined;
+    this.lastWatch = false;
     this.internal++;
     try {
       return await this.gdb.step(threadId);
     } finally {
       this.internal--;
       if (restore) await restore();
+      if (restoreWatch) await restoreWatch();
     }
   }
 
@@ -131,8 +138,9 @@ export class RunControl {
   async resume(): Promise<void> {
     const threadId = this.currentThread;
     const pc = await this.pcOf(threadId);
-    if (this.bps.owners(pc).size > 0) {
-      // Leave the breakpoint under PC first: it would report again at once.
+    // A breakpoint under PC would report again at once, and so would the access a watchpoint
+    // stopped before: step that instruction first.
+    if (this.lastWatch || this.bps.owners(pc).size > 0) {
       const ev = await this.rawStep(threadId);
       if (this.exited(ev)) return;
       const after = await this.pcOf(threadId);
