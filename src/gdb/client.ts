@@ -13,9 +13,11 @@ import {
 import { asciiToHex, bigIntToLeBytes, bytesToHex, hexToBytes, hexTextToBytes, leBytesToBigInt } from './hex';
 import { RspLink } from './link';
 import { MemoryAccess } from './memory';
+import { StopTracker } from './stops';
 import { checkReply, expectOk, issueWindowed } from './requests';
 import { formatThreadId, isStopReply, parseStopReply, parseThreadId } from './stop-reply';
-import { includesOf, makeRegisterMap, parseTargetDescription } from './target-xml';
+import { makeRegisterMap } from './target-xml';
+import { parseSupported, pipelineSelfTest, readTargetDescription } from './handshake';
 import { connectTcpTransport, type Transport } from './transport';
 import type {
   BreakpointType,
@@ -73,9 +75,7 @@ export class RspClient implements GdbClient {
   private multiprocess = false;
   private defaultPid = 1;
   private selected: { g?: string; c?: string } = {};
-  private lastStop?: StopEvent;
-  private stopListeners = new Set<(e: StopEvent) => void>();
-  private stopWaiters = new Set<(e: StopEvent) => void>();
+  private readonly stops = new StopTracker();
   private consoleListeners = new Set<(text: string) => void>();
 
   constructor(
@@ -86,8 +86,9 @@ export class RspClient implements GdbClient {
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
     this.link = new RspLink(transport, { log: options.log });
     this.link.onUnsolicited((p) => this.unsolicited(p));
-    this.link.onClose(() => {
+    this.link.onClose((error) => {
       this.state = 'closed';
+      this.stops.closed(error);
     });
     this.memory = new MemoryAccess(this.link, () => ({
       timeoutMs: this.timeoutMs,
@@ -106,95 +107,33 @@ export class RspClient implements GdbClient {
   // ---- connect sequence -------------------------------------------------------------------------
 
   async initialize(): Promise<void> {
-    const supported = latin1Text(await this.raw(CLIENT_FEATURES));
-    for (const item of supported.split(';')) {
-      if (!item) continue;
-      const eq = item.indexOf('=');
-      if (eq >= 0) this.features.set(item.slice(0, eq), item.slice(eq + 1));
-      else if (item.endsWith('+')) this.features.set(item.slice(0, -1), true);
-      else if (item.endsWith('-')) this.features.set(item.slice(0, -1), false);
-      else this.features.set(item, true);
-    }
+    const raw = (p: string) => this.raw(p);
+    for (const [k, v] of parseSupported(latin1Text(await raw(CLIENT_FEATURES)))) this.features.set(k, v);
     const ps = this.features.get('PacketSize');
     if (typeof ps === 'string' && /^[0-9a-fA-F]+$/.test(ps)) this.packetSize = parseInt(ps, 16);
     this.multiprocess = this.features.get('multiprocess') === true;
 
-    const qemu = latin1Text(await this.raw('qqemu.Supported'));
-    for (const f of qemu.split(';')) if (f) this.qemuFeatures.add(f);
+    for (const f of latin1Text(await raw('qqemu.Supported')).split(';')) if (f) this.qemuFeatures.add(f);
 
+    // Also required for `p` to work at all on QEMU 7.2.
     if (!this.options.skipTargetXml && this.features.get('qXfer:features:read') === true) {
-      this.registers = await this.readTargetDescription();
+      this.registers = await readTargetDescription(raw, this.packetSize);
     }
 
-    const stop = latin1Text(await this.raw('?'));
+    const stop = latin1Text(await raw('?'));
     if (isStopReply(stop)) {
-      this.lastStop = parseStopReply(stop);
-      if (this.lastStop.kind === 'signal' && this.lastStop.thread?.pid !== undefined)
-        this.defaultPid = this.lastStop.thread.pid;
-      if (this.lastStop.kind !== 'signal') this.state = 'exited';
+      const event = parseStopReply(stop);
+      this.stops.last = event;
+      if (event.kind === 'signal' && event.thread?.pid !== undefined) this.defaultPid = event.thread.pid;
+      if (event.kind !== 'signal') this.state = 'exited';
     }
 
-    if (this.qemuFeatures.has('PhyMemMode')) {
-      const mode = latin1Text(await this.raw('qqemu.PhyMemMode'));
-      this.memory.physicalMode = mode === '1';
-    }
+    if (this.qemuFeatures.has('PhyMemMode'))
+      this.memory.physicalMode = latin1Text(await raw('qqemu.PhyMemMode')) === '1';
 
     const want = this.options.pipelining ?? 'auto';
     if (want === true) this.pipelining = true;
-    else if (want === 'auto') this.pipelining = await this.pipelineSelfTest();
-  }
-
-  private async readTargetDescription(): Promise<RegisterMap> {
-    const documents = new Map<string, string>();
-    const queue = ['target.xml'];
-    while (queue.length) {
-      const annex = queue.shift() as string;
-      if (documents.has(annex)) continue;
-      const xml = await this.readXfer('features', annex);
-      documents.set(annex, xml);
-      queue.push(...includesOf(xml));
-    }
-    return parseTargetDescription(documents);
-  }
-
-  /** `qXfer:<object>:read:<annex>:offset,length` until the `l` (last) chunk. */
-  private async readXfer(object: string, annex: string): Promise<string> {
-    const chunks: Uint8Array[] = [];
-    let offset = 0;
-    const len = Math.max(64, this.packetSize - 5);
-    for (;;) {
-      const req = `qXfer:${object}:read:${annex}:${offset.toString(16)},${len.toString(16)}`;
-      const reply = await this.raw(req);
-      checkReply(req, reply);
-      const marker = reply[0];
-      if (marker !== 0x6d /* m */ && marker !== 0x6c /* l */)
-        throw new GdbProtocolError(`bad qXfer reply to ${req}`);
-      const data = reply.subarray(1);
-      chunks.push(data);
-      offset += data.length;
-      if (marker === 0x6c || data.length === 0) break;
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  }
-
-  /**
-   * Sends a burst of cheap queries with distinct, deterministic replies back to back and compares them
-   * with the same queries answered one by one: the stub must process pipelined packets in order and
-   * drop none. Any mismatch or error means strict request/response from now on.
-   */
-  private async pipelineSelfTest(): Promise<boolean> {
-    const probes = ['qAttached', 'vCont?', 'qC', 'qqemu.sstepbits', 'qfThreadInfo'];
-    try {
-      const strict: string[] = [];
-      for (const p of probes) strict.push(latin1Text(await this.raw(p)));
-      if (new Set(strict).size < 3) return false; // too few distinct replies to prove ordering
-      const burst = [...probes, ...probes.slice().reverse(), ...probes];
-      const expected = [...strict, ...strict.slice().reverse(), ...strict];
-      const got = await issueWindowed(this.link, burst, burst.length, this.timeoutMs, (r) => latin1Text(r));
-      return got.every((g, i) => g === expected[i]);
-    } catch {
-      return false;
-    }
+    else if (want === 'auto') this.pipelining = await pipelineSelfTest(this.link, raw, this.timeoutMs);
   }
 
   // ---- plumbing -----------------------------------------------------------------------------------
@@ -240,7 +179,8 @@ export class RspClient implements GdbClient {
 
   /** The thread of the last stop, else the Hc/Hg selection, else the first vCPU. */
   private currentThread(): ThreadRef {
-    if (this.lastStop?.kind === 'signal' && this.lastStop.thread) return this.lastStop.thread;
+    const last = this.stops.last;
+    if (last?.kind === 'signal' && last.thread) return last.thread;
     return this.selected.c ?? this.selected.g ?? 1;
   }
 
@@ -253,12 +193,10 @@ export class RspClient implements GdbClient {
     }
     if (!isStopReply(text)) return; // stray reply (e.g. to an abandoned request): nothing to route
     const event = parseStopReply(text);
-    this.lastStop = event;
     this.state = event.kind === 'signal' ? 'stopped' : 'exited';
     // QEMU makes the stopping vCPU both the Hg and Hc thread on every stop.
     this.selected = {};
-    for (const w of [...this.stopWaiters]) w(event);
-    for (const l of [...this.stopListeners]) l(event);
+    this.stops.deliver(event);
   }
 
   // ---- registers ----------------------------------------------------------------------------------
@@ -435,7 +373,7 @@ export class RspClient implements GdbClient {
       // A step always targets one vCPU: `vCont;s` for all of them would leave QEMU's step flag set on
       // every vCPU but the one that reports the stop, so the next continue would stop at once.
       if (action === 'step' && thread === undefined) thread = this.currentThread();
-      this.lastStop = undefined;
+      this.stops.last = undefined;
       this.state = 'running';
       try {
         if (this.features.get('vContSupported') === true) {
@@ -446,14 +384,14 @@ export class RspClient implements GdbClient {
           await this.link.sendAwaitingAck(letter, this.timeoutMs);
         }
       } catch (e) {
-        if (!this.lastStop) this.state = this.link.isClosed ? 'closed' : 'stopped';
+        if (!this.stops.last) this.state = this.link.isClosed ? 'closed' : 'stopped';
         throw e;
       }
     });
   }
 
   async step(thread?: ThreadRef, timeoutMs = this.timeoutMs): Promise<StopEvent> {
-    const stopped = this.nextStop(timeoutMs);
+    const stopped = this.stops.next(timeoutMs);
     try {
       await this.resume('step', thread);
     } catch (e) {
@@ -464,8 +402,8 @@ export class RspClient implements GdbClient {
   }
 
   async interrupt(timeoutMs = this.timeoutMs): Promise<StopEvent> {
-    if (this.state !== 'running') return this.lastStop ?? this.queryStopReason();
-    const stopped = this.nextStop(timeoutMs);
+    if (this.state !== 'running') return this.stops.last ?? this.queryStopReason();
+    const stopped = this.stops.next(timeoutMs);
     try {
       this.link.sendRaw(new Uint8Array([0x03]));
     } catch (e) {
@@ -476,8 +414,7 @@ export class RspClient implements GdbClient {
   }
 
   onStop(listener: (event: StopEvent) => void): () => void {
-    this.stopListeners.add(listener);
-    return () => this.stopListeners.delete(listener);
+    return this.stops.listen(listener);
   }
 
   /** `O` console output sent while the target runs. */
@@ -487,30 +424,8 @@ export class RspClient implements GdbClient {
   }
 
   waitForStop(timeoutMs = this.timeoutMs): Promise<StopEvent> {
-    if (this.state !== 'running' && this.lastStop) return Promise.resolve(this.lastStop);
-    return this.nextStop(timeoutMs).promise;
-  }
-
-  private nextStop(timeoutMs: number): { promise: Promise<StopEvent>; cancel: () => void } {
-    let cancel = () => undefined as void;
-    const promise = new Promise<StopEvent>((resolve, reject) => {
-      const closed = () => finish(() => reject(new ConnectionClosedError('closed while waiting for a stop')));
-      const waiter = (e: StopEvent) => finish(() => resolve(e));
-      const timer = setTimeout(
-        () => finish(() => reject(new GdbTimeoutError('wait for stop', timeoutMs))),
-        timeoutMs,
-      );
-      const finish = (f: () => void) => {
-        clearTimeout(timer);
-        this.stopWaiters.delete(waiter);
-        f();
-      };
-      this.stopWaiters.add(waiter);
-      this.link.onClose(() => closed());
-      cancel = () =>
-        finish(() => resolve({ kind: 'signal', signal: 0, registers: new Map(), pairs: new Map(), raw: '' }));
-    });
-    return { promise, cancel };
+    if (this.state !== 'running' && this.stops.last) return Promise.resolve(this.stops.last);
+    return this.stops.next(timeoutMs).promise;
   }
 
   queryStopReason(): Promise<StopEvent> {
