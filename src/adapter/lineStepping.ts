@@ -13,7 +13,7 @@ export interface LineStepTarget {
    * whether that stop is also wanted by another owner (or is not at `address` at all).
    */
   runTo(address: bigint): Promise<Halt>;
-  readRegister(name: 'pc' | 'sp' | 'x30'): Promise<bigint>;
+  readRegister(name: 'pc' | 'sp' | 'x29' | 'x30'): Promise<bigint>;
   /** The A64 word at `address`, or undefined when unreadable. */
   readInstruction(address: bigint): Promise<number | undefined>;
 }
@@ -88,26 +88,30 @@ export class LineStepper {
   }
 
   /**
-   * Step out: run to `returnAddress` (the caller's resume point from the unwinder) in a frame that is
-   * not deeper than the current one (SP above the current SP), so recursion returns properly.
+   * Step out: run to `returnAddress` (the caller's resume point, from the unwinder) until it is
+   * reached in the caller's frame, not by a deeper recursive call. With `callerFp` (the caller's
+   * x29, from the frame record) that test is exact; without it SP decides: above the SP we started
+   * with, or equal to it when starting at a function's first instruction (nothing pushed yet).
    */
-  async stepOut(returnAddress: bigint): Promise<StepResult> {
+  async stepOut(returnAddress: bigint, callerFp?: bigint): Promise<StepResult> {
+    const pc0 = await this.target.readRegister('pc');
     const sp0 = await this.target.readRegister('sp');
-    for (let guard = 0; guard < 1000; guard++) {
+    const atEntry = this.lines.functionAt(pc0)?.low === pc0;
+    for (let n = 0; n < 10_000; n++) {
       const h = await this.target.runTo(returnAddress);
       if (h.kind === 'exited') return h;
       if (h.pc !== returnAddress || h.breakpoint) return { kind: 'interrupted', pc: h.pc };
-      // Back in the caller, SP is at or above the SP we started with (equal when stepping out from
-      // a function's first instruction); a recursive call returning there is deeper: keep going.
-      if ((await this.target.readRegister('sp')) >= sp0) return { kind: 'step', pc: h.pc };
-      const s = await this.target.stepInstruction();
-      if (s.kind === 'exited') return s;
-      if (s.breakpoint) return { kind: 'interrupted', pc: s.pc };
+      if (callerFp !== undefined) {
+        if ((await this.target.readRegister('x29')) === callerFp) return { kind: 'step', pc: h.pc };
+      } else {
+        const sp = await this.target.readRegister('sp');
+        if (sp > sp0 || (atEntry && sp === sp0)) return { kind: 'step', pc: h.pc };
+      }
     }
     return {
       kind: 'step',
       pc: await this.target.readRegister('pc'),
-      why: 'step out gave up (recursion too deep)',
+      why: 'step out gave up: the return address kept being reached by deeper frames',
     };
   }
 
@@ -134,7 +138,8 @@ export class LineStepper {
       if (!here) {
         if (h.entered) {
           // Called code without line information: finish it and carry on in this line.
-          const back = await this.finishCall(h.returnAddress);
+          // At the callee's first instruction SP is still the caller's.
+          const back = await this.runToReturn(h.returnAddress, await this.target.readRegister('sp'));
           if (back.kind !== 'stopped') return this.fromHalt(back);
           if (back.breakpoint) return { kind: 'interrupted', pc: back.pc };
           pc = back.pc;
@@ -193,8 +198,17 @@ export class LineStepper {
     return { kind: 'step', pc };
   }
 
-  private async finishCall(returnAddress: bigint): Promise<Halt> {
-    return this.target.runTo(returnAddress);
+  /**
+   * Runs to the instruction after a call. A recursive call reaches that address first in a deeper
+   * frame (SP below the caller's `sp` at the call): run on until the caller's frame gets there.
+   */
+  private async runToReturn(returnAddress: bigint, sp: bigint | undefined): Promise<Halt> {
+    for (let n = 0; ; n++) {
+      const h = await this.target.runTo(returnAddress);
+      if (h.kind === 'exited' || h.breakpoint || h.pc !== returnAddress || sp === undefined || n >= 10_000)
+        return h;
+      if ((await this.target.readRegister('sp')) >= sp) return h;
+    }
   }
 
   /**
@@ -219,7 +233,10 @@ export class LineStepper {
     const w = await this.target.readInstruction(pc);
     const returnAddress = pc + 4n;
     if (w !== undefined && (isExceptionCall(w) || (mode === 'over' && isCall(w)))) {
-      const h = await this.target.runTo(returnAddress);
+      const h = await this.runToReturn(
+        returnAddress,
+        isCall(w) ? await this.target.readRegister('sp') : undefined,
+      );
       if (h.kind === 'exited') return h;
       return { ...h, breakpoint: h.breakpoint || h.pc !== returnAddress, returnAddress };
     }
@@ -270,7 +287,7 @@ export class GdbLineTarget implements LineStepTarget {
     private readonly quiet: <T>(f: () => Promise<T>) => Promise<T> = (f) => f(),
   ) {}
 
-  readRegister(name: 'pc' | 'sp' | 'x30'): Promise<bigint> {
+  readRegister(name: 'pc' | 'sp' | 'x29' | 'x30'): Promise<bigint> {
     return this.gdb.readRegister(name, this.threadId);
   }
 

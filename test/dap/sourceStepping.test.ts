@@ -121,10 +121,11 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
     assert.equal(await cont(gdb, bps), bpAddr);
     assert.equal(lineAt(bpAddr), first);
     const seen: number[] = [];
-    for (let i = 0; i < 3; i++) seen.push(lineAt(stepped(await stepper.next()))!);
+    for (let i = 0; i < 4; i++) seen.push(lineAt(stepped(await stepper.next()))!);
     assert.deepEqual(seen, [
       sourceLine(mainC, 'sink += helper_add'),
       sourceLine(mainC, 'sink += asm_double'),
+      sourceLine(mainC, 'sink += fact(5)'),
       sourceLine(mainC, 'for (;;)'),
     ]);
     await bps.remove('user', bpAddr);
@@ -167,6 +168,54 @@ void describe('line stepping on QEMU: ELF fixture (DWARF 5, -O0)', () => {
     const pc = stepped(await stepper.stepIn());
     assert.equal(pc, image.symbolByName('asm_double')?.value);
     assert.ok(image.lineForAddress(pc)?.file.endsWith('asm.S'));
+  });
+  void test('next over a recursive call stays in the same frame', async () => {
+    await gdb.monitor('system_reset');
+    const rec = sourceLine(mainC, 'return n * fact(n - 1)');
+    const at = image.addressesForLine(mainC, rec)[0].address;
+    await bps.add('user', at);
+    assert.equal(await cont(gdb, bps), at);
+    await bps.remove('user', at);
+    const sp = await gdb.readRegister('sp');
+    const pc = stepped(await stepper.next());
+    assert.equal(image.functionAt(pc)?.name, 'fact');
+    assert.equal(await gdb.readRegister('sp'), sp, 'still the outermost fact frame');
+    assert.notEqual(lineAt(pc), rec);
+  });
+  void test('step out of a recursive frame returns to its caller frame, not to itself (SP rule, then frame pointer)', async () => {
+    const rec = sourceLine(mainC, 'return n * fact(n - 1)');
+    const at = image.addressesForLine(mainC, rec)[0].address;
+    for (const useFp of [false, true]) {
+      await gdb.monitor('system_reset');
+      await bps.add('user', at);
+      assert.equal(await cont(gdb, bps), at); // fact(5)
+      assert.equal(await cont(gdb, bps), at); // fact(4), called from fact(5)'s call site
+      await bps.remove('user', at);
+      const fp = await gdb.readRegister('x29');
+      const ret = await readU64(gdb, fp + 8n);
+      const callerFp = await readU64(gdb, fp);
+      const sp = await gdb.readRegister('sp');
+      const out = stepped(await stepper.stepOut(ret, useFp ? callerFp : undefined));
+      assert.equal(out, ret);
+      assert.equal(
+        await gdb.readRegister('x29'),
+        callerFp,
+        'in fact(5), not in fact(4) after its own inner call',
+      );
+      assert.ok((await gdb.readRegister('sp')) > sp);
+    }
+  });
+  void test('step out from a function breakpoint (first instruction, nothing pushed yet)', async () => {
+    await gdb.monitor('system_reset');
+    const entry = image.symbolByName('fact')!.value;
+    await bps.add('user', entry);
+    assert.equal(await cont(gdb, bps), entry);
+    await bps.remove('user', entry);
+    const ret = await gdb.readRegister('x30');
+    const out = stepped(await stepper.stepOut(ret));
+    assert.equal(out, ret);
+    assert.equal(image.functionAt(out)?.name, 'c_main');
+    assert.equal(lineAt(out), sourceLine(mainC, 'sink += fact(5)'));
   });
 });
 
