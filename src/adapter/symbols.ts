@@ -69,8 +69,10 @@ export class SymbolTable {
     if (sized) return { symbol: sized, offset: address - sized.address };
     const at = this.sorted[best].address;
     let label: SymbolEntry | undefined;
-    for (let i = best; i >= 0 && this.sorted[i].address === at; i--)
-      if (better(this.sorted[i], label)) label = this.sorted[i];
+    // Only an unsized label stretches to the next symbol; a sized one ends where its size says.
+    for (let i = best; i >= 0 && this.sorted[i].address === at; i--) {
+      if (this.sorted[i].size === 0n && better(this.sorted[i], label)) label = this.sorted[i];
+    }
     if (!label || address - at >= 0x10000n) return undefined;
     return { symbol: label, offset: address - at };
   }
