@@ -71,6 +71,8 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
 
   private readonly nodes = new Map<string, Node>();
   private listings = new Map<string, Listing>();
+  /** The previous stop's listings, shown while the target runs (a "Running…" item would collapse the tree). */
+  private stale = new Map<string, Listing>();
   /** Descriptor addresses changed at the last stop, with the change's one-line summary. */
   private changed = new Map<Hex, string>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -80,7 +82,10 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     this.disposables.push(
       this.changeEmitter,
       sessions.onDidStop(({ change }) => this.reset(change.changes)),
-      sessions.onDidChangeSession(() => this.reset([])),
+      sessions.onDidChangeSession(() => {
+        this.reset([]);
+        this.stale = new Map();
+      }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(SETTING.coalesce) || e.affectsConfiguration(SETTING.entriesPerRequest)) {
           this.reset();
@@ -97,6 +102,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     if (changes) this.changed = new Map(changes.map((c) => [c.descriptorAddress.toLowerCase(), c.summary]));
     // Node objects are kept (and updated in place by the next fetch): the tree API rejects a new object
     // under an id it still holds, and a reveal can race the refresh this fires.
+    for (const [k, v] of this.listings) this.stale.set(k, v);
     this.listings = new Map();
     this.changeEmitter.fire(undefined);
   }
@@ -109,7 +115,13 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     switch (node.kind) {
       case 'regime': {
         const r = node.info;
-        const item = new vscode.TreeItem(r.regime, vscode.TreeItemCollapsibleState.Collapsed);
+        // Stage 1 of EL1 is what pvmfw programs: open it by default (VS Code remembers the user's choice by id).
+        const item = new vscode.TreeItem(
+          r.regime,
+          r.regime === 'TTBR0_EL1'
+            ? vscode.TreeItemCollapsibleState.Expanded
+            : vscode.TreeItemCollapsibleState.Collapsed,
+        );
         item.id = node.id;
         item.contextValue = CONTEXT_VALUE.regime;
         item.iconPath = new vscode.ThemeIcon(r.enabled ? 'symbol-namespace' : 'circle-slash');
@@ -215,8 +227,9 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     const key = node?.id ?? '';
     const cached = this.listings.get(key);
     if (cached) return cached.nodes;
+    const stopped = this.sessions.isStopped;
     const listing = await this.fetch(node);
-    this.listings.set(key, listing);
+    if (stopped && this.sessions.isStopped) this.listings.set(key, listing);
     return listing.nodes;
   }
 
@@ -224,8 +237,12 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   private async fetch(parent: RegimeNode | EntryNode | undefined): Promise<Listing> {
     if (!this.sessions.session)
       return { nodes: [this.message(parent, 'No pvmfw-mmu debug session')], entries: [] };
-    if (!this.sessions.isStopped)
+    if (!this.sessions.isStopped) {
+      // A step is under way: keep showing the last stop's tables (they refresh at the next stop).
+      const previous = this.stale.get(parent?.id ?? '');
+      if (previous) return previous;
       return { nodes: [this.message(parent, 'Running… (tables shown at the next stop)')], entries: [] };
+    }
     try {
       if (!parent) {
         const { regimes } = await this.sessions.request('regimes', {});

@@ -34,10 +34,15 @@ async function collapsePane(page: Page, title: string): Promise<void> {
 }
 
 /** Waits for the Call Stack header to say why the session paused; returns it with the top frame. */
-async function pausedState(page: Page, why: RegExp): Promise<string> {
+async function pausedState(page: Page, why: RegExp, top: RegExp): Promise<string> {
   const header = page.locator('.pane-header[aria-label^="Call Stack"]', { hasText: why });
   await header.waitFor({ timeout: 60_000 });
-  const frame = await pane(page, 'Call Stack').locator('.monaco-list-row').first().innerText();
+  const row = pane(page, 'Call Stack').locator('.monaco-list-row').first();
+  await pane(page, 'Call Stack')
+    .locator('.monaco-list-row', { hasText: top })
+    .first()
+    .waitFor({ timeout: 20_000 });
+  const frame = await row.innerText();
   return `${(await header.innerText()).replace(/\s+/g, ' ')} at ${frame.replace(/\s+/g, ' ')}`;
 }
 
@@ -120,7 +125,7 @@ export async function runUiScenario(
     await check('Start Debugging stops on entry', async () => {
       await page.locator('.start-debug-action-item .codicon-debug-start').click();
       await page.locator('.debug-toolbar').waitFor({ timeout: 30_000 });
-      return pausedState(page, /Paused on entry/i);
+      return pausedState(page, /Paused on entry/i, /_start/);
     });
 
     await check(
@@ -138,7 +143,7 @@ export async function runUiScenario(
         await collapsePane(page, 'Watch');
         await expandPane(page, 'Page Tables');
         await page.locator('.debug-toolbar .codicon-debug-continue').click();
-        return pausedState(page, /Lazy MMIO fault at 0x/);
+        return pausedState(page, /Lazy MMIO fault at 0x/, /vector_table_el1/);
       },
     );
 
@@ -226,7 +231,8 @@ export async function runUiScenario(
       // The virtio-mmio window is still one lazy 2 MiB block: its first page's PTE is that L2 entry.
       const region = guard.locator('.region', { hasText: 'virtio' }).first();
       const start = (await region.getAttribute('data-start')) ?? '';
-      await region.locator('canvas').click({ position: { x: 2, y: 2 } });
+      // Inside the grid's 4 px margin, on page 0.
+      await region.locator('canvas').click({ position: { x: 7, y: 7 } });
       const want = '0x' + BigInt(start).toString(16).padStart(8, '0');
       const selected = pane(page, 'Page Tables').locator('.monaco-list-row.selected', { hasText: want });
       await selected.waitFor({ timeout: 20_000 });
