@@ -7,6 +7,7 @@ import {
   GdbMemoryFaultError,
   WP_WRITE,
   BP_SOFTWARE,
+  BP_HARDWARE,
   type GdbClient,
   type StopEvent,
 } from '../../src/gdb';
@@ -215,6 +216,21 @@ for (const cpu of ['max', 'cortex-a57']) {
       assert.equal(await gdb.getStepFlags(), 1);
       await gdb.setStepFlags(original);
       assert.equal(await gdb.getStepFlags(), original);
+    });
+
+    void test('hardware breakpoint (Z1) on the other vCPU; g and ? agree with p', async () => {
+      await gdb.insertBreakpoint(BP_HARDWARE, mini.symbol('secondary_loop'));
+      await gdb.resume('continue', 2);
+      const stop = await gdb.waitForStop(10000);
+      await gdb.removeBreakpoint(BP_HARDWARE, mini.symbol('secondary_loop'));
+      assert.equal(signalOf(stop), 5);
+      assert.equal(stop.kind === 'signal' && stop.thread?.tid, 2);
+      const why = await gdb.queryStopReason();
+      assert.equal(why.kind === 'signal' && why.thread?.tid, 2);
+      const g = await gdb.readAllRegisters(2);
+      const pcFromG = new DataView(g.buffer, g.byteOffset).getBigUint64(32 * 8, true);
+      assert.equal(pcFromG, mini.symbol('secondary_loop'));
+      assert.equal(await gdb.readRegister('pc', 2), pcFromG);
     });
 
     void test('the pipelining self-test passed against QEMU and stats count the traffic', () => {
