@@ -12,6 +12,7 @@ export * from './sysregs';
 export * from './esr';
 export * from './regime';
 export * from './leaf';
+export * from './leafstore';
 export * from './reader';
 export * from './walk';
 export * from './translate';

@@ -2,6 +2,7 @@
 // (the gdb-pt-dump view): 259k kernel pages become a few hundred lines.
 
 import { type Leaf, S_VALID } from './leaf';
+import { LeafStore } from './leafstore';
 import type { BaseRegister } from './regime';
 
 export interface Region {
@@ -20,8 +21,15 @@ export interface Region {
 const LO_ATTR = 0xffd;
 const HI_ATTR = 0xffec0000 | 0;
 
-/** Leaves must be in walk order (by root, then input address); valid and invalid leaves never merge. */
-export function coalesce(leaves: readonly Leaf[]): Region[] {
+/**
+ * Leaves must be in walk order (by root, then input address); valid and invalid leaves never merge.
+ * Takes Leaf objects or, faster, a walk's columnar store (one Leaf made per region).
+ */
+export function coalesce(leaves: readonly Leaf[] | LeafStore): Region[] {
+  return leaves instanceof LeafStore ? coalesceStore(leaves) : coalesceLeaves(leaves);
+}
+
+function coalesceLeaves(leaves: readonly Leaf[]): Region[] {
   const out: Region[] = [];
   let cur: Leaf | undefined;
   let vaEnd = 0;
@@ -53,6 +61,52 @@ export function coalesce(leaves: readonly Leaf[]): Region[] {
     vaEnd = l.vaNum + l.size;
     paEnd = l.paNum + l.size;
     count = 1;
+  }
+  flush();
+  return out;
+}
+
+// meta without the level and size bits: ctx, limits, state must match to merge.
+const META_KEY = ~(7 | (0x3f << 10)) >>> 0;
+
+function coalesceStore(st: LeafStore): Region[] {
+  const out: Region[] = [];
+  const { va, pa, lo, hi, meta } = st;
+  let first = -1;
+  let vaEnd = 0;
+  let paEnd = 0;
+  let count = 0;
+  let key = 0;
+  let keyLo = 0;
+  let keyHi = 0;
+  const flush = (): void => {
+    if (first < 0) return;
+    const l = st.leaf(first);
+    out.push({ base: l.base, va: l.va, pa: l.pa, size: BigInt(vaEnd - va[first]), count, first: l });
+  };
+  for (let i = 0; i < st.length; i++) {
+    const size = 2 ** ((meta[i] >>> 10) & 0x3f);
+    if (
+      first >= 0 &&
+      va[i] === vaEnd &&
+      pa[i] === paEnd &&
+      (meta[i] & META_KEY) === key &&
+      (lo[i] & LO_ATTR) === keyLo &&
+      (hi[i] & HI_ATTR) === keyHi
+    ) {
+      vaEnd += size;
+      paEnd += size;
+      count++;
+      continue;
+    }
+    flush();
+    first = i;
+    vaEnd = va[i] + size;
+    paEnd = pa[i] + size;
+    count = 1;
+    key = meta[i] & META_KEY;
+    keyLo = lo[i] & LO_ATTR;
+    keyHi = hi[i] & HI_ATTR;
   }
   flush();
   return out;

@@ -1,13 +1,15 @@
 // The bounded translation-table walker. Breadth-first by level so each level's tables are read in a
-// few large batches (the live client keeps them in flight); leaves come back in input-address order
-// without sorting because every table keeps its items in index order.
+// few large batches (the live client keeps them in flight). Leaves go to a columnar LeafStore; each
+// breadth-first round emits them in input-address order (parents are scanned in VA order and queue
+// their children in index order), so one k-way merge of the rounds gives the VA-ordered result.
 //
 // Bounded: a table pointing at one of its ancestors is a cycle (reported, not followed); tables
 // outside RAM, beyond the PA size or unreadable are reported on the entry that points there and the
 // walk goes on; at most `maxTables` tables are visited.
 
 import { blockAllowed, type DescriptorFormat, levelShift, pageShift } from './granule';
-import { Leaf, type LeafContext, S_INVALID, S_RESERVED, S_VALID, LIMIT_NS } from './leaf';
+import { type Leaf, type LeafContext, S_INVALID, S_RESERVED, S_VALID, LIMIT_NS } from './leaf';
+import { LeafStore } from './leafstore';
 import type { PhysRange, PhysReader } from './reader';
 import type { BaseRegister, RegimeConfig, WalkRoot } from './regime';
 
@@ -78,7 +80,9 @@ export interface WalkResult {
   /** Every root of the regime, in regime order (disabled ones carry `reason` and are not walked). */
   readonly roots: readonly WalkRoot[];
   readonly tables: TableInfo[];
-  /** Every non-zero non-table descriptor, ordered by root then input address. */
+  /** Every non-zero non-table descriptor, ordered by root then input address (columnar). */
+  readonly store: LeafStore;
+  /** The same leaves as objects (made on first access; hot paths read `store`). */
   readonly leaves: Leaf[];
   readonly diagnostics: WalkDiagnostic[];
   readonly stats: WalkStats;
@@ -117,8 +121,6 @@ interface Task {
   readonly limits: number;
   readonly ancestors: readonly number[];
   readonly info: TableInfo;
-  /** Leaves and child tables in index order. */
-  readonly items: (Leaf | Task)[];
 }
 
 interface RootState {
@@ -219,7 +221,6 @@ export async function walk(
       limits: 0,
       ancestors: [],
       info,
-      items: [],
     };
     states.push({ ...st, task });
     tables.push(info);
@@ -227,7 +228,18 @@ export async function walk(
     stats.tablesVisited++;
   }
 
+  const store = new LeafStore(
+    states.map((st) => st.ctx),
+    4096,
+  );
+  const rounds: number[] = [];
+  const tableScratch: number[] = [];
   while (pending.length > 0) {
+    rounds.push(store.length);
+    // One allocation per round: every entry of this round's tables could be a leaf.
+    let roundEntries = 0;
+    for (const t of pending) roundEntries += t.entries;
+    store.reserve(roundEntries);
     const next: Task[] = [];
     for (let at = 0; at < pending.length; at += batch) {
       const chunk = pending.slice(at, at + batch);
@@ -278,42 +290,40 @@ export async function walk(
     }
     t.info.read = true;
     const li = t.level + 1;
-    const span = st.span[li];
-    const shift = st.shift[li];
-    const lm = st.leafMasks[li];
-    const blockOk = st.block[li];
-    const last = t.level === 3;
     const n = Math.min(t.entries, data.length >> 1);
-    let nonZero = 0;
-    for (let i = 0; i < n; i++) {
-      const lo = data[2 * i];
-      const hi = data[2 * i + 1];
-      if ((lo | hi) === 0) continue;
-      nonZero++;
-      const va = t.vaBase + i * span;
-      const descAddr = t.pa + i * 8;
-      if ((lo & 3) === 3 && !last) {
-        const child = follow(t, st, lo, hi, va, descAddr, next);
-        if (child) t.items.push(child);
-        continue;
-      }
-      const state = (lo & 1) === 0 ? S_INVALID : (last ? (lo & 2) !== 0 : blockOk) ? S_VALID : S_RESERVED;
-      const oa = oaOf(lm, lo, hi);
-      const leaf = new Leaf(st.ctx, t.level, va, shift, oa, lo, hi, descAddr, t.limits, state);
-      t.items.push(leaf);
-      stats.leaves++;
-      if (state === S_VALID && oa + span > paLimit) {
-        diagnostics.push({
-          kind: 'addressSize',
-          base: st.root.base,
-          level: t.level,
-          va: big(va),
-          descAddr: big(descAddr),
-          desc: leaf.desc,
-          target: big(oa),
-          message: `output address 0x${oa.toString(16)} beyond the ${regime.paBits}-bit PA size (Address size fault)`,
-        });
-      }
+    store.reserve(n);
+    const tablesAt = tableScratch;
+    tablesAt.length = 0;
+    const before = store.length;
+    const nonZero = scanTable(
+      data,
+      n,
+      t,
+      st.leafMasks[li],
+      st.span[li],
+      st.shift[li],
+      st.block[li],
+      paLimit,
+      store,
+      tablesAt,
+    );
+    stats.leaves += store.length - before;
+    // Table descriptors, in index order so the next round stays VA-sorted.
+    for (const i of tablesAt)
+      follow(t, st, data[2 * i], data[2 * i + 1], t.vaBase + i * st.span[li], t.pa + i * 8, next);
+    // Valid leaves naming an output address beyond the PA size (an Address size fault on access).
+    for (let k = scanBeyond ? before : store.length; k < store.length; k++) {
+      if (store.state(k) !== S_VALID || store.pa[k] + st.span[li] <= paLimit) continue;
+      diagnostics.push({
+        kind: 'addressSize',
+        base: st.root.base,
+        level: t.level,
+        va: big(store.va[k]),
+        descAddr: big(store.descAddr[k]),
+        desc: (big(store.hi[k]) << 32n) | big(store.lo[k]),
+        target: big(store.pa[k]),
+        message: `output address 0x${store.pa[k].toString(16)} beyond the ${regime.paBits}-bit PA size (Address size fault)`,
+      });
     }
     t.info.nonZero = nonZero;
     stats.entries += n;
@@ -386,24 +396,93 @@ export async function walk(
       limits: t.limits | own,
       ancestors: [...t.ancestors, t.pa],
       info,
-      items: [],
     };
     next.push(child);
     return child;
   }
 
-  const leaves: Leaf[] = [];
-  const collect = (t: Task): void => {
-    for (const it of t.items) {
-      if (it instanceof Leaf) leaves.push(it);
-      else collect(it);
-    }
-  };
-  for (const st of states) if (st.task) collect(st.task);
-  stats.leaves = leaves.length;
+  const sorted = store.mergeRuns(rounds);
+  stats.leaves = sorted.length;
   stats.ms = performance.now() - t0;
-  return { regime, roots: states.map((s) => s.root), tables, leaves, diagnostics, stats };
+  let leaves: Leaf[] | undefined;
+  return {
+    regime,
+    roots: states.map((s) => s.root),
+    tables,
+    store: sorted,
+    get leaves(): Leaf[] {
+      return (leaves ??= sorted.toLeaves());
+    },
+    diagnostics,
+    stats,
+  };
 }
+
+/**
+ * The hot loop: one table's descriptors into the store's columns. Leaves are written in place;
+ * indices of table descriptors go to `tablesAt` for the caller. Returns the non-zero count. Kept
+ * free of closures and allocation so V8 keeps every double unboxed.
+ */
+function scanTable(
+  data: Uint32Array,
+  n: number,
+  t: Task,
+  lm: OaMasks,
+  span: number,
+  shift: number,
+  blockOk: boolean,
+  paLimit: number,
+  store: LeafStore,
+  tablesAt: number[],
+): number {
+  const last = t.level === 3;
+  const loMask = lm.lo;
+  const hiMask = lm.hi;
+  const form = lm.form;
+  const vaBase = t.vaBase;
+  const pa = t.pa;
+  const metaBase = ((t.level + 1) | (t.limits << 5) | (shift << 10) | (t.root << 16)) >>> 0;
+  const stateValid = metaBase | (S_VALID << 3);
+  const stateInvalid = metaBase | (S_INVALID << 3);
+  const stateReserved = metaBase | (S_RESERVED << 3);
+  const cVa = store.va;
+  const cPa = store.pa;
+  const cDesc = store.descAddr;
+  const cLo = store.lo;
+  const cHi = store.hi;
+  const cMeta = store.meta;
+  let len = store.length;
+  let nonZero = 0;
+  let maxOa = 0;
+  for (let i = 0; i < n; i++) {
+    const lo = data[2 * i];
+    const hi = data[2 * i + 1];
+    if ((lo | hi) === 0) continue;
+    nonZero++;
+    if ((lo & 3) === 3 && !last) {
+      tablesAt.push(i);
+      continue;
+    }
+    let oa = (hi & hiMask) * TWO32 + ((lo & loMask) >>> 0);
+    if (form === 1) oa += ((lo >>> 12) & 15) * 2 ** 48;
+    else if (form === 2) oa += ((lo >>> 8) & 3) * 2 ** 50;
+    cVa[len] = vaBase + i * span;
+    cPa[len] = oa;
+    if (oa > maxOa) maxOa = oa;
+    cDesc[len] = pa + i * 8;
+    cLo[len] = lo;
+    cHi[len] = hi;
+    cMeta[len] =
+      (lo & 1) === 0 ? stateInvalid : (last ? (lo & 2) !== 0 : blockOk) ? stateValid : stateReserved;
+    len++;
+  }
+  store.length = len;
+  scanBeyond = maxOa + span > paLimit;
+  return nonZero;
+}
+
+/** Set by scanTable: some leaf of the last table may name an address beyond the PA size. */
+let scanBeyond = false;
 
 /** The descriptor words of a table (little-endian tables, as with SCTLR.EE = 0). */
 function asU32(b: Uint8Array): Uint32Array {

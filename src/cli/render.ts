@@ -38,7 +38,7 @@ const REGION_HEAD = `${pad('VA', 18)} ${pad('PA', 14)} ${lpad('SIZE', 6)} ${lpad
 
 export function regionLines(w: WalkResult, lazyBit: number): string[] {
   const out = [REGION_HEAD];
-  for (const g of coalesce(w.leaves)) {
+  for (const g of coalesce(w.store)) {
     const l = g.first;
     out.push(
       `${hex(g.va, 16)} ${hex(g.pa, 12)} ${lpad(sizeName(g.size), 6)} ${lpad(String(g.count), 7)} ${pad(l.kind, 8)} ${pad(formatPerms(l.ctx.perm, l.perms), 8)} ${pad(l.memType.name, 22)} ${lazyState(l, lazyBit) ?? '-'}`,
@@ -67,7 +67,7 @@ export function leafLines(w: WalkResult, lazyBit: number): string[] {
 
 export function statsLine(w: WalkResult, packets?: number): string {
   const s = w.stats;
-  return `${s.leaves} leaves, ${coalesce(w.leaves).length} regions, ${s.tablesRead} tables read (${s.bytesRead} bytes, ${s.readCalls} batches${packets !== undefined ? `, ${packets} packets` : ''}) in ${s.ms.toFixed(1)} ms`;
+  return `${s.leaves} leaves, ${coalesce(w.store).length} regions, ${s.tablesRead} tables read (${s.bytesRead} bytes, ${s.readCalls} batches${packets !== undefined ? `, ${packets} packets` : ''}) in ${s.ms.toFixed(1)} ms`;
 }
 
 export function anomalyLine(a: PvmfwAnomaly): string {

@@ -1,8 +1,8 @@
 // Lazy-MMIO classification of a stage-1 walk, cross-checked against stage 2 and the stub's guard-call
 // log when they are available. Anomalies are named after the seed's invariants (DESIGN.md).
 
-import { type Leaf, type WalkResult, S_INVALID, S_VALID, hex } from '../aarch64';
-import { hasUnsupportedBits, unsupportedBitNames, DEFAULT_LAZY_BIT } from './flags';
+import { type Leaf, type WalkResult, S_INVALID, S_RESERVED, S_VALID, hex, joinHalves } from '../aarch64';
+import { ACCEPTED_HI, ACCEPTED_LO, hasUnsupportedBits, unsupportedBitNames, DEFAULT_LAZY_BIT } from './flags';
 import type { GuardReplay } from './guardlog';
 
 export type LazyState = 'pending' | 'mapped' | null;
@@ -27,6 +27,9 @@ export interface PvmfwAnomaly {
   readonly ipa?: bigint;
   readonly descAddr?: bigint;
   readonly message: string;
+  /** Consecutive leaves this anomaly covers (merged runs), and their bytes. */
+  readonly count?: number;
+  readonly size?: number;
 }
 
 export interface ClassifyOptions {
@@ -42,6 +45,8 @@ export interface GuardReport {
   readonly pending: Leaf[];
   /** Valid lazy-flagged leaves (guard-mapped by the handler, or by map_device). */
   readonly mapped: Leaf[];
+  readonly pendingCount: number;
+  readonly mappedCount: number;
   /** Bytes covered by pending leaves. */
   readonly pendingBytes: number;
   readonly anomalies: PvmfwAnomaly[];
@@ -86,8 +91,6 @@ export function classify(
   replay?: GuardReplay,
 ): GuardReport {
   const bit = opts.lazyBit ?? DEFAULT_LAZY_BIT;
-  const pending: Leaf[] = [];
-  const mapped: Leaf[] = [];
   const anomalies: PvmfwAnomaly[] = [];
   let pendingBytes = 0;
   const ranges = opts.mmioRanges?.map((r) => [Number(r.start), Number(r.end)] as const);
@@ -95,7 +98,6 @@ export function classify(
   const s2Leaves = s2?.leaves ?? [];
   // Guard mappings at stage 2: valid 4 KiB device pages (RAM and pre-ENROLL passthrough are blocks).
   const s2Guard = s2Leaves.filter((l) => l.state === S_VALID && l.level === 3 && l.memType.kind === 'device');
-  const s1ByVa = new Map<number, Leaf>();
 
   for (const d of s1.diagnostics)
     anomalies.push({
@@ -119,49 +121,108 @@ export function classify(
       });
   }
 
-  for (const l of s1.leaves) {
-    const st = lazyState(l, bit);
-    const where = { va: l.va, descAddr: l.descAddr };
-    if (hasUnsupportedBits(l.lo, l.hi)) {
-      anomalies.push({
-        kind: 'unsupportedFlags',
-        severity: st ? 'error' : 'warning',
-        ...where,
-        message: `descriptor ${hex(l.desc, 16)} sets ${unsupportedBitNames(l.lo, l.hi).join(', ')}: "Unsupported PTE flags set" (aarch64-paging 0.4.0 Descriptor::flags() returns None)`,
-      });
+  // One pass over the columns; a Leaf object only for lazy-flagged leaves and anomalies.
+  const store = s1.store;
+  const word = bit < 32 ? 0 : 1;
+  const mask = (1 << (bit & 31)) >>> 0;
+  const kinds = store.contexts.map((c) => c.mair.map((m) => m.kind));
+  const pendingIdx: number[] = [];
+  const mappedIdx: number[] = [];
+  // Anomalies on consecutive leaves of the same kind merge into one (a Linux kernel's dirty bit 55
+  // would otherwise give one per page).
+  const last = new Map<
+    PvmfwAnomalyKind,
+    { a: PvmfwAnomaly & { count: number; size: number }; end: number; key: number }
+  >();
+  const note = (
+    kind: PvmfwAnomalyKind,
+    i: number,
+    severity: PvmfwAnomaly['severity'],
+    message: () => string,
+    key = 0,
+  ): void => {
+    const va = store.va[i];
+    const size = 2 ** store.shift(i);
+    const prev = last.get(kind);
+    if (prev && prev.end === va && prev.a.severity === severity && prev.key === key) {
+      prev.a.count++;
+      prev.a.size += size;
+      prev.end = va + size;
+      return;
     }
-    if (st === null) {
-      if (l.state === S_VALID && inMmio(l))
-        anomalies.push({
-          kind: 'unmapNonDevice',
-          severity: 'error',
-          ...where,
-          message: `valid leaf in a tracked MMIO range without MMIO_LAZY_MAP_FLAG: mmio_unmap_all asserts "Attempting MMIO guard unmap for non-device pages"`,
-        });
+    const a = {
+      kind,
+      severity,
+      va: BigInt(va),
+      descAddr: BigInt(store.descAddr[i]),
+      message: message(),
+      count: 1,
+      size,
+    };
+    anomalies.push(a);
+    last.set(kind, { a, end: va + size, key });
+  };
+  for (let i = 0; i < store.length; i++) {
+    const lo = store.lo[i];
+    const hi = store.hi[i];
+    const state = store.state(i);
+    const flagged = ((word === 0 ? lo : hi) & mask) !== 0;
+    const badLo = lo & ~ACCEPTED_LO;
+    const badHi = hi & ~ACCEPTED_HI;
+    if ((badLo | badHi) !== 0)
+      note(
+        'unsupportedFlags',
+        i,
+        flagged ? 'error' : 'warning',
+        () =>
+          `descriptor ${hex(joinHalves(lo, hi), 16)} sets ${unsupportedBitNames(lo, hi).join(', ')}: "Unsupported PTE flags set" (aarch64-paging 0.4.0 Descriptor::flags() returns None)`,
+        badLo | ((badHi >>> 16) << 8),
+      );
+    if (!flagged || state === S_RESERVED) {
+      if (state === S_VALID && ranges && inMmio(store.leaf(i)))
+        note(
+          'unmapNonDevice',
+          i,
+          'error',
+          () =>
+            'valid leaf in a tracked MMIO range without MMIO_LAZY_MAP_FLAG: mmio_unmap_all asserts "Attempting MMIO guard unmap for non-device pages"',
+        );
       continue;
     }
-    if (l.memType.kind !== 'device')
-      anomalies.push({
-        kind: 'lazyOnNormal',
-        severity: 'error',
-        ...where,
-        message: `MMIO_LAZY_MAP_FLAG on ${l.memType.name} memory: the invariant behind "Attempting MMIO guard unmap for non-device pages"; a fault here guard-maps RAM and remaps it as device`,
-      });
-    if (st === 'pending') {
-      pending.push(l);
-      pendingBytes += l.size;
+    const ctx = store.ctxIndex(i);
+    const kind = store.contexts[ctx].fmt.stage === 2 ? 'device' : (kinds[ctx][(lo >>> 2) & 7] ?? 'reserved');
+    if (kind !== 'device')
+      note(
+        'lazyOnNormal',
+        i,
+        'error',
+        () =>
+          `MMIO_LAZY_MAP_FLAG on ${store.leaf(i).memType.name} memory: the invariant behind "Attempting MMIO guard unmap for non-device pages"; a fault here guard-maps RAM and remaps it as device`,
+      );
+    const size = 2 ** store.shift(i);
+    if (state !== S_VALID) {
+      pendingIdx.push(i);
+      pendingBytes += size;
       continue;
     }
-    mapped.push(l);
-    if (l.size > PAGE)
-      anomalies.push({
-        kind: 'lazyNotPage',
-        severity: 'error',
-        ...where,
-        message: `valid lazy ${l.kind} of ${l.size / 1024} KiB: mmio_unmap_all asserts "Failed to break down block mapping before MMIO guard mapping"`,
-      });
-    for (let p = 0; p < Math.min(l.size, 512 * PAGE); p += PAGE) s1ByVa.set(l.paNum + p, l);
+    mappedIdx.push(i);
+    if (size > PAGE)
+      note(
+        'lazyNotPage',
+        i,
+        'error',
+        () =>
+          `valid lazy ${store.leaf(i).kind} of ${size / 1024} KiB: mmio_unmap_all asserts "Failed to break down block mapping before MMIO guard mapping"`,
+      );
   }
+  let pendingLeaves: Leaf[] | undefined;
+  let mappedLeaves: Leaf[] | undefined;
+  const pending = (): Leaf[] => (pendingLeaves ??= pendingIdx.map((i) => store.leaf(i)));
+  const mapped = (): Leaf[] => (mappedLeaves ??= mappedIdx.map((i) => store.leaf(i)));
+  const s1ByVa = new Map<number, Leaf>();
+  if (s2 || replay)
+    for (const l of mapped())
+      for (let p = 0; p < Math.min(l.size, 512 * PAGE); p += PAGE) s1ByVa.set(l.paNum + p, l);
 
   const unguarded = (start: number, size: number): number => {
     if (s2) return size - s2Covered(s2Leaves, start, start + size);
@@ -172,7 +233,7 @@ export function classify(
     return n;
   };
   if (s2 || replay) {
-    for (const l of mapped) {
+    for (const l of mapped()) {
       const missing = unguarded(l.paNum, l.size);
       if (missing === 0) continue;
       const wasUnmapped = replay?.unmapped.has(BigInt(l.paNum)) ?? false;
@@ -232,8 +293,14 @@ export function classify(
 
   return {
     lazyBit: bit,
-    pending,
-    mapped,
+    get pending() {
+      return pending();
+    },
+    get mapped() {
+      return mapped();
+    },
+    pendingCount: pendingIdx.length,
+    mappedCount: mappedIdx.length,
     pendingBytes,
     anomalies,
     stage2Checked: !!s2,

@@ -152,7 +152,7 @@ export function reportJson(
       problems: w.regime.problems,
     },
     leaves: w.leaves.map((l) => leafJson(l, bit)),
-    regions: coalesce(w.leaves).map((g) => ({
+    regions: coalesce(w.store).map((g) => ({
       base: g.base,
       va: hex(g.va),
       pa: hex(g.pa),
