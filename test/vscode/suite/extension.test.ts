@@ -171,6 +171,26 @@ suite('pvmfw-mmu in VS Code', () => {
     assert.equal(count(after.summary), count(before.summary) + 1, `${before.summary} -> ${after.summary}`);
   });
 
+  test('coalesced ranges group the lazy neighbours and reveal still finds the page', async () => {
+    const on = await vscode.commands.executeCommand<boolean>(COMMAND.toggleCoalesce);
+    try {
+      assert.equal(on, true);
+      const node = await api.pageTables.findEntry(faultVa);
+      assert.equal(node?.entry.kind, 'page');
+      const table = node?.parent;
+      assert.ok(table);
+      const siblings = await api.pageTables.getChildren(table);
+      const ranges = siblings.filter((n) => n.kind === 'range');
+      assert.ok(ranges.length > 0, 'no range item');
+      // 512 entries collapse into a handful of items; every lazy entry sits in a range or alone.
+      assert.ok(siblings.length < 32, `${siblings.length} items`);
+      const inRanges = ranges.reduce((n, r) => n + (r.kind === 'range' ? r.group.entries.length : 0), 0);
+      assert.ok(inRanges > 400, `${inRanges} entries in ranges`);
+    } finally {
+      await vscode.commands.executeCommand(COMMAND.toggleCoalesce);
+    }
+  });
+
   test('ending the session clears the views', async () => {
     await stopAllSessions();
     assert.equal(api.sessions.session, undefined);
