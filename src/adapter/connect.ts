@@ -81,29 +81,34 @@ export function loadProgram(path: string): LoadedProgram {
 }
 
 /**
- * Compares the ELF's first code bytes with guest physical memory. Done while the guest is stopped
- * at entry, where images are loaded at their physical (= link) addresses.
+ * Compares the ELF's first code bytes with the guest's memory: physical first (images load at their
+ * link address, the MMU is off at entry), else virtual (a kernel linked at virtual addresses). Only
+ * bytes that can be read and differ count as a mismatch; unreadable code yields a warning.
  */
 export async function checkProgramMatches(
   gdb: GdbClient,
   program: LoadedProgram,
   path: string,
-): Promise<void> {
+): Promise<string | undefined> {
   const p = program.probe;
-  if (!p) return;
-  let mem: Uint8Array;
-  try {
-    mem = await gdb.readPhysical(p.address, p.bytes.length);
-  } catch {
-    throw new SessionSetupError(
-      `The guest has no memory at 0x${p.address.toString(16)}, where '${path}' puts its code: the ELF does not match the guest.`,
-    );
-  }
-  for (let i = 0; i < p.bytes.length; i++) {
-    if (mem[i] !== p.bytes[i]) {
-      throw new SessionSetupError(
-        `'${path}' does not match the guest: its code at 0x${(p.address + BigInt(i)).toString(16)} differs from guest memory (wrong or rebuilt ELF?).`,
-      );
+  if (!p) return undefined;
+  let mem: Uint8Array | undefined;
+  for (const read of [
+    () => gdb.readPhysical(p.address, p.bytes.length),
+    () => gdb.readMemory(p.address, p.bytes.length),
+  ]) {
+    try {
+      mem = await read();
+      if (mem.some((b, i) => b !== p.bytes[i])) continue;
+      return undefined;
+    } catch {
+      // try the other address space
     }
   }
+  if (!mem)
+    return `warning: could not read the guest's memory at 0x${p.address.toString(16)} to check that '${path}' is what it runs`;
+  const i = mem.findIndex((b, k) => b !== p.bytes[k]);
+  throw new SessionSetupError(
+    `'${path}' does not match the guest: its code at 0x${(p.address + BigInt(i)).toString(16)} differs from guest memory (wrong or rebuilt ELF?).`,
+  );
 }

@@ -238,7 +238,8 @@ export class PvmfwDebugSession extends DebugSession {
     try {
       checkArchitecture(gdb);
       if (program && path) {
-        if (this.mode === 'launch') await checkProgramMatches(gdb, program, path);
+        const warning = await checkProgramMatches(gdb, program, path);
+        if (warning) this.log(warning, 'stderr');
         this.symbols = program.symbols;
         this.mmu.setProgram(program);
         this.source.setProgram(program.image, path);

@@ -10,7 +10,8 @@ import { resolve } from 'node:path';
 import type { MmuChangedEventBody } from '../../src/shared/protocol';
 
 export const repoRoot = resolve(__dirname, '../../..');
-export const adapterMain = resolve(repoRoot, 'out/src/adapter/main.js');
+/** The adapter under test: the tsc output by default, or e.g. the webpack bundle dist/debugAdapter.js. */
+export const adapterMain = resolve(repoRoot, process.env.PVMFW_MMU_ADAPTER ?? 'out/src/adapter/main.js');
 export const demoElf = resolve(repoRoot, 'guest/build/demo.elf');
 
 export function buildGuest(): void {
