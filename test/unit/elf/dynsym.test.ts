@@ -51,13 +51,13 @@ void describe('.dynsym', () => {
 
   const libc = ['/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/x86_64-linux-gnu/libc.so.6'].find((p) =>
     existsSync(p),
+  );
   let hostNm = true;
   try {
     execFileSync('nm', ['--version'], { stdio: 'ignore' });
   } catch {
     hostNm = false;
   }
-  );
   void test(
     'the host libc: thousands of dynamic symbols, as nm -D lists them',
     { skip: libc && hostNm ? false : 'no host libc.so.6 or host nm' },
