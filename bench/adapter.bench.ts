@@ -9,7 +9,8 @@
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { connectTcp } from '../src/gdb';
 import type { MmuChangedEventBody, PageTableResponseBody } from '../src/shared/protocol';
@@ -18,6 +19,8 @@ import { bootKernelToPanic } from '../test/qemu/kernel-boot';
 import { buildGuest, demoElf, demoLaunch, repoRoot } from '../test/dap/support';
 
 const STEPS = 100;
+/** Figures written to bench/results/adapter.json as well as printed. */
+const results: Record<string, number | string> = {};
 const adapter = resolve(repoRoot, 'out/src/adapter/main.js');
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
@@ -141,6 +144,15 @@ async function stepLatency(): Promise<void> {
     );
     console.log(`  adapter computeMs (walk+diff+guard) median ${f(median(compute))} ms`);
     console.log(`  adapter peak RSS ${f(vmHwmMb(c.pid))} MB`);
+    Object.assign(results, {
+      floorStepMedianMs: median(base),
+      requestToStoppedMedianMs: median(reqToStop),
+      stoppedToMmuChangedMedianMs: median(stopToMmu),
+      stoppedToMmuChangedP90Ms: p90(stopToMmu),
+      requestToMmuChangedMedianMs: median(reqToMmu),
+      computeMedianMs: median(compute),
+      demoPeakRssMb: vmHwmMb(c.pid),
+    });
     await c.dc.disconnectRequest({ terminateDebuggee: true });
   } finally {
     await c.dc.stop();
@@ -155,8 +167,8 @@ async function kernelMemory(): Promise<void> {
     // One gdbstub connection at a time: the adapter takes over from the boot helper's client.
     await k.gdb.close();
     await c.start();
-    const rssBefore = vmHwmMb(c.pid);
     await c.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
+    const rssBefore = vmHwmMb(c.pid);
     const m = c.events.length;
     const t0 = performance.now();
     await c.dc.attachRequest({
@@ -188,6 +200,12 @@ async function kernelMemory(): Promise<void> {
     console.log(
       `  adapter peak RSS: ${f(vmHwmMb(c.pid))} MB (idle adapter ${f(rssBefore)} MB; target < 150 MB)`,
     );
+    Object.assign(results, {
+      kernelStopToMmuChangedMs: mmu.t - stop.t,
+      kernelComputeMs: body.computeMs,
+      kernelIdleRssMb: rssBefore,
+      kernelPeakRssMb: vmHwmMb(c.pid),
+    });
     await c.dc.disconnectRequest({ terminateDebuggee: false });
   } finally {
     await c.dc.stop();
@@ -198,6 +216,12 @@ async function kernelMemory(): Promise<void> {
 async function main(): Promise<void> {
   await stepLatency();
   await kernelMemory();
+  const dir = resolve(repoRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    resolve(dir, 'adapter.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), loadavg: loadavg(), steps: STEPS, ...results }, null, 1)}\n`,
+  );
 }
 
 main().catch((e: unknown) => {
