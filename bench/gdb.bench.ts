@@ -19,6 +19,8 @@ interface Figure {
   readonly name: string;
   readonly seconds: number;
   readonly packets: number;
+  /** CPU time this node process spent during the timed run (less sensitive to machine load). */
+  readonly cpuSeconds: number;
 }
 
 interface Session {
@@ -37,16 +39,24 @@ interface Contender {
  * its best time: the machine is shared, so load changes during the run hit all of them alike.
  */
 async function measureInterleaved(contenders: readonly Contender[]): Promise<Figure[]> {
-  const best: Figure[] = contenders.map((c) => ({ name: c.name, seconds: Infinity, packets: 0 }));
+  const best: Figure[] = contenders.map((c) => ({
+    name: c.name,
+    seconds: Infinity,
+    packets: 0,
+    cpuSeconds: 0,
+  }));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, c] of contenders.entries()) {
       const session = await c.open();
       try {
         await session.run();
         const t0 = process.hrtime.bigint();
+        const cpu0 = process.cpuUsage();
         const packets = await session.run();
         const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-        if (seconds < best[i].seconds) best[i] = { name: c.name, seconds, packets };
+        const cpu = process.cpuUsage(cpu0);
+        const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+        if (seconds < best[i].seconds) best[i] = { name: c.name, seconds, packets, cpuSeconds };
       } finally {
         await session.close();
       }
@@ -164,7 +174,7 @@ async function main(): Promise<void> {
     );
     for (const f of figures) {
       line(
-        `  ${f.name.padEnd(52)} ${mbps(f).toFixed(1).padStart(7)} MB/s ${(f.packets / f.seconds).toFixed(0).padStart(7)} packets/s`,
+        `  ${f.name.padEnd(52)} ${mbps(f).toFixed(1).padStart(7)} MB/s ${(f.packets / f.seconds).toFixed(0).padStart(7)} packets/s ${((f.cpuSeconds / f.packets) * 1e6).toFixed(1).padStart(6)} us node CPU/packet`,
       );
     }
     line(
