@@ -26,6 +26,8 @@ export function freePort(): Promise<number> {
 
 export interface CodeServer {
   port: number;
+  /** Process group of code-server and everything it started (extension hosts, adapters, QEMUs). */
+  pgid: number;
   base: string;
   root: string;
   extensionsDir: string;
@@ -145,6 +147,7 @@ export async function startCodeServer(
   const authority = `127.0.0.1:${port}`;
   return {
     port,
+    pgid: child.pid ?? 0,
     base,
     root,
     extensionsDir,
@@ -171,6 +174,15 @@ function groupAlive(pid: number | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/** Command lines of the QEMUs running in a process group (the ones a session started). */
+export function qemusInGroup(pgid: number): string[] {
+  const ps = spawnSync('ps', ['-eo', 'pgid=,args='], { encoding: 'utf8' });
+  return (ps.stdout ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith(`${pgid} `) && /qemu-system/.test(l));
 }
 
 export function tail(file: string, lines = 40): string {

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { launchBrowser, poll, runCommand, webviewFrame } from './browser';
-import { REPO, startCodeServer } from './codeServer';
+import { qemusInGroup, REPO, startCodeServer } from './codeServer';
 
 export interface Check {
   name: string;
@@ -125,7 +125,9 @@ export async function runUiScenario(
     await check('Start Debugging stops on entry', async () => {
       await page.locator('.start-debug-action-item .codicon-debug-start').click();
       await page.locator('.debug-toolbar').waitFor({ timeout: 30_000 });
-      return pausedState(page, /Paused on entry/i, /_start/);
+      const qemus = qemusInGroup(server.pgid);
+      if (qemus.length !== 1) throw new Error(`expected one QEMU for the session, found ${qemus.length}`);
+      return `${await pausedState(page, /Paused on entry/i, /_start/)}; QEMU: ${qemus[0].slice(0, 60)}…`;
     });
 
     await check(
@@ -227,6 +229,26 @@ export async function runUiScenario(
       return (await row.innerText()).replace(/\s+/g, ' ');
     });
 
+    await check('MMIO Guard keeps its state when hidden and shown again', async () => {
+      // Hide the panel behind another editor in its group (the webview is torn down: no
+      // retainContextWhenHidden), then bring it back. The diff needs the previous stop's page states,
+      // which only the webview's saved state holds.
+      await page.locator('.tab', { hasText: 'MMIO Guard' }).click();
+      await page.keyboard.press('Control+P');
+      await page.locator('.quick-input-widget input').fill('README.md');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'README.md' }).first().waitFor();
+      await page.keyboard.press('Enter');
+      await page.locator('.tab.active', { hasText: 'README.md' }).waitFor({ timeout: 10_000 });
+      await page.locator('.tab', { hasText: 'MMIO Guard' }).click();
+      const diff = guard.locator('#diff');
+      await diff.waitFor({ timeout: 20_000 });
+      const text = await diff.innerText();
+      if (!/untouched \(lazy\) → guard-mapped/.test(text)) throw new Error(`diff after restore: ${text}`);
+      const summary = await guard.locator('#summary').innerText();
+      if (summary !== after) throw new Error(`summary after restore: ${summary} (was ${after})`);
+      return 'diff and counters unchanged';
+    });
+
     await check('clicking a page in the MMIO Guard grid reveals its PTE', async () => {
       // The virtio-mmio window is still one lazy 2 MiB block: its first page's PTE is that L2 entry.
       const region = guard.locator('.region', { hasText: 'virtio' }).first();
@@ -253,8 +275,14 @@ export async function runUiScenario(
     await check('Stop ends the session and QEMU', async () => {
       await page.locator('.debug-toolbar .codicon-debug-stop').click();
       await page.locator('.debug-toolbar').waitFor({ state: 'hidden', timeout: 30_000 });
+      const left = await poll(
+        'QEMU to exit',
+        () => Promise.resolve(qemusInGroup(server.pgid).length ? undefined : true),
+        10_000,
+      ).catch(() => false);
+      if (!left) throw new Error(`QEMU still running: ${qemusInGroup(server.pgid).join(' | ')}`);
       await shot('09-session-ended');
-      return 'debug toolbar gone';
+      return 'debug toolbar gone, no QEMU left in the code-server process group';
     });
   } finally {
     await context.close().catch(() => undefined);
