@@ -1,6 +1,12 @@
 // Scopes, variables, evaluate and memory requests: everything that reads the stopped target.
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { evalAddress, ExpressionError, parseExpression, type AddressExpr } from './evaluate';
+import {
+  evalAddress,
+  ExpressionError,
+  parseAddressExpr,
+  parseExpression,
+  type AddressExpr,
+} from './evaluate';
 import { fromLittleEndian, memoryReference, parseMemoryReference, readSpan } from './memory';
 import { formatHex64, SYSTEM_REGISTERS } from './registers';
 import type { PvmfwDebugSession } from './session';
@@ -107,6 +113,24 @@ export class Inspect {
         };
       }
     }
+  }
+
+  /** Writes a general register (x0–x30, sp, pc, cpsr); system registers are read-only over the stub. */
+  async setVariable(
+    args: DebugProtocol.SetVariableArguments,
+  ): Promise<DebugProtocol.SetVariableResponse['body']> {
+    const ctx = this.s.requireStopped();
+    const node = this.s.vars.get(args.variablesReference);
+    if (node?.kind !== 'general')
+      throw new Error(`${args.name} is read-only (QEMU's gdbstub cannot write system registers)`);
+    const v = await evalAddress(parseAddressExpr(args.value), {
+      register: (n) => ctx.reg(n),
+      symbol: (n) => this.s.symbols.lookup(n)?.address,
+    });
+    await this.s.need(this.s.gdb).writeRegister(args.name, v, ctx.threadId);
+    // Registers are cached per stop: drop the cache so every view reads the new value.
+    this.s.refreshContext();
+    return { value: formatHex64(v), type: 'u64' };
   }
 
   async readMemory(

@@ -72,6 +72,7 @@ export class PvmfwDebugSession extends DebugSession {
       variables: (a: DebugProtocol.VariablesArguments) => this.inspect.variables(a),
       evaluate: (a: DebugProtocol.EvaluateArguments) => this.inspect.evaluate(a),
       readMemory: (a: DebugProtocol.ReadMemoryArguments) => this.inspect.readMemory(a),
+      setVariable: (a: DebugProtocol.SetVariableArguments) => this.inspect.setVariable(a),
       writeMemory: (a: DebugProtocol.WriteMemoryArguments) => this.inspect.writeMemory(a),
       continue: () => this.doContinue(),
       next: (a: DebugProtocol.NextArguments) => this.step(a.threadId, 'over', a.granularity),
@@ -152,6 +153,7 @@ export class PvmfwDebugSession extends DebugSession {
       supportsDataBreakpoints: true,
       supportsReadMemoryRequest: true,
       supportsDisassembleRequest: true,
+      supportsSetVariable: true,
       supportsConditionalBreakpoints: true,
       supportsHitConditionalBreakpoints: true,
       supportsLogPoints: true,
@@ -460,6 +462,11 @@ export class PvmfwDebugSession extends DebugSession {
       return `Stepped into the EL${el} exception vector (${name}): ${cause}`;
     }
     return undefined;
+  }
+
+  /** A fresh register cache for the current stop (after a register write). */
+  refreshContext(): void {
+    if (this.ctx) this.ctx = new StopContext(this.need(this.gdb), this.ctx.threadId, this.ctx.stopId);
   }
 
   /** The MMU state of the current stop (walk + diff), once computed. */

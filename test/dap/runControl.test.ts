@@ -67,6 +67,29 @@ void describe('run control', () => {
     assert.match((await dap.topFrame()).name, /^scenario_done/);
   });
 
+  void test('setVariable writes a general register; system registers are read-only', async () => {
+    const f = await dap.topFrame();
+    const scopes = (await dap.dc.scopesRequest({ frameId: f.id })).body.scopes;
+    const general = scopes.find((s) => s.name === 'General');
+    const system = scopes.find((s) => s.name === 'System');
+    assert.ok(general && system);
+    const r = await dap.dc.setVariableRequest({
+      variablesReference: general.variablesReference,
+      name: 'x19',
+      value: '0x1234 + 1',
+    });
+    assert.equal(r.body.value, '0x0000000000001235');
+    assert.match(await dap.evaluate('$x19'), /^0x0000000000001235/);
+    await assert.rejects(
+      dap.dc.setVariableRequest({
+        variablesReference: system.variablesReference,
+        name: 'TTBR0_EL1',
+        value: '0',
+      }),
+      /read-only/,
+    );
+  });
+
   void test('instruction next steps over a bl as one step', async () => {
     await dap.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'el1_main' }] });
     let m = dap.mark();

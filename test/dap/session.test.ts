@@ -69,6 +69,11 @@ void describe('attach to a QEMU started elsewhere', () => {
       const threads = (await dap.dc.threadsRequest()).body.threads;
       assert.equal(threads.length, 2);
       assert.match(threads[0].name, /^vCPU 0/);
+      assert.match(threads[1].name, /^vCPU 1/);
+      // Each vCPU has its own registers and stack: vCPU 1 is still at the reset entry too.
+      const second = (await dap.dc.stackTraceRequest({ threadId: threads[1].id })).body.stackFrames;
+      assert.ok(second.length >= 1);
+      assert.match(second[0].instructionPointerReference ?? '', /^0x[0-9a-f]+$/);
       await dap.dc.disconnectRequest({ terminateDebuggee: false });
     } finally {
       await dap.stop();
