@@ -30,6 +30,14 @@ export function hexToBytes(hex: Uint8Array, start = 0, end = hex.length): Uint8A
   return out;
 }
 
+/** Decodes `hex` straight into `dest` at `offset` (no intermediate array); false if not all hex. */
+export function hexInto(hex: Uint8Array, dest: Uint8Array, offset: number): boolean {
+  const n = hex.length;
+  if (n & 1 || offset + (n >> 1) > dest.length) return false;
+  const text = Buffer.from(hex.buffer, hex.byteOffset, n).toString('latin1');
+  return Buffer.from(dest.buffer, dest.byteOffset + offset, n >> 1).write(text, 'hex') * 2 === n;
+}
+
 export function hexTextToBytes(hex: string): Uint8Array | undefined {
   return hexToBytes(Buffer.from(hex, 'latin1'));
 }

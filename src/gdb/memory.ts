@@ -4,7 +4,7 @@
 // connect-time self-test showed the stub handles pipelined packets in order.
 import { latin1Bytes, latin1Text } from './codec';
 import { GdbDesyncError, GdbMemoryFaultError, GdbProtocolError } from './errors';
-import { bytesToHex, hexToBytes } from './hex';
+import { bytesToHex, hexInto } from './hex';
 import type { RspLink } from './link';
 import { checkReply, expectOk, issueWindowed, parseError } from './requests';
 import type { MemoryRange } from './types';
@@ -98,13 +98,11 @@ export class MemoryAccess {
           if (err.code === 0x14) throw new GdbMemoryFaultError(packets[i], c.address, c.length, physical);
           throw err;
         }
-        const bytes = reply.length === c.length * 2 ? hexToBytes(reply) : undefined;
-        if (!bytes) {
+        if (reply.length !== c.length * 2 || !hexInto(reply, out[c.range], c.offset)) {
           throw new GdbProtocolError(
             `'${packets[i]}' answered ${reply.length} bytes ('${latin1Text(reply.subarray(0, 16))}'), expected ${c.length * 2} hex digits`,
           );
         }
-        out[c.range].set(bytes, c.offset);
       });
     await this.inMode(physical, async () => {
       try {

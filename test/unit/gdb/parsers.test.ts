@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { bigIntToLeBytes, bytesToHex, hexToBytes, leBytesToBigInt } from '../../../src/gdb/hex';
+import { bigIntToLeBytes, bytesToHex, hexInto, hexToBytes, leBytesToBigInt } from '../../../src/gdb/hex';
 import { formatThreadId, parseStopReply, parseThreadId } from '../../../src/gdb/stop-reply';
 import { parseTargetDescription } from '../../../src/gdb/target-xml';
 
@@ -78,5 +78,13 @@ void describe('hex', () => {
     assert.equal(hexToBytes(Buffer.from('xx')), undefined);
     assert.equal(leBytesToBigInt(bigIntToLeBytes(0x00e0_0000_0900_0402n, 8)), 0x00e0_0000_0900_0402n);
     assert.deepEqual([...bigIntToLeBytes(-1n, 2)], [0xff, 0xff]);
+    const long = 'c0ffee'.repeat(40);
+    assert.deepEqual([...(hexToBytes(Buffer.from(long)) ?? [])], [...Buffer.from(long, 'hex')]);
+    assert.equal(hexToBytes(Buffer.from(`${long.slice(0, 100)}zz${long.slice(102)}`)), undefined);
+    const dest = new Uint8Array(8);
+    assert.equal(hexInto(Buffer.from('a1b2'), dest, 3), true);
+    assert.deepEqual([...dest], [0, 0, 0, 0xa1, 0xb2, 0, 0, 0]);
+    assert.equal(hexInto(Buffer.from('a1g2'), dest, 0), false);
+    assert.equal(hexInto(Buffer.from('a1b2'), dest, 7), false, 'does not write past the end');
   });
 });
