@@ -154,6 +154,8 @@ export interface GdbClient {
   interrupt(timeoutMs?: number): Promise<StopEvent>;
   /** Subscribes to stop events; returns an unsubscribe function. */
   onStop(listener: (event: StopEvent) => void): () => void;
+  /** `O` console output the stub sends while the target runs; returns an unsubscribe function. */
+  onConsoleOutput(listener: (text: string) => void): () => void;
   /** Resolves with the next stop event (or the pending one if the target already stopped). */
   waitForStop(timeoutMs?: number): Promise<StopEvent>;
   /** `?`: why the target is stopped. */

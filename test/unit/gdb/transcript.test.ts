@@ -163,6 +163,15 @@ for (const file of files) {
       assert.match(text, /0000000040082000: 0x7a55300b/);
     });
 
+    void test('\\x03 while running stops the guest with SIGINT', () => {
+      const ex = t.exchanges.find((e) => e.kind === 'interrupt');
+      assert.ok(ex);
+      const events = new RspDecoder().push(Buffer.from(ex.recv, 'hex'));
+      assert.equal(events[0].type, 'ack', 'vCont;c acked');
+      const stop = parseStopReply(packets(events)[0]);
+      assert.equal(stop.kind === 'signal' && stop.signal, 2);
+    });
+
     void test('single step of one vCPU stops that vCPU with SIGTRAP', () => {
       const ex = t.exchanges.find((e) => e.send === 'vCont;s:p1.1');
       assert.ok(ex);
