@@ -136,3 +136,40 @@ void describe('guardHypercall and syncException filters', () => {
     assert.match(stop.text ?? '', /^Synchronous exception to EL[12]/);
   });
 });
+
+void describe('bug scenarios surface their anomalies', () => {
+  before(() => buildGuest());
+  const cases: [string, string, RegExp][] = [
+    ['a', 'lazyNotPage', /valid lazy-flagged L2 block at 0xa000000 \(2048 KiB\)/],
+    ['c', 'lazyOnNormalMemory', /MMIO_LAZY_MAP_FLAG on a normal-memory invalid entry/],
+    ['d', 'guardLeak', /still MMIO_GUARD_MAPped at scenario_done: mmio_unmap_all did not run/],
+  ];
+  for (const [scenario, code, message] of cases) {
+    void test(`scenario ${scenario}: ${code}`, async () => {
+      const dap = new Dap();
+      await dap.start();
+      try {
+        await dap.launch(demoLaunch({ qemuArgs: demoQemuArgs(scenario) }), async () => {
+          await dap.dc.setFunctionBreakpointsRequest({
+            breakpoints: [{ name: 'panic_park' }, { name: 'scenario_done' }],
+          });
+        });
+        const { stop, mmu } = await continueToStop(dap);
+        assert.equal(stop.reason, 'breakpoint');
+        const g = await dap.custom<GuardStateResponseBody>('guardState', {});
+        const found = g.anomalies.find((a) => a.code === code);
+        assert.ok(found, JSON.stringify(g.anomalies));
+        assert.match(found.message, message);
+        assert.ok(
+          mmu.newAnomalies.some((a) => a.code === code),
+          'reported as new in mmuChanged',
+        );
+        if (scenario === 'c')
+          assert.ok(g.anomalies.some((a) => a.code === 'hypercallError' && /returned -3/.test(a.message)));
+      } finally {
+        await dap.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => undefined);
+        await dap.stop();
+      }
+    });
+  }
+});
