@@ -241,3 +241,23 @@ for (const cpu of ['max', 'cortex-a57']) {
     });
   });
 }
+
+void describe('gdb client against QEMU -M virt,virtualization=on', () => {
+  let gdb: GdbClient;
+  const suite = useQemu(() => ({ kernel: buildMini().elf, machine: 'virt,virtualization=on', cpu: 'max' }));
+  before(async () => {
+    gdb = await connectTcp('127.0.0.1', suite.qemu.port);
+  });
+  after(async () => {
+    await gdb?.close();
+  });
+
+  void test('EL2 system registers appear in the XML and the vCPU starts at EL2', async () => {
+    for (const name of ['HCR_EL2', 'VTTBR_EL2', 'VTCR_EL2', 'TTBR0_EL2'])
+      assert.ok(gdb.registers.get(name), name);
+    const cpsr = await gdb.readRegister('cpsr');
+    assert.equal((cpsr >> 2n) & 3n, 2n, 'PSTATE.EL');
+    const regs = await gdb.readRegisters(['HCR_EL2', 'VTTBR_EL2']);
+    assert.equal(typeof regs.get('HCR_EL2'), 'bigint');
+  });
+});
