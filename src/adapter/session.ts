@@ -183,6 +183,14 @@ export class PvmfwDebugSession extends DebugSession {
     ) {
       throw new SessionSetupError('"qemuArgs" must be an array of strings');
     }
+    const own = (args.qemuArgs ?? []).find(
+      (a) => a === '-gdb' || a === '-s' || a === '-S' || a.startsWith('-gdb='),
+    );
+    if (own) {
+      throw new SessionSetupError(
+        `remove '${own}' from "qemuArgs": the adapter adds -gdb tcp:127.0.0.1:PORT -S itself (use an attach configuration to debug a QEMU you start)`,
+      );
+    }
     try {
       this.qemu = await QemuProcess.start({
         binary,

@@ -118,6 +118,19 @@ void describe('errors', () => {
     }
   });
 
+  void test('qemuArgs that bring their own gdbstub are refused before anything runs', async () => {
+    const dap = new Dap();
+    await dap.start();
+    try {
+      await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
+      const launch = demoLaunch({ qemuArgs: ['-M', 'virt', '-s'] });
+      await assert.rejects(dap.dc.launchRequest(launch as never), /remove '-s' from "qemuArgs"/);
+      assert.doesNotMatch(dap.transcript(), /QEMU \(pid/);
+    } finally {
+      await dap.stop();
+    }
+  });
+
   void test('a refused gdb port says what to start', async () => {
     const port = await freePort();
     const dap = new Dap();
