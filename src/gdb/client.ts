@@ -527,7 +527,11 @@ export class RspClient implements GdbClient {
   request(packet: string | Uint8Array, timeoutMs = this.timeoutMs): Promise<Uint8Array> {
     return this.exclusive(async () => {
       this.assertStopped('send requests');
-      return this.raw(typeof packet === 'string' ? packet : packet, timeoutMs);
+      const reply = await this.raw(packet, timeoutMs);
+      // Keep our copy of QEMU's global PhyMemMode right if the caller switched it by hand.
+      const mode = typeof packet === 'string' ? /^Qqemu\.PhyMemMode:([01])$/.exec(packet) : null;
+      if (mode && latin1Text(reply) === 'OK') this.memory.physicalMode = mode[1] === '1';
+      return reply;
     });
   }
 

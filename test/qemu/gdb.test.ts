@@ -105,8 +105,12 @@ for (const cpu of ['max', 'cortex-a57']) {
       );
       // And the physical path really is physical: 0x8000_0000 is not RAM in the virt machine.
       assert.notDeepEqual([...(await gdb.readPhysical(0x8000_0000n, 64))], pattern(64));
-      // PhyMemMode is restored afterwards.
+      // PhyMemMode is restored afterwards, also when it was on before.
       assert.equal(Buffer.from(await gdb.request('qqemu.PhyMemMode')).toString('latin1'), '0');
+      await gdb.request('Qqemu.PhyMemMode:1');
+      assert.deepEqual([...(await gdb.readMemory(0x8000_0000n, 16))], pattern(16), 'readMemory is virtual');
+      assert.equal(Buffer.from(await gdb.request('qqemu.PhyMemMode')).toString('latin1'), '1');
+      await gdb.request('Qqemu.PhyMemMode:0');
     });
 
     void test('virtual reads of an invalid PTE (lazy MMIO) or an unmapped VA give GdbMemoryFaultError', async () => {
