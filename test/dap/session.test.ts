@@ -124,7 +124,7 @@ void describe('errors', () => {
     try {
       await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
       const launch = demoLaunch({ qemuArgs: ['-M', 'virt', '-s'] });
-      await assert.rejects(dap.dc.launchRequest(launch as never), /remove '-s' from "qemuArgs"/);
+      await assert.rejects(dap.dc.launchRequest(launch), /remove '-s' from "qemuArgs"/);
       assert.doesNotMatch(dap.transcript(), /QEMU \(pid/);
     } finally {
       await dap.stop();
