@@ -1,5 +1,7 @@
 // One client scenario over every transport: the in-memory pair and real TCP on 127.0.0.1, each with
-// whole writes and with every packet split into 1-3 byte pieces.
+// whole writes and with every packet split into 1-3 byte pieces. The peer is the fake stub because
+// what it sends is what QEMU 7.2 never does (run-length encoded replies, escaped binary qXfer data,
+// replies torn into 1-byte writes, dying mid-packet); everything QEMU does is tested against QEMU.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectTransport, type RspClient } from '../../../src/gdb/client';
