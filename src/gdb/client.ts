@@ -551,7 +551,9 @@ export class RspClient implements GdbClient {
     if (this.link.isClosed) return;
     if (options.detach && this.state !== 'running') {
       try {
-        await this.exclusive(() => this.raw('D', 1000));
+        // In multiprocess mode QEMU wants the pid (`D;1`); a bare `D` is an error there.
+        const req = this.multiprocess ? `D;${this.defaultPid.toString(16)}` : 'D';
+        await this.exclusive(async () => expectOk(req, await this.raw(req, 1000)));
       } catch (e) {
         if (!(
           e instanceof GdbErrorReply ||

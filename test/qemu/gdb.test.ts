@@ -243,6 +243,18 @@ for (const cpu of ['max', 'cortex-a57']) {
       assert.ok(gdb.stats.bytesReceived > 100_000);
       assert.equal(gdb.stats.badChecksums, 0);
     });
+
+    void test('detach lets the guest run; a new connection attaches and stops it again', async () => {
+      const counter = async (g: GdbClient) =>
+        new DataView((await g.readMemory(mini.symbol('counter0'), 8)).buffer).getBigUint64(0, true);
+      const before = await counter(gdb);
+      await gdb.close({ detach: true });
+      assert.equal(gdb.state, 'closed');
+      await sleep(100);
+      gdb = await connectTcp('127.0.0.1', suite.qemu.port);
+      assert.equal(gdb.state, 'stopped');
+      assert.ok((await counter(gdb)) > before, 'the guest ran while detached');
+    });
   });
 }
 
