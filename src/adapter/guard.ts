@@ -20,6 +20,7 @@ import type {
   PteEntry,
 } from '../shared/protocol';
 import { GUARD_CALLS } from './exceptions';
+import { leavesOf } from './leaves';
 import type { MmuModel, MmuState } from './mmu';
 import { hex, walkSteps } from './pte';
 import type { PvmfwDebugSession } from './session';
@@ -137,7 +138,7 @@ export class GuardModel {
       // Firmware without pvmfw's tracker symbols: every lazy stage-1 leaf, coalesced.
       let cur: { start: bigint; end: bigint } | undefined;
       // Device-typed lazy leaves only: Linux, for one, uses bit 55 as its software dirty bit.
-      for (const l of st.el1.result.leaves) {
+      for (const l of leavesOf(st.el1.result, 'TTBR0_EL1')) {
         if (!l.bit(this.mmu.lazyBit) || l.valid || l.memType.kind !== 'device') continue;
         const a = l.va;
         const b = a + BigInt(l.size);
@@ -228,8 +229,8 @@ export class GuardModel {
         unmappedByLog.add(ipa);
       }
     }
-    const s1 = st.el1.result.leaves.filter((l) => l.base === 'TTBR0_EL1');
-    const s2 = st.stage2?.result.leaves ?? [];
+    const s1 = leavesOf(st.el1.result, 'TTBR0_EL1');
+    const s2 = leavesOf(st.stage2?.result, 'VTTBR_EL2');
     const useS2 = st.stage2 !== undefined;
     const lazyBit = this.mmu.lazyBit;
     const regions: GuardRegion[] = [];

@@ -491,15 +491,19 @@ export class MmuModel {
    * binary search over the root's leaves, which the walker returns in input-address order.
    */
   leafAt(st: MmuState, base: BaseRegister, va: number, descAddr: number): Leaf | undefined {
-    const leaves = (base === 'VTTBR_EL2' ? st.stage2?.result.leaves : st.el1.result.leaves) ?? [];
+    const store = (base === 'VTTBR_EL2' ? st.stage2?.result.store : st.el1.result.store) ?? undefined;
+    if (!store) return undefined;
+    const rootOrder = (b: BaseRegister) => (b === 'TTBR0_EL1' ? 0 : b === 'TTBR1_EL1' ? 1 : 2);
+    const want = rootOrder(base);
     let lo = 0;
-    let hi = leaves.length - 1;
+    let hi = store.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const l = leaves[mid];
-      if (l.base < base || (l.base === base && l.vaNum + l.size <= va)) lo = mid + 1;
-      else if (l.base > base || l.vaNum > va) hi = mid - 1;
-      else return l.descAddrNum === descAddr ? l : undefined;
+      const b = rootOrder(store.context(mid).base);
+      const start = store.va[mid];
+      if (b < want || (b === want && start + 2 ** store.shift(mid) <= va)) lo = mid + 1;
+      else if (b > want || start > va) hi = mid - 1;
+      else return store.descAddr[mid] === descAddr ? store.leaf(mid) : undefined;
     }
     return undefined;
   }
