@@ -6,10 +6,25 @@ import { blockAllowed, type DescriptorFormat, levelShift, pageShift } from './gr
 
 const M64 = (1n << 64n) - 1n;
 
-const bit = (x: bigint, n: number): boolean => ((x >> BigInt(n)) & 1n) === 1n;
-const field = (x: bigint, hi: number, lo: number): number =>
-  Number((x >> BigInt(lo)) & ((1n << BigInt(hi - lo + 1)) - 1n));
+// Fields are read from the two u32 halves (no field straddles bit 32): BigInt arithmetic per field
+// made this parser ~1000x slower than the walker's hot loop.
+let LO = 0;
+let HI = 0;
+function load(raw: bigint): void {
+  LO = Number(raw & 0xffff_ffffn);
+  HI = Number(raw >> 32n);
+}
+const bit = (_x: bigint, n: number): boolean => ((n < 32 ? LO >>> n : HI >>> (n - 32)) & 1) === 1;
+const field = (_x: bigint, hi: number, lo: number): number =>
+  lo < 32 ? (LO >>> lo) & (2 ** (hi - lo + 1) - 1) : (HI >>> (lo - 32)) & (2 ** (hi - lo + 1) - 1);
 const mask = (hi: number, lo: number): bigint => ((1n << BigInt(hi - lo + 1)) - 1n) << BigInt(lo);
+const memo = new Map<string, bigint>();
+function cached(kind: string, fmt: DescriptorFormat, shift: number, make: () => bigint): bigint {
+  const k = `${kind}${fmt.granule}${fmt.stage}${fmt.oa}${shift}`;
+  let v = memo.get(k);
+  if (v === undefined) memo.set(k, (v = make()));
+  return v;
+}
 
 /** Why a descriptor does not translate. */
 export type InvalidReason =
@@ -94,11 +109,16 @@ export type Descriptor = InvalidDescriptor | TableDescriptor | LeafDescriptor;
 
 /** Bits [hi:lo] of the OA carried in place by a descriptor at this level. */
 function oaInPlace(fmt: DescriptorFormat, shift: number): bigint {
+  return cached('p', fmt, shift, () => oaInPlaceRaw(fmt, shift));
+}
+
+function oaInPlaceRaw(fmt: DescriptorFormat, shift: number): bigint {
   return mask(fmt.oa === 'lpa2' ? 49 : 47, shift);
 }
 
 /** Output address of a table/block/page descriptor, including the 52-bit forms. */
 export function outputAddress(raw: bigint, fmt: DescriptorFormat, shift: number): bigint {
+  load(raw);
   let oa = raw & oaInPlace(fmt, shift);
   if (fmt.oa === 'lpa2') oa |= BigInt(field(raw, 9, 8)) << 50n;
   else if (fmt.oa === 'lpa') oa |= BigInt(field(raw, 15, 12)) << 48n;
@@ -114,6 +134,10 @@ function encodeOa(oa: bigint, fmt: DescriptorFormat, shift: number): bigint {
 
 /** Bits holding the OA (in place and the high parts) for a given size shift. */
 function oaMask(fmt: DescriptorFormat, shift: number): bigint {
+  return cached('o', fmt, shift, () => oaMaskRaw(fmt, shift));
+}
+
+function oaMaskRaw(fmt: DescriptorFormat, shift: number): bigint {
   let m = oaInPlace(fmt, shift);
   if (fmt.oa === 'lpa2') m |= mask(9, 8);
   else if (fmt.oa === 'lpa') m |= mask(15, 12);
@@ -121,6 +145,10 @@ function oaMask(fmt: DescriptorFormat, shift: number): bigint {
 }
 
 function leafFieldMask(fmt: DescriptorFormat, shift: number): bigint {
+  return cached('l', fmt, shift, () => leafFieldMaskRaw(fmt, shift));
+}
+
+function leafFieldMaskRaw(fmt: DescriptorFormat, shift: number): bigint {
   // valid, type, [5:2] AttrIndx+NS / MemAttr, [7:6] AP / S2AP, AF, DBM, Contiguous, XN bits, SW.
   let m = mask(10, 0) | mask(58, 51) | oaMask(fmt, shift);
   if (fmt.stage === 1) m |= (1n << 11n) | (1n << 50n); // nG, GP
@@ -134,24 +162,40 @@ function decodeLeaf(
   type: 'block' | 'page',
 ): LeafDescriptor {
   const shift = levelShift(fmt.granule, level);
-  const base = {
+  const oa = outputAddress(raw, fmt, shift);
+  const rest = raw & ~leafFieldMask(fmt, shift) & M64;
+  // Object literals without spreads: one hidden class per stage keeps this parser cheap.
+  if (fmt.stage === 2) {
+    return {
+      type,
+      raw,
+      level,
+      oa,
+      sizeShift: shift,
+      sh: fmt.oa === 'lpa2' ? 0 : field(raw, 9, 8),
+      af: bit(raw, 10),
+      dbm: bit(raw, 51),
+      contiguous: bit(raw, 52),
+      sw: field(raw, 58, 55),
+      rest,
+      stage: 2,
+      memAttr: field(raw, 5, 2),
+      s2ap: field(raw, 7, 6),
+      xn: field(raw, 54, 53),
+    };
+  }
+  return {
     type,
     raw,
     level,
-    oa: outputAddress(raw, fmt, shift),
+    oa,
     sizeShift: shift,
     sh: fmt.oa === 'lpa2' ? 0 : field(raw, 9, 8),
     af: bit(raw, 10),
     dbm: bit(raw, 51),
     contiguous: bit(raw, 52),
     sw: field(raw, 58, 55),
-    rest: raw & ~leafFieldMask(fmt, shift) & M64,
-  };
-  if (fmt.stage === 2) {
-    return { ...base, stage: 2, memAttr: field(raw, 5, 2), s2ap: field(raw, 7, 6), xn: field(raw, 54, 53) };
-  }
-  return {
-    ...base,
+    rest,
     stage: 1,
     attrIndx: field(raw, 4, 2),
     ns: bit(raw, 5),
@@ -184,6 +228,7 @@ function decodeTable(raw: bigint, level: number, fmt: DescriptorFormat): TableDe
 /** Decodes one 64-bit descriptor read at `level` (-1..3). Never throws for any 64-bit `raw`. */
 export function decodeDescriptor(raw: bigint, level: number, fmt: DescriptorFormat): Descriptor {
   raw &= M64;
+  load(raw);
   const b0 = (raw & 1n) === 1n;
   const b1 = (raw & 2n) === 2n;
   if (!b0) {

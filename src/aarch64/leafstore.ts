@@ -134,22 +134,34 @@ export class LeafStore {
     const pos = runs.map(([s]) => s);
     const end = runs.map(([, e]) => e);
     const va = this.va;
-    for (let n = 0; n < this.length; n++) {
+    let n = 0;
+    // Runs interleave coarsely (a block between two tables' worth of pages), so copy whole stretches:
+    // take the run with the lowest head and copy it up to the next-lowest head of the others.
+    while (n < this.length) {
       let best = -1;
       let bestVa = Infinity;
+      let second = Infinity;
       for (let r = 0; r < pos.length; r++) {
-        if (pos[r] < end[r] && va[pos[r]] < bestVa) {
-          bestVa = va[pos[r]];
+        if (pos[r] >= end[r]) continue;
+        const v = va[pos[r]];
+        if (v < bestVa) {
+          second = bestVa;
+          bestVa = v;
           best = r;
-        }
+        } else if (v < second) second = v;
       }
-      const i = pos[best]++;
-      out.va[n] = va[i];
-      out.pa[n] = this.pa[i];
-      out.descAddr[n] = this.descAddr[i];
-      out.lo[n] = this.lo[i];
-      out.hi[n] = this.hi[i];
-      out.meta[n] = this.meta[i];
+      const from = pos[best];
+      let to = from + 1;
+      const stop = end[best];
+      while (to < stop && va[to] < second) to++;
+      out.va.set(va.subarray(from, to), n);
+      out.pa.set(this.pa.subarray(from, to), n);
+      out.descAddr.set(this.descAddr.subarray(from, to), n);
+      out.lo.set(this.lo.subarray(from, to), n);
+      out.hi.set(this.hi.subarray(from, to), n);
+      out.meta.set(this.meta.subarray(from, to), n);
+      n += to - from;
+      pos[best] = to;
     }
     out.length = this.length;
     return out;

@@ -66,12 +66,21 @@ function coalesceLeaves(leaves: readonly Leaf[]): Region[] {
   return out;
 }
 
+const SIZES = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
+
 // meta without the level and size bits: ctx, limits, state must match to merge.
 const META_KEY = ~(7 | (0x3f << 10)) >>> 0;
 
+function region(st: LeafStore, first: number, vaEnd: number, count: number): Region {
+  const l = st.leaf(first);
+  return { base: l.base, va: l.va, pa: l.pa, size: BigInt(vaEnd - st.va[first]), count, first: l };
+}
+
+// No closure over the loop state: V8 would keep vaEnd/paEnd in a context and box every write.
 function coalesceStore(st: LeafStore): Region[] {
   const out: Region[] = [];
   const { va, pa, lo, hi, meta } = st;
+  const n = st.length;
   let first = -1;
   let vaEnd = 0;
   let paEnd = 0;
@@ -79,13 +88,8 @@ function coalesceStore(st: LeafStore): Region[] {
   let key = 0;
   let keyLo = 0;
   let keyHi = 0;
-  const flush = (): void => {
-    if (first < 0) return;
-    const l = st.leaf(first);
-    out.push({ base: l.base, va: l.va, pa: l.pa, size: BigInt(vaEnd - va[first]), count, first: l });
-  };
-  for (let i = 0; i < st.length; i++) {
-    const size = 2 ** ((meta[i] >>> 10) & 0x3f);
+  for (let i = 0; i < n; i++) {
+    const size = SIZES[(meta[i] >>> 10) & 0x3f];
     if (
       first >= 0 &&
       va[i] === vaEnd &&
@@ -99,7 +103,7 @@ function coalesceStore(st: LeafStore): Region[] {
       count++;
       continue;
     }
-    flush();
+    if (first >= 0) out.push(region(st, first, vaEnd, count));
     first = i;
     vaEnd = va[i] + size;
     paEnd = pa[i] + size;
@@ -108,7 +112,7 @@ function coalesceStore(st: LeafStore): Region[] {
     keyLo = lo[i] & LO_ATTR;
     keyHi = hi[i] & HI_ATTR;
   }
-  flush();
+  if (first >= 0) out.push(region(st, first, vaEnd, count));
   return out;
 }
 

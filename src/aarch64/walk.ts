@@ -161,6 +161,7 @@ export async function walk(
     ms: 0,
   };
   const cache = new Map<number, Uint32Array | Error>();
+  const requested = new Set<number>();
   const batch = Math.max(1, reader.maxBatch ?? 256);
 
   const states: RootState[] = [];
@@ -241,37 +242,46 @@ export async function walk(
     for (const t of pending) roundEntries += t.entries;
     store.reserve(roundEntries);
     const next: Task[] = [];
-    for (let at = 0; at < pending.length; at += batch) {
-      const chunk = pending.slice(at, at + batch);
-      const want: Task[] = [];
-      const seen = new Set<number>();
-      for (const t of chunk) {
-        if (cache.has(t.pa) || seen.has(t.pa)) continue;
-        seen.add(t.pa);
-        want.push(t);
-      }
-      if (want.length > 0) {
-        const ranges: PhysRange[] = want.map((t) => ({ address: big(t.pa), length: t.entries * 8 }));
-        const got = await reader.read(ranges);
-        stats.readCalls++;
-        for (let i = 0; i < want.length; i++) {
-          const g = got[i] ?? new Error('reader returned too few results');
-          if (g instanceof Error) cache.set(want[i].pa, g);
-          else {
-            stats.tablesRead++;
-            stats.bytesRead += g.length;
-            cache.set(want[i].pa, asU32(g));
-          }
-        }
-      }
-      for (const t of chunk) scan(t, states[t.root], next);
+    // Read chunk k+1 while decoding chunk k: the stub produces replies while we scan.
+    const chunks: Task[][] = [];
+    for (let at = 0; at < pending.length; at += batch) chunks.push(pending.slice(at, at + batch));
+    let inflight = fetch(chunks[0]);
+    let done = 0;
+    for (let k = 0; k < chunks.length; k++) {
+      await inflight;
+      if (k + 1 < chunks.length) inflight = fetch(chunks[k + 1]);
+      for (const t of chunks[k]) scan(t, states[t.root], next);
+      done += chunks[k].length;
       opts.onProgress?.({
         tablesRead: stats.tablesRead,
-        tablesPending: pending.length - at - chunk.length + next.length,
+        tablesPending: pending.length - done + next.length,
         leaves: stats.leaves,
       });
     }
     pending = next;
+  }
+
+  /** Reads the tables of a chunk that are neither cached nor already requested. */
+  async function fetch(chunk: readonly Task[]): Promise<void> {
+    const want: Task[] = [];
+    for (const t of chunk) {
+      if (requested.has(t.pa)) continue;
+      requested.add(t.pa);
+      want.push(t);
+    }
+    if (want.length === 0) return;
+    const ranges: PhysRange[] = want.map((t) => ({ address: big(t.pa), length: t.entries * 8 }));
+    const got = await reader.read(ranges);
+    stats.readCalls++;
+    for (let i = 0; i < want.length; i++) {
+      const g = got[i] ?? new Error('reader returned too few results');
+      if (g instanceof Error) cache.set(want[i].pa, g);
+      else {
+        stats.tablesRead++;
+        stats.bytesRead += g.length;
+        cache.set(want[i].pa, asU32(g));
+      }
+    }
   }
 
   function scan(t: Task, st: RootState, next: Task[]): void {

@@ -82,7 +82,7 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean): Promise
       batchReader(
         (ranges) => gdb.readPhysicalBatch(ranges),
         (a, l) => gdb.readPhysical(a, l),
-        512,
+        64, // tables per read call: the next chunk is read while this one is decoded
       ),
     );
     return {

@@ -65,6 +65,11 @@ export function lazyState(leaf: Leaf, lazyBit = DEFAULT_LAZY_BIT): LazyState {
 }
 
 const PAGE = 4096;
+/** 2^shift for every size shift a descriptor can have. */
+const SIZES = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
+// Local copies: the package index re-exports through getters, too slow inside the per-leaf loop.
+const S_VALID_ = S_VALID;
+const S_RESERVED_ = S_RESERVED;
 
 /** Bytes of [start, end) covered by valid leaves of a stage-2 walk (leaves sorted by IPA). */
 function s2Covered(s2: readonly Leaf[], start: number, end: number): number {
@@ -129,22 +134,33 @@ export function classify(
   const pendingIdx: number[] = [];
   const mappedIdx: number[] = [];
   // Anomalies on consecutive leaves of the same kind merge into one (a Linux kernel's dirty bit 55
-  // would otherwise give one per page).
-  const last = new Map<
-    PvmfwAnomalyKind,
-    { a: PvmfwAnomaly & { count: number; size: number }; end: number; key: number }
-  >();
-  const note = (
-    kind: PvmfwAnomalyKind,
-    i: number,
-    severity: PvmfwAnomaly['severity'],
-    message: () => string,
-    key = 0,
-  ): void => {
-    const va = store.va[i];
-    const size = 2 ** store.shift(i);
-    const prev = last.get(kind);
-    if (prev && prev.end === va && prev.a.severity === severity && prev.key === key) {
+  // would otherwise give one per page). The message is built only when a run starts.
+  type Run = {
+    a: PvmfwAnomaly & { count: number; size: number };
+    end: number;
+    key: number;
+    severity: string;
+  };
+  const runs: Partial<Record<PvmfwAnomalyKind, Run>> = {};
+  const message = (kind: PvmfwAnomalyKind, i: number): string => {
+    const lo = store.lo[i];
+    const hi = store.hi[i];
+    switch (kind) {
+      case 'unsupportedFlags':
+        return `descriptor ${hex(joinHalves(lo, hi), 16)} sets ${unsupportedBitNames(lo, hi).join(', ')}: "Unsupported PTE flags set" (aarch64-paging 0.4.0 Descriptor::flags() returns None)`;
+      case 'unmapNonDevice':
+        return 'valid leaf in a tracked MMIO range without MMIO_LAZY_MAP_FLAG: mmio_unmap_all asserts "Attempting MMIO guard unmap for non-device pages"';
+      case 'lazyOnNormal':
+        return `MMIO_LAZY_MAP_FLAG on ${store.leaf(i).memType.name} memory: the invariant behind "Attempting MMIO guard unmap for non-device pages"; a fault here guard-maps RAM and remaps it as device`;
+      default:
+        return `valid lazy ${store.leaf(i).kind} of ${SIZES[store.shift(i)] / 1024} KiB: mmio_unmap_all asserts "Failed to break down block mapping before MMIO guard mapping"`;
+    }
+  };
+  const note = (kind: PvmfwAnomalyKind, i: number, severity: PvmfwAnomaly['severity'], key: number): void => {
+    const va = vaCol[i];
+    const size = SIZES[(metaCol[i] >>> 10) & 0x3f];
+    const prev = runs[kind];
+    if (prev !== undefined && prev.end === va && prev.severity === severity && prev.key === key) {
       prev.a.count++;
       prev.a.size += size;
       prev.end = va + size;
@@ -155,65 +171,43 @@ export function classify(
       severity,
       va: BigInt(va),
       descAddr: BigInt(store.descAddr[i]),
-      message: message(),
+      message: message(kind, i),
       count: 1,
       size,
     };
     anomalies.push(a);
-    last.set(kind, { a, end: va + size, key });
+    runs[kind] = { a, end: va + size, key, severity };
   };
-  for (let i = 0; i < store.length; i++) {
-    const lo = store.lo[i];
-    const hi = store.hi[i];
-    const state = store.state(i);
+  const vaCol = store.va;
+  const loCol = store.lo;
+  const hiCol = store.hi;
+  const metaCol = store.meta;
+  const n = store.length;
+  const stage2 = store.contexts.map((c) => c.fmt.stage === 2);
+  for (let i = 0; i < n; i++) {
+    const lo = loCol[i];
+    const hi = hiCol[i];
+    const meta = metaCol[i];
+    const state = (meta >>> 3) & 3;
     const flagged = ((word === 0 ? lo : hi) & mask) !== 0;
     const badLo = lo & ~ACCEPTED_LO;
     const badHi = hi & ~ACCEPTED_HI;
     if ((badLo | badHi) !== 0)
-      note(
-        'unsupportedFlags',
-        i,
-        flagged ? 'error' : 'warning',
-        () =>
-          `descriptor ${hex(joinHalves(lo, hi), 16)} sets ${unsupportedBitNames(lo, hi).join(', ')}: "Unsupported PTE flags set" (aarch64-paging 0.4.0 Descriptor::flags() returns None)`,
-        badLo | ((badHi >>> 16) << 8),
-      );
-    if (!flagged || state === S_RESERVED) {
-      if (state === S_VALID && ranges && inMmio(store.leaf(i)))
-        note(
-          'unmapNonDevice',
-          i,
-          'error',
-          () =>
-            'valid leaf in a tracked MMIO range without MMIO_LAZY_MAP_FLAG: mmio_unmap_all asserts "Attempting MMIO guard unmap for non-device pages"',
-        );
+      note('unsupportedFlags', i, flagged ? 'error' : 'warning', badLo | ((badHi >>> 16) << 8));
+    if (!flagged || state === S_RESERVED_) {
+      if (state === S_VALID_ && ranges && inMmio(store.leaf(i))) note('unmapNonDevice', i, 'error', 0);
       continue;
     }
-    const ctx = store.ctxIndex(i);
-    const kind = store.contexts[ctx].fmt.stage === 2 ? 'device' : (kinds[ctx][(lo >>> 2) & 7] ?? 'reserved');
-    if (kind !== 'device')
-      note(
-        'lazyOnNormal',
-        i,
-        'error',
-        () =>
-          `MMIO_LAZY_MAP_FLAG on ${store.leaf(i).memType.name} memory: the invariant behind "Attempting MMIO guard unmap for non-device pages"; a fault here guard-maps RAM and remaps it as device`,
-      );
-    const size = 2 ** store.shift(i);
-    if (state !== S_VALID) {
+    const ctx = meta >>> 16;
+    if (!stage2[ctx] && kinds[ctx][(lo >>> 2) & 7] !== 'device') note('lazyOnNormal', i, 'error', 0);
+    const size = SIZES[(meta >>> 10) & 0x3f];
+    if (state !== S_VALID_) {
       pendingIdx.push(i);
       pendingBytes += size;
       continue;
     }
     mappedIdx.push(i);
-    if (size > PAGE)
-      note(
-        'lazyNotPage',
-        i,
-        'error',
-        () =>
-          `valid lazy ${store.leaf(i).kind} of ${size / 1024} KiB: mmio_unmap_all asserts "Failed to break down block mapping before MMIO guard mapping"`,
-      );
+    if (size > PAGE) note('lazyNotPage', i, 'error', 0);
   }
   let pendingLeaves: Leaf[] | undefined;
   let mappedLeaves: Leaf[] | undefined;
