@@ -244,6 +244,24 @@ for (const cpu of ['max', 'cortex-a57']) {
       assert.equal(gdb.stats.badChecksums, 0);
     });
 
+    void test('stepping a load from a lazy-MMIO page stops in the vector with ESR/FAR set', async () => {
+      const saved = await gdb.readRegisters(['pc', 'cpsr', 'x20', 'sp'], 1);
+      await gdb.writeRegister('x20', 0x8000_1000n, 1);
+      await gdb.writeRegister('pc', mini.symbol('main_loop'), 1); // ldr x1, [x20]
+      const stop = await gdb.step(1, 5000);
+      assert.equal(signalOf(stop), 5);
+      const r = await gdb.readRegisters(['pc', 'ESR_EL1', 'FAR_EL1', 'ELR_EL1'], 1);
+      // Current EL with SP_ELx (mini runs on SP_EL1, unlike pvmfw's SP_EL0): synchronous at VBAR + 0x200.
+      assert.equal(r.get('pc'), mini.symbol('vectors') + 0x200n);
+      const esr = r.get('ESR_EL1') ?? 0n;
+      assert.equal(esr >> 26n, 0x25n, 'EC: data abort, same EL');
+      assert.equal(esr & 0x3cn, 0x04n, 'DFSC: translation fault');
+      assert.equal(r.get('FAR_EL1'), 0x8000_1000n);
+      assert.equal(r.get('ELR_EL1'), mini.symbol('main_loop'));
+      for (const name of ['x20', 'sp', 'cpsr', 'pc']) await gdb.writeRegister(name, saved.get(name) ?? 0n, 1);
+      assert.equal(await gdb.readRegister('pc', 1), saved.get('pc'));
+    });
+
     void test('detach lets the guest run; a new connection attaches and stops it again', async () => {
       const counter = async (g: GdbClient) =>
         new DataView((await g.readMemory(mini.symbol('counter0'), 8)).buffer).getBigUint64(0, true);
