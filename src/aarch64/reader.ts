@@ -86,8 +86,14 @@ export class PhysImage implements PhysReader {
   }
 
   readSync(address: bigint, length: number): Uint8Array | Error {
-    const out = new Uint8Array(length);
     let a = Number(address);
+    // Within one block (every table read of a walk): a view, no copy. Callers must not write to it.
+    const base0 = a - (a % this.blockSize);
+    if (a - base0 + length <= this.blockSize) {
+      const blk = this.blocks.get(base0);
+      return blk ? blk.subarray(a - base0, a - base0 + length) : new Error(`no memory at 0x${a.toString(16)}`);
+    }
+    const out = new Uint8Array(length);
     let off = 0;
     while (off < length) {
       const base = a - (a % this.blockSize);
