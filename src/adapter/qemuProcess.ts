@@ -16,6 +16,28 @@ export interface QemuSpawnOptions {
   startTimeoutMs?: number;
 }
 
+/** QEMUs this process started and has not reaped yet. */
+const live = new Set<number>();
+let exitHooked = false;
+
+/**
+ * Last resort: the adapter process (standalone, or the extension host when inline) going away
+ * must not leave a QEMU behind, even when the client vanished without a disconnect.
+ */
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', () => {
+    for (const pid of live) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -103,6 +125,12 @@ export class QemuProcess {
       if (output.length < 8192) output += t;
       opts.onOutput(t, 'stderr');
     });
+    hookExit();
+    const pid = child.pid;
+    if (pid !== undefined) {
+      live.add(pid);
+      void exitPromise.then(() => live.delete(pid));
+    }
     const q = new QemuProcess(child, port, [opts.binary, ...args], exitPromise);
     const deadline = Date.now() + (opts.startTimeoutMs ?? 10000);
     while (!isListening(port)) {

@@ -133,6 +133,8 @@ export class PvmfwDebugSession extends DebugSession {
         const body = await handler((request.arguments ?? {}) as never, request);
         if (body !== undefined) response.body = body;
         this.sendResponse(response);
+        // Standalone: the process ends after a disconnect (shutdown is a no-op when inline).
+        if (request.command === 'disconnect') this.shutdown();
       } catch (e) {
         response.success = false;
         response.message = (e as Error).message;
