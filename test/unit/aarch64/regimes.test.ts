@@ -127,3 +127,39 @@ void describe('16K and 64K granules', () => {
     assert.equal(r.leaves[0].size, 65536);
   });
 });
+
+void describe('EL2 stage 1 (TTBR0_EL2, E2H = 0)', () => {
+  void test('one VA range, TCR_EL2 layout, AP[2] read-only and XN at bit 54', async () => {
+    const t = new Tables();
+    const l1 = t.table();
+    const l2 = t.table();
+    t.set(l1, 1, l2 | TABLE);
+    t.set(l2, 0, 0x4000_0000n | 0x705n); // RW, executable (bit 54 clear)
+    t.set(l2, 1, 0x4020_0000n | 0x785n | (1n << 54n)); // RO, XN
+    // T0SZ 25, TG0 4K, PS 40-bit (bits [18:16]).
+    const regime = regimeFromRegisters('el2', {
+      TTBR0_EL2: l1,
+      TCR_EL2: 25n | (2n << 16n),
+      MAIR_EL2: MAIR_VMBASE,
+      SCTLR_EL2: 1n,
+      HCR_EL2: 0n,
+    });
+    assert.deepEqual(
+      regime.roots.map((r) => [r.base, r.startLevel, r.inputBits]),
+      [['TTBR0_EL2', 1, 39]],
+    );
+    assert.equal(regime.paBits, 40);
+    const r = await walk(regime, t.mem);
+    assert.deepEqual(
+      r.leaves.map((l) => formatPerms('el2', l.perms)),
+      ['RWX', 'R--'],
+    );
+    const vhe = regimeFromRegisters('el2', {
+      TTBR0_EL2: l1,
+      TCR_EL2: 25n,
+      SCTLR_EL2: 1n,
+      HCR_EL2: 1n << 34n,
+    });
+    assert.match(vhe.problems.join(), /E2H = 1/);
+  });
+});

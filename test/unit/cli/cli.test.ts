@@ -72,14 +72,20 @@ void describe('pvmfw-mmu CLI on snapshots', () => {
     const live = await walk(regime, f.t.mem);
     const loaded = loadSnapshot(JSON.parse(JSON.stringify(makeSnapshot(f.regs, f.t.mem))));
     const again = await walk(regimeFromRegisters('el1', loaded.registers), loaded.image);
-    assert.deepEqual(again.leaves.map((l) => [l.va, l.desc]), live.leaves.map((l) => [l.va, l.desc]));
+    assert.deepEqual(
+      again.leaves.map((l) => [l.va, l.desc]),
+      live.leaves.map((l) => [l.va, l.desc]),
+    );
   });
 });
 
 void describe('pvmfw-mmu CLI errors', () => {
   void test('usage errors are typed', async () => {
     await assert.rejects(run(['walk']), UsageError);
-    await assert.rejects(run(['walk', '--snapshot', 'x', '--regime', 'el3']), /--regime expects el1, el2 or stage2/);
+    await assert.rejects(
+      run(['walk', '--snapshot', 'x', '--regime', 'el3']),
+      /--regime expects el1, el2 or stage2/,
+    );
     await assert.rejects(run(['frob', '--snapshot', 'x']), /unknown command 'frob'/);
     await assert.rejects(run(['translate', '--snapshot', 'x']), /translate expects one address/);
     await assert.rejects(run(['walk', '--gdb', 'localhost:99999']), /--gdb expects HOST:PORT/);
@@ -94,7 +100,9 @@ void describe('pvmfw-mmu CLI errors', () => {
     assert.equal(down.status, 1);
     assert.equal(down.stderr.trim().split('\n').length, 1);
     assert.match(down.stderr, /^pvmfw-mmu: cannot connect to the gdbstub at 127\.0\.0\.1:1/);
-    const missing = spawnSync(process.execPath, [cli, 'walk', '--snapshot', join(dir, 'nope.json')], { encoding: 'utf8' });
+    const missing = spawnSync(process.execPath, [cli, 'walk', '--snapshot', join(dir, 'nope.json')], {
+      encoding: 'utf8',
+    });
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /^pvmfw-mmu: cannot read snapshot/);
   });

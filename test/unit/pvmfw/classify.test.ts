@@ -199,6 +199,6 @@ void describe('JSON report', () => {
       ['0x9001000', '0x1000', 3, '0x00e0000009001402', false, 'invalid', 'Device-nGnRE', 1, 'pending'],
     );
     assert.equal(j.regime.registers.TCR_EL1, '0x0000000200800019');
-    assert.equal(JSON.parse(JSON.stringify(j)).leaves.length, j.leaves.length);
+    assert.equal((JSON.parse(JSON.stringify(j)) as typeof j).leaves.length, j.leaves.length);
   });
 });
