@@ -9,12 +9,27 @@ import type { GdbStats } from './types';
 /** Decides what a received packet means for a request: more output to come, or its final reply. */
 export type ReplyFilter = (payload: Uint8Array) => 'intermediate' | 'final';
 
+/** Requests whose reply may be a stop reply. */
+const STOP_REQUEST = /^(\?|vCont;|vAttach|vRun|vStopped|[cCsS]([0-9a-fA-F;]|$))/;
+
+const isHex = (b: number) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
+
+/** `Txx…`, `Sxx`, `Wxx`, `Xxx` on the raw bytes: no ordinary reply starts with these letters. */
+function isStopPayload(p: Uint8Array): boolean {
+  const c = p[0];
+  return (
+    (c === 0x54 || c === 0x53 || c === 0x57 || c === 0x58) && p.length >= 3 && isHex(p[1]) && isHex(p[2])
+  );
+}
+
 interface Pending {
   readonly label: string;
   readonly resolve: (payload: Uint8Array) => void;
   readonly reject: (error: Error) => void;
   readonly filter?: ReplyFilter;
   readonly onIntermediate?: (payload: Uint8Array) => void;
+  /** Whether a stop reply can be this request's answer (`?`, `c`, `s`, `vCont`, ...). */
+  readonly expectsStop: boolean;
   /** Date.now() after which the request times out (or, once abandoned, its FIFO slot is dropped). */
   deadline: number;
   readonly timeoutMs: number;
@@ -122,6 +137,7 @@ export class RspLink {
         reject,
         filter,
         onIntermediate,
+        expectsStop: STOP_REQUEST.test(label),
         abandoned: false,
         deadline: Date.now() + timeoutMs,
         timeoutMs,
@@ -293,6 +309,13 @@ export class RspLink {
   private dispatch(payload: Uint8Array): void {
     const head = this.pending[0];
     if (!head) {
+      this.unsolicited(payload);
+      return;
+    }
+    // A stop reply can never answer qSupported, m, p, ...: QEMU sends one unasked when a debugger
+    // attaches to a running guest (it pauses the VM), possibly before the first reply. Taking it for
+    // that reply would shift every later reply by one.
+    if (!head.expectsStop && isStopPayload(payload)) {
       this.unsolicited(payload);
       return;
     }
