@@ -8,7 +8,7 @@ import {
   type AddressExpr,
 } from './evaluate';
 import { fromLittleEndian, memoryReference, parseMemoryReference, readSpan } from './memory';
-import { formatHex64, SYSTEM_REGISTERS } from './registers';
+import { formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from './registers';
 import type { PvmfwDebugSession } from './session';
 import type { VariableSources } from './variables';
 
@@ -113,6 +113,25 @@ export class Inspect {
         };
       }
     }
+  }
+
+  /** Console completions: commands, `$register` names, symbols. */
+  completions(args: DebugProtocol.CompletionsArguments): DebugProtocol.CompletionsResponse['body'] {
+    const upto = args.text.slice(0, Math.max(0, args.column - 1));
+    const word = /[$\w.]*$/.exec(upto)?.[0] ?? '';
+    const targets: DebugProtocol.CompletionItem[] = [];
+    const add = (label: string, type: DebugProtocol.CompletionItemType) => {
+      if (label.toLowerCase().startsWith(word.toLowerCase()))
+        targets.push({ label, type, start: upto.length - word.length, length: word.length });
+    };
+    if (upto.trim() === word) for (const c of ['pte', 'translate', 'guard', 'monitor']) add(c, 'keyword');
+    if (word.startsWith('$')) {
+      for (const r of [...GENERAL_REGISTERS, ...SYSTEM_REGISTERS.map((x) => x.name)])
+        add(`$${r}`, 'variable');
+    } else if (word.length > 0) {
+      for (const n of this.s.symbols.complete(word, 50)) add(n, 'function');
+    }
+    return { targets: targets.slice(0, 100) };
   }
 
   /** Writes a general register (x0–x30, sp, pc, cpsr); system registers are read-only over the stub. */

@@ -178,6 +178,16 @@ void describe('launch the demo firmware and single-step the MMIO fault handler',
     assert.match(await dap.evaluate('guard'), /pl031 rtc: 1 pages \(guardMapped 1\)/);
     assert.match(await dap.evaluate('monitor info registers'), /PC=/);
     await assert.rejects(dap.evaluate('*(u32*)0x9020000'), /lazy MMIO page/);
+    const c = await dap.dc.completionsRequest({ text: 'pte handle_mm', column: 14 });
+    assert.deepEqual(
+      c.body.targets.map((t) => t.label),
+      ['handle_mmio_fault'],
+    );
+    const r = await dap.dc.completionsRequest({ text: '$TTBR', column: 6 });
+    assert.deepEqual(
+      r.body.targets.map((t) => t.label),
+      ['$TTBR0_EL1', '$TTBR1_EL1', '$TTBR0_EL2'],
+    );
   });
 
   void test('readMemory: lazy page explained, device pages refused, physical space separate', async () => {
