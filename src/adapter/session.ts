@@ -394,10 +394,9 @@ export class PvmfwDebugSession extends DebugSession {
           let ret: RawFrame | undefined;
           if (kind === 'out') ret = (await this.unwindThread(ctx, threadId))[1];
           const returnAddress = ret ? (ret.interrupted ? ret.pc : ret.pc + 4n) : undefined;
-          // Step out runs to the return address at any granularity (as gdb's finish): LineStepper's
-          // stepOut requires SP above the entry SP, which is never true when stepping out from a
-          // function's first instruction (a function breakpoint), where SP equals the caller's.
-          if (granularity !== 'instruction' && kind !== 'out') {
+          // Line granularity (the default outside the Disassembly view): DWARF line steps, and a
+          // step out that is safe against recursion (the same return address in a deeper frame).
+          if (granularity !== 'instruction') {
             const r = await this.source.stepLine(threadId, kind, returnAddress);
             if (r) {
               if (r.kind === 'exited') return;
