@@ -1,7 +1,16 @@
 // Lazy-MMIO classification of a stage-1 walk, cross-checked against stage 2 and the stub's guard-call
 // log when they are available. Anomalies are named after the seed's invariants (DESIGN.md).
 
-import { type Leaf, type WalkResult, S_INVALID, S_RESERVED, S_VALID, hex, joinHalves } from '../aarch64';
+import {
+  type Leaf,
+  type LeafStore,
+  type WalkResult,
+  S_INVALID,
+  S_RESERVED,
+  S_VALID,
+  hex,
+  joinHalves,
+} from '../aarch64';
 import { ACCEPTED_HI, ACCEPTED_LO, hasUnsupportedBits, unsupportedBitNames, DEFAULT_LAZY_BIT } from './flags';
 import type { GuardReplay } from './guardlog';
 
@@ -99,7 +108,6 @@ export function classify(
   const anomalies: PvmfwAnomaly[] = [];
   let pendingBytes = 0;
   const ranges = opts.mmioRanges?.map((r) => [Number(r.start), Number(r.end)] as const);
-  const inMmio = (l: Leaf): boolean => !!ranges?.some(([s, e]) => l.vaNum < e && l.vaNum + l.size > s);
   const s2Leaves = s2?.leaves ?? [];
   // Guard mappings at stage 2: valid 4 KiB device pages (RAM and pre-ENROLL passthrough are blocks).
   const s2Guard = s2Leaves.filter((l) => l.state === S_VALID && l.level === 3 && l.memType.kind === 'device');
@@ -128,87 +136,24 @@ export function classify(
 
   // One pass over the columns; a Leaf object only for lazy-flagged leaves and anomalies.
   const store = s1.store;
-  const word = bit < 32 ? 0 : 1;
-  const mask = (1 << (bit & 31)) >>> 0;
-  const kinds = store.contexts.map((c) => c.mair.map((m) => m.kind));
-  const pendingIdx: number[] = [];
-  const mappedIdx: number[] = [];
-  // Anomalies on consecutive leaves of the same kind merge into one (a Linux kernel's dirty bit 55
-  // would otherwise give one per page). The message is built only when a run starts.
-  type Run = {
-    a: PvmfwAnomaly & { count: number; size: number };
-    end: number;
-    key: number;
-    severity: string;
-  };
-  const runs: Partial<Record<PvmfwAnomalyKind, Run>> = {};
-  const message = (kind: PvmfwAnomalyKind, i: number): string => {
-    const lo = store.lo[i];
-    const hi = store.hi[i];
-    switch (kind) {
-      case 'unsupportedFlags':
-        return `descriptor ${hex(joinHalves(lo, hi), 16)} sets ${unsupportedBitNames(lo, hi).join(', ')}: "Unsupported PTE flags set" (aarch64-paging 0.4.0 Descriptor::flags() returns None)`;
-      case 'unmapNonDevice':
-        return 'valid leaf in a tracked MMIO range without MMIO_LAZY_MAP_FLAG: mmio_unmap_all asserts "Attempting MMIO guard unmap for non-device pages"';
-      case 'lazyOnNormal':
-        return `MMIO_LAZY_MAP_FLAG on ${store.leaf(i).memType.name} memory: the invariant behind "Attempting MMIO guard unmap for non-device pages"; a fault here guard-maps RAM and remaps it as device`;
-      default:
-        return `valid lazy ${store.leaf(i).kind} of ${SIZES[store.shift(i)] / 1024} KiB: mmio_unmap_all asserts "Failed to break down block mapping before MMIO guard mapping"`;
-    }
-  };
-  const note = (kind: PvmfwAnomalyKind, i: number, severity: PvmfwAnomaly['severity'], key: number): void => {
-    const va = vaCol[i];
-    const size = SIZES[(metaCol[i] >>> 10) & 0x3f];
-    const prev = runs[kind];
-    if (prev !== undefined && prev.end === va && prev.severity === severity && prev.key === key) {
-      prev.a.count++;
-      prev.a.size += size;
-      prev.end = va + size;
-      return;
-    }
-    const a = {
-      kind,
-      severity,
-      va: BigInt(va),
-      descAddr: BigInt(store.descAddr[i]),
-      message: message(kind, i),
-      count: 1,
-      size,
-    };
-    anomalies.push(a);
-    runs[kind] = { a, end: va + size, key, severity };
-  };
-  const vaCol = store.va;
-  const loCol = store.lo;
-  const hiCol = store.hi;
-  const metaCol = store.meta;
-  const n = store.length;
+  const kinds = store.contexts.map((c) => c.mair.map((m) => m.kind === 'device'));
   const stage2 = store.contexts.map((c) => c.fmt.stage === 2);
-  for (let i = 0; i < n; i++) {
-    const lo = loCol[i];
-    const hi = hiCol[i];
-    const meta = metaCol[i];
-    const state = (meta >>> 3) & 3;
-    const flagged = ((word === 0 ? lo : hi) & mask) !== 0;
-    const badLo = lo & ~ACCEPTED_LO;
-    const badHi = hi & ~ACCEPTED_HI;
-    if ((badLo | badHi) !== 0)
-      note('unsupportedFlags', i, flagged ? 'error' : 'warning', badLo | ((badHi >>> 16) << 8));
-    if (!flagged || state === S_RESERVED_) {
-      if (state === S_VALID_ && ranges && inMmio(store.leaf(i))) note('unmapNonDevice', i, 'error', 0);
-      continue;
-    }
-    const ctx = meta >>> 16;
-    if (!stage2[ctx] && kinds[ctx][(lo >>> 2) & 7] !== 'device') note('lazyOnNormal', i, 'error', 0);
-    const size = SIZES[(meta >>> 10) & 0x3f];
-    if (state !== S_VALID_) {
-      pendingIdx.push(i);
-      pendingBytes += size;
-      continue;
-    }
-    mappedIdx.push(i);
-    if (size > PAGE) note('lazyNotPage', i, 'error', 0);
+  const scan = scanLeaves(store, bit, kinds, stage2, ranges);
+  for (const r of scan.runs) {
+    const i = r.first;
+    anomalies.push({
+      kind: r.kind,
+      severity: r.severity,
+      va: BigInt(store.va[i]),
+      descAddr: BigInt(store.descAddr[i]),
+      message: anomalyMessage(store, r.kind, i),
+      count: r.count,
+      size: r.size,
+    });
   }
+  const pendingIdx = scan.pending;
+  const mappedIdx = scan.mapped;
+  pendingBytes = scan.pendingBytes;
   let pendingLeaves: Leaf[] | undefined;
   let mappedLeaves: Leaf[] | undefined;
   const pending = (): Leaf[] => (pendingLeaves ??= pendingIdx.map((i) => store.leaf(i)));
@@ -301,4 +246,129 @@ export function classify(
     logChecked: !!replay,
     guardMapped,
   };
+}
+
+const KINDS: PvmfwAnomalyKind[] = ['unsupportedFlags', 'unmapNonDevice', 'lazyOnNormal', 'lazyNotPage'];
+const SEVERITY: PvmfwAnomaly['severity'][] = ['error', 'warning'];
+
+interface AnomalyRun {
+  kind: PvmfwAnomalyKind;
+  severity: PvmfwAnomaly['severity'];
+  first: number;
+  count: number;
+  size: number;
+}
+
+function anomalyMessage(store: LeafStore, kind: PvmfwAnomalyKind, i: number): string {
+  const lo = store.lo[i];
+  const hi = store.hi[i];
+  switch (kind) {
+    case 'unsupportedFlags':
+      return `descriptor ${hex(joinHalves(lo, hi), 16)} sets ${unsupportedBitNames(lo, hi).join(', ')}: "Unsupported PTE flags set" (aarch64-paging 0.4.0 Descriptor::flags() returns None)`;
+    case 'unmapNonDevice':
+      return 'valid leaf in a tracked MMIO range without MMIO_LAZY_MAP_FLAG: mmio_unmap_all asserts "Attempting MMIO guard unmap for non-device pages"';
+    case 'lazyOnNormal':
+      return `MMIO_LAZY_MAP_FLAG on ${store.leaf(i).memType.name} memory: the invariant behind "Attempting MMIO guard unmap for non-device pages"; a fault here guard-maps RAM and remaps it as device`;
+    default:
+      return `valid lazy ${store.leaf(i).kind} of ${SIZES[store.shift(i)] / 1024} KiB: mmio_unmap_all asserts "Failed to break down block mapping before MMIO guard mapping"`;
+  }
+}
+
+/**
+ * The per-leaf pass, closure-free so V8 keeps it tight: lazy states into index lists, anomalies as
+ * runs of consecutive leaves (same kind, severity and detail), messages built later per run.
+ */
+function scanLeaves(
+  store: LeafStore,
+  bit: number,
+  isDevice: boolean[][],
+  stage2: boolean[],
+  ranges: (readonly [number, number])[] | undefined,
+): { pending: number[]; mapped: number[]; pendingBytes: number; runs: AnomalyRun[] } {
+  const word = bit < 32 ? 0 : 1;
+  const mask = (1 << (bit & 31)) >>> 0;
+  const pending: number[] = [];
+  const mapped: number[] = [];
+  const runs: AnomalyRun[] = [];
+  const open: (AnomalyRun | undefined)[] = [undefined, undefined, undefined, undefined];
+  const openEnd = new Float64Array(4).fill(-1);
+  const openKey = new Float64Array(4);
+  let pendingBytes = 0;
+  const va = store.va;
+  const loCol = store.lo;
+  const hiCol = store.hi;
+  const metaCol = store.meta;
+  const n = store.length;
+  for (let i = 0; i < n; i++) {
+    const lo = loCol[i];
+    const hi = hiCol[i];
+    const meta = metaCol[i];
+    const state = (meta >>> 3) & 3;
+    const size = SIZES[(meta >>> 10) & 0x3f];
+    const v = va[i];
+    const flagged = ((word === 0 ? lo : hi) & mask) !== 0;
+    let k = -1;
+    let sev = 0;
+    let key = 0;
+    for (let pass = 0; pass < 2; pass++) {
+      // pass 0: unsupported bits; pass 1: the lazy-flag rules (at most one anomaly of each per leaf).
+      k = -1;
+      if (pass === 0) {
+        const badLo = lo & ~ACCEPTED_LO;
+        const badHi = hi & ~ACCEPTED_HI;
+        if ((badLo | badHi) !== 0) {
+          k = 0;
+          sev = flagged ? 0 : 1;
+          key = badLo | ((badHi >>> 16) << 8);
+        }
+      } else if (!flagged || state === S_RESERVED_) {
+        if (state === S_VALID_ && ranges !== undefined && ranges.some(([s, e]) => v < e && v + size > s)) {
+          k = 1;
+          sev = 0;
+          key = 0;
+        }
+      } else {
+        const ctx = meta >>> 16;
+        if (!stage2[ctx] && !isDevice[ctx][(lo >>> 2) & 7]) {
+          k = 2;
+          sev = 0;
+          key = 0;
+        }
+      }
+      if (k < 0) continue;
+      const r = open[k];
+      if (r !== undefined && openEnd[k] === v && openKey[k] === key && r.severity === SEVERITY[sev]) {
+        r.count++;
+        r.size += size;
+      } else {
+        const nr: AnomalyRun = { kind: KINDS[k], severity: SEVERITY[sev], first: i, count: 1, size };
+        runs.push(nr);
+        open[k] = nr;
+        openKey[k] = key;
+      }
+      openEnd[k] = v + size;
+    }
+    if (!flagged || state === S_RESERVED_) continue;
+    if (state !== S_VALID_) {
+      pending.push(i);
+      pendingBytes += size;
+      continue;
+    }
+    mapped.push(i);
+    if (size > PAGE) {
+      const r = open[3];
+      if (r !== undefined && openEnd[3] === v) {
+        r.count++;
+        r.size += size;
+      } else {
+        const nr: AnomalyRun = { kind: 'lazyNotPage', severity: 'error', first: i, count: 1, size };
+        runs.push(nr);
+        open[3] = nr;
+      }
+      openEnd[3] = v + size;
+    }
+  }
+  // Runs were found in leaf order per kind; report them in leaf order overall.
+  runs.sort((a, b) => a.first - b.first);
+  return { pending, mapped, pendingBytes, runs };
 }
