@@ -91,7 +91,9 @@ export class PhysImage implements PhysReader {
     const base0 = a - (a % this.blockSize);
     if (a - base0 + length <= this.blockSize) {
       const blk = this.blocks.get(base0);
-      return blk ? blk.subarray(a - base0, a - base0 + length) : new Error(`no memory at 0x${a.toString(16)}`);
+      return blk
+        ? blk.subarray(a - base0, a - base0 + length)
+        : new Error(`no memory at 0x${a.toString(16)}`);
     }
     const out = new Uint8Array(length);
     let off = 0;
