@@ -3,6 +3,7 @@
 // the stub's guard-call log (`guard_log`), the seed's invariants as anomalies, and the verdict on a
 // fault ("lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x09010000").
 import { decodeEsr } from '../aarch64/esr';
+import { faultVerdict, predictAccess } from '../pvmfw/verdict';
 import type { Leaf } from '../aarch64/leaf';
 import type { Translation } from '../aarch64/translate';
 import type {
@@ -454,71 +455,52 @@ export class GuardModel {
     };
   }
 
-  /** pvmfw's reading of a data abort (sync_exception_current's tests), given the walk of FAR. */
+  /**
+   * pvmfw's reading of a data abort (src/pvmfw's faultVerdict: sync_exception_current's masks, then
+   * handle_mmio_fault's checks along the walk), plus the two states it cannot see from ESR alone:
+   * the page already MMIO_GUARD_MAPped while stage 1 is still lazy, and the fault already resolved.
+   */
   verdictForFault(esr: bigint, far: bigint, t: Translation): FaultVerdict {
-    const e = Number(esr & 0xffffffffn);
     const page = far & ~0xfffn;
-    if ((e & ~0x143) >>> 0 === 0x96000004) {
-      const last = t.steps[t.steps.length - 1];
-      const d = last?.desc;
-      const lazy = d !== undefined && (d & 1n) === 0n && ((d >> BigInt(this.mmu.lazyBit)) & 1n) === 1n;
-      if (lazy) {
-        const pending = this.snap?.regions.some((r) =>
-          r.runs.some(
-            (x) =>
-              x.state === 'guardMappedPending' &&
-              page >= BigInt(x.start) &&
-              page < BigInt(x.start) + BigInt(x.pages * PAGE),
-          ),
-        );
-        return {
-          kind: 'lazyMmio',
-          summary: pending
-            ? `lazy MMIO: ${hex(page)} is MMIO_GUARD_MAPped; handle_mmio_fault still has to make the stage-1 entry valid`
-            : `lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x${page.toString(16).padStart(8, '0')}`,
-          mapIpa: hex(page),
-        };
-      }
-      if (t.pa !== undefined)
-        return {
-          kind: 'lazyMmio',
-          summary: `resolved: ${hex(page)} is now mapped (stage 1 valid)`,
-          mapIpa: hex(page),
-        };
+    const v = faultVerdict(esr, far, t, this.mmu.lazyBit);
+    if (v.kind !== 'lazyMmio') return { kind: v.kind, summary: v.summary };
+    const ipa = `0x${page.toString(16).padStart(8, '0')}`;
+    if (t.pa !== undefined)
       return {
-        kind: 'invalidPte',
-        summary: `translation fault on a non-lazy entry${d !== undefined ? ` (${hex(d)})` : ''}: handle_mmio_fault returns InvalidPte`,
+        kind: 'lazyMmio',
+        summary: `resolved: ${ipa} is mapped now (stage-1 entry valid)`,
+        mapIpa: hex(page),
       };
-    }
-    if ((e & ~0x103) >>> 0 === 0x9600004c)
-      return {
-        kind: 'permission',
-        summary: `permission fault at ${hex(far)}: not an MMIO fault, pvmfw panics`,
-      };
-    if (e === 0x96000010) {
-      return {
-        kind: 'externalAbort',
-        summary: `synchronous external abort at ${hex(far)}: MMIO not guard-mapped (the hypervisor refused the access)`,
-      };
-    }
-    const ec = (e >>> 26) & 0x3f;
+    const pending = this.snap?.regions.some((r) =>
+      r.runs.some(
+        (x) =>
+          x.state === 'guardMappedPending' &&
+          page >= BigInt(x.start) &&
+          page < BigInt(x.start) + BigInt(x.pages * PAGE),
+      ),
+    );
     return {
-      kind: ec === 0x24 || ec === 0x25 ? 'other' : 'notMmio',
-      summary: `${decodeEsr(esr).ecName}: not handled as MMIO`,
+      kind: 'lazyMmio',
+      summary: pending
+        ? `lazy MMIO: ${ipa} is MMIO_GUARD_MAPped; handle_mmio_fault still has to make the stage-1 entry valid`
+        : `lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP ${ipa}`,
+      mapIpa: hex(page),
+      ...(v.splitLevel !== undefined ? { splitLevel: v.splitLevel } : {}),
+      detail: v.summary,
     };
   }
 
-  verdictForAccess(st: MmuState, t: Translation, leaf: PteEntry | undefined): FaultVerdict | undefined {
+  /** The verdict an access to the translated address would get now (lazy MMIO and so on). */
+  verdictForAccess(st: MmuState, t: Translation): FaultVerdict | undefined {
     void st;
-    if (leaf?.kind === 'lazy') {
-      const page = t.va & ~0xfffn;
-      return {
-        kind: 'lazyMmio',
-        summary: `lazy MMIO: an access faults and handle_mmio_fault will MMIO_GUARD_MAP ${hex(page)}`,
-        mapIpa: hex(page),
-      };
-    }
-    return undefined;
+    const v = predictAccess(t, false, this.mmu.lazyBit);
+    if (!v) return undefined;
+    return {
+      kind: v.kind,
+      summary: v.summary,
+      ...(v.mapIpa !== undefined ? { mapIpa: hex(v.mapIpa) } : {}),
+      ...(v.splitLevel !== undefined ? { splitLevel: v.splitLevel } : {}),
+    };
   }
 
   async faultInfo(ctx: StopContext, st: MmuState): Promise<FaultInfo | undefined> {

@@ -361,7 +361,7 @@ export class MmuModel {
       ...(t.fault ? { fault: t.fault.message } : {}),
     };
     if (regime !== 'VTTBR_EL2') {
-      const v = this.guard.verdictForAccess(st, t, leaf);
+      const v = this.guard.verdictForAccess(st, t);
       if (v) out.verdict = v;
       const ipa = t.pa ?? t.shadowPa;
       if (st.stage2 && ipa !== undefined) {

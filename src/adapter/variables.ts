@@ -160,6 +160,15 @@ export class VariableStore {
     });
     if (f.verdict.mapIpa)
       out.push({ name: 'MMIO_GUARD_MAP IPA', value: f.verdict.mapIpa, variablesReference: 0 });
+    if (f.verdict.splitLevel !== undefined) {
+      const size = f.verdict.splitLevel === 1 ? '1 GiB' : '2 MiB';
+      out.push({
+        name: 'split',
+        value: `the level-${f.verdict.splitLevel} lazy ${size} block becomes a table`,
+        variablesReference: 0,
+      });
+    }
+    if (f.verdict.detail) out.push({ name: 'handler', value: f.verdict.detail, variablesReference: 0 });
     return out;
   }
 }

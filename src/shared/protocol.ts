@@ -230,11 +230,15 @@ export interface WalkStep {
 
 /** pvmfw's view of a fault: what sync_exception_current / handle_mmio_fault will do with it. */
 export interface FaultVerdict {
-  kind: 'lazyMmio' | 'invalidPte' | 'permission' | 'externalAbort' | 'notMmio' | 'other';
+  kind: 'lazyMmio' | 'invalidPte' | 'unsupportedFlags' | 'permission' | 'externalAbort' | 'notMmio' | 'other';
   /** One line: "lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x09010000". */
   summary: string;
   /** Page IPA the handler will pass to MMIO_GUARD_MAP, for lazyMmio. */
   mapIpa?: Hex;
+  /** Level (1 or 2) of the lazy block the handler splits to map the page, when it is a block. */
+  splitLevel?: number;
+  /** The longer explanation (what the handler does step by step, or why it fails). */
+  detail?: string;
 }
 
 export interface FaultInfo {

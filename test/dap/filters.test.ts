@@ -86,7 +86,7 @@ void describe('lazyMmioFault filter, scenario b (a valid device page that was ne
     const fault = new Map((await dap.scope('Fault')).map((v) => [v.name, v.value]));
     assert.match(
       fault.get('verdict') ?? '',
-      /^synchronous external abort at 0x9020000: MMIO not guard-mapped/,
+      /^synchronous external abort at 0x9020000: the hypervisor refused the access/,
     );
     const anomaly = [...seen, next.mmu]
       .flatMap((e) => e.newAnomalies)

@@ -145,6 +145,8 @@ void describe('launch the demo firmware and single-step the MMIO fault handler',
     assert.equal(stop.reason, 'breakpoint');
     const fault = new Map((await dap.scope('Fault')).map((v) => [v.name, v.value]));
     assert.equal(fault.get('verdict'), 'lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x0a000000');
+    assert.equal(fault.get('split'), 'the level-2 lazy 2 MiB block becomes a table');
+    assert.match(fault.get('handler') ?? '', /after splitting the level-2 2 MiB lazy block/);
     const before = await entryFor(dap, VIRTIO);
     assert.equal(before?.level, 2);
     assert.equal(before?.kind, 'lazy');
