@@ -192,6 +192,37 @@ void describe('launch the demo firmware and single-step the MMIO fault handler',
     );
   });
 
+  void test('pageTable pages through a table and lists regimes', async () => {
+    const regimes = await dap.custom<{ regimes: { regime: string; enabled: boolean }[] }>('regimes', {});
+    assert.deepEqual(
+      regimes.regimes.map((r) => `${r.regime}:${r.enabled}`),
+      ['TTBR0_EL1:true', 'TTBR1_EL1:false', 'VTTBR_EL2:true'],
+    );
+    const all = await dap.custom<PageTableResponseBody>('pageTable', { regime: 'TTBR0_EL1' });
+    assert.ok(all.entries.length >= 3, 'device table, RAM, ECAM block at least');
+    assert.equal(all.nonZeroEntries, all.entries.length);
+    const first = await dap.custom<PageTableResponseBody>('pageTable', { regime: 'TTBR0_EL1', count: 1 });
+    assert.equal(first.entries.length, 1);
+    assert.equal(first.entries[0].id, all.entries[0].id);
+    assert.equal(first.nextStart, all.entries[1].index);
+    const rest = await dap.custom<PageTableResponseBody>('pageTable', {
+      regime: 'TTBR0_EL1',
+      start: first.nextStart,
+    });
+    assert.deepEqual(
+      rest.entries.map((e) => e.id),
+      all.entries.slice(1).map((e) => e.id),
+    );
+    const ecam = all.entries.find((e) => e.vaStart === '0x4000000000');
+    assert.equal(ecam?.kind, 'lazy');
+    assert.equal(ecam?.size, 2 ** 30);
+    const s2 = await dap.custom<PageTableResponseBody>('pageTable', { regime: 'VTTBR_EL2' });
+    assert.ok(
+      s2.entries.some((e) => e.kind === 'block' && e.vaStart === '0x40000000'),
+      'stage 2 maps RAM with a 1 GiB block',
+    );
+  });
+
   void test('readMemory: lazy page explained, device pages refused, physical space separate', async () => {
     await assert.rejects(
       dap.dc.customRequest('readMemory', { memoryReference: '0x9020000', count: 4 }),
