@@ -1,12 +1,14 @@
 // Run control over the gdb client: continue, instruction step in/over/out, pause, and the
 // filtering of stops (exception filters auto-continue when their check does not match). The session
 // only hears about stops a user should see.
-import type { GdbClient, StopEvent } from '../gdb';
+import { GdbTimeoutError, type GdbClient, type StopEvent } from '../gdb';
 import type { BreakpointStore } from './breakpoints';
 import { isCall, isExceptionGenerating, readU32 } from './insn';
 
 /** Qqemu.sstep: ENABLE | NOIRQ | NOTIMER, so a timer interrupt cannot hijack a step. */
 export const SSTEP_FLAGS = 0x7;
+/** How long one instruction step may take before it is declared stuck (WFI) and interrupted. */
+const STEP_TIMEOUT_MS = 1500;
 
 export type StopReason = 'entry' | 'breakpoint' | 'step' | 'pause' | 'exception' | 'data breakpoint' | 'goto';
 
@@ -34,6 +36,8 @@ export class RunControl {
   private internal = 0;
   private pausing = false;
   private lastWatch = false;
+  /** The last raw step timed out and was interrupted (read once by stepInstruction). */
+  private stuckStep = false;
   private _state: 'stopped' | 'running' | 'exited' = 'stopped';
   currentThread = 1;
   private readonly unsubscribe: () => void;
@@ -126,7 +130,15 @@ export class RunControl {
     this.lastWatch = false;
     this.internal++;
     try {
-      return await this.gdb.step(threadId);
+      try {
+        return await this.gdb.step(threadId, STEP_TIMEOUT_MS);
+      } catch (e) {
+        // A step that does not complete: typically WFI with interrupts held off by the step flags.
+        // Interrupt it, so the session gets its stop back instead of a target stuck "running".
+        if (!(e instanceof GdbTimeoutError)) throw e;
+        this.stuckStep = true;
+        return await this.gdb.interrupt(5000);
+      }
     } finally {
       this.internal--;
       if (restore) await restore();
@@ -164,7 +176,18 @@ export class RunControl {
     if (this.exited(ev)) return;
     this._state = 'stopped';
     const pc = await this.pcOf(threadId);
-    this.hooks.onStop({ reason: 'step', threadId, pc });
+    const stuck = this.stuckStep;
+    this.stuckStep = false;
+    this.hooks.onStop(
+      stuck
+        ? {
+            reason: 'pause',
+            threadId,
+            pc,
+            description: `the step did not complete within ${STEP_TIMEOUT_MS} ms (WFI waiting for an interrupt the step flags hold off?): paused`,
+          }
+        : { reason: 'step', threadId, pc },
+    );
   }
 
   /** Step over a call or an HVC/SVC/SMC: run to the instruction after it (or stop earlier at a breakpoint). */

@@ -373,6 +373,8 @@ export class PvmfwDebugSession extends DebugSession {
   private async doContinue(): Promise<DebugProtocol.ContinueResponse['body']> {
     const run = this.need(this.run);
     this.invalidate();
+    // The stop's walk reads the target: let it finish before the target runs.
+    await this.mmuPending;
     // VBAR moves when the firmware installs its vectors: keep the filter breakpoints on them.
     await this.exceptions.refresh();
     await run.resume();
@@ -391,6 +393,8 @@ export class PvmfwDebugSession extends DebugSession {
     setImmediate(() => {
       void (async () => {
         try {
+          // The stop's walk reads the target: let it finish before the target moves.
+          await this.mmuPending;
           let ret: RawFrame | undefined;
           if (kind === 'out') ret = (await this.unwindThread(ctx, threadId))[1];
           const returnAddress = ret ? (ret.interrupted ? ret.pc : ret.pc + 4n) : undefined;

@@ -90,6 +90,23 @@ void describe('run control', () => {
     );
   });
 
+  void test('a step on WFI (scenario_done) does not hang: it comes back paused, saying why', async () => {
+    assert.match((await dap.topFrame()).name, /^scenario_done/);
+    let wfiSeen = false;
+    for (let i = 0; i < 4 && !wfiSeen; i++) {
+      const m = dap.mark();
+      const t0 = Date.now();
+      await dap.dc.stepInRequest({ threadId: 1, granularity: 'instruction' });
+      const stop = await dap.nextStop(m, 10000);
+      assert.ok(Date.now() - t0 < 8000);
+      if (stop.reason === 'pause') {
+        assert.match(stop.description ?? '', /did not complete/);
+        wfiSeen = true;
+      }
+    }
+    assert.ok(wfiSeen, 'one of the scenario_done loop instructions is the WFI');
+  });
+
   void test('instruction next steps over a bl as one step', async () => {
     await dap.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'el1_main' }] });
     let m = dap.mark();
@@ -117,5 +134,23 @@ void describe('run control', () => {
       }
     }
     assert.fail('no bl within 40 instructions of el1_main');
+  });
+  void test('stepping on as soon as each stop arrives: every stop still gets its mmuChanged, no failed walk', async () => {
+    const before = dap.mark();
+    for (let i = 0; i < 20; i++) {
+      const m = dap.mark();
+      await dap.dc.stepInRequest({ threadId: 1, granularity: 'instruction' });
+      await dap.nextStop(m);
+    }
+    // The last stop's walk finishes after its stopped event.
+    await new Promise((r) => setTimeout(r, 300));
+    const stops = dap.events.slice(before).filter((e) => e.event === 'stopped').length;
+    const mmus = dap.events.slice(before).filter((e) => e.event === 'mmuChanged').length;
+    assert.equal(stops, 20);
+    assert.ok(
+      mmus >= 19,
+      `${mmus} mmuChanged for 20 stops (the last may be superseded only by a newer stop)`,
+    );
+    assert.doesNotMatch(dap.transcript(), /MMU walk failed|step failed/);
   });
 });
