@@ -13,6 +13,7 @@ export * from './esr';
 export * from './regime';
 export * from './leaf';
 export * from './leafstore';
+export * from './ipa';
 export * from './reader';
 export * from './walk';
 export * from './translate';

@@ -13,6 +13,8 @@ import {
   type WalkProgress,
   type WalkResult,
   getRegister,
+  type PhysReader,
+  stage2Reader,
 } from '../aarch64';
 import { ElfImage } from '../elf';
 import {
@@ -73,11 +75,24 @@ function progress(enabled: boolean): { onProgress?: (p: WalkProgress) => void; d
   };
 }
 
+/**
+ * The reader for a regime's tables: EL1&0 tables under an enabled stage 2 sit at IPAs, read through
+ * the stage-2 walk like the hardware does; everything else is read physically.
+ */
+async function tableReader(src: Source, o: CommonOptions, kind: RegimeKind): Promise<PhysReader> {
+  if (kind !== 'el1') return src.reader;
+  const s2 = regimeFromRegisters('stage2', src.registers);
+  if (!s2.roots[0]?.enabled) return src.reader;
+  const w = await walk(s2, src.reader, { maxTables: o.maxTables });
+  return stage2Reader(src.reader, w.store);
+}
+
 async function doWalk(src: Source, o: CommonOptions, kind: RegimeKind): Promise<WalkResult> {
   const regime = regimeFromRegisters(kind, src.registers);
+  const reader = await tableReader(src, o, kind);
   const bar = progress(o.progress);
   try {
-    return await walk(regime, src.reader, {
+    return await walk(regime, reader, {
       maxTables: o.maxTables,
       ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
     });
@@ -114,7 +129,7 @@ export async function runTranslate(
   const va = parseAddress(text);
   if (va === undefined || va >= 1n << 64n) throw new CliError(`not an address: '${text}'`);
   const regime = regimeFromRegisters(o.regime, src.registers);
-  const x = await translate(regime, src.reader, va, access);
+  const x = await translate(regime, await tableReader(src, o, o.regime), va, access);
   const verdict = regime.fmt.stage === 1 ? predictAccess(x, access.write, o.lazyBit) : undefined;
   if (o.json) {
     o.out(
@@ -198,7 +213,12 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
   const far = getRegister(src.registers, 'FAR_EL1');
   let verdict: ReturnType<typeof faultVerdict> | undefined;
   if (pc !== undefined && vbar !== undefined && esr && far !== undefined && pc >= vbar && pc < vbar + 0x800n)
-    verdict = faultVerdict(esr, far, await translate(s1.regime, src.reader, far), o.lazyBit);
+    verdict = faultVerdict(
+      esr,
+      far,
+      await translate(s1.regime, await tableReader(src, o, 'el1'), far),
+      o.lazyBit,
+    );
   if (o.json) {
     const j = reportJson(s1, g);
     o.out(

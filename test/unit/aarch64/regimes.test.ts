@@ -1,7 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { regimeFromRegisters, translate, walk, formatPerms } from '../../../src/aarch64';
-import { DATA_PAGE, MAIR_VMBASE, TABLE, Tables } from './fixtures';
+import {
+  formatPerms,
+  ipaToPa,
+  PhysImage,
+  regimeFromRegisters,
+  stage2Reader,
+  translate,
+  walk,
+} from '../../../src/aarch64';
+import { DATA_PAGE, MAIR_VMBASE, pvmfwLike, TABLE, Tables } from './fixtures';
 
 void describe('TTBR1 half (48-bit, 4K)', () => {
   void test('upper-half VAs walk from TTBR1 starting at level 0', async () => {
@@ -161,5 +169,38 @@ void describe('EL2 stage 1 (TTBR0_EL2, E2H = 0)', () => {
       HCR_EL2: 1n << 34n,
     });
     assert.match(vhe.problems.join(), /E2H = 1/);
+  });
+});
+
+void describe('stage 1 under a non-identity stage 2', () => {
+  void test('table IPAs go through stage 2; an unmapped IPA is reported on the entry', async () => {
+    // Stage 1 tables built at IPAs 0x8010_0000..; stage 2 maps IPA 0x8000_0000 (1 GiB) to PA 0x1_0000_0000.
+    const s1 = pvmfwLike();
+    const phys = new PhysImage();
+    for (const [ipa, bytes] of s1.t.mem.entries()) phys.write(ipa - 0x8000_0000n + 0x1_0000_0000n, bytes);
+    const s2t = new Tables(0x2000_0000n);
+    const root = s2t.table();
+    s2t.set(root, 2, 0x1_0000_0000n | 0x7fdn); // IPA 0x8000_0000 -> PA 0x1_0000_0000
+    const s2 = await walk(
+      regimeFromRegisters('stage2', {
+        VTTBR_EL2: root,
+        VTCR_EL2: 25n | (1n << 6n) | (2n << 16n),
+        HCR_EL2: 1n,
+      }),
+      s2t.mem,
+    );
+    assert.equal(ipaToPa(s2.store, 0x8010_0123n), 0x1_0010_0123n);
+    assert.equal(ipaToPa(s2.store, 0x4000_0000n), undefined);
+    const regime = regimeFromRegisters('el1', s1.regs);
+    const direct = await walk(regime, phys);
+    assert.equal(direct.leaves.length, 0, 'read as PAs the tables are not there');
+    const r = await walk(regime, stage2Reader(phys, s2.store));
+    assert.equal(r.leaves.length, 10);
+    // A table pointer to an IPA stage 2 does not map: reported, walk goes on.
+    s1.t.set(0x8010_0000n + 3n * 4096n, 9, 0x4000_0000n | TABLE);
+    for (const [ipa, bytes] of s1.t.mem.entries()) phys.write(ipa - 0x8000_0000n + 0x1_0000_0000n, bytes);
+    const bad = await walk(regime, stage2Reader(phys, s2.store));
+    assert.match(bad.diagnostics.map((d) => d.message).join(), /not mapped by stage 2/);
+    assert.equal(bad.leaves.length, 10);
   });
 });
