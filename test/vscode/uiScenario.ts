@@ -234,10 +234,9 @@ export async function runUiScenario(
       // retainContextWhenHidden), then bring it back. The diff needs the previous stop's page states,
       // which only the webview's saved state holds.
       await page.locator('.tab', { hasText: 'MMIO Guard' }).click();
-      await page.keyboard.press('Control+P');
-      await page.locator('.quick-input-widget input').fill('README.md');
-      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'README.md' }).first().waitFor();
-      await page.keyboard.press('Enter');
+      // Open the workspace README from the Explorer into the panel's group, as a person would.
+      await page.locator('.activitybar .action-label[aria-label^="Explorer"]').click();
+      await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'README.md' }).first().click();
       await page.locator('.tab.active', { hasText: 'README.md' }).waitFor({ timeout: 10_000 });
       await page.locator('.tab', { hasText: 'MMIO Guard' }).click();
       const diff = guard.locator('#diff');
@@ -246,6 +245,10 @@ export async function runUiScenario(
       if (!/untouched \(lazy\) → guard-mapped/.test(text)) throw new Error(`diff after restore: ${text}`);
       const summary = await guard.locator('#summary').innerText();
       if (summary !== after) throw new Error(`summary after restore: ${summary} (was ${after})`);
+      // Back to Run and Debug; first move focus out of the webview so F1 reaches the workbench.
+      await page.locator('.editor-group-container .monaco-editor .view-lines').first().click();
+      await runCommand(page, 'View: Show Run and Debug');
+      await page.locator('.pane-header[aria-label^="Page Tables"]').waitFor({ timeout: 10_000 });
       return 'diff and counters unchanged';
     });
 
