@@ -11,6 +11,7 @@ import {
   Event,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import { constants as osConstants } from 'node:os';
 import { connectTcp, type GdbClient } from '../gdb';
 import type { AttachArguments, LaunchArguments } from '../shared/config';
 import { isCustomRequestCommand, type MmuChangedEventBody } from '../shared/protocol';
@@ -301,7 +302,8 @@ export class PvmfwDebugSession extends DebugSession {
   private onQemuExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.ended) return;
     this.log(`QEMU exited (${signal ? `signal ${signal}` : `code ${String(code)}`})`);
-    void this.end(code ?? undefined);
+    // A signal death reports as a shell would: 128 + the signal number.
+    void this.end(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : undefined));
   }
 
   /** Ends the session once: exited + terminated, connection closed, QEMU (when ours) reaped. */

@@ -193,6 +193,8 @@ void describe('errors', () => {
       const t0 = Date.now();
       process.kill(pid, 'SIGKILL');
       await dap.dc.stepInRequest({ threadId: 1, granularity: 'instruction' }).catch(() => undefined);
+      const exited = await dap.next<{ exitCode: number }>('exited', m, () => true, 1000);
+      assert.equal(exited.exitCode, 128 + 9, 'SIGKILL');
       await dap.next('terminated', m, () => true, 1000);
       assert.ok(Date.now() - t0 < 1000);
       assert.ok(await waitGone(pid, 1000), 'QEMU reaped');
@@ -224,6 +226,21 @@ void describe('errors', () => {
     const pid = qemuPid(dap);
     await dap.stop();
     assert.ok(await waitGone(pid, 3000), 'QEMU killed when the adapter process ended');
+  });
+
+  void test('stopOnEntry false runs straight to the first breakpoint', async () => {
+    const dap = new Dap();
+    await dap.start();
+    try {
+      const stop = await dap.launch(demoLaunch({ stopOnEntry: false }), async () => {
+        await dap.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'handle_mmio_fault' }] });
+      });
+      assert.equal(stop.reason, 'breakpoint');
+      assert.equal((await dap.topFrame()).name, 'handle_mmio_fault');
+    } finally {
+      await dap.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => undefined);
+      await dap.stop();
+    }
   });
 
   void test('terminate kills the launched QEMU', async () => {
