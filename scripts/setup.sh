@@ -28,6 +28,8 @@ echo "setup: building"
 npm run -s build
 npm run -s build:guest
 bash scripts/install-code-server.sh >/dev/null  # code-server + Chromium for the VS Code tests and the demo
+echo "setup: fetching Debian's arm64 kernel (the kernel tests and benchmarks walk its tables)"
+bash scripts/fetch-kernel.sh >/dev/null
 
 if [ "${1:-}" != "--no-demo" ]; then
   bash scripts/demo.sh
