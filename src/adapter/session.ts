@@ -265,10 +265,15 @@ export class PvmfwDebugSession extends DebugSession {
       throw e;
     }
     gdb.onClose((err) => {
-      if (!this.ended) {
-        this.log(`gdbstub connection closed${err ? `: ${err.message}` : ''}`);
-        void this.end();
-      }
+      if (this.ended) return;
+      this.log(`gdbstub connection closed${err ? `: ${err.message}` : ''}`);
+      // When our QEMU died, the socket usually closes first: give its exit status a moment to
+      // arrive so the exited event carries it (onQemuExit then ends the session).
+      const q = this.mode === 'launch' ? this.qemu : undefined;
+      void (async () => {
+        if (q) await Promise.race([q.waitExit(), new Promise((r) => setTimeout(r, 500))]);
+        await this.end();
+      })();
     });
     this.run = new RunControl(gdb, this.bps, {
       classifyBreakpoint: (pc, tid) => this.exceptions.classify(pc, tid),
