@@ -111,6 +111,16 @@ suite('pvmfw-mmu in VS Code', () => {
     );
     assert.ok(id);
     assert.equal(api.pageTablesView.selection[0]?.id, id);
+    // From the Variables view's context menu (Fault scope: FAR with a memory reference).
+    const fromVariable = await vscode.commands.executeCommand<string | undefined>(COMMAND.revealPte, {
+      container: { name: 'Fault', variablesReference: 1 },
+      variable: {
+        name: 'FAR_EL1',
+        value: '0x' + faultVa.toString(16),
+        memoryReference: 'v:0x' + faultVa.toString(16),
+      },
+    });
+    assert.equal(fromVariable, id);
     const t = await vscode.commands.executeCommand<TranslateResponseBody>(COMMAND.translateAddress, faultVa);
     assert.equal(t.ok, false);
     assert.equal(t.leaf?.kind, 'lazy');
@@ -142,6 +152,28 @@ suite('pvmfw-mmu in VS Code', () => {
     // `translate` exits 4 when the address does not translate: a lazy page does not, yet.
     assert.equal(cli.status, 4, `${cli.stdout}${cli.stderr}`);
     assert.match(cli.stdout, /lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP/);
+  });
+
+  test('stepping over the MMIO_GUARD_MAP call shows the page mapped with its stage-1 entry still lazy', async () => {
+    const pending = /mapped, stage 1 pending 1/;
+    let steps = 0;
+    for (; steps < 40 && !pending.test(api.guard.lastRendered?.summary ?? ''); steps++) {
+      const stopId = api.guard.lastRendered?.stopId;
+      const rendered = nextEvent(
+        api.guard.onDidRender,
+        'the render after a step',
+        30_000,
+        (r) => r.stopId !== stopId,
+      );
+      await session.customRequest('next', { threadId, granularity: 'instruction' });
+      await rendered;
+    }
+    assert.match(api.guard.lastRendered?.summary ?? '', pending, `after ${steps} steps`);
+    const node = await api.pageTables.findEntry(faultVa);
+    assert.equal(node?.entry.kind, 'lazy');
+    assert.equal(node?.entry.guard, 'guardMappedPending');
+    const icon = node ? api.pageTables.getTreeItem(node).iconPath : undefined;
+    assert.ok(icon instanceof vscode.ThemeIcon && icon.id === 'sync', 'pending icon');
   });
 
   test('stepping out of the handler turns the page guard-mapped in the tree and the webview', async () => {
