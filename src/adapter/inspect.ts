@@ -7,6 +7,7 @@ import {
   parseExpression,
   type AddressExpr,
 } from './evaluate';
+import { evaluateTranslate, guardSummary } from './mmuConsole';
 import { fromLittleEndian, memoryReference, parseMemoryReference, readSpan } from './memory';
 import { formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from './registers';
 import type { PvmfwDebugSession } from './session';
@@ -78,10 +79,10 @@ export class Inspect {
         return { result: out.replace(/\n$/, ''), variablesReference: 0 };
       }
       case 'guard':
-        return this.s.mmu.guardSummary();
+        return guardSummary(this.s.mmu);
       case 'pte':
       case 'translate':
-        return this.s.mmu.evaluateTranslate(await this.addr(expr.address), expr.kind);
+        return evaluateTranslate(this.s.mmu, await this.addr(expr.address), expr.kind);
       case 'deref': {
         const a = await this.addr(expr.address);
         const space = expr.physical ? 'physical' : 'virtual';

@@ -3,7 +3,6 @@
 // answers the custom requests (pageTable, translate, regimes, guardState) from that walk.
 import type { DescriptorFormat } from '../aarch64/granule';
 import { levelShift } from '../aarch64/granule';
-import { sizeName } from '../aarch64/format';
 import type { Leaf } from '../aarch64/leaf';
 import {
   REGIME_REGISTERS,
@@ -31,6 +30,7 @@ import type {
   TranslateResponseBody,
 } from '../shared/protocol';
 import type { LoadedProgram } from './connect';
+import { Faults } from './fault';
 import { GuardModel } from './guard';
 import { diffTables, type TableSnapshot } from './mmuDiff';
 import { PhysCache } from './physCache';
@@ -66,6 +66,7 @@ const STATE_REGISTERS = [...new Set([...REGIME_REGISTERS.el1, ...REGIME_REGISTER
 export class MmuModel {
   readonly cache: PhysCache;
   readonly guard: GuardModel;
+  readonly faults: Faults;
   private state: MmuState | undefined;
   private prevTables: Map<number, TableSnapshot> | undefined;
   private statePromise: Promise<MmuState> | undefined;
@@ -76,6 +77,7 @@ export class MmuModel {
   constructor(private readonly s: PvmfwDebugSession) {
     this.cache = new PhysCache(() => s.need(s.gdb));
     this.guard = new GuardModel(s, this);
+    this.faults = new Faults(this, this.guard, () => s.symbols);
   }
 
   get lazyBit(): number {
@@ -361,7 +363,7 @@ export class MmuModel {
       ...(t.fault ? { fault: t.fault.message } : {}),
     };
     if (regime !== 'VTTBR_EL2') {
-      const v = this.guard.verdictForAccess(st, t);
+      const v = this.faults.verdictForAccess(st, t);
       if (v) out.verdict = v;
       const ipa = t.pa ?? t.shadowPa;
       if (st.stage2 && ipa !== undefined) {
@@ -393,11 +395,11 @@ export class MmuModel {
     }
     const config = regimeFromRegisters('el1', regs);
     const t = await translate(config, this.cache, far);
-    return this.guard.verdictForFault(esr, far, t);
+    return this.faults.verdictForFault(esr, far, t);
   }
 
   async faultFor(ctx: StopContext, st: MmuState): Promise<FaultInfo | undefined> {
-    return this.guard.faultInfo(ctx, st);
+    return this.faults.faultInfo(ctx, st);
   }
 
   async fault(ctx: StopContext): Promise<FaultInfo | undefined> {
@@ -412,47 +414,6 @@ export class MmuModel {
       args,
       st.event?.fault ?? (await this.faultFor(this.s.requireStopped(), st)),
     );
-  }
-
-  async guardSummary(): Promise<{ result: string; variablesReference: number }> {
-    const st = await this.current();
-    const body = this.guard.stateBody(st, {}, undefined);
-    const lines = this.guard.summaryLines(body);
-    return { result: lines.join('\n'), variablesReference: 0 };
-  }
-
-  async evaluateTranslate(
-    address: bigint,
-    kind: 'pte' | 'translate',
-  ): Promise<{ result: string; variablesReference: number }> {
-    const st = await this.current();
-    const r = await this.translateRequest({ address: hex(address) });
-    const lines: string[] = [];
-    if (kind === 'translate') {
-      lines.push(`${r.address} (${r.regime}) -> ${r.ok ? r.outputAddress : `fault: ${r.fault ?? 'none'}`}`);
-      for (const s of r.walk)
-        lines.push(
-          `  L${s.level}[${s.index}] @ ${s.descriptorAddress} = ${s.descriptor ?? '??'} ${s.kind ?? ''}`,
-        );
-      if (r.stage2)
-        lines.push(
-          `  stage 2: ${r.stage2.ok ? `-> ${r.stage2.outputAddress}` : `fault: ${r.stage2.fault ?? '?'}`}`,
-        );
-    } else {
-      const e = r.leaf;
-      if (!e) lines.push(`${r.address}: no leaf entry (${r.fault ?? 'walk ended early'})`);
-      else {
-        lines.push(
-          `${r.address}: L${e.level} ${e.kind} ${sizeName(e.size)} ${e.descriptor} @ ${e.descriptorAddress}`,
-        );
-        for (const f of e.fields) lines.push(`  ${f}`);
-        if (e.guard) lines.push(`  guard: ${e.guard}`);
-        for (const a of e.anomalies ?? []) lines.push(`  anomaly: ${a.message}`);
-      }
-    }
-    if (r.verdict) lines.push(`  verdict: ${r.verdict.summary}`);
-    void st;
-    return { result: lines.join('\n'), variablesReference: 0 };
   }
 
   /** Why a virtual (or physical) read at `address` failed, in the walk's terms. */

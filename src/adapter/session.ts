@@ -7,7 +7,6 @@ import {
   OutputEvent,
   StoppedEvent,
   TerminatedEvent,
-  Thread,
   Event,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
@@ -29,10 +28,11 @@ import { Inspect } from './inspect';
 import { MmuModel } from './mmu';
 import { QemuProcess, QemuStartError } from './qemuProcess';
 import { RunControl, type Stop } from './runControl';
-import { unwind, vectorAt, type RawFrame } from './stack';
+import { vectorAt, type RawFrame } from './stack';
 import { decodeEsr } from '../aarch64/esr';
 import { StopContext } from './stopContext';
 import { SourceSupport } from './source';
+import { StackView } from './stackView';
 import { SymbolTable } from './symbols';
 import { VariableStore } from './variables';
 
@@ -52,8 +52,8 @@ export class PvmfwDebugSession extends DebugSession {
   readonly exceptions = new Exceptions(this);
   readonly inspect = new Inspect(this);
   readonly source = new SourceSupport(this);
+  readonly stack = new StackView(this);
   private stopId = 0;
-  private frames = new Map<number, RawFrame & { threadId: number }>();
   private ended = false;
   private mmuPending: Promise<MmuChangedEventBody | undefined> = Promise.resolve(undefined);
   lastStop: Stop | undefined;
@@ -67,8 +67,8 @@ export class PvmfwDebugSession extends DebugSession {
       launch: (a: LaunchArguments) => this.launch(a),
       attach: (a: AttachArguments) => this.attach(a),
       configurationDone: () => this.configurationDone(),
-      threads: () => this.threads(),
-      stackTrace: (a: DebugProtocol.StackTraceArguments) => this.stackTrace(a),
+      threads: () => this.stack.threads(),
+      stackTrace: (a: DebugProtocol.StackTraceArguments) => this.stack.stackTrace(a),
       scopes: (a: DebugProtocol.ScopesArguments) => this.inspect.scopes(a),
       variables: (a: DebugProtocol.VariablesArguments) => this.inspect.variables(a),
       evaluate: (a: DebugProtocol.EvaluateArguments) => this.inspect.evaluate(a),
@@ -373,7 +373,7 @@ export class PvmfwDebugSession extends DebugSession {
   // ------------------------------------------------------------------ run control
 
   private invalidate(): void {
-    this.frames.clear();
+    this.stack.clear();
     this.vars.reset();
   }
 
@@ -403,7 +403,7 @@ export class PvmfwDebugSession extends DebugSession {
           // The stop's walk reads the target: let it finish before the target moves.
           await this.mmuPending;
           let ret: RawFrame | undefined;
-          if (kind === 'out') ret = (await this.unwindThread(ctx, threadId))[1];
+          if (kind === 'out') ret = (await this.stack.unwindThread(ctx, threadId))[1];
           const returnAddress = ret ? (ret.interrupted ? ret.pc : ret.pc + 4n) : undefined;
           // Line granularity (the default outside the Disassembly view): DWARF line steps, and a
           // step out that is safe against recursion (the same return address in a deeper frame).
@@ -494,84 +494,5 @@ export class PvmfwDebugSession extends DebugSession {
   /** The MMU state of the current stop (walk + diff), once computed. */
   mmuReady(): Promise<MmuChangedEventBody | undefined> {
     return this.mmuPending;
-  }
-
-  // ------------------------------------------------------------------ threads and stack
-
-  private async threads(): Promise<DebugProtocol.ThreadsResponse['body']> {
-    const gdb = this.gdb;
-    if (!gdb || this.run?.state === 'running')
-      return { threads: [new Thread(this.run?.currentThread ?? 1, 'vCPU')] };
-    const ids = await gdb.threads();
-    const threads: Thread[] = [];
-    for (const t of ids) {
-      const extra = await gdb.threadExtraInfo(t).catch(() => '');
-      threads.push(new Thread(t.tid, `vCPU ${t.tid - 1}${extra ? ` (${extra.trim()})` : ''}`));
-    }
-    return { threads };
-  }
-
-  async unwindThread(ctx: StopContext, threadId: number): Promise<RawFrame[]> {
-    const gdb = this.need(this.gdb);
-    const tctx = threadId === ctx.threadId ? ctx : new StopContext(gdb, threadId, ctx.stopId);
-    const r = await tctx.regs(['pc', 'x29', 'x30', 'VBAR_EL1', 'ELR_EL1', 'VBAR_EL2', 'ELR_EL2']);
-    const pc = r.get('pc');
-    if (pc === undefined) return [];
-    if (threadId !== ctx.threadId) await gdb.selectThread(threadId, 'g');
-    try {
-      return await unwind({
-        pc,
-        x29: r.get('x29'),
-        x30: r.get('x30'),
-        vectors: [
-          { el: 1, vbar: r.get('VBAR_EL1'), elr: r.get('ELR_EL1') },
-          { el: 2, vbar: r.get('VBAR_EL2'), elr: r.get('ELR_EL2') },
-        ],
-        readU64Pair: async (a) => {
-          try {
-            const b = await gdb.readMemory(a, 16);
-            const dv = new DataView(b.buffer, b.byteOffset, 16);
-            return [dv.getBigUint64(0, true), dv.getBigUint64(8, true)];
-          } catch {
-            return undefined;
-          }
-        },
-        symbols: this.symbols,
-      });
-    } finally {
-      if (threadId !== ctx.threadId) await gdb.selectThread(ctx.threadId, 'g');
-    }
-  }
-
-  private async stackTrace(
-    args: DebugProtocol.StackTraceArguments,
-  ): Promise<DebugProtocol.StackTraceResponse['body']> {
-    const ctx = this.requireStopped();
-    const raw = await this.unwindThread(ctx, args.threadId);
-    const start = args.startFrame ?? 0;
-    const end = args.levels ? start + args.levels : raw.length;
-    const stackFrames: DebugProtocol.StackFrame[] = [];
-    raw.forEach((f, i) => {
-      if (i < start || i >= end) return;
-      const id = ctx.stopId * 1000 + (this.frames.size + 1);
-      this.frames.set(id, { ...f, threadId: args.threadId });
-      const sym = this.symbols.describe(f.pc) ?? `0x${f.pc.toString(16)}`;
-      const frame: DebugProtocol.StackFrame = {
-        id,
-        name: f.label ? `${sym} [interrupted: ${f.label}]` : sym,
-        line: 0,
-        column: 0,
-        instructionPointerReference: `0x${f.pc.toString(16)}`,
-      };
-      if (f.interrupted) frame.presentationHint = 'label';
-      const src = this.source.location(f.pc);
-      if (src) Object.assign(frame, src);
-      stackFrames.push(frame);
-    });
-    return { stackFrames, totalFrames: raw.length };
-  }
-
-  frame(id: number): (RawFrame & { threadId: number }) | undefined {
-    return this.frames.get(id);
   }
 }
