@@ -12,7 +12,7 @@ export function findLeaf(store: LeafStore, ipa: number): number {
   let hi = store.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const start = store.va[mid];
+    const start = store.vaOf(mid);
     if (ipa < start) hi = mid - 1;
     else if (ipa >= start + 2 ** store.shift(mid)) lo = mid + 1;
     else return mid;
@@ -24,7 +24,7 @@ export function findLeaf(store: LeafStore, ipa: number): number {
 export function ipaToPa(stage2: LeafStore, ipa: bigint): bigint | undefined {
   const i = findLeaf(stage2, Number(ipa));
   if (i < 0 || stage2.state(i) !== S_VALID) return undefined;
-  return BigInt(stage2.pa[i]) + (ipa - BigInt(stage2.va[i]));
+  return BigInt(stage2.paOf(i)) + (ipa - BigInt(stage2.vaOf(i)));
 }
 
 /**

@@ -49,6 +49,9 @@ export function batchReader(
 /** Sparse physical memory made of byte blocks (tests, snapshots). Reads spanning a hole fail. */
 export class PhysImage implements PhysReader {
   private readonly blocks = new Map<number, Uint8Array>();
+  /** Blocks handed out as views by readSync: copied before the next write, so a walk's stored
+   * table pages (decoded on demand) keep the bytes they were read with. */
+  private readonly lent = new Set<number>();
   /** Counters for tests: calls and ranges served. */
   calls = 0;
   rangesRead = 0;
@@ -62,8 +65,10 @@ export class PhysImage implements PhysReader {
     while (off < data.length) {
       const base = a - (a % this.blockSize);
       let blk = this.blocks.get(base);
-      if (!blk) {
-        blk = new Uint8Array(this.blockSize);
+      if (!blk || this.lent.delete(base)) {
+        const fresh = new Uint8Array(this.blockSize);
+        if (blk) fresh.set(blk);
+        blk = fresh;
         this.blocks.set(base, blk);
       }
       const n = Math.min(this.blockSize - (a - base), data.length - off);
@@ -87,13 +92,13 @@ export class PhysImage implements PhysReader {
 
   readSync(address: bigint, length: number): Uint8Array | Error {
     let a = Number(address);
-    // Within one block (every table read of a walk): a view, no copy. Callers must not write to it.
+    // Within one block (every table read of a walk): a view, no copy (copy-on-write protects it).
     const base0 = a - (a % this.blockSize);
     if (a - base0 + length <= this.blockSize) {
       const blk = this.blocks.get(base0);
-      return blk
-        ? blk.subarray(a - base0, a - base0 + length)
-        : new Error(`no memory at 0x${a.toString(16)}`);
+      if (!blk) return new Error(`no memory at 0x${a.toString(16)}`);
+      this.lent.add(base0);
+      return blk.subarray(a - base0, a - base0 + length);
     }
     const out = new Uint8Array(length);
     let off = 0;

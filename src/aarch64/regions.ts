@@ -2,7 +2,7 @@
 // (the gdb-pt-dump view): 259k kernel pages become a few hundred lines.
 
 import { type Leaf, S_VALID } from './leaf';
-import { LeafStore } from './leafstore';
+import { LeafStore, REF_INDEX_BITS, REF_INDEX_MASK, stateOf } from './leafstore';
 import type { BaseRegister } from './regime';
 
 export interface Region {
@@ -66,20 +66,20 @@ function coalesceLeaves(leaves: readonly Leaf[]): Region[] {
   return out;
 }
 
-const SIZES = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
-
-// meta without the level and size bits: ctx, limits, state must match to merge.
-const META_KEY = ~(7 | (0x3f << 10)) >>> 0;
+// Table meta without the level and size bits: ctx and limits must match to merge (state is compared
+// separately, it comes from the descriptor).
+const TMETA_KEY = ~(7 | (0x3f << 10)) & 0xffffff;
 
 function region(st: LeafStore, first: number, vaEnd: number, count: number): Region {
   const l = st.leaf(first);
-  return { base: l.base, va: l.va, pa: l.pa, size: BigInt(vaEnd - st.va[first]), count, first: l };
+  return { base: l.base, va: l.va, pa: l.pa, size: BigInt(vaEnd - l.vaNum), count, first: l };
 }
 
-// No closure over the loop state: V8 would keep vaEnd/paEnd in a context and box every write.
+// Reads the table pages through the store's references, switching table only when the reference
+// does. No closure over the loop state: V8 would keep vaEnd/paEnd in a context and box every write.
 function coalesceStore(st: LeafStore): Region[] {
   const out: Region[] = [];
-  const { va, pa, lo, hi, meta } = st;
+  const { refs, pages } = st;
   const n = st.length;
   let first = -1;
   let vaEnd = 0;
@@ -88,15 +88,44 @@ function coalesceStore(st: LeafStore): Region[] {
   let key = 0;
   let keyLo = 0;
   let keyHi = 0;
+  let cur = -1;
+  let data = pages.data[0];
+  let vaBase = 0;
+  let size = 0;
+  let tmeta = 0;
+  let tkey = 0;
+  let oaLoM = 0;
+  let oaHiM = 0;
+  let form = 0;
   for (let i = 0; i < n; i++) {
-    const size = SIZES[(meta[i] >>> 10) & 0x3f];
+    const r = refs[i];
+    const t = r >>> REF_INDEX_BITS;
+    if (t !== cur) {
+      cur = t;
+      data = pages.data[t];
+      vaBase = pages.va[t];
+      tmeta = pages.meta[t];
+      size = 2 ** ((tmeta >>> 10) & 0x3f);
+      tkey = tmeta & TMETA_KEY;
+      oaLoM = pages.oaLo[t];
+      oaHiM = pages.oaHi[t];
+      form = pages.oaForm[t];
+    }
+    const k = r & REF_INDEX_MASK;
+    const lo = data[2 * k];
+    const hi = data[2 * k + 1];
+    const va = vaBase + k * size;
+    let pa = (hi & oaHiM) * 4294967296 + ((lo & oaLoM) >>> 0);
+    if (form === 1) pa += ((lo >>> 12) & 15) * 2 ** 48;
+    else if (form === 2) pa += ((lo >>> 8) & 3) * 2 ** 50;
+    const mkey = tkey | (stateOf(lo, tmeta) << 3);
     if (
       first >= 0 &&
-      va[i] === vaEnd &&
-      pa[i] === paEnd &&
-      (meta[i] & META_KEY) === key &&
-      (lo[i] & LO_ATTR) === keyLo &&
-      (hi[i] & HI_ATTR) === keyHi
+      va === vaEnd &&
+      pa === paEnd &&
+      mkey === key &&
+      (lo & LO_ATTR) === keyLo &&
+      (hi & HI_ATTR) === keyHi
     ) {
       vaEnd += size;
       paEnd += size;
@@ -105,12 +134,12 @@ function coalesceStore(st: LeafStore): Region[] {
     }
     if (first >= 0) out.push(region(st, first, vaEnd, count));
     first = i;
-    vaEnd = va[i] + size;
-    paEnd = pa[i] + size;
+    vaEnd = va + size;
+    paEnd = pa + size;
     count = 1;
-    key = meta[i] & META_KEY;
-    keyLo = lo[i] & LO_ATTR;
-    keyHi = hi[i] & HI_ATTR;
+    key = mkey;
+    keyLo = lo & LO_ATTR;
+    keyHi = hi & HI_ATTR;
   }
   if (first >= 0) out.push(region(st, first, vaEnd, count));
   return out;

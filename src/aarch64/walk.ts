@@ -8,8 +8,8 @@
 // walk goes on; at most `maxTables` tables are visited.
 
 import { blockAllowed, type DescriptorFormat, levelShift, pageShift } from './granule';
-import { type Leaf, type LeafContext, S_INVALID, S_RESERVED, S_VALID, LIMIT_NS } from './leaf';
-import { LeafStore } from './leafstore';
+import { type Leaf, type LeafContext, S_VALID, LIMIT_NS } from './leaf';
+import { LeafStore, MAX_STORE_TABLES, REF_INDEX_BITS } from './leafstore';
 import type { PhysRange, PhysReader } from './reader';
 import type { BaseRegister, RegimeConfig, WalkRoot } from './regime';
 
@@ -145,7 +145,7 @@ export async function walk(
   opts: WalkOptions = {},
 ): Promise<WalkResult> {
   const t0 = performance.now();
-  const maxTables = opts.maxTables ?? 100_000;
+  const maxTables = Math.min(opts.maxTables ?? 100_000, MAX_STORE_TABLES);
   const ram = opts.ram?.map((r) => [Number(r.start), Number(r.end)] as const);
   const paLimit = 2 ** regime.paBits;
   const tables: TableInfo[] = [];
@@ -305,34 +305,40 @@ export async function walk(
     const tablesAt = tableScratch;
     tablesAt.length = 0;
     const before = store.length;
-    const nonZero = scanTable(
+    const lm = st.leafMasks[li];
+    const tnum = store.pages.add(
       data,
-      n,
-      t,
-      st.leafMasks[li],
-      st.span[li],
+      t.vaBase,
+      t.pa,
+      t.root,
+      t.level,
       st.shift[li],
+      t.limits,
       st.block[li],
-      paLimit,
-      store,
-      tablesAt,
+      lm.lo,
+      lm.hi,
+      lm.form,
     );
+    const nonZero = scanTable(data, n, t.level === 3, tnum << REF_INDEX_BITS, store, tablesAt);
     stats.leaves += store.length - before;
     // Table descriptors, in index order so the next round stays VA-sorted.
     for (const i of tablesAt)
       follow(t, st, data[2 * i], data[2 * i + 1], t.vaBase + i * st.span[li], t.pa + i * 8, next);
-    // Valid leaves naming an output address beyond the PA size (an Address size fault on access).
-    for (let k = scanBeyond ? before : store.length; k < store.length; k++) {
-      if (store.state(k) !== S_VALID || store.pa[k] + st.span[li] <= paLimit) continue;
+    // Valid leaves naming an output address beyond the PA size (an Address size fault on access):
+    // the OR of the high words bounds every OA of the table, so most tables need no second look.
+    const bound = lm.form !== 0 ? Infinity : ((scanHiOr & lm.hi) >>> 0) * TWO32 + TWO32 + st.span[li];
+    for (let k = bound > paLimit ? before : store.length; k < store.length; k++) {
+      const oa = store.paOf(k);
+      if (store.state(k) !== S_VALID || oa + st.span[li] <= paLimit) continue;
       diagnostics.push({
         kind: 'addressSize',
         base: st.root.base,
         level: t.level,
-        va: big(store.va[k]),
-        descAddr: big(store.descAddr[k]),
-        desc: (big(store.hi[k]) << 32n) | big(store.lo[k]),
-        target: big(store.pa[k]),
-        message: `output address 0x${store.pa[k].toString(16)} beyond the ${regime.paBits}-bit PA size (Address size fault)`,
+        va: big(store.vaOf(k)),
+        descAddr: big(store.descAddrOf(k)),
+        desc: (big(store.hiOf(k)) << 32n) | big(store.loOf(k)),
+        target: big(oa),
+        message: `output address 0x${oa.toString(16)} beyond the ${regime.paBits}-bit PA size (Address size fault)`,
       });
     }
     t.info.nonZero = nonZero;
@@ -429,41 +435,23 @@ export async function walk(
 }
 
 /**
- * The hot loop: one table's descriptors into the store's columns. Leaves are written in place;
- * indices of table descriptors go to `tablesAt` for the caller. Returns the non-zero count. Kept
- * free of closures and allocation so V8 keeps every double unboxed.
+ * The hot loop: one table's descriptors, leaves appended to the store as references (table number
+ * and index; fields are decoded when a leaf is looked at). Indices of table descriptors go to
+ * `tablesAt` for the caller. Returns the non-zero count; leaves the OR of the leaves' high words in
+ * `scanHiOr`. Kept free of closures and allocation so V8 compiles it to a tight loop.
  */
 function scanTable(
   data: Uint32Array,
   n: number,
-  t: Task,
-  lm: OaMasks,
-  span: number,
-  shift: number,
-  blockOk: boolean,
-  paLimit: number,
+  last: boolean,
+  tref: number,
   store: LeafStore,
   tablesAt: number[],
 ): number {
-  const last = t.level === 3;
-  const loMask = lm.lo;
-  const hiMask = lm.hi;
-  const form = lm.form;
-  const vaBase = t.vaBase;
-  const pa = t.pa;
-  const metaBase = ((t.level + 1) | (t.limits << 5) | (shift << 10) | (t.root << 16)) >>> 0;
-  const stateValid = metaBase | (S_VALID << 3);
-  const stateInvalid = metaBase | (S_INVALID << 3);
-  const stateReserved = metaBase | (S_RESERVED << 3);
-  const cVa = store.va;
-  const cPa = store.pa;
-  const cDesc = store.descAddr;
-  const cLo = store.lo;
-  const cHi = store.hi;
-  const cMeta = store.meta;
+  const refs = store.refs;
   let len = store.length;
   let nonZero = 0;
-  let maxOa = 0;
+  let hiOr = 0;
   for (let i = 0; i < n; i++) {
     const lo = data[2 * i];
     const hi = data[2 * i + 1];
@@ -473,26 +461,16 @@ function scanTable(
       tablesAt.push(i);
       continue;
     }
-    let oa = (hi & hiMask) * TWO32 + ((lo & loMask) >>> 0);
-    if (form === 1) oa += ((lo >>> 12) & 15) * 2 ** 48;
-    else if (form === 2) oa += ((lo >>> 8) & 3) * 2 ** 50;
-    cVa[len] = vaBase + i * span;
-    cPa[len] = oa;
-    if (oa > maxOa) maxOa = oa;
-    cDesc[len] = pa + i * 8;
-    cLo[len] = lo;
-    cHi[len] = hi;
-    cMeta[len] =
-      (lo & 1) === 0 ? stateInvalid : (last ? (lo & 2) !== 0 : blockOk) ? stateValid : stateReserved;
-    len++;
+    refs[len++] = tref | i;
+    hiOr |= hi;
   }
   store.length = len;
-  scanBeyond = maxOa + span > paLimit;
+  scanHiOr = hiOr;
   return nonZero;
 }
 
-/** Set by scanTable: some leaf of the last table may name an address beyond the PA size. */
-let scanBeyond = false;
+/** Set by scanTable: the OR of the high words of the last table's leaves. */
+let scanHiOr = 0;
 
 /** The descriptor words of a table (little-endian tables, as with SCTLR.EE = 0). */
 function asU32(b: Uint8Array): Uint32Array {

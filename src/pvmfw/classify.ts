@@ -11,6 +11,7 @@ import {
   hex,
   joinHalves,
 } from '../aarch64';
+import { REF_INDEX_BITS, REF_INDEX_MASK, stateOf } from '../aarch64/leafstore';
 import { ACCEPTED_HI, ACCEPTED_LO, hasUnsupportedBits, unsupportedBitNames, DEFAULT_LAZY_BIT } from './flags';
 import type { GuardReplay } from './guardlog';
 
@@ -79,6 +80,9 @@ const SIZES = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 // Local copies: the package index re-exports through getters, too slow inside the per-leaf loop.
 const S_VALID_ = S_VALID;
 const S_RESERVED_ = S_RESERVED;
+const S_INVALID_ = S_INVALID;
+const REF_INDEX_BITS_ = REF_INDEX_BITS;
+const REF_INDEX_MASK_ = REF_INDEX_MASK;
 
 /** Bytes of [start, end) covered by valid leaves of a stage-2 walk (leaves sorted by IPA). */
 function s2Covered(s2: readonly Leaf[], start: number, end: number): number {
@@ -144,8 +148,8 @@ export function classify(
     anomalies.push({
       kind: r.kind,
       severity: r.severity,
-      va: BigInt(store.va[i]),
-      descAddr: BigInt(store.descAddr[i]),
+      va: BigInt(store.vaOf(i)),
+      descAddr: BigInt(store.descAddrOf(i)),
       message: anomalyMessage(store, r.kind, i),
       count: r.count,
       size: r.size,
@@ -260,8 +264,8 @@ interface AnomalyRun {
 }
 
 function anomalyMessage(store: LeafStore, kind: PvmfwAnomalyKind, i: number): string {
-  const lo = store.lo[i];
-  const hi = store.hi[i];
+  const lo = store.loOf(i);
+  const hi = store.hiOf(i);
   switch (kind) {
     case 'unsupportedFlags':
       return `descriptor ${hex(joinHalves(lo, hi), 16)} sets ${unsupportedBitNames(lo, hi).join(', ')}: "Unsupported PTE flags set" (aarch64-paging 0.4.0 Descriptor::flags() returns None)`;
@@ -294,18 +298,31 @@ function scanLeaves(
   const openEnd = new Float64Array(4).fill(-1);
   const openKey = new Float64Array(4);
   let pendingBytes = 0;
-  const va = store.va;
-  const loCol = store.lo;
-  const hiCol = store.hi;
-  const metaCol = store.meta;
+  // The leaves are read from the table pages through the store's references; a table's shared
+  // facts are loaded only when the reference changes table.
+  const { refs, pages } = store;
   const n = store.length;
+  let cur = -1;
+  let data = pages.data[0];
+  let vaBase = 0;
+  let tmeta = 0;
+  let size = 0;
   for (let i = 0; i < n; i++) {
-    const lo = loCol[i];
-    const hi = hiCol[i];
-    const meta = metaCol[i];
-    const state = (meta >>> 3) & 3;
-    const size = SIZES[(meta >>> 10) & 0x3f];
-    const v = va[i];
+    const ref = refs[i];
+    const t = ref >>> REF_INDEX_BITS_;
+    if (t !== cur) {
+      cur = t;
+      data = pages.data[t];
+      vaBase = pages.va[t];
+      tmeta = pages.meta[t];
+      size = SIZES[(tmeta >>> 10) & 0x3f];
+    }
+    const idx = ref & REF_INDEX_MASK_;
+    const lo = data[2 * idx];
+    const hi = data[2 * idx + 1];
+    const state = (lo & 1) === 0 ? S_INVALID_ : stateOf(lo, tmeta);
+    const v = vaBase + idx * size;
+    const meta = tmeta;
     const flagged = ((word === 0 ? lo : hi) & mask) !== 0;
     let k = -1;
     let sev = 0;
@@ -328,7 +345,7 @@ function scanLeaves(
           key = 0;
         }
       } else {
-        const ctx = meta >>> 16;
+        const ctx = (meta >>> 16) & 0xff;
         if (!stage2[ctx] && !isDevice[ctx][(lo >>> 2) & 7]) {
           k = 2;
           sev = 0;
