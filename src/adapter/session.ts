@@ -240,15 +240,6 @@ export class PvmfwDebugSession extends DebugSession {
       await this.qemu?.kill();
       throw explainConnectError(e, host, port);
     }
-    if (gdb.registers.all.length === 0) {
-      // Connecting to a running QEMU makes it pause and send a stop reply unasked, which can be
-      // taken for the answer to qSupported (then no target XML is read). The VM is paused now, so
-      // a second connection gets the plain sequence.
-      await gdb.close().catch(() => undefined);
-      gdb = await connectTcp(host, port, { timeoutMs: 5000 }).catch((e: unknown) => {
-        throw explainConnectError(e, host, port);
-      });
-    }
     this.gdb = gdb;
     try {
       checkArchitecture(gdb);

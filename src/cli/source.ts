@@ -62,13 +62,6 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean): Promise
   let gdb: GdbClient;
   try {
     gdb = await connectTcp(host, port, { timeoutMs: 3000 });
-    // QEMU stops a running guest when a debugger attaches and sends that stop (T02) unsolicited,
-    // which the client can take as the qSupported reply and then skip the target XML. The guest is
-    // stopped by then, so a second attach is clean.
-    if (gdb.registers.all.length === 0) {
-      await gdb.close();
-      gdb = await connectTcp(host, port, { timeoutMs: 3000 });
-    }
   } catch (e) {
     throw new CliError(
       `cannot connect to the gdbstub at ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`,
