@@ -8,6 +8,7 @@ import { GuardPanel } from './ui/guardPanel';
 import { DEBUG_TYPE, VIEW, WEBVIEW } from './ui/ids';
 import { MmuSessions } from './ui/mmuSession';
 import { PageTableTree, type Node } from './ui/pageTableTree';
+import { registerStatusBar } from './ui/statusBar';
 
 /** What `activate` returns: the live views, for tests running in the extension host. */
 export interface ExtensionApi {
@@ -46,6 +47,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     vscode.window.registerFileDecorationProvider(new ChangeDecorations()),
     followFaults(sessions, pageTables, pageTablesView, guard),
     ...registerCommands(sessions, pageTables, pageTablesView, guard, output),
+    ...registerStatusBar(sessions),
   );
   return { sessions, pageTables, pageTablesView, guard };
 }

@@ -204,6 +204,9 @@ export async function runUiScenario(
       if (mapped(after) <= start) throw new Error(`after ${steps} steps: ${after}`);
       const diff = await guard.locator('#diff').innerText();
       if (!/→ guard-mapped/.test(diff)) throw new Error(`diff: ${diff}`);
+      // The status bar item follows the same stop.
+      const status = page.locator('.statusbar-item', { hasText: `${mapped(after)} guard-mapped` });
+      await status.first().waitFor({ timeout: 10_000 });
       await shot('06-mmio-guard-mapped');
       await guard.locator('#diff').scrollIntoViewIfNeeded();
       await shot('06b-mmio-guard-diff');

@@ -1,0 +1,50 @@
+// A status bar item while a pvmfw-mmu session is stopped: the MMIO guard counts of this stop (from
+// `mmuChanged`), and the fault verdict when stopped in one. Clicking it opens the MMIO Guard panel.
+
+import * as vscode from 'vscode';
+import type { MmuChangedEventBody } from '../shared/protocol';
+import { COMMAND } from './ids';
+import type { MmuSessions } from './mmuSession';
+
+export function statusText(change: MmuChangedEventBody): { text: string; tooltip: string } {
+  const c = change.guardCounts;
+  const parts = c
+    ? [
+        `${c.guardMapped} guard-mapped`,
+        `${c.lazy} lazy`,
+        ...(c.guardMappedPending ? [`${c.guardMappedPending} pending`] : []),
+      ]
+    : [];
+  const anomalies = c ? c.anomaly + c.validUnguarded : 0;
+  const text = `$(shield) ${parts.join(' · ') || 'MMU'}${anomalies ? ` $(warning) ${anomalies}` : ''}`;
+  const tooltip = [
+    `Stop ${change.stopId} (${change.reason}) at ${change.pc}`,
+    change.fault ? change.fault.verdict.summary : undefined,
+    `${change.changes.length} table entries changed since the previous stop`,
+    'Click to open MMIO Guard',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  return { text, tooltip };
+}
+
+export function registerStatusBar(sessions: MmuSessions): vscode.Disposable[] {
+  const item = vscode.window.createStatusBarItem('pvmfwMmu.status', vscode.StatusBarAlignment.Left, 10);
+  item.name = 'pvmfw MMU';
+  item.command = COMMAND.openGuard;
+  return [
+    item,
+    sessions.onDidStop(({ change }) => {
+      const { text, tooltip } = statusText(change);
+      item.text = text;
+      item.tooltip = tooltip;
+      item.show();
+    }),
+    sessions.onDidContinue(() => {
+      item.text = '$(shield) running…';
+    }),
+    sessions.onDidChangeSession((s) => {
+      if (!s) item.hide();
+    }),
+  ];
+}
