@@ -66,6 +66,8 @@ function coalesceLeaves(leaves: readonly Leaf[]): Region[] {
   return out;
 }
 
+const SIZES = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
+
 // Table meta without the level and size bits: ctx and limits must match to merge (state is compared
 // separately, it comes from the descriptor).
 const TMETA_KEY = ~(7 | (0x3f << 10)) & 0xffffff;
@@ -81,19 +83,22 @@ function coalesceStore(st: LeafStore): Region[] {
   const out: Region[] = [];
   const { refs, pages } = st;
   const n = st.length;
+  // Doubles start as doubles (0.5, overwritten before use) so V8 keeps them unboxed.
   let first = -1;
-  let vaEnd = 0;
-  let paEnd = 0;
+  let vaEnd = 0.5;
+  let paEnd = 0.5;
   let count = 0;
   let key = 0;
   let keyLo = 0;
   let keyHi = 0;
   let cur = -1;
   let data = pages.data[0];
-  let vaBase = 0;
-  let size = 0;
+  let vaBase = 0.5;
+  let size = 0.5;
   let tmeta = 0;
   let tkey = 0;
+  let last = false;
+  let blockState = 0;
   let oaLoM = 0;
   let oaHiM = 0;
   let form = 0;
@@ -105,8 +110,10 @@ function coalesceStore(st: LeafStore): Region[] {
       data = pages.data[t];
       vaBase = pages.va[t];
       tmeta = pages.meta[t];
-      size = 2 ** ((tmeta >>> 10) & 0x3f);
+      size = SIZES[(tmeta >>> 10) & 0x3f];
       tkey = tmeta & TMETA_KEY;
+      last = (tmeta & 7) === 4;
+      blockState = stateOf(1, tmeta);
       oaLoM = pages.oaLo[t];
       oaHiM = pages.oaHi[t];
       form = pages.oaForm[t];
@@ -118,7 +125,8 @@ function coalesceStore(st: LeafStore): Region[] {
     let pa = (hi & oaHiM) * 4294967296 + ((lo & oaLoM) >>> 0);
     if (form === 1) pa += ((lo >>> 12) & 15) * 2 ** 48;
     else if (form === 2) pa += ((lo >>> 8) & 3) * 2 ** 50;
-    const mkey = tkey | (stateOf(lo, tmeta) << 3);
+    // stateOf, inlined: S_INVALID (1) without bit 0, else S_VALID (0) or S_RESERVED (2) by table.
+    const mkey = tkey | (((lo & 1) === 0 ? 1 : last ? ((lo & 2) !== 0 ? 0 : 2) : blockState) << 3);
     if (
       first >= 0 &&
       va === vaEnd &&

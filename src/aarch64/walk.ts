@@ -8,7 +8,7 @@
 // walk goes on; at most `maxTables` tables are visited.
 
 import { blockAllowed, type DescriptorFormat, levelShift, pageShift } from './granule';
-import { type Leaf, type LeafContext, S_VALID, LIMIT_NS } from './leaf';
+import { type Leaf, type LeafContext, S_VALID, LIMIT_NS, joinHalves } from './leaf';
 import { LeafStore, MAX_STORE_TABLES, REF_INDEX_BITS } from './leafstore';
 import type { PhysRange, PhysReader } from './reader';
 import type { BaseRegister, RegimeConfig, WalkRoot } from './regime';
@@ -47,6 +47,38 @@ export interface TableInfo {
   nonZero: number;
   /** False when the table could not be read. */
   read: boolean;
+}
+
+/**
+ * A TableInfo kept as numbers; the BigInt views are made when read (a walk of 2k tables used to
+ * build ~6 BigInts per table that nobody looked at).
+ */
+class TableRec implements TableInfo {
+  nonZero = 0;
+  read = false;
+  constructor(
+    readonly base: BaseRegister,
+    readonly level: number,
+    readonly paNum: number,
+    readonly vaNum: number,
+    readonly entries: number,
+    /** -1 for a root. */
+    readonly parentAddrNum: number,
+    readonly parentLo: number,
+    readonly parentHi: number,
+  ) {}
+  get pa(): bigint {
+    return BigInt(this.paNum);
+  }
+  get vaStart(): bigint {
+    return BigInt(this.vaNum);
+  }
+  get parentDescAddr(): bigint | undefined {
+    return this.parentAddrNum < 0 ? undefined : BigInt(this.parentAddrNum);
+  }
+  get parentDesc(): bigint | undefined {
+    return this.parentAddrNum < 0 ? undefined : joinHalves(this.parentLo, this.parentHi);
+  }
 }
 
 export type DiagnosticKind = 'cycle' | 'outsideRam' | 'unreadable' | 'addressSize' | 'tableCap';
@@ -119,8 +151,9 @@ interface Task {
   readonly vaBase: number;
   readonly entries: number;
   readonly limits: number;
-  readonly ancestors: readonly number[];
-  readonly info: TableInfo;
+  /** The task of the table that points here (cycle detection walks up this chain). */
+  readonly parent: Task | undefined;
+  readonly info: TableRec;
 }
 
 interface RootState {
@@ -134,6 +167,8 @@ interface RootState {
   readonly shift: number[];
   readonly stage1: boolean;
   readonly hpd: boolean;
+  /** Entries of a next-level table. */
+  readonly entriesPer: number;
   readonly task?: Task;
 }
 
@@ -198,21 +233,23 @@ export async function walk(
       shift,
       stage1: root.fmt.stage === 1,
       hpd: root.hpd,
+      entriesPer: 2 ** (pageShift(root.fmt.granule) - 3),
     };
     if (!root.enabled && !opts.includeDisabled) {
       states.push(st);
       continue;
     }
     const pa = Number(root.root);
-    const info: TableInfo = {
-      base: root.base,
-      level: root.startLevel,
-      pa: root.root,
-      vaStart: root.vaStart,
-      entries: root.rootEntries,
-      nonZero: 0,
-      read: false,
-    };
+    const info = new TableRec(
+      root.base,
+      root.startLevel,
+      pa,
+      Number(root.vaStart),
+      root.rootEntries,
+      -1,
+      0,
+      0,
+    );
     const task: Task = {
       root: states.length,
       level: root.startLevel,
@@ -220,7 +257,7 @@ export async function walk(
       vaBase: Number(root.vaStart),
       entries: root.rootEntries,
       limits: 0,
-      ancestors: [],
+      parent: undefined,
       info,
     };
     states.push({ ...st, task });
@@ -354,67 +391,103 @@ export async function walk(
     va: number,
     descAddr: number,
     next: Task[],
-  ): Task | undefined {
+  ): void {
     const pa = oaOf(st.tableMask, lo, hi);
     const level = t.level + 1;
-    const diag = (kind: DiagnosticKind, message: string): undefined => {
-      diagnostics.push({
-        kind,
-        base: st.root.base,
-        level: t.level,
-        va: big(va),
-        descAddr: big(descAddr),
-        desc: (big(hi >>> 0) << 32n) | big(lo >>> 0),
-        target: big(pa),
-        message,
-      });
-      return undefined;
-    };
-    if (pa === t.pa || t.ancestors.includes(pa))
-      return diag(
+    let cycle = false;
+    for (let a: Task | undefined = t; a !== undefined && !cycle; a = a.parent) cycle = a.pa === pa;
+    if (cycle)
+      return followDiag(
+        t,
+        st,
+        lo,
+        hi,
+        va,
+        descAddr,
+        pa,
         'cycle',
         `table descriptor points at 0x${pa.toString(16)}, a table above it on this walk (cycle): not followed`,
       );
     if (pa >= paLimit)
-      return diag(
+      return followDiag(
+        t,
+        st,
+        lo,
+        hi,
+        va,
+        descAddr,
+        pa,
         'addressSize',
         `next-level table 0x${pa.toString(16)} beyond the ${regime.paBits}-bit PA size (Address size fault)`,
       );
-    const entriesPer = 2 ** (pageShift(st.root.fmt.granule) - 3);
-    if (ram && !ram.some(([s, e]) => pa >= s && pa + entriesPer * 8 <= e))
-      return diag('outsideRam', `next-level table 0x${pa.toString(16)} is outside RAM: not read`);
+    const entriesPer = st.entriesPer;
+    if (ram !== undefined) {
+      let inside = false;
+      for (const [s, e] of ram) inside ||= pa >= s && pa + entriesPer * 8 <= e;
+      if (!inside)
+        return followDiag(
+          t,
+          st,
+          lo,
+          hi,
+          va,
+          descAddr,
+          pa,
+          'outsideRam',
+          `next-level table 0x${pa.toString(16)} is outside RAM: not read`,
+        );
+    }
     if (stats.tablesVisited >= maxTables)
-      return diag(
+      return followDiag(
+        t,
+        st,
+        lo,
+        hi,
+        va,
+        descAddr,
+        pa,
         'tableCap',
         `table cap (${maxTables}) reached: level ${level} table 0x${pa.toString(16)} not walked`,
       );
     stats.tablesVisited++;
     // Hierarchical limits are OR-ed down the walk; HPD keeps only NSTable; stage 2 has none.
     const own = st.stage1 ? (hi >>> 27) & (st.hpd ? LIMIT_NS : 0x1f) : 0;
-    const info: TableInfo = {
-      base: st.root.base,
-      level,
-      pa: big(pa),
-      vaStart: big(va),
-      entries: entriesPer,
-      parentDescAddr: big(descAddr),
-      parentDesc: (big(hi >>> 0) << 32n) | big(lo >>> 0),
-      nonZero: 0,
-      read: false,
-    };
+    const info = new TableRec(st.root.base, level, pa, va, entriesPer, descAddr, lo >>> 0, hi >>> 0);
     tables.push(info);
-    const child: Task = {
+    next.push({
       root: t.root,
       level,
       pa,
       vaBase: va,
       entries: entriesPer,
       limits: t.limits | own,
-      ancestors: [...t.ancestors, t.pa],
+      parent: t,
       info,
-    };
-    next.push(child);
-    return child;
+    });
+  }
+
+  /** A table descriptor the walk does not follow, reported on its entry. */
+  function followDiag(
+    t: Task,
+    st: RootState,
+    lo: number,
+    hi: number,
+    va: number,
+    descAddr: number,
+    pa: number,
+    kind: DiagnosticKind,
+    message: string,
+  ): void {
+    diagnostics.push({
+      kind,
+      base: st.root.base,
+      level: t.level,
+      va: big(va),
+      descAddr: big(descAddr),
+      desc: joinHalves(lo, hi),
+      target: big(pa),
+      message,
+    });
   }
 
   const sorted = store.mergeRuns(rounds);

@@ -80,7 +80,6 @@ const SIZES = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 // Local copies: the package index re-exports through getters, too slow inside the per-leaf loop.
 const S_VALID_ = S_VALID;
 const S_RESERVED_ = S_RESERVED;
-const S_INVALID_ = S_INVALID;
 const REF_INDEX_BITS_ = REF_INDEX_BITS;
 const REF_INDEX_MASK_ = REF_INDEX_MASK;
 
@@ -160,8 +159,8 @@ export function classify(
   pendingBytes = scan.pendingBytes;
   let pendingLeaves: Leaf[] | undefined;
   let mappedLeaves: Leaf[] | undefined;
-  const pending = (): Leaf[] => (pendingLeaves ??= pendingIdx.map((i) => store.leaf(i)));
-  const mapped = (): Leaf[] => (mappedLeaves ??= mappedIdx.map((i) => store.leaf(i)));
+  const pending = (): Leaf[] => (pendingLeaves ??= Array.from(pendingIdx, (i) => store.leaf(i)));
+  const mapped = (): Leaf[] => (mappedLeaves ??= Array.from(mappedIdx, (i) => store.leaf(i)));
   const s1ByVa = new Map<number, Leaf>();
   if (s2 || replay)
     for (const l of mapped())
@@ -279,8 +278,11 @@ function anomalyMessage(store: LeafStore, kind: PvmfwAnomalyKind, i: number): st
 }
 
 /**
- * The per-leaf pass, closure-free so V8 keeps it tight: lazy states into index lists, anomalies as
- * runs of consecutive leaves (same kind, severity and detail), messages built later per run.
+ * The per-leaf pass, closure-free and allocation-free per leaf so V8 keeps it tight: lazy states into
+ * index lists, anomalies as runs of consecutive leaves (same kind, severity and detail) whose open
+ * state sits in typed arrays indexed by kind; a run is recorded when it ends. Messages are built
+ * later per run. Leaves are read from the table pages through the store's references; a table's
+ * shared facts are loaded only when the reference changes table.
  */
 function scanLeaves(
   store: LeafStore,
@@ -288,25 +290,44 @@ function scanLeaves(
   isDevice: boolean[][],
   stage2: boolean[],
   ranges: (readonly [number, number])[] | undefined,
-): { pending: number[]; mapped: number[]; pendingBytes: number; runs: AnomalyRun[] } {
+): { pending: Uint32Array; mapped: Uint32Array; pendingBytes: number; runs: AnomalyRun[] } {
   const word = bit < 32 ? 0 : 1;
   const mask = (1 << (bit & 31)) >>> 0;
-  const pending: number[] = [];
-  const mapped: number[] = [];
+  // Per context: AttrIndx values whose lazy flag is an anomaly (non-device at stage 1; none at stage 2).
+  const normalMask = new Uint8Array(Math.max(1, isDevice.length));
+  for (let c = 0; c < isDevice.length; c++)
+    if (!stage2[c]) for (let a = 0; a < 8; a++) if (isDevice[c][a] !== true) normalMask[c] |= 1 << a;
+  const rs = new Float64Array(ranges ? ranges.length * 2 : 0);
+  ranges?.forEach(([s, e], k) => {
+    rs[2 * k] = s;
+    rs[2 * k + 1] = e;
+  });
+  const pending = new IndexList();
+  const mapped = new IndexList();
   const runs: AnomalyRun[] = [];
-  const open: (AnomalyRun | undefined)[] = [undefined, undefined, undefined, undefined];
-  const openEnd = new Float64Array(4).fill(-1);
-  const openKey = new Float64Array(4);
+  const open: OpenRuns = {
+    first: new Int32Array(4).fill(-1),
+    count: new Float64Array(4),
+    size: new Float64Array(4),
+    end: new Float64Array(4).fill(-1),
+    key: new Float64Array(4),
+    sev: new Int8Array(4),
+  };
+  // Local views of the open runs: the continuation test runs inline for every anomalous leaf.
+  const oFirst = open.first;
+  const oEnd = open.end;
+  const oCount = open.count;
+  const oSize = open.size;
   let pendingBytes = 0;
-  // The leaves are read from the table pages through the store's references; a table's shared
-  // facts are loaded only when the reference changes table.
   const { refs, pages } = store;
   const n = store.length;
   let cur = -1;
   let data = pages.data[0];
-  let vaBase = 0;
+  // Doubles from the start (0.5, overwritten on the first leaf) so V8 never boxes them.
+  let vaBase = 0.5;
   let tmeta = 0;
-  let size = 0;
+  let size = 0.5;
+  let normal = 0;
   for (let i = 0; i < n; i++) {
     const ref = refs[i];
     const t = ref >>> REF_INDEX_BITS_;
@@ -316,76 +337,111 @@ function scanLeaves(
       vaBase = pages.va[t];
       tmeta = pages.meta[t];
       size = SIZES[(tmeta >>> 10) & 0x3f];
+      normal = normalMask[(tmeta >>> 16) & 0xff];
     }
     const idx = ref & REF_INDEX_MASK_;
     const lo = data[2 * idx];
     const hi = data[2 * idx + 1];
-    const state = (lo & 1) === 0 ? S_INVALID_ : stateOf(lo, tmeta);
-    const v = vaBase + idx * size;
-    const meta = tmeta;
     const flagged = ((word === 0 ? lo : hi) & mask) !== 0;
-    let k = -1;
-    let sev = 0;
-    let key = 0;
-    for (let pass = 0; pass < 2; pass++) {
-      // pass 0: unsupported bits; pass 1: the lazy-flag rules (at most one anomaly of each per leaf).
-      k = -1;
-      if (pass === 0) {
-        const badLo = lo & ~ACCEPTED_LO;
-        const badHi = hi & ~ACCEPTED_HI;
-        if ((badLo | badHi) !== 0) {
-          k = 0;
-          sev = flagged ? 0 : 1;
-          key = badLo | ((badHi >>> 16) << 8);
-        }
-      } else if (!flagged || state === S_RESERVED_) {
-        if (state === S_VALID_ && ranges !== undefined && ranges.some(([s, e]) => v < e && v + size > s)) {
-          k = 1;
-          sev = 0;
-          key = 0;
-        }
-      } else {
-        const ctx = (meta >>> 16) & 0xff;
-        if (!stage2[ctx] && !isDevice[ctx][(lo >>> 2) & 7]) {
-          k = 2;
-          sev = 0;
-          key = 0;
-        }
-      }
-      if (k < 0) continue;
-      const r = open[k];
-      if (r !== undefined && openEnd[k] === v && openKey[k] === key && r.severity === SEVERITY[sev]) {
-        r.count++;
-        r.size += size;
-      } else {
-        const nr: AnomalyRun = { kind: KINDS[k], severity: SEVERITY[sev], first: i, count: 1, size };
-        runs.push(nr);
-        open[k] = nr;
-        openKey[k] = key;
-      }
-      openEnd[k] = v + size;
+    const badLo = lo & ~ACCEPTED_LO;
+    const badHi = hi & ~ACCEPTED_HI;
+    // The common leaf: no flag, no rejected bits, no tracked MMIO ranges to check.
+    if (!flagged && (badLo | badHi) === 0 && rs.length === 0) continue;
+    const state = stateOf(lo, tmeta);
+    const v = vaBase + idx * size;
+    if ((badLo | badHi) !== 0)
+      extend(open, runs, 0, flagged ? 0 : 1, badLo | ((badHi >>> 16) << 8), i, v, size);
+    if (!flagged || state === S_RESERVED_) {
+      if (state === S_VALID_ && rs.length !== 0 && overlaps(rs, v, v + size))
+        extend(open, runs, 1, 0, 0, i, v, size);
+      continue;
     }
-    if (!flagged || state === S_RESERVED_) continue;
+    // Flag on normal memory: the one anomaly a kernel (bit 55 = PTE_DIRTY) hits on most leaves, so
+    // its run continues inline.
+    if (((normal >>> ((lo >>> 2) & 7)) & 1) !== 0) {
+      if (oFirst[2] >= 0 && oEnd[2] === v) {
+        oCount[2]++;
+        oSize[2] += size;
+        oEnd[2] = v + size;
+      } else extend(open, runs, 2, 0, 0, i, v, size);
+    }
+    if (state === S_VALID_ && size > PAGE) extend(open, runs, 3, 0, 0, i, v, size);
     if (state !== S_VALID_) {
       pending.push(i);
       pendingBytes += size;
-      continue;
-    }
-    mapped.push(i);
-    if (size > PAGE) {
-      const r = open[3];
-      if (r !== undefined && openEnd[3] === v) {
-        r.count++;
-        r.size += size;
-      } else {
-        const nr: AnomalyRun = { kind: 'lazyNotPage', severity: 'error', first: i, count: 1, size };
-        runs.push(nr);
-        open[3] = nr;
-      }
-      openEnd[3] = v + size;
-    }
+    } else mapped.push(i);
   }
-  // Runs were found in leaf order per kind; report them in leaf order overall.
-  runs.sort((a, b) => a.first - b.first);
-  return { pending, mapped, pendingBytes, runs };
+  for (let k = 0; k < 4; k++) close(open, runs, k);
+  // Runs were found in leaf order per kind; report them in leaf order overall (kind order within).
+  runs.sort((a, b) => a.first - b.first || KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind));
+  return { pending: pending.view(), mapped: mapped.view(), pendingBytes, runs };
+}
+
+/** A growable list of leaf indices (a kernel flags ~260k leaves: no boxed array elements). */
+class IndexList {
+  private buf = new Uint32Array(1024);
+  length = 0;
+  push(i: number): void {
+    if (this.length === this.buf.length) {
+      const b = new Uint32Array(this.buf.length * 2);
+      b.set(this.buf);
+      this.buf = b;
+    }
+    this.buf[this.length++] = i;
+  }
+  view(): Uint32Array {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+/** Open anomaly runs, one per kind (index into KINDS). */
+interface OpenRuns {
+  readonly first: Int32Array;
+  readonly count: Float64Array;
+  readonly size: Float64Array;
+  readonly end: Float64Array;
+  readonly key: Float64Array;
+  readonly sev: Int8Array;
+}
+
+function overlaps(rs: Float64Array, start: number, end: number): boolean {
+  for (let k = 0; k < rs.length; k += 2) if (start < rs[k + 1] && end > rs[k]) return true;
+  return false;
+}
+
+/** Adds leaf i to the open run of kind k when it continues it, else closes that run and opens one. */
+function extend(
+  o: OpenRuns,
+  runs: AnomalyRun[],
+  k: number,
+  sev: number,
+  key: number,
+  i: number,
+  v: number,
+  size: number,
+): void {
+  if (o.first[k] >= 0 && o.end[k] === v && o.key[k] === key && o.sev[k] === sev) {
+    o.count[k]++;
+    o.size[k] += size;
+  } else {
+    close(o, runs, k);
+    o.first[k] = i;
+    o.count[k] = 1;
+    o.size[k] = size;
+    o.key[k] = key;
+    o.sev[k] = sev;
+  }
+  o.end[k] = v + size;
+}
+
+function close(o: OpenRuns, runs: AnomalyRun[], k: number): void {
+  if (o.first[k] < 0) return;
+  runs.push({
+    kind: KINDS[k],
+    severity: SEVERITY[o.sev[k]],
+    first: o.first[k],
+    count: o.count[k],
+    size: o.size[k],
+  });
+  o.first[k] = -1;
 }
