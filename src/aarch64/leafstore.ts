@@ -289,6 +289,7 @@ export class LeafStore {
     const out = new LeafStore(this.contexts, Math.max(1, this.length), this.pages);
     const pos = runs.map(([s]) => s);
     const end = runs.map(([, e]) => e);
+    const refs = this.refs;
     let n = 0;
     // Runs interleave coarsely (a block between two tables' worth of pages), so copy whole stretches:
     // take the run with the lowest head and copy it up to the next-lowest head of the others.
@@ -308,7 +309,19 @@ export class LeafStore {
       const from = pos[best];
       let to = from + 1;
       const stop = end[best];
-      while (to < stop && this.vaOf(to) < second) to++;
+      // Whole tables at a time: a table's references in a run are consecutive and VA-ascending, so
+      // only the last one of each table's stretch needs its VA computed.
+      while (to < stop) {
+        const t = refs[to] >>> REF_INDEX_BITS;
+        let j = to + 1;
+        while (j < stop && refs[j] >>> REF_INDEX_BITS === t) j++;
+        if (this.vaOf(j - 1) < second) {
+          to = j;
+          continue;
+        }
+        while (to < j && this.vaOf(to) < second) to++;
+        break;
+      }
       out.refs.set(this.refs.subarray(from, to), n);
       n += to - from;
       pos[best] = to;
