@@ -65,6 +65,9 @@ vector_table_el1:
 	b	unexpected_exception_entry
 	.endr
 
+	/* Past the 2 KiB table, so no handler code sits in a vector slot (a debugger that names the
+	 * slot of a PC would otherwise call this code "SError, lower EL AArch32"). */
+	.balign 0x80
 sync_exception_sp0_entry:
 	save_volatile_to_stack
 	mrs	x0, elr_el1
