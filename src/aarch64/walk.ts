@@ -522,15 +522,29 @@ function scanTable(
   tablesAt: number[],
 ): number {
   const refs = store.refs;
-  let len = store.length;
+  const start = store.length;
+  let len = start;
   let nonZero = 0;
   let hiOr = 0;
+  if (last) {
+    // Level 3 has no table descriptors: every non-zero entry is a leaf (the bulk of a walk).
+    for (let i = 0; i < n; i++) {
+      const lo = data[2 * i];
+      const hi = data[2 * i + 1];
+      if ((lo | hi) === 0) continue;
+      refs[len++] = tref | i;
+      hiOr |= hi;
+    }
+    store.length = len;
+    scanHiOr = hiOr;
+    return len - start;
+  }
   for (let i = 0; i < n; i++) {
     const lo = data[2 * i];
     const hi = data[2 * i + 1];
     if ((lo | hi) === 0) continue;
     nonZero++;
-    if ((lo & 3) === 3 && !last) {
+    if ((lo & 3) === 3) {
       tablesAt.push(i);
       continue;
     }
