@@ -1,9 +1,9 @@
 // Exception filters end to end (real QEMU + demo firmware): lazyMmioFault stops only on faults that
 // hit a lazy entry and auto-continues past the injected external abort of scenario b, guardHypercall
 // stops at the EL2 vector with the call decoded; bug scenarios surface their anomalies.
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildGuest, Dap, demoLaunch, demoQemuArgs } from './support';
+import { buildGuest, Dap, demoLaunch, demoQemuArgs, useDap } from './support';
 import type { GuardStateResponseBody, MmuChangedEventBody } from '../../src/shared/protocol';
 
 async function continueToStop(dap: Dap) {
@@ -13,15 +13,7 @@ async function continueToStop(dap: Dap) {
 }
 
 void describe('lazyMmioFault filter, scenario b (a valid device page that was never guard-mapped)', () => {
-  const dap = new Dap();
-  before(async () => {
-    buildGuest();
-    await dap.start();
-  });
-  after(async () => {
-    await dap.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => undefined);
-    await dap.stop();
-  });
+  const dap = useDap();
 
   void test('stops at the vector for the RTC fault, with the interrupted frame and the verdict', async () => {
     await dap.launch(demoLaunch({ qemuArgs: demoQemuArgs('b') }), async () => {
@@ -100,15 +92,7 @@ void describe('lazyMmioFault filter, scenario b (a valid device page that was ne
 });
 
 void describe('guardHypercall and syncException filters', () => {
-  const dap = new Dap();
-  before(async () => {
-    buildGuest();
-    await dap.start();
-  });
-  after(async () => {
-    await dap.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => undefined);
-    await dap.stop();
-  });
+  const dap = useDap();
 
   void test('guardHypercall stops at the EL2 vector for INFO, ENROLL, then MAP of the console', async () => {
     await dap.launch(demoLaunch(), async () => {

@@ -1,19 +1,11 @@
 // Run control end to end (real QEMU + demo firmware): a data breakpoint on the stub's guard-log
 // counter, pause of a running guest, step over a call at instruction granularity, restart.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildGuest, Dap, demoLaunch } from './support';
+import { demoLaunch, useDap } from './support';
 
 void describe('run control', () => {
-  const dap = new Dap();
-  before(async () => {
-    buildGuest();
-    await dap.start();
-  });
-  after(async () => {
-    await dap.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => undefined);
-    await dap.stop();
-  });
+  const dap = useDap();
 
   void test('data breakpoint (write watchpoint) on guard_log.count stops when the stub logs a call', async () => {
     await dap.launch(demoLaunch());

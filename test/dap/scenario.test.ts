@@ -2,9 +2,9 @@
 // handle_mmio_fault, read the Fault scope, step by instruction through the MAP hypercall (guardState
 // shows the page guard-mapped while stage 1 is still lazy) and on to the descriptor store (pageTable
 // shows it valid), follow mmuChanged, see the split of the virtio 2 MiB block, reach scenario_done.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildGuest, Dap, demoLaunch } from './support';
+import { Dap, demoLaunch, useDap } from './support';
 import type {
   GuardStateResponseBody,
   MmuChangedEventBody,
@@ -55,15 +55,7 @@ async function stepOnce(dap: Dap, kind: 'next' | 'stepIn'): Promise<MmuChangedEv
 }
 
 void describe('launch the demo firmware and single-step the MMIO fault handler', () => {
-  const dap = new Dap();
-  before(async () => {
-    buildGuest();
-    await dap.start();
-  });
-  after(async () => {
-    await dap.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => undefined);
-    await dap.stop();
-  });
+  const dap = useDap();
 
   void test('stops on entry at _start with QEMU output forwarded', async () => {
     const stop = await dap.launch(demoLaunch());

@@ -6,6 +6,7 @@ import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { resolve } from 'node:path';
 import type { MmuChangedEventBody } from '../../src/shared/protocol';
 
@@ -70,6 +71,23 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * One adapter per suite: built guest, adapter started before the suite's tests, the debuggee
+ * terminated and the adapter stopped after them.
+ */
+export function useDap(): Dap {
+  const dap = new Dap();
+  before(async () => {
+    buildGuest();
+    await dap.start();
+  });
+  after(async () => {
+    await dap.dc.disconnectRequest({ terminateDebuggee: true }).catch(() => undefined);
+    await dap.stop();
+  });
+  return dap;
 }
 
 export class Dap {
