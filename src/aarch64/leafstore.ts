@@ -44,6 +44,13 @@ export class TablePages {
   oaLo: Uint32Array = new Uint32Array(256);
   oaHi: Uint32Array = new Uint32Array(256);
   oaForm: Uint8Array = new Uint8Array(256);
+  /**
+   * Entry count of a uniform table, else 0. Uniform: every entry is a non-zero leaf and entry i is
+   * entry 0 with i * 2^shift added to its low word (same high word), so the table's leaves share
+   * state and attributes and are contiguous in input and output address. Consumers may take such a
+   * table as one stretch instead of entry by entry (set by the walker; 0 is always safe).
+   */
+  uniform: Uint16Array = new Uint16Array(256);
 
   /** Registers a table page; returns its number for references. */
   add(
@@ -75,6 +82,7 @@ export class TablePages {
     this.oaLo[t] = oaLo;
     this.oaHi[t] = oaHi;
     this.oaForm[t] = oaForm;
+    this.uniform[t] = 0;
     return t;
   }
 
@@ -98,6 +106,9 @@ export class TablePages {
     const form = new Uint8Array(n);
     form.set(this.oaForm);
     this.oaForm = form;
+    const uni = new Uint16Array(n);
+    uni.set(this.uniform);
+    this.uniform = uni;
   }
 }
 
@@ -115,6 +126,16 @@ export function oaOf(pages: TablePages, t: number, lo: number, hi: number): numb
   if (form === 1) a += ((lo >>> 12) & 15) * 2 ** 48;
   else if (form === 2) a += ((lo >>> 8) & 3) * 2 ** 50;
   return a;
+}
+
+/**
+ * When leaf i is entry 0 of a uniform table of u entries whose references fill i .. i + u - 1 (a
+ * table's references stay in index order, so the last one being entry u - 1 proves it): u - 1, the
+ * leaves after entry 0 a consumer may take in one step. Else 0.
+ */
+export function uniformRest(refs: Uint32Array, n: number, i: number, u: number): number {
+  const r = refs[i];
+  return u > 1 && (r & REF_INDEX_MASK) === 0 && i + u <= n && refs[i + u - 1] === r + u - 1 ? u - 1 : 0;
 }
 
 export class LeafStore {

@@ -2,7 +2,7 @@
 // (the gdb-pt-dump view): 259k kernel pages become a few hundred lines.
 
 import { type Leaf, S_VALID } from './leaf';
-import { LeafStore, REF_INDEX_BITS, REF_INDEX_MASK, stateOf } from './leafstore';
+import { LeafStore, REF_INDEX_BITS, REF_INDEX_MASK, stateOf, uniformRest } from './leafstore';
 import type { BaseRegister } from './regime';
 
 export interface Region {
@@ -102,10 +102,22 @@ function coalesceStore(st: LeafStore): Region[] {
   let oaLoM = 0;
   let oaHiM = 0;
   let form = 0;
+  // Leaves of a uniform table still to take in one step, once its entry 0 is placed.
+  let skip = 0;
   for (let i = 0; i < n; i++) {
+    if (skip > 0) {
+      // Each of them would extend the region entry 0 ended: same attributes, contiguous VA and PA.
+      vaEnd += skip * size;
+      paEnd += skip * size;
+      count += skip;
+      i += skip - 1;
+      skip = 0;
+      continue;
+    }
     const r = refs[i];
     const t = r >>> REF_INDEX_BITS;
     if (t !== cur) {
+      skip = uniformRest(refs, n, i, pages.uniform[t]);
       cur = t;
       data = pages.data[t];
       vaBase = pages.va[t];

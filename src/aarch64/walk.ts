@@ -358,6 +358,9 @@ export async function walk(
     );
     const nonZero = scanTable(data, n, t.level === 3, tnum << REF_INDEX_BITS, store, tablesAt);
     stats.leaves += store.length - before;
+    // Checked here, off the hot loop and while the next chunk is in flight, so that classify and
+    // coalesce (which run after the last read) can take a uniform table in one step.
+    if (t.level === 3 && nonZero === n && n > 1) store.pages.uniform[tnum] = uniformRun(data, n, st.span[li]);
     // Table descriptors, in index order so the next round stays VA-sorted.
     for (const i of tablesAt)
       follow(t, st, data[2 * i], data[2 * i + 1], t.vaBase + i * st.span[li], t.pa + i * 8, next);
@@ -554,6 +557,18 @@ function scanTable(
   store.length = len;
   scanHiOr = hiOr;
   return nonZero;
+}
+
+/**
+ * n when entry i of the table is entry 0 with i * stride added to its low word and the same high
+ * word (contiguous output addresses, identical attributes), else 0. A carry out of the low word
+ * makes the sum miss the u32 and the table count as not uniform.
+ */
+function uniformRun(data: Uint32Array, n: number, stride: number): number {
+  const lo0 = data[0];
+  const hi0 = data[1];
+  for (let i = 1; i < n; i++) if (data[2 * i + 1] !== hi0 || data[2 * i] !== lo0 + i * stride) return 0;
+  return n;
 }
 
 /** Set by scanTable: the OR of the high words of the last table's leaves. */

@@ -11,7 +11,7 @@ import {
   hex,
   joinHalves,
 } from '../aarch64';
-import { REF_INDEX_BITS, REF_INDEX_MASK, stateOf } from '../aarch64/leafstore';
+import { REF_INDEX_BITS, REF_INDEX_MASK, stateOf, uniformRest } from '../aarch64/leafstore';
 import { ACCEPTED_HI, ACCEPTED_LO, hasUnsupportedBits, unsupportedBitNames, DEFAULT_LAZY_BIT } from './flags';
 import type { GuardReplay } from './guardlog';
 
@@ -328,10 +328,33 @@ function scanLeaves(
   let tmeta = 0;
   let size = 0.5;
   let normal = 0;
+  // Leaves of a uniform table still to take in one step, once its entry 0 is classified.
+  let skip = 0;
   for (let i = 0; i < n; i++) {
+    if (skip > 0) {
+      // They classify as entry 0 did (same bits, contiguous VA): every run entry 0 extended goes on
+      // through them, and the index list entry 0 went to gets them too.
+      const add = skip * size;
+      const end0 = vaBase + size;
+      for (let k = 0; k < 4; k++)
+        if (oFirst[k] >= 0 && oEnd[k] === end0) {
+          oCount[k] += skip;
+          oSize[k] += add;
+          oEnd[k] = end0 + add;
+        }
+      if (pending.endsWith(i - 1)) {
+        pending.pushRun(i, skip);
+        pendingBytes += add;
+      } else if (mapped.endsWith(i - 1)) mapped.pushRun(i, skip);
+      i += skip - 1;
+      skip = 0;
+      continue;
+    }
     const ref = refs[i];
     const t = ref >>> REF_INDEX_BITS_;
     if (t !== cur) {
+      // Tracked MMIO ranges are checked per leaf: no stretches then.
+      skip = rs.length === 0 ? uniformRest(refs, n, i, pages.uniform[t]) : 0;
       cur = t;
       data = pages.data[t];
       vaBase = pages.va[t];
@@ -388,6 +411,18 @@ class IndexList {
       this.buf = b;
     }
     this.buf[this.length++] = i;
+  }
+  /** Appends from, from + 1, ..., from + count - 1. */
+  pushRun(from: number, count: number): void {
+    if (this.length + count > this.buf.length) {
+      const b = new Uint32Array(Math.max(this.buf.length * 2, this.length + count));
+      b.set(this.buf);
+      this.buf = b;
+    }
+    for (let k = 0; k < count; k++) this.buf[this.length++] = from + k;
+  }
+  endsWith(i: number): boolean {
+    return this.length > 0 && this.buf[this.length - 1] === i;
   }
   view(): Uint32Array {
     return this.buf.subarray(0, this.length);
