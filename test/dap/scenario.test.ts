@@ -4,13 +4,12 @@
 // shows it valid), follow mmuChanged, see the split of the virtio 2 MiB block, reach scenario_done.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Dap, demoLaunch, useDap } from './support';
+import { Dap, demoLaunch, useDap, entryFor } from './support';
 import type {
   GuardStateResponseBody,
   MmuChangedEventBody,
   PageGuardState,
   PageTableResponseBody,
-  PteEntry,
   TranslateResponseBody,
 } from '../../src/shared/protocol';
 
@@ -24,23 +23,6 @@ async function pageState(dap: Dap, page: bigint): Promise<PageGuardState | undef
       const a = BigInt(run.start);
       if (page >= a && page < a + BigInt(run.pages) * 4096n) return run.state;
     }
-  }
-  return undefined;
-}
-
-/** The stage-1 entry mapping `va`, found by walking pageTable requests from the root. */
-async function entryFor(dap: Dap, va: bigint): Promise<PteEntry | undefined> {
-  let table: PageTableResponseBody['table'] | undefined;
-  for (let depth = 0; depth < 4; depth++) {
-    const pt = await dap.custom<PageTableResponseBody>('pageTable', {
-      regime: 'TTBR0_EL1',
-      ...(table ? { table } : {}),
-      vaStart: `0x${va.toString(16)}`,
-      vaEnd: `0x${va.toString(16)}`,
-    });
-    const e = pt.entries[0];
-    if (!e || e.kind !== 'table' || !e.child) return e;
-    table = e.child;
   }
   return undefined;
 }

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort, startQemu, type QemuInstance } from '../harness/qemu';
 import { buildMini } from '../harness/mini';
-import { buildGuest, Dap, demoElf, demoLaunch, processAlive } from './support';
+import { buildGuest, Dap, demoElf, demoLaunch, processAlive, withDap } from './support';
 
 function qemuPid(dap: Dap): number {
   const m = /QEMU \(pid (\d+)\)/.exec(dap.transcript());
@@ -104,32 +104,22 @@ void describe('attach to a QEMU started elsewhere', () => {
 void describe('errors', () => {
   before(() => buildGuest());
 
-  void test('a missing QEMU binary is named', async () => {
-    const dap = new Dap();
-    await dap.start();
-    try {
+  void test('a missing QEMU binary is named', () =>
+    withDap(async (dap) => {
       await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
       await assert.rejects(
         dap.dc.launchRequest(demoLaunch({ qemu: '/nonexistent/qemu-system-aarch64' })),
         /QEMU binary '\/nonexistent\/qemu-system-aarch64' not found/,
       );
-    } finally {
-      await dap.stop();
-    }
-  });
+    }));
 
-  void test('qemuArgs that bring their own gdbstub are refused before anything runs', async () => {
-    const dap = new Dap();
-    await dap.start();
-    try {
+  void test('qemuArgs that bring their own gdbstub are refused before anything runs', () =>
+    withDap(async (dap) => {
       await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
       const launch = demoLaunch({ qemuArgs: ['-M', 'virt', '-s'] });
       await assert.rejects(dap.dc.launchRequest(launch), /remove '-s' from "qemuArgs"/);
       assert.doesNotMatch(dap.transcript(), /QEMU \(pid/);
-    } finally {
-      await dap.stop();
-    }
-  });
+    }));
 
   void test('a refused gdb port says what to start', async () => {
     const port = await freePort();
@@ -148,10 +138,8 @@ void describe('errors', () => {
     }
   });
 
-  void test('a 32-bit Arm QEMU is refused as the wrong architecture, and killed', async () => {
-    const dap = new Dap();
-    await dap.start();
-    try {
+  void test('a 32-bit Arm QEMU is refused as the wrong architecture, and killed', () =>
+    withDap(async (dap) => {
       await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
       const args = {
         qemu: 'qemu-system-arm',
@@ -162,10 +150,7 @@ void describe('errors', () => {
         /describes a arm target; pvmfw-mmu debugs aarch64 guests/,
       );
       assert.ok(await waitGone(qemuPid(dap), 3000), 'the QEMU it started is gone (and reaped)');
-    } finally {
-      await dap.stop();
-    }
-  });
+    }));
 
   void test('an ELF that is not the guest is refused', async () => {
     const mini = buildMini();
@@ -183,10 +168,8 @@ void describe('errors', () => {
     }
   });
 
-  void test('QEMU killed mid-step: the session ends within a second, no zombie', async () => {
-    const dap = new Dap();
-    await dap.start();
-    try {
+  void test('QEMU killed mid-step: the session ends within a second, no zombie', () =>
+    withDap(async (dap) => {
       await dap.launch(demoLaunch());
       const pid = qemuPid(dap);
       const m = dap.mark();
@@ -198,15 +181,10 @@ void describe('errors', () => {
       await dap.next('terminated', m, () => true, 1000);
       assert.ok(Date.now() - t0 < 1000);
       assert.ok(await waitGone(pid, 1000), 'QEMU reaped');
-    } finally {
-      await dap.stop();
-    }
-  });
+    }));
 
-  void test('QEMU quitting (monitor quit) ends the session with exited + terminated', async () => {
-    const dap = new Dap();
-    await dap.start();
-    try {
+  void test('QEMU quitting (monitor quit) ends the session with exited + terminated', () =>
+    withDap(async (dap) => {
       await dap.launch(demoLaunch());
       const pid = qemuPid(dap);
       const m = dap.mark();
@@ -214,10 +192,7 @@ void describe('errors', () => {
       await dap.next('exited', m, () => true, 1000);
       await dap.next('terminated', m, () => true, 1000);
       assert.ok(await waitGone(pid, 1000));
-    } finally {
-      await dap.stop();
-    }
-  });
+    }));
 
   void test('an adapter killed by its client takes its QEMU with it', async () => {
     const dap = new Dap();

@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { PageTableResponseBody, PteEntry } from '../../src/shared/protocol';
 import { objdumpDisassembly } from '../unit/elf/oracle';
-import { buildGuest, Dap, demoElf, demoLaunch, repoRoot } from './support';
+import { buildGuest, Dap, demoElf, demoLaunch, repoRoot, entryFor } from './support';
 
 const memoryC = join(repoRoot, 'guest/src/memory.c');
 const lineIn = (file: string, text: string) =>
@@ -19,23 +18,6 @@ const lineIn = (file: string, text: string) =>
     .findIndex((l) => l.includes(text)) + 1;
 const RTC = 0x9010000n;
 const VIRTIO = 0xa000000n;
-
-/** The stage-1 leaf mapping `va`, through the adapter's pageTable request. */
-async function leafFor(dap: Dap, va: bigint): Promise<PteEntry | undefined> {
-  let table: PageTableResponseBody['table'] | undefined;
-  for (let depth = 0; depth < 4; depth++) {
-    const pt = await dap.custom<PageTableResponseBody>('pageTable', {
-      regime: 'TTBR0_EL1',
-      ...(table ? { table } : {}),
-      vaStart: `0x${va.toString(16)}`,
-      vaEnd: `0x${va.toString(16)}`,
-    });
-    const e = pt.entries[0];
-    if (!e || e.kind !== 'table' || !e.child) return e;
-    table = e.child;
-  }
-  return undefined;
-}
 
 void describe('source-level debugging of handle_mmio_fault (DAP, QEMU, demo firmware)', () => {
   const dap = new Dap();
@@ -80,7 +62,7 @@ void describe('source-level debugging of handle_mmio_fault (DAP, QEMU, demo firm
     assert.match(f.name, /^handle_mmio_fault/);
     assert.equal(f.source?.path, memoryC);
     assert.equal(f.line, mapLine);
-    const leaf = await leafFor(dap, RTC);
+    const leaf = await entryFor(dap, RTC);
     assert.equal(leaf?.kind, 'lazy', 'the RTC leaf is lazy before the handler maps it');
     assert.equal(BigInt(leaf.descriptor) & 1n, 0n);
   });
@@ -89,11 +71,11 @@ void describe('source-level debugging of handle_mmio_fault (DAP, QEMU, demo firm
     const a = await step('next');
     assert.equal(a.stop.reason, 'step');
     assert.equal(a.frame.line, lineIn(memoryC, 'int r = scenario'));
-    assert.equal((await leafFor(dap, RTC))?.kind, 'lazy');
+    assert.equal((await entryFor(dap, RTC))?.kind, 'lazy');
     const b = await step('next');
     assert.equal(b.frame.line, lineIn(memoryC, 'if (r)'));
     assert.equal(b.frame.source?.path, memoryC);
-    const leaf = await leafFor(dap, RTC);
+    const leaf = await entryFor(dap, RTC);
     assert.equal(leaf?.kind, 'page', 'a VALID page after map_device');
     assert.equal(BigInt(leaf.descriptor) & 1n, 1n);
   });

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { resolve } from 'node:path';
-import type { MmuChangedEventBody } from '../../src/shared/protocol';
+import type { MmuChangedEventBody, PageTableResponseBody, PteEntry } from '../../src/shared/protocol';
 
 export const repoRoot = resolve(__dirname, '../../..');
 /** The adapter under test: the tsc output by default, or e.g. the webpack bundle dist/debugAdapter.js. */
@@ -88,6 +88,34 @@ export function useDap(): Dap {
     await dap.stop();
   });
   return dap;
+}
+
+/** A fresh adapter for one test, stopped afterwards whatever the test did. */
+export async function withDap(fn: (dap: Dap) => Promise<void>): Promise<void> {
+  const dap = new Dap();
+  await dap.start();
+  try {
+    await fn(dap);
+  } finally {
+    await dap.stop();
+  }
+}
+
+/** The stage-1 entry mapping `va` (a leaf, or the deepest entry there), through pageTable requests. */
+export async function entryFor(dap: Dap, va: bigint): Promise<PteEntry | undefined> {
+  let table: PageTableResponseBody['table'] | undefined;
+  for (let depth = 0; depth < 4; depth++) {
+    const pt = await dap.custom<PageTableResponseBody>('pageTable', {
+      regime: 'TTBR0_EL1',
+      ...(table ? { table } : {}),
+      vaStart: `0x${va.toString(16)}`,
+      vaEnd: `0x${va.toString(16)}`,
+    });
+    const e = pt.entries[0];
+    if (!e || e.kind !== 'table' || !e.child) return e;
+    table = e.child;
+  }
+  return undefined;
 }
 
 export class Dap {
