@@ -17,21 +17,8 @@ PREFIX=$(realpath -m "${1:-.vscode-test/code-server}")
 BIN="$PREFIX/node_modules/.bin/code-server"
 APT_PACKAGES=(chromium libkrb5-dev ripgrep build-essential python3)
 
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "install-code-server: installing Debian packages: ${missing[*]}" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "install-code-server: missing Debian packages; run as root:" >&2
-    echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
-    exit 1
-  fi
-fi
+source scripts/lib/apt.sh
+apt_ensure install-code-server "${APT_PACKAGES[@]}"
 
 installed_version() {
   node -e 'try{process.stdout.write(require(process.argv[1]).version)}catch{}' \
