@@ -40,6 +40,14 @@ import {
 } from './render';
 import { CliError, type Source } from './source';
 
+/** The `verdict` member of the JSON reports: what pvmfw's handler does with this access or fault. */
+function verdictJson(
+  v: { kind: string; summary: string; mapIpa?: bigint } | undefined,
+): { kind: string; summary: string; mapIpa?: string } | null {
+  if (!v) return null;
+  return { kind: v.kind, summary: v.summary, ...(v.mapIpa !== undefined ? { mapIpa: hex(v.mapIpa) } : {}) };
+}
+
 export interface CommonOptions {
   readonly regime: RegimeKind;
   readonly json: boolean;
@@ -148,13 +156,7 @@ export async function runTranslate(
         fault: x.fault ?? null,
         shadowPa: x.shadowPa !== undefined ? hex(x.shadowPa) : null,
         memType: x.memType?.name ?? null,
-        verdict: verdict
-          ? {
-              kind: verdict.kind,
-              summary: verdict.summary,
-              ...(verdict.mapIpa !== undefined ? { mapIpa: hex(verdict.mapIpa) } : {}),
-            }
-          : null,
+        verdict: verdictJson(verdict),
       }) + '\n',
     );
   } else lines(o, translationLines(x, regime, verdict));
@@ -235,13 +237,7 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
           ...(replay ? { enrolled: replay.enrolled } : {}),
           ...(note ? { note } : {}),
         },
-        verdict: verdict
-          ? {
-              kind: verdict.kind,
-              summary: verdict.summary,
-              ...(verdict.mapIpa !== undefined ? { mapIpa: hex(verdict.mapIpa) } : {}),
-            }
-          : null,
+        verdict: verdictJson(verdict),
       }) + '\n',
     );
   } else {
