@@ -347,11 +347,9 @@ export class PvmfwDebugSession extends DebugSession {
     if (gdb && !killIt) {
       // Leave no breakpoint behind in a QEMU that keeps running.
       await this.exceptions.clearAll().catch(() => undefined);
-      // QEMU leaves the VM as it is when the connection closes. A plain `D` is refused (E22) once
-      // the multiprocess extension is on, so "continue" resumes explicitly before closing.
+      // QEMU leaves the VM as it is when the connection closes; detaching (`D;pid`) resumes it.
       const pause = this.config.onDisconnect === 'pause';
-      if (!pause && this.run?.state !== 'running') await gdb.resume('continue').catch(() => undefined);
-      await gdb.close().catch(() => undefined);
+      await gdb.close({ detach: !pause }).catch(() => undefined);
     } else {
       await gdb?.close().catch(() => undefined);
     }
