@@ -47,7 +47,7 @@ SCENARIO=${PVMFW_DEMO_SCENARIO:-n}
 GDB_PORT=$(free_port)
 QEMU_LOG=$STATE/qemu-serial.log
 echo "demo: booting guest/build/demo.elf in QEMU (scenario=$SCENARIO, gdbstub 127.0.0.1:$GDB_PORT)"
-qemu-system-aarch64 -M virt,virtualization=on -cpu cortex-a57 -m 256M -display none -monitor none \
+qemu-system-aarch64 -M virt,virtualization=on -cpu cortex-a57 -m 256M -nic none -display none -monitor none \
   -serial "file:$QEMU_LOG" -append "scenario=$SCENARIO" -kernel guest/build/demo.elf \
   -gdb "tcp:127.0.0.1:$GDB_PORT" 2>"$STATE/qemu-stderr.log" &
 QEMU_PID=$!

@@ -15,10 +15,9 @@ cd "$(dirname "$0")/.."
 VERSION=4.100.3
 PREFIX=$(realpath -m "${1:-.vscode-test/code-server}")
 BIN="$PREFIX/node_modules/.bin/code-server"
-APT_PACKAGES=(chromium libkrb5-dev ripgrep build-essential python3)
-
+source scripts/lib/packages.sh
 source scripts/lib/apt.sh
-apt_ensure install-code-server "${APT_PACKAGES[@]}"
+apt_ensure install-code-server "${CODE_SERVER_PACKAGES[@]}"
 
 installed_version() {
   node -e 'try{process.stdout.write(require(process.argv[1]).version)}catch{}' \

@@ -4,6 +4,7 @@
 import { appendFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { PvmfwDebugSession } from '../adapter';
+import { demoQemuArgs } from '../shared/demoLaunch';
 import { isCustomRequestCommand } from '../shared/protocol';
 import { CONFIG_SNIPPET_LABEL, DEBUG_TYPE, SETTING, SETTING_DEFAULT } from './ids';
 import type { MmuSessions } from './mmuSession';
@@ -21,26 +22,6 @@ export function demoLaunchConfiguration(
     qemuArgs: demoQemuArgs(`${ws}/guest/build/demo.elf`),
     stopOnEntry: false,
   };
-}
-
-/** QEMU arguments that boot the demo firmware (EL2 on, so the MMIO-guard stub runs). */
-export function demoQemuArgs(elf: string): string[] {
-  return [
-    '-M',
-    'virt,virtualization=on',
-    '-cpu',
-    'cortex-a57',
-    '-m',
-    '256M',
-    '-display',
-    'none',
-    '-monitor',
-    'none',
-    '-serial',
-    'stdio',
-    '-kernel',
-    elf,
-  ];
 }
 
 export class ConfigurationProvider implements vscode.DebugConfigurationProvider {

@@ -143,7 +143,7 @@ void describe('errors', () => {
       await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
       const args = {
         qemu: 'qemu-system-arm',
-        qemuArgs: ['-M', 'virt', '-display', 'none', '-monitor', 'none', '-serial', 'null'],
+        qemuArgs: ['-M', 'virt', '-nic', 'none', '-display', 'none', '-monitor', 'none', '-serial', 'null'],
       };
       await assert.rejects(
         dap.dc.launchRequest(args as never),

@@ -9,34 +9,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { resolve } from 'node:path';
 import type { MmuChangedEventBody, PageTableResponseBody, PteEntry } from '../../src/shared/protocol';
+import { demoElf, demoQemuArgs, repoRoot } from '../harness/demo';
 
-export const repoRoot = resolve(__dirname, '../../..');
+export { demoElf, demoQemuArgs, repoRoot };
+
 /** The adapter under test: the tsc output by default, or e.g. the webpack bundle dist/debugAdapter.js. */
 export const adapterMain = resolve(repoRoot, process.env.PVMFW_MMU_ADAPTER ?? 'out/src/adapter/main.js');
-export const demoElf = resolve(repoRoot, 'guest/build/demo.elf');
 
 export function buildGuest(): void {
   execFileSync('make', ['-s', '-C', resolve(repoRoot, 'guest')], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-export function demoQemuArgs(scenario?: string): string[] {
-  return [
-    '-M',
-    'virt,virtualization=on',
-    '-cpu',
-    'max',
-    '-m',
-    '512M',
-    '-display',
-    'none',
-    '-monitor',
-    'none',
-    '-serial',
-    'stdio',
-    '-kernel',
-    demoElf,
-    ...(scenario ? ['-append', `scenario=${scenario}`] : []),
-  ];
 }
 
 export function demoLaunch(extra: Record<string, unknown> = {}): Record<string, unknown> {

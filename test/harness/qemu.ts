@@ -19,7 +19,7 @@ export interface QemuOptions {
   readonly extraArgs?: readonly string[];
   /**
    * Replaces the machine part of the command line (-M/-cpu/-smp/-m/-kernel are then not added);
-   * the harness still adds -S, -gdb, -display none, -monitor none, -serial stdio.
+   * the harness still adds -S, -gdb, -nic none, -display none, -monitor none, -serial stdio.
    */
   readonly args?: readonly string[];
   /** Start the guest running instead of halted (default false: -S). */
@@ -138,6 +138,8 @@ async function startOnce(opts: QemuOptions, port: number): Promise<QemuInstance>
     ...(opts.running ? [] : ['-S']),
     '-gdb',
     `tcp:127.0.0.1:${port}`,
+    '-nic',
+    'none',
     '-display',
     'none',
     '-monitor',

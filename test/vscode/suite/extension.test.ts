@@ -55,6 +55,8 @@ suite('pvmfw-mmu in VS Code', () => {
         'cortex-a57',
         '-m',
         '256M',
+        '-nic',
+        'none',
         '-display',
         'none',
         '-monitor',
