@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { ExecutableNotFoundError, resolveExecutable, tiedCommand } from './tiedSpawn';
 
 export class QemuStartError extends Error {}
 
@@ -68,6 +69,15 @@ function isListening(port: number): boolean {
   return false;
 }
 
+/** What to do about the start failures we know, from QEMU's own message. */
+function startHint(output: string): string {
+  const rom = /failed to find romfile "([^"]+)"/.exec(output);
+  if (rom) {
+    return ` (QEMU needs the firmware file ${rom[1]}: add "-nic", "none" to "qemuArgs" if the guest needs no network, or install it; on Debian it comes with the package ${/^(efi|pxe)-/.test(rom[1]) ? 'ipxe-qemu' : 'that provides it'})`;
+  }
+  return '';
+}
+
 export class QemuProcess {
   private exited = false;
   private readonly exitPromise: Promise<void>;
@@ -93,9 +103,22 @@ export class QemuProcess {
 
   /** Spawns QEMU with `-gdb tcp:127.0.0.1:PORT -S` appended and waits until the stub listens. */
   static async start(opts: QemuSpawnOptions): Promise<QemuProcess> {
+    let executable: string;
+    try {
+      executable = resolveExecutable(opts.binary, opts.cwd, opts.env?.PATH ?? process.env.PATH);
+    } catch (e) {
+      if (e instanceof ExecutableNotFoundError) {
+        throw new QemuStartError(
+          `QEMU binary ${e.message.replace(/^'[^']*'/, `'${opts.binary}'`)} (set "qemu" in the launch configuration)`,
+        );
+      }
+      throw e;
+    }
     const port = await freePort();
     const args = [...opts.args, '-gdb', `tcp:127.0.0.1:${port}`, '-S'];
-    const child = spawn(opts.binary, args, {
+    // Tied to this process: a QEMU must not outlive an adapter that is killed (SIGKILL included).
+    const tied = tiedCommand(executable, args);
+    const child = spawn(tied.command, tied.args, {
       cwd: opts.cwd,
       env: opts.env ? { ...process.env, ...opts.env } : process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -143,7 +166,9 @@ export class QemuProcess {
         }
         if (err?.code === 'EACCES')
           throw new QemuStartError(`QEMU binary '${opts.binary}' is not executable`);
-        throw new QemuStartError(`QEMU exited before its gdbstub listened (${exitInfo}): ${output.trim()}`);
+        throw new QemuStartError(
+          `QEMU exited before its gdbstub listened (${exitInfo}): ${output.trim()}${startHint(output)}`,
+        );
       }
       if (Date.now() > deadline) {
         await q.kill();

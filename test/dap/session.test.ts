@@ -5,7 +5,17 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort, startQemu, type QemuInstance } from '../harness/qemu';
 import { buildMini } from '../harness/mini';
-import { buildGuest, Dap, demoElf, demoLaunch, processAlive, withDap } from './support';
+import { readFileSync } from 'node:fs';
+import {
+  adapterMain,
+  buildGuest,
+  childrenOf,
+  Dap,
+  demoElf,
+  demoLaunch,
+  processAlive,
+  withDap,
+} from './support';
 
 function qemuPid(dap: Dap): number {
   const m = /QEMU \(pid (\d+)\)/.exec(dap.transcript());
@@ -201,6 +211,32 @@ void describe('errors', () => {
     const pid = qemuPid(dap);
     await dap.stop();
     assert.ok(await waitGone(pid, 3000), 'QEMU killed when the adapter process ended');
+  });
+
+  void test('an adapter killed with SIGKILL takes its QEMU with it (parent-death signal)', async () => {
+    const dap = new Dap();
+    await dap.start();
+    let killed = false;
+    try {
+      await dap.launch(demoLaunch());
+      const qemu = qemuPid(dap);
+      const adapter = childrenOf(process.pid).find((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(adapterMain);
+        } catch {
+          return false;
+        }
+      });
+      assert.ok(adapter, 'the adapter is a child process of this test');
+      assert.ok(childrenOf(adapter).includes(qemu), "QEMU is the adapter's child");
+      process.kill(adapter, 'SIGKILL');
+      killed = true;
+      // No exit handler runs on SIGKILL: only the kernel's parent-death signal can end QEMU here.
+      assert.ok(await waitGone(qemu, 3000), `QEMU (pid ${qemu}) still running 3 s after its adapter died`);
+    } finally {
+      // A disconnect written to the dead adapter's stdin would fail with EPIPE.
+      if (!killed) await dap.stop();
+    }
   });
 
   void test('stopOnEntry false runs straight to the first breakpoint', async () => {

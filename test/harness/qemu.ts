@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { resolveExecutable, tiedCommand } from '../../src/adapter/tiedSpawn';
 
 export interface QemuOptions {
   /** ELF (or raw image) passed to -kernel. */
@@ -148,7 +149,9 @@ async function startOnce(opts: QemuOptions, port: number): Promise<QemuInstance>
     'stdio',
     ...(opts.extraArgs ?? []),
   ];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Tied to the test process: a runner that kills a hung test file (SIGKILL) takes its QEMU with it.
+  const tied = tiedCommand(resolveExecutable(binary), args);
+  const child = spawn(tied.command, tied.args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: string[] = [];
   let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const waiters = new Set<() => void>();
