@@ -207,9 +207,13 @@ void describe('errors', () => {
   void test('an adapter killed by its client takes its QEMU with it', async () => {
     const dap = new Dap();
     await dap.start();
-    await dap.launch(demoLaunch());
-    const pid = qemuPid(dap);
-    await dap.stop();
+    let pid: number;
+    try {
+      await dap.launch(demoLaunch());
+      pid = qemuPid(dap);
+    } finally {
+      await dap.stop();
+    }
     assert.ok(await waitGone(pid, 3000), 'QEMU killed when the adapter process ended');
   });
 

@@ -99,6 +99,19 @@ export async function entryFor(dap: Dap, va: bigint): Promise<PteEntry | undefin
   return undefined;
 }
 
+/** Adapters started and not yet stopped, in this test file. */
+const liveAdapters = new Set<Dap>();
+
+// Guaranteed cleanup, whatever a test did: after the file's last test every adapter still running is
+// stopped (a test that failed before its own `finally` would otherwise leave one behind, keeping the
+// file's event loop alive: the suite then never ends), and on process exit any left is killed.
+after(async () => {
+  for (const d of [...liveAdapters]) await d.stop().catch(() => undefined);
+});
+process.on('exit', () => {
+  for (const d of liveAdapters) d.kill();
+});
+
 export class Dap {
   readonly dc: DebugClient;
   readonly events: DebugProtocol.Event[] = [];
@@ -111,6 +124,7 @@ export class Dap {
   }
 
   async start(): Promise<void> {
+    liveAdapters.add(this);
     await this.dc.start();
     for (const name of [
       'stopped',
@@ -231,6 +245,19 @@ export class Dap {
   }
 
   async stop(): Promise<void> {
+    liveAdapters.delete(this);
     await this.dc.stop();
+  }
+
+  /** SIGKILL the adapter process (last resort, synchronous: for process exit). */
+  kill(): void {
+    const child = (this.dc as unknown as { _adapterProcess?: { pid?: number } | null })._adapterProcess;
+    if (child?.pid !== undefined) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   }
 }
