@@ -1,6 +1,7 @@
 // Breakpoints of every DAP kind, and the exception filters. Filters are code breakpoints on the
 // vector entries (VBAR_EL1 sync entries, VBAR_EL2 lower-EL sync entry) whose stops are checked
 // against ESR/FAR/the walk: a stop that does not match the filter auto-continues.
+import { GUARD_CALLS } from '../pvmfw/guardlog';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { ExceptionFilterId } from '../shared/protocol';
 import type { Watchpoint } from './breakpoints';
@@ -50,12 +51,7 @@ const EL2_VECTOR_SYMBOLS = [
   'stub_vectors',
 ];
 
-export const GUARD_CALLS: Record<number, string> = {
-  0xc6000005: 'MMIO_GUARD_INFO',
-  0xc6000006: 'MMIO_GUARD_ENROLL',
-  0xc6000007: 'MMIO_GUARD_MAP',
-  0xc6000008: 'MMIO_GUARD_UNMAP',
-};
+export { GUARD_CALLS };
 
 interface UserBreakpoint {
   id: number;

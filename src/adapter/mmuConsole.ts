@@ -1,12 +1,10 @@
 // Debug Console text for the `guard`, `pte ADDR` and `translate ADDR` commands.
 import { sizeName } from '../aarch64/format';
+import { guardSummaryLines, hex } from '../analysis';
 import type { MmuModel } from './mmu';
-import { hex } from './pte';
 
 export async function guardSummary(mmu: MmuModel): Promise<{ result: string; variablesReference: number }> {
-  const st = await mmu.current();
-  const body = mmu.guard.stateBody(st, {}, undefined);
-  const lines = mmu.guard.summaryLines(body);
+  const lines = guardSummaryLines(await mmu.guardState({}));
   return { result: lines.join('\n'), variablesReference: 0 };
 }
 
@@ -15,7 +13,6 @@ export async function evaluateTranslate(
   address: bigint,
   kind: 'pte' | 'translate',
 ): Promise<{ result: string; variablesReference: number }> {
-  const st = await mmu.current();
   const r = await mmu.translateRequest({ address: hex(address) });
   const lines: string[] = [];
   if (kind === 'translate') {
@@ -41,6 +38,5 @@ export async function evaluateTranslate(
     }
   }
   if (r.verdict) lines.push(`  verdict: ${r.verdict.summary}`);
-  void st;
   return { result: lines.join('\n'), variablesReference: 0 };
 }

@@ -1,7 +1,10 @@
 // Call stack without debug info: PC, then the frame-record chain (x29 -> {prev x29, x30}) while it
 // stays sane, with a synthetic frame for the interrupted context when PC sits in an exception vector
 // table (VBAR_ELx .. +0x800): that is what a person needs when stopped on a fault.
+import { vectorAt } from '../aarch64/vectors';
 import type { SymbolTable } from './symbols';
+
+export { vectorAt };
 
 export interface RawFrame {
   pc: bigint;
@@ -20,32 +23,6 @@ export interface UnwindInput {
   readU64Pair(address: bigint): Promise<[bigint, bigint] | undefined>;
   symbols: SymbolTable;
   maxFrames?: number;
-}
-
-const VECTOR_NAMES = [
-  'Synchronous, current EL with SP0',
-  'IRQ, current EL with SP0',
-  'FIQ, current EL with SP0',
-  'SError, current EL with SP0',
-  'Synchronous, current EL with SPx',
-  'IRQ, current EL with SPx',
-  'FIQ, current EL with SPx',
-  'SError, current EL with SPx',
-  'Synchronous, lower EL AArch64',
-  'IRQ, lower EL AArch64',
-  'FIQ, lower EL AArch64',
-  'SError, lower EL AArch64',
-  'Synchronous, lower EL AArch32',
-  'IRQ, lower EL AArch32',
-  'FIQ, lower EL AArch32',
-  'SError, lower EL AArch32',
-];
-
-/** Which vector entry `pc` is in, if any: each entry is 0x80 bytes of a 0x800-byte table. */
-export function vectorAt(pc: bigint, vbar: bigint | undefined): string | undefined {
-  if (vbar === undefined || vbar === 0n) return undefined;
-  if (pc < vbar || pc >= vbar + 0x800n) return undefined;
-  return VECTOR_NAMES[Number((pc - vbar) >> 7n)];
 }
 
 const sane = (p: bigint) => p !== 0n && (p & 3n) === 0n && p < 1n << 56n;

@@ -9,6 +9,14 @@ export const MMIO_GUARD_ENROLL = 0xc6000006;
 export const MMIO_GUARD_MAP = 0xc6000007;
 export const MMIO_GUARD_UNMAP = 0xc6000008;
 
+/** SMCCC function ids of the MMIO-guard hypercalls, by name (pKVM's vendor-hyp service calls). */
+export const GUARD_CALLS: Readonly<Record<number, string>> = {
+  [MMIO_GUARD_INFO]: 'MMIO_GUARD_INFO',
+  [MMIO_GUARD_ENROLL]: 'MMIO_GUARD_ENROLL',
+  [MMIO_GUARD_MAP]: 'MMIO_GUARD_MAP',
+  [MMIO_GUARD_UNMAP]: 'MMIO_GUARD_UNMAP',
+};
+
 export type GuardFn = 'INFO' | 'ENROLL' | 'MAP' | 'UNMAP' | 'UNKNOWN';
 
 export interface GuardLogEntry {

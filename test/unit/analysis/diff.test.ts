@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { regimeFromRegisters } from '../../../src/aarch64';
-import { diffTables, type TableSnapshot } from '../../../src/adapter/mmuDiff';
+import { diffTables, type TableSnapshot } from '../../../src/analysis/diff';
 
 const regime = regimeFromRegisters('el1', {
   TTBR0_EL1: 0x40241000n,

@@ -71,8 +71,8 @@ function summary(
 }
 
 export function diffTables(
-  prev: Map<number, TableSnapshot>,
-  next: Map<number, TableSnapshot>,
+  prev: ReadonlyMap<number, TableSnapshot>,
+  next: ReadonlyMap<number, TableSnapshot>,
   lazyBit: number,
 ): PteChange[] {
   const out: PteChange[] = [];

@@ -1,31 +1,29 @@
 // pvmfw's MMIO-guard view of a stop: the tracked MMIO regions (`mmio_regions` in the firmware),
 // each 4 KiB page's state from stage 1 (lazy / valid) and stage 2 (guard-mapped by the EL2 stub),
-// the stub's guard-call log (`guard_log`), and the seed's invariants as anomalies. The verdict on a
-// fault lives in fault.ts.
+// the stub's guard-call log (`guard_log`), and the seed's invariants as anomalies. Pure: computed
+// from the stop's walks, memory reader and symbols; the CLI's `guard` and the adapter's guardState
+// request both print this. The verdict on a fault lives in fault.ts.
 import type { Leaf } from '../aarch64/leaf';
 import type {
   Anomaly,
-  FaultInfo,
   GuardCall,
   GuardFunction,
   GuardRegion,
-  GuardStateArguments,
   GuardStateResponseBody,
   PageGuardState,
   PageRun,
   PteEntry,
 } from '../shared/protocol';
-import { GUARD_CALLS } from './exceptions';
+import type { PhysReader } from '../aarch64/reader';
+import type { WalkResult } from '../aarch64/walk';
+import { GUARD_CALLS, GUARD_LOG_MAGIC } from '../pvmfw/guardlog';
+import type { ProgramSymbols } from './input';
 import { leavesOf } from './leaves';
-import type { MmuModel, MmuState } from './mmu';
 import { hex } from './pte';
-import type { PvmfwDebugSession } from './session';
-import type { SymbolTable } from './symbols';
 
 const PAGE = 4096;
 /** Anomalies kept per stop: a broken table can break every entry, and one line per entry helps nobody. */
 const MAX_ANOMALIES = 256;
-const GUARD_LOG_MAGIC = 0x474f4c47;
 const HYP_STATE_MAGIC = 0x53505948;
 /** aarch64-paging 0.4.0 Attributes plus OA [47:12]: any other bit makes Descriptor::flags() None. */
 const SUPPORTED_LO = 0xfffff000 | 0b1111_1100_0111;
@@ -40,8 +38,7 @@ const zeroCounts = (): Record<PageGuardState, number> => ({
   anomaly: 0,
 });
 
-interface GuardSnapshot {
-  stopId: number;
+export interface GuardState {
   available: boolean;
   reason?: string;
   enrolled: boolean;
@@ -53,38 +50,55 @@ interface GuardSnapshot {
   counts: Record<PageGuardState, number>;
 }
 
-export class GuardModel {
-  private symbols: SymbolTable | undefined;
-  private snap: GuardSnapshot | undefined;
-  private prevAnomalyKeys = new Set<string>();
-  private prevLogCount = 0;
+/** Leaf covering `va` in a sorted leaf list, with a moving cursor for ordered sweeps. */
+function cursor(leaves: readonly Leaf[]) {
+  let i = 0;
+  return (va: number): Leaf | undefined => {
+    while (i < leaves.length && leaves[i].vaNum + leaves[i].size <= va) i++;
+    const l = leaves[i];
+    if (l && l.vaNum <= va) return l;
+    // Cursor is monotonic; restart when a caller goes backwards.
+    if (l && l.vaNum > va && i > 0 && leaves[i - 1].vaNum > va) {
+      i = 0;
+      return undefined;
+    }
+    return undefined;
+  };
+}
 
-  constructor(
-    private readonly s: PvmfwDebugSession,
-    private readonly mmu: MmuModel,
-  ) {}
+/** What guardState() reads besides the walks. */
+export interface GuardInput {
+  readonly reader: PhysReader;
+  readonly symbols?: ProgramSymbols;
+  readonly lazyBit: number;
+  readonly guardLogSymbol: string;
+  /** The PC of the stop (the scenario_done check of mmio_unmap_all's leaks). */
+  readonly pc?: bigint;
+}
 
-  setSymbols(t: SymbolTable): void {
-    this.symbols = t;
-  }
+/** The guard state of one stop, from its stage-1 walk (TTBR0_EL1) and stage-2 walk when active. */
+export function guardState(
+  input: GuardInput,
+  el1: WalkResult,
+  stage2: WalkResult | undefined,
+): Promise<GuardState> {
+  return new GuardReader(input).state(el1, stage2);
+}
 
-  reset(): void {
-    this.snap = undefined;
-    this.prevAnomalyKeys.clear();
-    this.prevLogCount = 0;
-  }
+class GuardReader {
+  constructor(private readonly input: GuardInput) {}
 
   private sym(name: string): bigint | undefined {
-    return this.symbols?.lookup(name)?.address;
+    return this.input.symbols?.address(name);
   }
 
   private async bytes(address: bigint, length: number): Promise<DataView | undefined> {
-    const [b] = await this.mmu.cache.read([{ address, length }]);
+    const [b] = await this.input.reader.read([{ address, length }]);
     return b instanceof Error ? undefined : new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
 
   private async readLog(): Promise<{ calls: GuardCall[]; count: number } | string> {
-    const name = this.s.config.guardLogSymbol ?? 'guard_log';
+    const name = this.input.guardLogSymbol;
     const at = this.sym(name);
     if (at === undefined) return `no '${name}' symbol in the program ELF`;
     const head = await this.bytes(at, 0x20);
@@ -115,7 +129,7 @@ export class GuardModel {
     return { calls, count };
   }
 
-  private async trackedRanges(st: MmuState): Promise<{ start: bigint; end: bigint; name?: string }[]> {
+  private async trackedRanges(el1: WalkResult): Promise<{ start: bigint; end: bigint; name?: string }[]> {
     const regions = this.sym('mmio_regions');
     const countAt = this.sym('mmio_region_count');
     const out: { start: bigint; end: bigint; name?: string }[] = [];
@@ -132,8 +146,8 @@ export class GuardModel {
       // Firmware without pvmfw's tracker symbols: every lazy stage-1 leaf, coalesced.
       let cur: { start: bigint; end: bigint } | undefined;
       // Device-typed lazy leaves only: Linux, for one, uses bit 55 as its software dirty bit.
-      for (const l of leavesOf(st.el1.result, 'TTBR0_EL1')) {
-        if (!l.bit(this.mmu.lazyBit) || l.valid || l.memType.kind !== 'device') continue;
+      for (const l of leavesOf(el1, 'TTBR0_EL1')) {
+        if (!l.bit(this.input.lazyBit) || l.valid || l.memType.kind !== 'device') continue;
         const a = l.va;
         const b = a + BigInt(l.size);
         if (cur && cur.end === a) cur.end = b;
@@ -158,25 +172,7 @@ export class GuardModel {
     return known[hex(a)];
   }
 
-  /** Leaf covering `va` in a sorted leaf list, with a moving cursor for ordered sweeps. */
-  private static cursor(leaves: readonly Leaf[]) {
-    let i = 0;
-    return (va: number): Leaf | undefined => {
-      while (i < leaves.length && leaves[i].vaNum + leaves[i].size <= va) i++;
-      const l = leaves[i];
-      if (l && l.vaNum <= va) return l;
-      // Cursor is monotonic; restart when a caller goes backwards.
-      if (l && l.vaNum > va && i > 0 && leaves[i - 1].vaNum > va) {
-        i = 0;
-        return undefined;
-      }
-      return undefined;
-    };
-  }
-
-  async update(
-    st: MmuState,
-  ): Promise<{ newAnomalies: Anomaly[]; newCalls: GuardCall[]; counts: Record<PageGuardState, number> }> {
+  async state(el1: WalkResult, stage2: WalkResult | undefined): Promise<GuardState> {
     const log = await this.readLog();
     const calls = typeof log === 'string' ? [] : log.calls;
     const logCount = typeof log === 'string' ? 0 : log.count;
@@ -223,15 +219,15 @@ export class GuardModel {
         unmappedByLog.add(ipa);
       }
     }
-    const s1 = leavesOf(st.el1.result, 'TTBR0_EL1');
-    const s2 = leavesOf(st.stage2?.result, 'VTTBR_EL2');
-    const useS2 = st.stage2 !== undefined;
-    const lazyBit = this.mmu.lazyBit;
+    const s1 = leavesOf(el1, 'TTBR0_EL1');
+    const s2 = leavesOf(stage2, 'VTTBR_EL2');
+    const useS2 = stage2 !== undefined;
+    const lazyBit = this.input.lazyBit;
     const regions: GuardRegion[] = [];
     const totals = zeroCounts();
-    for (const r of await this.trackedRanges(st)) {
-      const s1At = GuardModel.cursor(s1);
-      const s2At = GuardModel.cursor(s2);
+    for (const r of await this.trackedRanges(el1)) {
+      const s1At = cursor(s1);
+      const s2At = cursor(s2);
       const runs: PageRun[] = [];
       const counts = zeroCounts();
       const add = (start: number, pages: number, state: PageGuardState) => {
@@ -338,7 +334,7 @@ export class GuardModel {
       }
     }
     const done = this.sym('scenario_done');
-    const pc = st.regs.pc;
+    const pc = this.input.pc;
     if (done !== undefined && pc !== undefined && pc >= done && pc < done + 0x20n) {
       // Tracked regions only: the console is mapped eagerly and stays guard-mapped by design.
       const leaked = regions.flatMap((r) => r.runs).filter((x) => x.state === 'guardMapped');
@@ -351,13 +347,7 @@ export class GuardModel {
         });
       }
     }
-    const key = (a: Anomaly) => `${a.code}:${a.va ?? a.ipa ?? a.message}`;
-    const newAnomalies = anomalies.filter((a) => !this.prevAnomalyKeys.has(key(a)));
-    this.prevAnomalyKeys = new Set(anomalies.map(key));
-    const newCalls = calls.filter((c) => c.seq > this.prevLogCount);
-    this.prevLogCount = logCount;
-    this.snap = {
-      stopId: st.stopId,
+    return {
       available: typeof log !== 'string',
       ...(typeof log === 'string' ? { reason: log } : {}),
       enrolled,
@@ -368,84 +358,55 @@ export class GuardModel {
       anomalies,
       counts: totals,
     };
-    return { newAnomalies, newCalls, counts: totals };
   }
+}
 
-  /** Adds the guard state and anomalies of a stage-1 entry (tree tooltips, pte command). */
-  annotate(e: PteEntry, st: MmuState): void {
-    const snap = this.snap;
-    if (!snap || snap.stopId !== st.stopId || e.regime !== 'TTBR0_EL1') return;
-    const va = BigInt(e.vaStart);
-    for (const r of snap.regions) {
-      if (va < BigInt(r.start) || va >= BigInt(r.end)) continue;
-      const run = r.runs.find((x) => va >= BigInt(x.start) && va < BigInt(x.start) + BigInt(x.pages * PAGE));
-      if (run && e.size <= PAGE) e.guard = run.state;
-      else if (run && e.kind === 'lazy') e.guard = 'lazy';
-    }
-    const mine = snap.anomalies.filter(
-      (a) =>
-        a.descriptorAddress === e.descriptorAddress ||
-        (a.va !== undefined && e.size <= PAGE && a.va === e.vaStart),
+/** Adds the guard state and anomalies of a stage-1 entry (tree tooltips, pte command). */
+export function annotateEntry(e: PteEntry, snap: GuardState): void {
+  if (e.regime !== 'TTBR0_EL1') return;
+  const va = BigInt(e.vaStart);
+  for (const r of snap.regions) {
+    if (va < BigInt(r.start) || va >= BigInt(r.end)) continue;
+    const run = r.runs.find((x) => va >= BigInt(x.start) && va < BigInt(x.start) + BigInt(x.pages * PAGE));
+    if (run && e.size <= PAGE) e.guard = run.state;
+    else if (run && e.kind === 'lazy') e.guard = 'lazy';
+  }
+  const mine = snap.anomalies.filter(
+    (a) =>
+      a.descriptorAddress === e.descriptorAddress ||
+      (a.va !== undefined && e.size <= PAGE && a.va === e.vaStart),
+  );
+  if (mine.length) e.anomalies = mine;
+}
+
+export function guardSummaryLines(b: GuardStateResponseBody): string[] {
+  const lines = [
+    `MMIO guard: ${b.available ? (b.enrolled ? 'enrolled' : 'not enrolled') : `log unavailable (${b.reason ?? '?'})`}${b.granule ? `, granule ${b.granule}` : ''}`,
+  ];
+  for (const r of b.regions) {
+    const c = Object.entries(r.counts)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    lines.push(`  ${r.start}-${r.end}${r.name ? ` ${r.name}` : ''}: ${r.pageCount} pages (${c})`);
+  }
+  const recent = b.log.slice(-8);
+  if (recent.length)
+    lines.push(
+      `  last calls: ${recent.map((c) => `#${c.seq} ${c.fn}${c.fn === 'MAP' || c.fn === 'UNMAP' ? `(${c.arg})` : ''}=${c.result}`).join(', ')}`,
     );
-    if (mine.length) e.anomalies = mine;
-  }
+  for (const a of b.anomalies) lines.push(`  anomaly ${a.code}: ${a.message}`);
+  return lines;
+}
 
-  stateBody(st: MmuState, args: GuardStateArguments, fault: FaultInfo | undefined): GuardStateResponseBody {
-    const snap = this.snap;
-    if (!snap)
-      return {
-        available: false,
-        reason: 'no stop yet',
-        enrolled: false,
-        regions: [],
-        log: [],
-        anomalies: [],
-        stopId: st.stopId,
-      };
-    return {
-      available: snap.available,
-      ...(snap.reason ? { reason: snap.reason } : {}),
-      enrolled: snap.enrolled,
-      ...(snap.granule !== undefined ? { granule: snap.granule } : {}),
-      regions: snap.regions,
-      log: args.omitLog ? [] : snap.log,
-      anomalies: snap.anomalies,
-      ...(fault ? { fault } : {}),
-      stopId: st.stopId,
-    };
-  }
-
-  summaryLines(b: GuardStateResponseBody): string[] {
-    const lines = [
-      `MMIO guard: ${b.available ? (b.enrolled ? 'enrolled' : 'not enrolled') : `log unavailable (${b.reason ?? '?'})`}${b.granule ? `, granule ${b.granule}` : ''}`,
-    ];
-    for (const r of b.regions) {
-      const c = Object.entries(r.counts)
-        .filter(([, n]) => n > 0)
-        .map(([k, n]) => `${k} ${n}`)
-        .join(', ');
-      lines.push(`  ${r.start}-${r.end}${r.name ? ` ${r.name}` : ''}: ${r.pageCount} pages (${c})`);
-    }
-    const recent = b.log.slice(-8);
-    if (recent.length)
-      lines.push(
-        `  last calls: ${recent.map((c) => `#${c.seq} ${c.fn}${c.fn === 'MAP' || c.fn === 'UNMAP' ? `(${c.arg})` : ''}=${c.result}`).join(', ')}`,
-      );
-    for (const a of b.anomalies) lines.push(`  anomaly ${a.code}: ${a.message}`);
-    return lines;
-  }
-
-  /** Whether `page` is MMIO_GUARD_MAPped while its stage-1 entry is still lazy (inside the handler). */
-  isPending(page: bigint): boolean {
-    return (
-      this.snap?.regions.some((r) =>
-        r.runs.some(
-          (x) =>
-            x.state === 'guardMappedPending' &&
-            page >= BigInt(x.start) &&
-            page < BigInt(x.start) + BigInt(x.pages * PAGE),
-        ),
-      ) ?? false
-    );
-  }
+/** Whether `page` is MMIO_GUARD_MAPped while its stage-1 entry is still lazy (inside the handler). */
+export function isGuardMappedPending(snap: GuardState, page: bigint): boolean {
+  return snap.regions.some((r) =>
+    r.runs.some(
+      (x) =>
+        x.state === 'guardMappedPending' &&
+        page >= BigInt(x.start) &&
+        page < BigInt(x.start) + BigInt(x.pages * PAGE),
+    ),
+  );
 }

@@ -1,0 +1,10 @@
+// The analysis core: the picture of one stop (regimes, walks, guard state, fault and verdict), its
+// diff against the previous stop, and the questions asked of it. Pure: no DAP, no vscode, no sockets.
+export * from './input';
+export * from './picture';
+export * from './queries';
+export * from './guardState';
+export * from './fault';
+export * from './diff';
+export * from './pte';
+export * from './leaves';

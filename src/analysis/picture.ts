@@ -1,0 +1,154 @@
+// The picture of one stop, computed once and asked everything: regimes and their walks, the table
+// words (for diffs and listings), the MMIO-guard state, the fault and its verdict. The adapter, the
+// CLI, the benchmarks and snapshots all build it with analyzeStop(), and the summary of what changed
+// since the previous stop with stopSummary(), so the same question never gets two answers.
+import { regimeFromRegisters, type RegimeConfig, type WalkRoot } from '../aarch64/regime';
+import { walk, type WalkResult } from '../aarch64/walk';
+import type {
+  Anomaly,
+  FaultInfo,
+  GuardCall,
+  MmuChangedEventBody,
+  PteChange,
+  RegimeInfo,
+} from '../shared/protocol';
+import { diffTables, type TableSnapshot } from './diff';
+import { faultInfo } from './fault';
+import { guardState, type GuardState } from './guardState';
+import type { StopInput } from './input';
+import { hex, regimeInfo } from './pte';
+
+export interface RegimeWalk {
+  readonly config: RegimeConfig;
+  readonly result: WalkResult;
+}
+
+export interface StopPicture {
+  readonly input: StopInput;
+  readonly el1: RegimeWalk;
+  /** The stage-2 walk, when HCR_EL2.VM enables stage 2 at this stop. */
+  readonly stage2?: RegimeWalk;
+  /** Every table both walks read, by physical address, as little-endian u32 pairs. */
+  readonly tables: ReadonlyMap<number, TableSnapshot>;
+  readonly guard: GuardState;
+  /** The last exception the registers record (ESR/FAR), with its walk and pvmfw's verdict. */
+  readonly fault?: FaultInfo;
+  /** Whether the stop is about that fault (an exception stop, or a PC inside the vector table). */
+  readonly atFault: boolean;
+  /** Time the analysis took, in ms. */
+  readonly computeMs: number;
+}
+
+/** A table's bytes as u32 words, without a copy when the bytes are aligned. */
+export function toWords(b: Uint8Array): Uint32Array {
+  return b.byteOffset % 4 === 0
+    ? new Uint32Array(b.buffer, b.byteOffset, b.length >> 2)
+    : new Uint32Array(b.slice().buffer);
+}
+
+function inVector(r: StopInput['registers']): boolean {
+  const pc = r.pc;
+  const vbar = r.VBAR_EL1;
+  return pc !== undefined && vbar !== undefined && vbar !== 0n && pc >= vbar && pc < vbar + 0x800n;
+}
+
+export async function analyzeStop(input: StopInput): Promise<StopPicture> {
+  const t0 = performance.now();
+  const { reader, options } = input;
+  const opts = { ...(options.ram ? { ram: options.ram } : {}), maxTables: options.maxTables };
+  const el1Config = regimeFromRegisters('el1', input.registers);
+  const el1: RegimeWalk = { config: el1Config, result: await walk(el1Config, reader, opts) };
+  let stage2: RegimeWalk | undefined;
+  if (input.registers.VTTBR_EL2 !== undefined) {
+    const c = regimeFromRegisters('stage2', input.registers);
+    if (c.mmuEnabled) stage2 = { config: c, result: await walk(c, reader, opts) };
+  }
+  const tables = new Map<number, TableSnapshot>();
+  for (const w of [el1, stage2]) {
+    if (!w) continue;
+    const infos = w.result.tables.filter((t) => t.read);
+    const bytes = await reader.read(infos.map((t) => ({ address: t.pa, length: t.entries * 8 })));
+    infos.forEach((info, i) => {
+      const b = bytes[i];
+      if (b instanceof Error) return;
+      const root = w.result.roots.find((r) => r.base === info.base);
+      if (root) tables.set(Number(info.pa), { info, fmt: root.fmt, regime: w.config, words: toWords(b) });
+    });
+  }
+  const guard = await guardState(
+    {
+      reader,
+      ...(input.symbols ? { symbols: input.symbols } : {}),
+      lazyBit: options.lazyBit,
+      guardLogSymbol: options.guardLogSymbol,
+      ...(input.registers.pc !== undefined ? { pc: input.registers.pc } : {}),
+    },
+    el1.result,
+    stage2?.result,
+  );
+  const fault = await faultInfo({
+    registers: input.registers,
+    reader,
+    ...(input.symbols ? { symbols: input.symbols } : {}),
+    lazyBit: options.lazyBit,
+    el1: el1Config,
+    guard,
+  });
+  return {
+    input,
+    el1,
+    ...(stage2 ? { stage2 } : {}),
+    tables,
+    guard,
+    ...(fault ? { fault } : {}),
+    atFault: input.reason === 'exception' || inVector(input.registers),
+    computeMs: Math.round((performance.now() - t0) * 100) / 100,
+  };
+}
+
+/** The regimes of a stop as listed to users (a stage-1 root under SCTLR_EL1.M = 0 is off). */
+export function regimeInfos(p: StopPicture): RegimeInfo[] {
+  const roots: WalkRoot[] = [...p.el1.config.roots, ...(p.stage2?.config.roots ?? [])];
+  return roots.map((r) => {
+    const info = regimeInfo(r);
+    if (r.base !== 'VTTBR_EL2' && !p.el1.config.mmuEnabled && info.enabled) {
+      return { ...info, enabled: false, reason: 'SCTLR_EL1.M = 0: stage-1 MMU off' };
+    }
+    return info;
+  });
+}
+
+const anomalyKey = (a: Anomaly) => `${a.code}:${a.va ?? a.ipa ?? a.message}`;
+
+/** What changed between two pictures: table entries, anomalies that are new, guard calls made since. */
+export function diffPictures(
+  prev: StopPicture | undefined,
+  next: StopPicture,
+): { changes: PteChange[]; newAnomalies: Anomaly[]; newGuardCalls: GuardCall[] } {
+  const lazyBit = next.input.options.lazyBit;
+  const changes = prev ? diffTables(prev.tables, next.tables, lazyBit) : [];
+  const before = new Set(prev?.guard.anomalies.map(anomalyKey) ?? []);
+  const newAnomalies = next.guard.anomalies.filter((a) => !before.has(anomalyKey(a)));
+  const since = prev?.guard.logCount ?? 0;
+  const newGuardCalls = next.guard.log.filter((c) => c.seq > since);
+  return { changes, newAnomalies, newGuardCalls };
+}
+
+/** The summary of a stop for views (the adapter's mmuChanged event): the picture and its diff. */
+export function stopSummary(prev: StopPicture | undefined, next: StopPicture): MmuChangedEventBody {
+  const d = diffPictures(prev, next);
+  const r = next.input.registers;
+  return {
+    stopId: next.input.stopId,
+    reason: next.input.reason,
+    threadId: next.input.threadId,
+    pc: hex(r.pc ?? 0n),
+    changes: d.changes,
+    newAnomalies: d.newAnomalies,
+    newGuardCalls: d.newGuardCalls,
+    regimes: regimeInfos(next),
+    ...(next.fault && next.atFault ? { fault: next.fault } : {}),
+    guardCounts: next.guard.counts,
+    computeMs: next.computeMs,
+  };
+}

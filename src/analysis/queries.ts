@@ -1,0 +1,220 @@
+// Questions asked of one stop's picture: a table's entries (listings, the tree), the translation of
+// an address with the entry that decides it and pvmfw's verdict, why an address cannot be read.
+// Every answer is built from the picture and the same reader the picture was built with.
+import { levelShift } from '../aarch64/granule';
+import type { Leaf } from '../aarch64/leaf';
+import type { PhysReader } from '../aarch64/reader';
+import type { BaseRegister, RegimeConfig, WalkRoot } from '../aarch64/regime';
+import { translate, type Translation } from '../aarch64/translate';
+import type {
+  PageTableArguments,
+  PageTableResponseBody,
+  PteEntry,
+  Regime,
+  TranslateArguments,
+  TranslateResponseBody,
+} from '../shared/protocol';
+import { verdictForAccess } from './fault';
+import { annotateEntry } from './guardState';
+import type { StopPicture } from './picture';
+import { toWords } from './picture';
+import { buildEntry, hex, regimeInfo, walkSteps } from './pte';
+
+const lazyBitOf = (p: StopPicture) => p.input.options.lazyBit;
+
+function configFor(p: StopPicture, regime: Regime): { config: RegimeConfig; root: WalkRoot } {
+  const config = regime === 'VTTBR_EL2' ? p.stage2?.config : p.el1.config;
+  const root = config?.roots.find((r) => r.base === regime);
+  if (!config || !root) throw new Error(`${regime} is not in use at this stop`);
+  return { config, root };
+}
+
+/**
+ * The walk's leaf for a descriptor (it carries the limits inherited from the tables above), by
+ * binary search over the root's leaves, which the walker returns in input-address order.
+ */
+export function leafAt(p: StopPicture, base: BaseRegister, va: number, descAddr: number): Leaf | undefined {
+  const store = (base === 'VTTBR_EL2' ? p.stage2?.result.store : p.el1.result.store) ?? undefined;
+  if (!store) return undefined;
+  const rootOrder = (b: BaseRegister) => (b === 'TTBR0_EL1' ? 0 : b === 'TTBR1_EL1' ? 1 : 2);
+  const want = rootOrder(base);
+  let lo = 0;
+  let hi = store.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const b = rootOrder(store.context(mid).base);
+    const start = store.va[mid];
+    if (b < want || (b === want && start + 2 ** store.shift(mid) <= va)) lo = mid + 1;
+    else if (b > want || start > va) hi = mid - 1;
+    else return store.descAddr[mid] === descAddr ? store.leaf(mid) : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * One table of a regime as PteEntry rows, filtered by a VA window and paged. `previous` holds the
+ * previous stop's table words by address, for the `changed` flags.
+ */
+export async function pageTable(
+  p: StopPicture,
+  reader: PhysReader,
+  args: PageTableArguments,
+  previous?: ReadonlyMap<number, Uint32Array>,
+): Promise<PageTableResponseBody> {
+  const { config, root } = configFor(p, args.regime);
+  const ref = args.table ?? { table: hex(root.root), level: root.startLevel, vaBase: hex(root.vaStart) };
+  const pa = BigInt(ref.table);
+  const entries =
+    ref.level === root.startLevel && pa === root.root ? root.rootEntries : (root.granule * 1024) / 8;
+  const snap = p.tables.get(Number(pa));
+  let words = snap?.words;
+  let error: string | undefined;
+  if (!words) {
+    const [b] = await reader.read([{ address: pa, length: entries * 8 }]);
+    if (b instanceof Error) error = `table at ${ref.table} unreadable: ${b.message}`;
+    else words = toWords(b);
+  }
+  const out: PteEntry[] = [];
+  const start = Math.max(0, args.start ?? 0);
+  const count = Math.max(1, Math.min(args.count ?? entries, entries));
+  const lo = args.vaStart !== undefined ? BigInt(args.vaStart) : undefined;
+  const hi = args.vaEnd !== undefined ? BigInt(args.vaEnd) : undefined;
+  const shift = BigInt(levelShift(root.fmt.granule, ref.level));
+  const vaBase = BigInt(ref.vaBase);
+  let nonZero = 0;
+  let nextStart: number | undefined;
+  const prev = previous?.get(Number(pa));
+  for (let i = 0; words && i < entries; i++) {
+    const wlo = words[2 * i];
+    const whi = words[2 * i + 1];
+    if (wlo === 0 && whi === 0 && !args.includeZero) continue;
+    if (wlo !== 0 || whi !== 0) nonZero++;
+    if (i < start) continue;
+    const va = vaBase + (BigInt(i) << shift);
+    if ((lo !== undefined && va + (1n << shift) - 1n < lo) || (hi !== undefined && va > hi)) continue;
+    if (out.length >= count) {
+      nextStart ??= i;
+      continue;
+    }
+    const raw = (BigInt(whi >>> 0) << 32n) | BigInt(wlo >>> 0);
+    const e = buildEntry({
+      base: root.base,
+      regime: config,
+      fmt: root.fmt,
+      level: ref.level,
+      index: i,
+      tablePa: pa,
+      vaBase,
+      raw,
+      lazyBit: lazyBitOf(p),
+      leaf: leafAt(p, root.base, Number(va), Number(pa) + i * 8),
+    });
+    if (prev && (prev[2 * i] !== wlo || prev[2 * i + 1] !== whi)) e.changed = true;
+    annotateEntry(e, p.guard);
+    out.push(e);
+  }
+  return {
+    regime: regimeInfo(root),
+    table: ref,
+    entries: out,
+    ...(nextStart !== undefined ? { nextStart } : {}),
+    nonZeroEntries: nonZero,
+    ...(error ? { error } : {}),
+  };
+}
+
+/** The translation of `address` in `regime` (TTBR0/TTBR1 by the address's top bit by default). */
+export async function translateIn(
+  p: StopPicture,
+  reader: PhysReader,
+  address: bigint,
+  regime?: Regime,
+): Promise<{ t: Translation; regime: Regime; config: RegimeConfig }> {
+  const r: Regime = regime ?? (address >> 63n ? 'TTBR1_EL1' : 'TTBR0_EL1');
+  const config = r === 'VTTBR_EL2' ? p.stage2?.config : p.el1.config;
+  if (!config) throw new Error(`${r} is not in use at this stop (stage 2 off)`);
+  return { t: await translate(config, reader, address), regime: r, config };
+}
+
+/** The entry that decided a translation (its last step), decoded and annotated. */
+export function entryForStep(p: StopPicture, t: Translation, config: RegimeConfig): PteEntry | undefined {
+  const last = t.steps[t.steps.length - 1];
+  if (!last || last.desc === undefined || !t.base) return undefined;
+  const root = config.roots.find((r) => r.base === t.base);
+  if (!root) return undefined;
+  // The table holding the last descriptor starts at VA with the bits it and its level index clear.
+  const span = BigInt(levelShift(root.fmt.granule, last.level) + Math.log2(root.granule * 128));
+  const vaBase = root.vaStart + (((t.va - root.vaStart) >> span) << span);
+  const e = buildEntry({
+    base: t.base,
+    regime: config,
+    fmt: root.fmt,
+    level: last.level,
+    index: last.index,
+    tablePa: last.table,
+    vaBase: last.level === root.startLevel ? root.vaStart : vaBase,
+    raw: last.desc,
+    lazyBit: lazyBitOf(p),
+    leaf: leafAt(p, t.base, Number(t.va & ~0xfffn), Number(last.descAddr)),
+  });
+  annotateEntry(e, p.guard);
+  return e;
+}
+
+export async function translateQuery(
+  p: StopPicture,
+  reader: PhysReader,
+  args: TranslateArguments,
+): Promise<TranslateResponseBody> {
+  const lazyBit = lazyBitOf(p);
+  const address = typeof args.address === 'number' ? BigInt(args.address) : BigInt(args.address.trim());
+  const { t, regime, config } = await translateIn(p, reader, address, args.regime);
+  const leaf = entryForStep(p, t, config);
+  const out: TranslateResponseBody = {
+    address: hex(address),
+    regime,
+    ok: t.pa !== undefined && !t.fault,
+    walk: walkSteps(t.steps, lazyBit),
+    ...(t.pa !== undefined
+      ? { outputAddress: hex(t.pa) }
+      : t.shadowPa !== undefined
+        ? { outputAddress: hex(t.shadowPa) }
+        : {}),
+    ...(leaf ? { leaf } : {}),
+    ...(t.fault ? { fault: t.fault.message } : {}),
+  };
+  if (regime !== 'VTTBR_EL2') {
+    const v = verdictForAccess(t, lazyBit);
+    if (v) out.verdict = v;
+    const ipa = t.pa ?? t.shadowPa;
+    if (p.stage2 && ipa !== undefined) {
+      const t2 = await translate(p.stage2.config, reader, ipa);
+      out.stage2 = {
+        ok: t2.pa !== undefined && !t2.fault,
+        walk: walkSteps(t2.steps, lazyBit),
+        ...(t2.pa !== undefined ? { outputAddress: hex(t2.pa) } : {}),
+        ...(t2.fault ? { fault: t2.fault.message } : {}),
+      };
+    }
+  }
+  return out;
+}
+
+/** Why a virtual read at `address` fails, in the walk's terms. */
+export async function explainUnreadable(
+  p: StopPicture,
+  reader: PhysReader,
+  address: bigint,
+): Promise<string> {
+  const at = `0x${address.toString(16)}`;
+  try {
+    const { t, config } = await translateIn(p, reader, address);
+    const e = entryForStep(p, t, config);
+    if (e?.kind === 'lazy') {
+      return `${at} is a pvmfw lazy MMIO page: its stage-1 L${e.level} entry ${e.descriptor} @ ${e.descriptorAddress} has MMIO_LAZY_MAP_FLAG (bit ${lazyBitOf(p)}) set and VALID clear, so it is mapped only when the guest first touches it (handle_mmio_fault). Read it physically as p:${hex(t.shadowPa ?? address)}.`;
+    }
+    return `${at} has no valid translation: ${t.fault?.message ?? 'unmapped'}${e ? ` (L${e.level} entry ${e.descriptor} @ ${e.descriptorAddress})` : ''}`;
+  } catch (err) {
+    return `${at} is unreadable (${(err as Error).message})`;
+  }
+}
