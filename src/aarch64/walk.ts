@@ -5,17 +5,44 @@
 //
 // Bounded: a table pointing at one of its ancestors is a cycle (reported, not followed); tables
 // outside RAM, beyond the PA size or unreadable are reported on the entry that points there and the
-// walk goes on; at most `maxTables` tables are visited.
+// walk goes on; at most `maxTables` tables' worth of descriptors are visited, and diagnostics past a
+// per-kind cap are only counted, so a crafted table graph costs bounded time and memory.
 
-import { blockAllowed, type DescriptorFormat, levelShift, pageShift } from './granule';
+import {
+  DEFAULT_MAX_DIAGNOSTICS,
+  DiagnosticLog,
+  type DiagnosticKind,
+  type WalkDiagnostic,
+} from './diagnostics';
+import { blockAllowed, levelShift, pageShift } from './granule';
 import { type Leaf, type LeafContext, S_VALID, LIMIT_NS, joinHalves } from './leaf';
 import { LeafStore, MAX_STORE_TABLES, REF_INDEX_BITS } from './leafstore';
 import type { PhysRange, PhysReader } from './reader';
 import type { BaseRegister, RegimeConfig, WalkRoot } from './regime';
+import { asU32, type OaMasks, oaMasks, oaOf, scanTable, type ScanOut, uniformRun } from './tablescan';
+
+export type { DiagnosticKind, WalkDiagnostic } from './diagnostics';
+export { DEFAULT_MAX_DIAGNOSTICS } from './diagnostics';
+
+/**
+ * Default table cap: 4096 tables of 4 KiB, i.e. 2M descriptors (16 MiB of table pages). A
+ * page-granular Linux linear map needs 512 tables per GiB of RAM, so this covers about 8 GiB. It is
+ * also what keeps a crafted walk's consumers bounded: a table graph whose leaves each make their own
+ * region costs the CLI 0.7 to 1.1 GB at this cap, 2.7 to 4.5 GB at 16384 (the former default of
+ * 100000 ran the walker alone out of heap).
+ */
+export const DEFAULT_MAX_TABLES = 4096;
+/** Descriptors in a 4 KiB table: the unit the table cap counts in. */
+const CAP_UNIT = 512;
 
 export interface WalkOptions {
-  /** Cap on tables visited (default 100000). */
+  /**
+   * Cap on tables visited, counted in 4 KiB tables (a 16 KiB-granule table counts 4, a 64 KiB one
+   * 16, so the cap bounds memory whatever the granule). Default DEFAULT_MAX_TABLES.
+   */
   readonly maxTables?: number;
+  /** Diagnostics listed per kind; the rest are counted in one summary (default 100). */
+  readonly maxDiagnostics?: number;
   /** Physical RAM ranges [start, end): table pointers outside are reported and not read. */
   readonly ram?: readonly { readonly start: bigint; readonly end: bigint }[];
   /** Only these roots (default: every enabled root of the regime). */
@@ -81,21 +108,6 @@ class TableRec implements TableInfo {
   }
 }
 
-export type DiagnosticKind = 'cycle' | 'outsideRam' | 'unreadable' | 'addressSize' | 'tableCap';
-
-export interface WalkDiagnostic {
-  readonly kind: DiagnosticKind;
-  readonly base: BaseRegister;
-  readonly level: number;
-  /** Input address of the entry concerned. */
-  readonly va: bigint;
-  readonly descAddr?: bigint;
-  readonly desc?: bigint;
-  /** The address the entry points at (table or output address). */
-  readonly target?: bigint;
-  readonly message: string;
-}
-
 export interface WalkStats {
   tablesRead: number;
   tablesVisited: number;
@@ -116,33 +128,14 @@ export interface WalkResult {
   readonly store: LeafStore;
   /** The same leaves as objects (made on first access; hot paths read `store`). */
   readonly leaves: Leaf[];
+  /** The first `maxDiagnostics` of each kind, then one summary entry (`omitted` set) per kind. */
   readonly diagnostics: WalkDiagnostic[];
+  /** Every diagnostic found, by kind, listed or not. */
+  readonly diagnosticTotals: Readonly<Partial<Record<DiagnosticKind, number>>>;
   readonly stats: WalkStats;
 }
 
 const TWO32 = 4294967296;
-
-/** Masks to pull an address out of a descriptor's halves for one size shift. */
-interface OaMasks {
-  readonly lo: number;
-  readonly hi: number;
-  readonly form: 0 | 1 | 2; // pa48, lpa ([15:12] -> [51:48]), lpa2 ([9:8] -> [51:50])
-}
-
-function oaMasks(fmt: DescriptorFormat, shift: number): OaMasks {
-  const top = fmt.oa === 'lpa2' ? 49 : 47;
-  const lo = shift >= 32 ? 0 : (0xffffffff << shift) >>> 0;
-  const hiLow = Math.max(shift - 32, 0);
-  const hi = ((2 ** (top - 32 + 1) - 1) & ~(2 ** hiLow - 1)) >>> 0;
-  return { lo, hi, form: fmt.oa === 'lpa' ? 1 : fmt.oa === 'lpa2' ? 2 : 0 };
-}
-
-function oaOf(m: OaMasks, lo: number, hi: number): number {
-  let a = (hi & m.hi) * TWO32 + ((lo & m.lo) >>> 0);
-  if (m.form === 1) a += ((lo >>> 12) & 15) * 2 ** 48;
-  else if (m.form === 2) a += ((lo >>> 8) & 3) * 2 ** 50;
-  return a;
-}
 
 interface Task {
   readonly root: number;
@@ -180,11 +173,15 @@ export async function walk(
   opts: WalkOptions = {},
 ): Promise<WalkResult> {
   const t0 = performance.now();
-  const maxTables = Math.min(opts.maxTables ?? 100_000, MAX_STORE_TABLES);
+  // Roots may be smaller than a page, so the table count gets its own bound below the store's.
+  const maxTables = Math.min(opts.maxTables ?? DEFAULT_MAX_TABLES, MAX_STORE_TABLES - 8);
+  const maxEntries = maxTables * CAP_UNIT;
+  let entriesVisited = 0;
   const ram = opts.ram?.map((r) => [Number(r.start), Number(r.end)] as const);
   const paLimit = 2 ** regime.paBits;
   const tables: TableInfo[] = [];
-  const diagnostics: WalkDiagnostic[] = [];
+  const log = new DiagnosticLog(opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS);
+  const scanOut: ScanOut = { hiOr: 0 };
   const stats: WalkStats = {
     tablesRead: 0,
     tablesVisited: 0,
@@ -264,6 +261,7 @@ export async function walk(
     tables.push(info);
     pending.push(task);
     stats.tablesVisited++;
+    entriesVisited += root.rootEntries;
   }
 
   const store = new LeafStore(
@@ -274,7 +272,8 @@ export async function walk(
   const tableScratch: number[] = [];
   while (pending.length > 0) {
     rounds.push(store.length);
-    // One allocation per round: every entry of this round's tables could be a leaf.
+    // One allocation per round: every entry of this round's tables could be a leaf (the table
+    // cap bounds it: 2M descriptors, 8 MiB, at the default).
     let roundEntries = 0;
     for (const t of pending) roundEntries += t.entries;
     store.reserve(roundEntries);
@@ -324,7 +323,8 @@ export async function walk(
   function scan(t: Task, st: RootState, next: Task[]): void {
     const data = cache.get(t.pa);
     if (!data || data instanceof Error) {
-      diagnostics.push({
+      if (!log.note('unreadable', st.root.base, t.level, t.vaBase)) return;
+      log.add({
         kind: 'unreadable',
         base: st.root.base,
         level: t.level,
@@ -356,7 +356,7 @@ export async function walk(
       lm.hi,
       lm.form,
     );
-    const nonZero = scanTable(data, n, t.level === 3, tnum << REF_INDEX_BITS, store, tablesAt);
+    const nonZero = scanTable(data, n, t.level === 3, tnum << REF_INDEX_BITS, store, tablesAt, scanOut);
     stats.leaves += store.length - before;
     // Checked here, off the hot loop and while the next chunk is in flight, so that classify and
     // coalesce (which run after the last read) can take a uniform table in one step.
@@ -366,11 +366,12 @@ export async function walk(
       follow(t, st, data[2 * i], data[2 * i + 1], t.vaBase + i * st.span[li], t.pa + i * 8, next);
     // Valid leaves naming an output address beyond the PA size (an Address size fault on access):
     // the OR of the high words bounds every OA of the table, so most tables need no second look.
-    const bound = lm.form !== 0 ? Infinity : ((scanHiOr & lm.hi) >>> 0) * TWO32 + TWO32 + st.span[li];
+    const bound = lm.form !== 0 ? Infinity : ((scanOut.hiOr & lm.hi) >>> 0) * TWO32 + TWO32 + st.span[li];
     for (let k = bound > paLimit ? before : store.length; k < store.length; k++) {
       const oa = store.paOf(k);
       if (store.state(k) !== S_VALID || oa + st.span[li] <= paLimit) continue;
-      diagnostics.push({
+      if (!log.note('addressSize', st.root.base, t.level, store.vaOf(k))) continue;
+      log.add({
         kind: 'addressSize',
         base: st.root.base,
         level: t.level,
@@ -397,62 +398,43 @@ export async function walk(
   ): void {
     const pa = oaOf(st.tableMask, lo, hi);
     const level = t.level + 1;
+    const entriesPer = st.entriesPer;
     let cycle = false;
     for (let a: Task | undefined = t; a !== undefined && !cycle; a = a.parent) cycle = a.pa === pa;
-    if (cycle)
-      return followDiag(
-        t,
-        st,
-        lo,
-        hi,
-        va,
-        descAddr,
-        pa,
-        'cycle',
-        `table descriptor points at 0x${pa.toString(16)}, a table above it on this walk (cycle): not followed`,
-      );
-    if (pa >= paLimit)
-      return followDiag(
-        t,
-        st,
-        lo,
-        hi,
-        va,
-        descAddr,
-        pa,
-        'addressSize',
-        `next-level table 0x${pa.toString(16)} beyond the ${regime.paBits}-bit PA size (Address size fault)`,
-      );
-    const entriesPer = st.entriesPer;
-    if (ram !== undefined) {
+    let kind: DiagnosticKind | undefined;
+    if (cycle) kind = 'cycle';
+    else if (pa >= paLimit) kind = 'addressSize';
+    else if (ram !== undefined) {
       let inside = false;
       for (const [s, e] of ram) inside ||= pa >= s && pa + entriesPer * 8 <= e;
-      if (!inside)
-        return followDiag(
-          t,
-          st,
-          lo,
-          hi,
-          va,
-          descAddr,
-          pa,
-          'outsideRam',
-          `next-level table 0x${pa.toString(16)} is outside RAM: not read`,
-        );
+      if (!inside) kind = 'outsideRam';
     }
-    if (stats.tablesVisited >= maxTables)
-      return followDiag(
-        t,
-        st,
-        lo,
-        hi,
-        va,
-        descAddr,
-        pa,
-        'tableCap',
-        `table cap (${maxTables}) reached: level ${level} table 0x${pa.toString(16)} not walked`,
-      );
+    if (kind === undefined && (stats.tablesVisited >= maxTables || entriesVisited + entriesPer > maxEntries))
+      kind = 'tableCap';
+    if (kind !== undefined) {
+      if (!log.note(kind, st.root.base, t.level, va)) return;
+      const at = `0x${pa.toString(16)}`;
+      log.add({
+        kind,
+        base: st.root.base,
+        level: t.level,
+        va: big(va),
+        descAddr: big(descAddr),
+        desc: joinHalves(lo, hi),
+        target: big(pa),
+        message:
+          kind === 'cycle'
+            ? `table descriptor points at ${at}, a table above it on this walk (cycle): not followed`
+            : kind === 'addressSize'
+              ? `next-level table ${at} beyond the ${regime.paBits}-bit PA size (Address size fault)`
+              : kind === 'outsideRam'
+                ? `next-level table ${at} is outside RAM: not read`
+                : `table cap (${maxTables} tables of 4 KiB) reached: level ${level} table ${at} not walked`,
+      });
+      return;
+    }
     stats.tablesVisited++;
+    entriesVisited += entriesPer;
     // Hierarchical limits are OR-ed down the walk; HPD keeps only NSTable; stage 2 has none.
     const own = st.stage1 ? (hi >>> 27) & (st.hpd ? LIMIT_NS : 0x1f) : 0;
     const info = new TableRec(st.root.base, level, pa, va, entriesPer, descAddr, lo >>> 0, hi >>> 0);
@@ -469,30 +451,6 @@ export async function walk(
     });
   }
 
-  /** A table descriptor the walk does not follow, reported on its entry. */
-  function followDiag(
-    t: Task,
-    st: RootState,
-    lo: number,
-    hi: number,
-    va: number,
-    descAddr: number,
-    pa: number,
-    kind: DiagnosticKind,
-    message: string,
-  ): void {
-    diagnostics.push({
-      kind,
-      base: st.root.base,
-      level: t.level,
-      va: big(va),
-      descAddr: big(descAddr),
-      desc: joinHalves(lo, hi),
-      target: big(pa),
-      message,
-    });
-  }
-
   const sorted = store.mergeRuns(rounds);
   stats.leaves = sorted.length;
   stats.ms = performance.now() - t0;
@@ -505,77 +463,8 @@ export async function walk(
     get leaves(): Leaf[] {
       return (leaves ??= sorted.toLeaves());
     },
-    diagnostics,
+    diagnostics: log.finish(),
+    diagnosticTotals: log.totals(),
     stats,
   };
-}
-
-/**
- * The hot loop: one table's descriptors, leaves appended to the store as references (table number
- * and index; fields are decoded when a leaf is looked at). Indices of table descriptors go to
- * `tablesAt` for the caller. Returns the non-zero count; leaves the OR of the leaves' high words in
- * `scanHiOr`. Kept free of closures and allocation so V8 compiles it to a tight loop.
- */
-function scanTable(
-  data: Uint32Array,
-  n: number,
-  last: boolean,
-  tref: number,
-  store: LeafStore,
-  tablesAt: number[],
-): number {
-  const refs = store.refs;
-  const start = store.length;
-  let len = start;
-  let nonZero = 0;
-  let hiOr = 0;
-  if (last) {
-    // Level 3 has no table descriptors: every non-zero entry is a leaf (the bulk of a walk).
-    for (let i = 0; i < n; i++) {
-      const lo = data[2 * i];
-      const hi = data[2 * i + 1];
-      if ((lo | hi) === 0) continue;
-      refs[len++] = tref | i;
-      hiOr |= hi;
-    }
-    store.length = len;
-    scanHiOr = hiOr;
-    return len - start;
-  }
-  for (let i = 0; i < n; i++) {
-    const lo = data[2 * i];
-    const hi = data[2 * i + 1];
-    if ((lo | hi) === 0) continue;
-    nonZero++;
-    if ((lo & 3) === 3) {
-      tablesAt.push(i);
-      continue;
-    }
-    refs[len++] = tref | i;
-    hiOr |= hi;
-  }
-  store.length = len;
-  scanHiOr = hiOr;
-  return nonZero;
-}
-
-/**
- * n when entry i of the table is entry 0 with i * stride added to its low word and the same high
- * word (contiguous output addresses, identical attributes), else 0. A carry out of the low word
- * makes the sum miss the u32 and the table count as not uniform.
- */
-function uniformRun(data: Uint32Array, n: number, stride: number): number {
-  const lo0 = data[0];
-  const hi0 = data[1];
-  for (let i = 1; i < n; i++) if (data[2 * i + 1] !== hi0 || data[2 * i] !== lo0 + i * stride) return 0;
-  return n;
-}
-
-/** Set by scanTable: the OR of the high words of the last table's leaves. */
-let scanHiOr = 0;
-
-/** The descriptor words of a table (little-endian tables, as with SCTLR.EE = 0). */
-function asU32(b: Uint8Array): Uint32Array {
-  if (b.byteOffset % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
-  return new Uint32Array(b.slice().buffer, 0, b.length >> 2);
 }

@@ -1,0 +1,103 @@
+// The walker's per-table work, kept out of walk.ts's control flow: the hot loop over one table's
+// descriptors, the uniform-table check, and output-address extraction from u32 halves.
+
+import type { DescriptorFormat } from './granule';
+import type { LeafStore } from './leafstore';
+
+const TWO32 = 4294967296;
+
+/** Masks to pull an address out of a descriptor's halves for one size shift. */
+export interface OaMasks {
+  readonly lo: number;
+  readonly hi: number;
+  readonly form: 0 | 1 | 2; // pa48, lpa ([15:12] -> [51:48]), lpa2 ([9:8] -> [51:50])
+}
+
+export function oaMasks(fmt: DescriptorFormat, shift: number): OaMasks {
+  const top = fmt.oa === 'lpa2' ? 49 : 47;
+  const lo = shift >= 32 ? 0 : (0xffffffff << shift) >>> 0;
+  const hiLow = Math.max(shift - 32, 0);
+  const hi = ((2 ** (top - 32 + 1) - 1) & ~(2 ** hiLow - 1)) >>> 0;
+  return { lo, hi, form: fmt.oa === 'lpa' ? 1 : fmt.oa === 'lpa2' ? 2 : 0 };
+}
+
+export function oaOf(m: OaMasks, lo: number, hi: number): number {
+  let a = (hi & m.hi) * TWO32 + ((lo & m.lo) >>> 0);
+  if (m.form === 1) a += ((lo >>> 12) & 15) * 2 ** 48;
+  else if (m.form === 2) a += ((lo >>> 8) & 3) * 2 ** 50;
+  return a;
+}
+
+/** What scanTable leaves besides its return value (one object per walk, reused). */
+export interface ScanOut {
+  /** The OR of the high words of the table's leaves. */
+  hiOr: number;
+}
+
+/**
+ * The hot loop: one table's descriptors, leaves appended to the store as references (table number
+ * and index; fields are decoded when a leaf is looked at). Indices of table descriptors go to
+ * `tablesAt` for the caller. Returns the non-zero count; leaves the OR of the leaves' high words in
+ * `out.hiOr`. Kept free of closures and allocation so V8 compiles it to a tight loop.
+ */
+export function scanTable(
+  data: Uint32Array,
+  n: number,
+  last: boolean,
+  tref: number,
+  store: LeafStore,
+  tablesAt: number[],
+  out: ScanOut,
+): number {
+  const refs = store.refs;
+  const start = store.length;
+  let len = start;
+  let nonZero = 0;
+  let hiOr = 0;
+  if (last) {
+    // Level 3 has no table descriptors: every non-zero entry is a leaf (the bulk of a walk).
+    for (let i = 0; i < n; i++) {
+      const lo = data[2 * i];
+      const hi = data[2 * i + 1];
+      if ((lo | hi) === 0) continue;
+      refs[len++] = tref | i;
+      hiOr |= hi;
+    }
+    store.length = len;
+    out.hiOr = hiOr;
+    return len - start;
+  }
+  for (let i = 0; i < n; i++) {
+    const lo = data[2 * i];
+    const hi = data[2 * i + 1];
+    if ((lo | hi) === 0) continue;
+    nonZero++;
+    if ((lo & 3) === 3) {
+      tablesAt.push(i);
+      continue;
+    }
+    refs[len++] = tref | i;
+    hiOr |= hi;
+  }
+  store.length = len;
+  out.hiOr = hiOr;
+  return nonZero;
+}
+
+/**
+ * n when entry i of the table is entry 0 with i * stride added to its low word and the same high
+ * word (contiguous output addresses, identical attributes), else 0. A carry out of the low word
+ * makes the sum miss the u32 and the table count as not uniform.
+ */
+export function uniformRun(data: Uint32Array, n: number, stride: number): number {
+  const lo0 = data[0];
+  const hi0 = data[1];
+  for (let i = 1; i < n; i++) if (data[2 * i + 1] !== hi0 || data[2 * i] !== lo0 + i * stride) return 0;
+  return n;
+}
+
+/** The descriptor words of a table (little-endian tables, as with SCTLR.EE = 0). */
+export function asU32(b: Uint8Array): Uint32Array {
+  if (b.byteOffset % 4 === 0) return new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
+  return new Uint32Array(b.slice().buffer, 0, b.length >> 2);
+}
