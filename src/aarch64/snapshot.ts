@@ -87,38 +87,159 @@ export function makeSnapshot(
 
 export class SnapshotError extends Error {}
 
-function parseHex(s: unknown, what: string): bigint {
-  if (typeof s !== 'string' || !/^0x[0-9a-f]+$/i.test(s))
-    throw new SnapshotError(`snapshot: ${what} is not a hex string`);
-  return BigInt(s);
+/** Memory bytes a snapshot may hold: far beyond any real capture, refused before allocating. */
+export const MAX_SNAPSHOT_BYTES = 256 * 2 ** 20;
+
+/** Physical addresses are at most 52 bits (FEAT_LPA); runs must end at or below that. */
+const PA_LIMIT = 2 ** 52;
+
+/** How a JSON value looks, for messages ("the string \"1\"", "null", "an array"). */
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  switch (typeof v) {
+    case 'string': {
+      const q = JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+      return `the string ${q}`;
+    }
+    case 'number':
+      return `the number ${v}`;
+    case 'boolean':
+      return String(v);
+    default:
+      return 'an object';
+  }
 }
 
-/** Validates and loads a parsed snapshot JSON value. */
-export function loadSnapshot(json: unknown): {
+function fail(path: string, message: string): never {
+  throw new SnapshotError(`snapshot ${path}: ${message}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `name` as a path step: `.TCR_EL1`, or `["odd key"]`. */
+const step = (name: string): string =>
+  /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
+
+/** A hex string of at most 64 bits (leading zeros allowed). */
+function parseHex(v: unknown, path: string, example: string): bigint {
+  if (typeof v !== 'string') fail(path, `expected a hex string like "${example}", got ${describe(v)}`);
+  const m = /^0x0*([0-9a-f]{0,17})$/i.exec(v);
+  if (!m) fail(path, `expected a hex string like "${example}", got ${describe(v)}`);
+  if (m[1].length > 16) fail(path, `${v} is wider than 64 bits`);
+  return BigInt(v);
+}
+
+function hexMap(v: unknown, path: string): Record<string, bigint> {
+  if (!isObject(v)) fail(path, `expected an object of hex strings, got ${describe(v)}`);
+  const out: Record<string, bigint> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = parseHex(x, path + step(k), '0x1f');
+  return out;
+}
+
+/** Decoded length of strict base64 (RFC 4648 alphabet, padded, no whitespace), or the problem. */
+function base64Length(s: string): number | string {
+  if (s.length % 4 !== 0) return `length ${s.length} is not a multiple of 4`;
+  let end = s.length;
+  if (s.endsWith('=')) end--;
+  if (end < s.length && s[end - 1] === '=') end--;
+  const bad = s.slice(0, end).search(/[^A-Za-z0-9+/]/);
+  if (bad >= 0) return `character ${JSON.stringify(s[bad])} at offset ${bad}`;
+  return (s.length / 4) * 3 - (s.length - end);
+}
+
+/**
+ * Validates and loads a parsed snapshot JSON value. Every problem is a SnapshotError naming the
+ * field ("snapshot memory[3].data: not valid base64 (…)"). The memory runs are decoded into one
+ * buffer (at most `maxBytes`, checked before allocating) in address order.
+ */
+export function loadSnapshot(
+  json: unknown,
+  maxBytes = MAX_SNAPSHOT_BYTES,
+): {
   snapshot: Snapshot;
   registers: Record<string, bigint>;
   symbols: Record<string, bigint>;
   image: PhysImage;
 } {
-  if (typeof json !== 'object' || json === null) throw new SnapshotError('snapshot: not a JSON object');
-  const o = json as Record<string, unknown>;
-  if (o.format !== SNAPSHOT_FORMAT) throw new SnapshotError(`snapshot: format is not '${SNAPSHOT_FORMAT}'`);
-  if (typeof o.version !== 'number' || o.version > SNAPSHOT_VERSION)
-    throw new SnapshotError(
-      `snapshot: unsupported version ${String(o.version)} (this tool reads up to ${SNAPSHOT_VERSION})`,
-    );
-  const registers: Record<string, bigint> = {};
-  for (const [k, v] of Object.entries((o.registers ?? {}) as Record<string, unknown>))
-    registers[k] = parseHex(v, `register ${k}`);
-  const symbols: Record<string, bigint> = {};
-  for (const [k, v] of Object.entries((o.symbols ?? {}) as Record<string, unknown>))
-    symbols[k] = parseHex(v, `symbol ${k}`);
-  const image = new PhysImage();
-  if (!Array.isArray(o.memory)) throw new SnapshotError('snapshot: memory is not an array');
-  for (const m of o.memory as unknown[]) {
-    const mm = m as Record<string, unknown>;
-    if (typeof mm.data !== 'string') throw new SnapshotError('snapshot: memory data is not base64 text');
-    image.write(parseHex(mm.address, 'memory address'), new Uint8Array(Buffer.from(mm.data, 'base64')));
+  if (!isObject(json)) throw new SnapshotError(`snapshot: expected a JSON object, got ${describe(json)}`);
+  const o = json;
+  if (o.format !== SNAPSHOT_FORMAT)
+    fail('format', `expected ${JSON.stringify(SNAPSHOT_FORMAT)}, got ${describe(o.format)}`);
+  if (typeof o.version !== 'number') fail('version', `expected a number, got ${describe(o.version)}`);
+  if (!Number.isInteger(o.version) || o.version < 1)
+    fail('version', `expected a positive integer, got ${describe(o.version)}`);
+  if (o.version > SNAPSHOT_VERSION)
+    fail('version', `${o.version} is newer than this tool reads (up to ${SNAPSHOT_VERSION})`);
+  if (typeof o.created !== 'string')
+    fail('created', `expected an ISO time string, got ${describe(o.created)}`);
+  if (o.source !== undefined && typeof o.source !== 'string')
+    fail('source', `expected a string, got ${describe(o.source)}`);
+  const registers = hexMap(o.registers, 'registers');
+  const symbols = o.symbols === undefined ? {} : hexMap(o.symbols, 'symbols');
+  const image = loadMemory(o.memory, maxBytes);
+  return { snapshot: json as unknown as Snapshot, registers, symbols, image };
+}
+
+function loadMemory(memory: unknown, maxBytes: number): PhysImage {
+  if (!Array.isArray(memory)) fail('memory', `expected an array, got ${describe(memory)}`);
+  const runs = memory as unknown[];
+  const n = runs.length;
+  const address = new Float64Array(n);
+  const length = new Float64Array(n);
+  let total = 0;
+  let sorted = true;
+  for (let k = 0; k < n; k++) {
+    const m = runs[k];
+    const at = `memory[${k}]`;
+    if (!isObject(m)) fail(at, `expected an object with address and data, got ${describe(m)}`);
+    const a = parseHex(m.address, `${at}.address`, '0x40000000');
+    if (typeof m.data !== 'string') fail(`${at}.data`, `expected a base64 string, got ${describe(m.data)}`);
+    const len = base64Length(m.data);
+    if (typeof len === 'string') fail(`${at}.data`, `not valid base64 (${len})`);
+    if (a + BigInt(len) > BigInt(PA_LIMIT))
+      fail(at, `0x${a.toString(16)} + ${len} bytes runs past the 52-bit physical address space`);
+    total += len;
+    if (total > maxBytes)
+      fail(
+        'memory',
+        `memory[0..${k}] hold ${total.toLocaleString('en-US')} bytes, more than the ${maxBytes.toLocaleString('en-US')} bytes this tool loads`,
+      );
+    address[k] = Number(a);
+    length[k] = len;
+    if (k > 0 && address[k] < address[k - 1]) sorted = false;
   }
-  return { snapshot: json as Snapshot, registers, symbols, image };
+  // Address order (makeSnapshot writes it so; anything else is sorted here), then no overlaps.
+  const order = Uint32Array.from({ length: n }, (_, k) => k);
+  if (!sorted) order.sort((x, y) => address[x] - address[y] || x - y);
+  let prev = -1;
+  for (let k = 0; k < n; k++) {
+    const cur = order[k];
+    if (length[cur] === 0) continue;
+    if (prev >= 0 && address[prev] + length[prev] > address[cur])
+      fail(
+        `memory[${Math.max(prev, cur)}]`,
+        `its bytes overlap memory[${Math.min(prev, cur)}] (at 0x${address[cur].toString(16)})`,
+      );
+    prev = cur;
+  }
+  // One buffer for every run, filled in address order so adjacent runs end up adjacent in it.
+  const bytes = new Uint8Array(total);
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const runAddress = new Float64Array(n);
+  const runOffset = new Float64Array(n);
+  const runLength = new Float64Array(n);
+  let off = 0;
+  for (let k = 0; k < n; k++) {
+    const i = order[k];
+    view.write((runs[i] as { data: string }).data, off, length[i], 'base64');
+    runAddress[k] = address[i];
+    runOffset[k] = off;
+    runLength[k] = length[i];
+    off += length[i];
+  }
+  return PhysImage.fromRuns(bytes, runAddress, runOffset, runLength);
 }
