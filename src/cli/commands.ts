@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import {
+  coalesce,
   hex,
   makeSnapshot,
   parseAddress,
@@ -19,11 +20,14 @@ import {
 import { ElfImage } from '../elf';
 import {
   classify,
+  DEFAULT_LAZY_BIT,
   faultVerdict,
   GUARD_LOG_HEADER,
   GUARD_LOG_SYMBOL,
   type GuardReplay,
   guardLogSize,
+  type GuardReport,
+  leafJson,
   parseGuardLog,
   predictAccess,
   replayGuardLog,
@@ -31,6 +35,7 @@ import {
 } from '../pvmfw';
 import {
   diagnosticLines,
+  diagnosticsHeader,
   guardLines,
   leafLines,
   regimeHeader,
@@ -59,7 +64,86 @@ export interface CommonOptions {
   readonly guardLog?: string;
 }
 
-const lines = (o: CommonOptions, ls: string[]): void => o.out(ls.join('\n') + '\n');
+/**
+ * Lines written to `out` a few thousand at a time: the output of a big walk is never one string
+ * (V8 caps strings at 512 MiB) nor one argument list (`push(...lines)` overflows the stack).
+ */
+class LineSink {
+  private buf: string[] = [];
+  constructor(private readonly out: (s: string) => void) {}
+  line(s: string): void {
+    this.buf.push(s);
+    if (this.buf.length >= 4096) this.flush();
+  }
+  all(ls: Iterable<string>): void {
+    for (const s of ls) this.line(s);
+  }
+  flush(): void {
+    if (this.buf.length === 0) return;
+    this.out(this.buf.join('\n') + '\n');
+    this.buf = [];
+  }
+}
+
+const lines = (o: CommonOptions, ls: Iterable<string>): void => {
+  const sink = new LineSink(o.out);
+  sink.all(ls);
+  sink.flush();
+};
+
+/** The walk's diagnostics, capped by the walker, with a hint when the table cap stopped it. */
+function diagnosticsText(sink: LineSink, w: WalkResult): void {
+  const head = diagnosticsHeader(w);
+  if (head === undefined) return;
+  sink.line(head);
+  sink.all(diagnosticLines(w));
+  if (w.diagnosticTotals.tableCap)
+    sink.line('  (the table cap stopped the walk: raise --max-tables to go further)');
+}
+
+/**
+ * The JSON report of `reportJson`, written in pieces: the leaves one at a time (a walk may have
+ * millions; their objects and one JSON string of them all would not fit in memory), then the rest.
+ * `tail` adds members after `stats`.
+ */
+function writeReportJson(
+  o: CommonOptions,
+  w: WalkResult,
+  guard: GuardReport | undefined,
+  extra: { packets?: number },
+  tail: Record<string, unknown> = {},
+): void {
+  const lean: WalkResult = {
+    regime: w.regime,
+    roots: w.roots,
+    tables: w.tables,
+    store: w.store,
+    leaves: [],
+    diagnostics: w.diagnostics,
+    diagnosticTotals: w.diagnosticTotals,
+    stats: w.stats,
+  };
+  const { regime, leaves: _leaves, regions, ...rest } = reportJson(lean, guard, extra);
+  o.out(`{"regime":${JSON.stringify(regime)},"leaves":[`);
+  const bit = guard?.lazyBit ?? DEFAULT_LAZY_BIT;
+  const st = w.store;
+  jsonItems(o, st.length, (i) => leafJson(st.leaf(i), bit));
+  o.out('],"regions":[');
+  jsonItems(o, regions.length, (i) => regions[i]);
+  o.out(`],${JSON.stringify({ ...rest, ...tail }).slice(1)}\n`);
+}
+
+/** Items 0 .. n - 1 as comma-separated JSON, written a few thousand at a time. */
+function jsonItems(o: CommonOptions, n: number, item: (i: number) => unknown): void {
+  let chunk: string[] = [];
+  for (let i = 0; i < n; i++) {
+    chunk.push(JSON.stringify(item(i)));
+    if (chunk.length === 4096 || i === n - 1) {
+      o.out((i >= chunk.length ? ',' : '') + chunk.join(','));
+      chunk = [];
+    }
+  }
+}
 
 /** A progress bar on stderr, shown only once a walk has run for a second. */
 function progress(enabled: boolean): { onProgress?: (p: WalkProgress) => void; done(): void } {
@@ -115,16 +199,16 @@ export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean)
   const packets = p0 !== undefined ? (src.packets() ?? 0) - p0 : undefined;
   if (o.json) {
     const guard = o.regime === 'stage2' ? undefined : classify(w, { lazyBit: o.lazyBit });
-    o.out(JSON.stringify(reportJson(w, guard, packets !== undefined ? { packets } : {})) + '\n');
+    writeReportJson(o, w, guard, packets !== undefined ? { packets } : {});
     return 0;
   }
-  const ls = [
-    ...regimeHeader(w.regime, src.label),
-    ...(everyLeaf ? leafLines(w, o.lazyBit) : regionLines(w, o.lazyBit)),
-    statsLine(w, packets),
-  ];
-  if (w.diagnostics.length) ls.push(`diagnostics (${w.diagnostics.length}):`, ...diagnosticLines(w));
-  lines(o, ls);
+  const sink = new LineSink(o.out);
+  sink.all(regimeHeader(w.regime, src.label));
+  const regions = coalesce(w.store);
+  sink.all(everyLeaf ? leafLines(w, o.lazyBit) : regionLines(w, o.lazyBit, regions));
+  sink.line(statsLine(w, packets, regions.length));
+  diagnosticsText(sink, w);
+  sink.flush();
   return 0;
 }
 
@@ -222,10 +306,12 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
       o.lazyBit,
     );
   if (o.json) {
-    const j = reportJson(s1, g);
-    o.out(
-      JSON.stringify({
-        ...j,
+    writeReportJson(
+      o,
+      s1,
+      g,
+      {},
+      {
         guard: {
           lazyBit: g.lazyBit,
           pending: g.pending.length,
@@ -238,23 +324,25 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
           ...(note ? { note } : {}),
         },
         verdict: verdictJson(verdict),
-      }) + '\n',
+      },
     );
   } else {
-    const ls = [...regimeHeader(s1.regime, src.label), statsLine(s1)];
-    if (s2)
-      ls.push(
-        `stage 2: ${s2.leaves.length} leaves from ${hex(s2.roots[0].root)} (VMID ${s2.roots[0].vmid ?? 0})`,
-      );
-    else ls.push(`stage 2: ${s2regime.roots[0]?.reason ?? 'not available'}`);
+    const sink = new LineSink(o.out);
+    sink.all(regimeHeader(s1.regime, src.label));
+    sink.line(statsLine(s1));
+    sink.line(
+      s2
+        ? `stage 2: ${s2.store.length} leaves from ${hex(s2.roots[0].root)} (VMID ${s2.roots[0].vmid ?? 0})`
+        : `stage 2: ${s2regime.roots[0]?.reason ?? 'not available'}`,
+    );
     if (replay)
-      ls.push(
+      sink.line(
         `guard log: ${replay.enrolled ? 'enrolled' : 'not enrolled'}, ${replay.mapped.size} pages mapped per log`,
       );
-    if (note) ls.push(`guard log: ${note}`);
-    ls.push(...guardLines(g));
-    if (verdict) ls.push(`stopped in an EL1 exception: ${verdict.summary}`);
-    lines(o, ls);
+    if (note) sink.line(`guard log: ${note}`);
+    sink.all(guardLines(g));
+    if (verdict) sink.line(`stopped in an EL1 exception: ${verdict.summary}`);
+    sink.flush();
   }
   return g.anomalies.some((a) => a.severity === 'error') ? 3 : 0;
 }

@@ -36,15 +36,13 @@ export function regimeHeader(regime: RegimeConfig, label: string): string[] {
 
 const REGION_HEAD = `${pad('VA', 18)} ${pad('PA', 14)} ${lpad('SIZE', 6)} ${lpad('COUNT', 7)} ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} LAZY`;
 
-export function regionLines(w: WalkResult, lazyBit: number): string[] {
-  const out = [REGION_HEAD];
-  for (const g of coalesce(w.store)) {
+/** One line per region, made as they are consumed (a crafted walk may have millions). */
+export function* regionLines(w: WalkResult, lazyBit: number, regions = coalesce(w.store)): Generator<string> {
+  yield REGION_HEAD;
+  for (const g of regions) {
     const l = g.first;
-    out.push(
-      `${hex(g.va, 16)} ${hex(g.pa, 12)} ${lpad(sizeName(g.size), 6)} ${lpad(String(g.count), 7)} ${pad(l.kind, 8)} ${pad(formatPerms(l.ctx.perm, l.perms), 8)} ${pad(l.memType.name, 22)} ${lazyState(l, lazyBit) ?? '-'}`,
-    );
+    yield `${hex(g.va, 16)} ${hex(g.pa, 12)} ${lpad(sizeName(g.size), 6)} ${lpad(String(g.count), 7)} ${pad(l.kind, 8)} ${pad(formatPerms(l.ctx.perm, l.perms), 8)} ${pad(l.memType.name, 22)} ${lazyState(l, lazyBit) ?? '-'}`;
   }
-  return out;
 }
 
 const LEAF_HEAD = `${pad('VA', 18)} ${pad('PA', 14)} ${lpad('SIZE', 5)} L ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${pad('DESCRIPTOR', 18)} FLAGS`;
@@ -61,13 +59,16 @@ export function leafLine(l: Leaf, lazyBit: number): string {
   return `${hex(l.va, 16)} ${hex(l.pa, 12)} ${lpad(sizeName(l.size), 5)} ${l.level} ${pad(l.kind, 8)} ${pad(formatPerms(l.ctx.perm, l.perms), 8)} ${pad(l.memType.name, 22)} ${hex(l.desc, 16)} ${flags.join(' ')}`.trimEnd();
 }
 
-export function leafLines(w: WalkResult, lazyBit: number): string[] {
-  return [LEAF_HEAD, ...w.leaves.map((l) => leafLine(l, lazyBit))];
+/** Every leaf, made one at a time from the store (a walk may have millions). */
+export function* leafLines(w: WalkResult, lazyBit: number): Generator<string> {
+  yield LEAF_HEAD;
+  const st = w.store;
+  for (let i = 0; i < st.length; i++) yield leafLine(st.leaf(i), lazyBit);
 }
 
-export function statsLine(w: WalkResult, packets?: number): string {
+export function statsLine(w: WalkResult, packets?: number, regions = coalesce(w.store).length): string {
   const s = w.stats;
-  return `${s.leaves} leaves, ${coalesce(w.store).length} regions, ${s.tablesRead} tables read (${s.bytesRead} bytes, ${s.readCalls} batches${packets !== undefined ? `, ${packets} packets` : ''}) in ${s.ms.toFixed(1)} ms`;
+  return `${s.leaves} leaves, ${regions} regions, ${s.tablesRead} tables read (${s.bytesRead} bytes, ${s.readCalls} batches${packets !== undefined ? `, ${packets} packets` : ''}) in ${s.ms.toFixed(1)} ms`;
 }
 
 export function anomalyLine(a: PvmfwAnomaly): string {
@@ -75,10 +76,22 @@ export function anomalyLine(a: PvmfwAnomaly): string {
   return `  ${pad(a.severity, 7)} ${pad(a.kind, 16)} ${pad(where, 12)} ${a.message}`;
 }
 
+/** The walk's diagnostics: the listed ones, then a summary line per kind with more. */
 export function diagnosticLines(w: WalkResult): string[] {
-  return w.diagnostics.map(
-    (d) => `  ${pad(d.kind, 12)} ${d.base} L${d.level} ${hex(d.va, 16)}: ${d.message}`,
+  return w.diagnostics.map((d) =>
+    d.omitted !== undefined
+      ? `  ${d.message}`
+      : `  ${pad(d.kind, 12)} ${d.base} L${d.level} ${hex(d.va, 16)}: ${d.message}`,
   );
+}
+
+/** "diagnostics (2,090,144, 100 listed):", or undefined when there are none. */
+export function diagnosticsHeader(w: WalkResult): string | undefined {
+  let total = 0;
+  for (const n of Object.values(w.diagnosticTotals)) total += n;
+  if (total === 0) return undefined;
+  const listed = w.diagnostics.filter((d) => d.omitted === undefined).length;
+  return `diagnostics (${total.toLocaleString('en-US')}${listed < total ? `, ${listed} listed` : ''}):`;
 }
 
 function describe(d: Descriptor): string {

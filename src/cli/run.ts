@@ -1,10 +1,13 @@
 // The `pvmfw-mmu` command-line tool: walk, translate, guard, snapshot over a live gdbstub or a
-// snapshot file (main.ts runs it; tests call main() directly). Exit codes: 0 ok, 1 runtime failure (unreachable stub, unreadable
-// snapshot), 2 bad arguments; `guard` exits 3 when it finds error-severity anomalies.
+// snapshot file (main.ts runs it; tests call main() directly). Exit codes: 0 ok, 1 runtime failure
+// (unreachable stub, unreadable or invalid snapshot; one line on stderr, never a stack trace),
+// 2 bad arguments; `guard` exits 3 when it finds error-severity anomalies, `translate` 4 when the
+// access faults.
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { openGdb, openSnapshot, type Source } from './source';
+import { DEFAULT_MAX_TABLES, MAX_STORE_TABLES } from '../aarch64';
+import { CliError, openGdb, openSnapshot, type Source } from './source';
 import { runGuard, runSnapshot, runTranslate, runWalk, type CommonOptions } from './commands';
 
 const USAGE = `usage: pvmfw-mmu <command> (--gdb HOST:PORT | --snapshot FILE) [options]
@@ -19,7 +22,7 @@ options:
   --gdb HOST:PORT     QEMU gdbstub (the guest is stopped while attached; --resume detaches and resumes)
   --snapshot FILE     read a snapshot written by 'snapshot' instead of a live target
   --lazy-bit N        descriptor bit used as MMIO_LAZY_MAP_FLAG (default 55)
-  --max-tables N      cap on tables walked (default 100000)
+  --max-tables N      cap on tables walked, in 4 KiB tables (default ${DEFAULT_MAX_TABLES})
   --json              one JSON object on stdout
   --no-progress       no progress bar on stderr
 `;
@@ -87,7 +90,7 @@ export async function main(
     regime,
     json: !!o.json,
     lazyBit: intOption(o['lazy-bit'], 'lazy-bit', 0, 63) ?? 55,
-    maxTables: intOption(o['max-tables'], 'max-tables', 1, 10_000_000) ?? 100_000,
+    maxTables: intOption(o['max-tables'], 'max-tables', 1, MAX_STORE_TABLES - 8) ?? DEFAULT_MAX_TABLES,
     progress: !o['no-progress'] && !o.json && process.stderr.isTTY === true,
     out,
     ...(o.elf ? { elf: o.elf } : {}),
@@ -108,7 +111,13 @@ export async function main(
         return await runGuard(source, common);
       default: {
         const snap = await runSnapshot(source, common);
-        writeFileSync(o.output!, JSON.stringify(snap, null, 1) + '\n');
+        try {
+          writeFileSync(o.output!, JSON.stringify(snap, null, 1) + '\n');
+        } catch (e) {
+          throw new CliError(
+            `cannot write snapshot ${o.output}: ${e instanceof Error ? e.message : String(e)}`,
+          );
+        }
         out(
           `snapshot: ${snap.memory.length} memory runs, ${Object.keys(snap.registers).length} registers -> ${o.output}\n`,
         );
@@ -122,14 +131,31 @@ export async function main(
 
 export { UsageError };
 
+/** The one line a failure prints: the message's first line (never a stack trace). */
+function failureLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return `pvmfw-mmu: ${text.split('\n')[0] || (e instanceof Error ? e.name : 'failed')}\n`;
+}
+
 /** Runs the CLI as a process: one clear line on stderr and a non-zero exit code on failure. */
 export function runProcess(argv: string[]): void {
+  // A reader of stdout that goes away (`| head`) ends the run quietly, as with other tools.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    process.stderr.write(failureLine(e));
+    process.exit(1);
+  });
+  // Last resort for errors outside main's promise (a socket event, a timer): the same one line.
+  process.on('uncaughtException', (e) => {
+    process.stderr.write(failureLine(e));
+    process.exit(1);
+  });
   main(argv).then(
     (code) => {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`pvmfw-mmu: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.stderr.write(failureLine(e));
       if (e instanceof UsageError) process.stderr.write("run 'pvmfw-mmu --help' for usage\n");
       process.exitCode = e instanceof UsageError ? 2 : 1;
     },

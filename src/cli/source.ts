@@ -1,7 +1,7 @@
 // Where the CLI reads a machine from: a live gdbstub (--gdb HOST:PORT) or a snapshot file
 // (--snapshot FILE). Both give registers by name and a batched physical reader.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import {
   batchReader,
   loadSnapshot,
@@ -10,6 +10,7 @@ import {
   REGIME_REGISTERS,
   RecordingReader,
   type Registers,
+  SnapshotError,
 } from '../aarch64';
 import { connectTcp, type GdbClient } from '../gdb';
 
@@ -92,20 +93,38 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean): Promise
   }
 }
 
+/**
+ * Largest snapshot file read: base64 of MAX_SNAPSHOT_BYTES plus room for the JSON around it (and
+ * below V8's 512 MiB string limit, which readFileSync would otherwise hit with a raw error).
+ */
+export const MAX_SNAPSHOT_FILE = 384 * 2 ** 20;
+
 export function openSnapshot(file: string): Source {
   let text: string;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_SNAPSHOT_FILE)
+      throw new CliError(
+        `snapshot ${file} is ${(size / 2 ** 20).toFixed(0)} MiB, more than the ${MAX_SNAPSHOT_FILE / 2 ** 20} MiB this tool reads`,
+      );
     text = readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof CliError) throw e;
     throw new CliError(`cannot read snapshot ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch {
-    throw new CliError(`snapshot ${file} is not JSON`);
+  } catch (e) {
+    throw new CliError(`snapshot ${file} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
-  const s = loadSnapshot(json);
+  let s: ReturnType<typeof loadSnapshot>;
+  try {
+    s = loadSnapshot(json);
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new CliError(`${e.message} (in ${file})`);
+    throw e;
+  }
   const image: PhysImage = s.image;
   const reader: PhysReader = image;
   return {
