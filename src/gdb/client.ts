@@ -1,23 +1,23 @@
-// The GDB remote client: connection set-up (qSupported, target XML, QEMU extras, pipelining
-// self-test), run control, threads, registers and monitor commands. Memory access lives in memory.ts.
+// The GDB remote client: run state, thread selection, run control, threads, monitor commands and
+// QEMU extras. The connect sequence lives in handshake.ts, register access in registers.ts and
+// memory access in memory.ts; the client serializes them and keeps the run state.
 import { latin1Text } from './codec';
 import {
   ConnectionClosedError,
-  GdbDesyncError,
   GdbErrorReply,
   GdbProtocolError,
   GdbStateError,
   GdbTimeoutError,
-  RegisterUnavailableError,
 } from './errors';
-import { asciiToHex, bigIntToLeBytes, bytesToHex, hexToBytes, hexTextToBytes, leBytesToBigInt } from './hex';
+import { asciiToHex, hexToBytes, hexTextToBytes, leBytesToBigInt } from './hex';
 import { RspLink } from './link';
 import { MemoryAccess } from './memory';
+import { RegisterAccess, lookupRegister } from './registers';
 import { StopTracker } from './stops';
-import { checkReply, expectOk, issueWindowed } from './requests';
+import { checkReply, expectOk } from './requests';
 import { formatThreadId, isStopReply, parseStopReply, parseThreadId } from './stop-reply';
 import { makeRegisterMap } from './target-xml';
-import { parseSupported, pipelineSelfTest, readTargetDescription } from './handshake';
+import { runHandshake } from './handshake';
 import { connectTcpTransport, type Transport } from './transport';
 import type {
   BreakpointType,
@@ -32,8 +32,6 @@ import type {
   ThreadId,
   ThreadRef,
 } from './types';
-
-const CLIENT_FEATURES = 'qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;xmlRegisters=aarch64';
 
 /** Connects over TCP (QEMU: `-gdb tcp:127.0.0.1:PORT`) and runs the connect sequence. */
 export async function connectTcp(
@@ -71,6 +69,7 @@ export class RspClient implements GdbClient {
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
   private readonly memory: MemoryAccess;
+  private readonly registerAccess: RegisterAccess;
   private lock: Promise<unknown> = Promise.resolve();
   private multiprocess = false;
   private defaultPid = 1;
@@ -90,14 +89,16 @@ export class RspClient implements GdbClient {
       this.state = 'closed';
       this.stops.closed(error);
     });
-    this.memory = new MemoryAccess(this.link, () => ({
+    const settings = () => ({
       timeoutMs: this.timeoutMs,
       window: this.pipelining ? this.maxInFlight : 1,
       packetSize: this.packetSize,
       onDesync: () => {
         this.pipelining = false;
       },
-    }));
+    });
+    this.memory = new MemoryAccess(this.link, settings);
+    this.registerAccess = new RegisterAccess(this.link, settings);
   }
 
   get stats(): Readonly<GdbStats> {
@@ -107,33 +108,19 @@ export class RspClient implements GdbClient {
   // ---- connect sequence -------------------------------------------------------------------------
 
   async initialize(): Promise<void> {
-    const raw = (p: string) => this.raw(p);
-    for (const [k, v] of parseSupported(latin1Text(await raw(CLIENT_FEATURES)))) this.features.set(k, v);
-    const ps = this.features.get('PacketSize');
-    if (typeof ps === 'string' && /^[0-9a-fA-F]+$/.test(ps)) this.packetSize = parseInt(ps, 16);
+    const h = await runHandshake(this.link, this.options, this.timeoutMs);
+    for (const [k, v] of h.features) this.features.set(k, v);
+    for (const f of h.qemuFeatures) this.qemuFeatures.add(f);
+    this.packetSize = h.packetSize;
     this.multiprocess = this.features.get('multiprocess') === true;
-
-    for (const f of latin1Text(await raw('qqemu.Supported')).split(';')) if (f) this.qemuFeatures.add(f);
-
-    // Also required for `p` to work at all on QEMU 7.2.
-    if (!this.options.skipTargetXml && this.features.get('qXfer:features:read') === true) {
-      this.registers = await readTargetDescription(raw, this.packetSize);
+    if (h.registers) this.registers = h.registers;
+    if (h.stop) {
+      this.stops.last = h.stop;
+      if (h.stop.kind === 'signal' && h.stop.thread?.pid !== undefined) this.defaultPid = h.stop.thread.pid;
+      if (h.stop.kind !== 'signal') this.state = 'exited';
     }
-
-    const stop = latin1Text(await raw('?'));
-    if (isStopReply(stop)) {
-      const event = parseStopReply(stop);
-      this.stops.last = event;
-      if (event.kind === 'signal' && event.thread?.pid !== undefined) this.defaultPid = event.thread.pid;
-      if (event.kind !== 'signal') this.state = 'exited';
-    }
-
-    if (this.qemuFeatures.has('PhyMemMode'))
-      this.memory.physicalMode = latin1Text(await raw('qqemu.PhyMemMode')) === '1';
-
-    const want = this.options.pipelining ?? 'auto';
-    if (want === true) this.pipelining = true;
-    else if (want === 'auto') this.pipelining = await pipelineSelfTest(this.link, raw, this.timeoutMs);
+    if (h.physicalMode !== undefined) this.memory.physicalMode = h.physicalMode;
+    this.pipelining = h.pipelining;
   }
 
   // ---- plumbing -----------------------------------------------------------------------------------
@@ -201,35 +188,12 @@ export class RspClient implements GdbClient {
 
   // ---- registers ----------------------------------------------------------------------------------
 
-  private registerInfo(register: string | number): RegisterInfo {
-    const info = this.registers.get(register);
-    if (info) return info;
-    if (typeof register === 'number')
-      return { name: `r${register}`, regnum: register, bitsize: 64, type: 'int', feature: '' };
-    throw new RegisterUnavailableError(register, 'not in the target description');
-  }
-
-  private async readRegisterRaw(info: RegisterInfo): Promise<Uint8Array> {
-    const req = `p${info.regnum.toString(16)}`;
-    return this.parseRegisterReply(info, req, await this.raw(req));
-  }
-
-  private parseRegisterReply(info: RegisterInfo, req: string, reply: Uint8Array): Uint8Array {
-    if (reply.length === 0)
-      throw new RegisterUnavailableError(info.name, `stub returned nothing for '${req}'`);
-    if (reply[0] === 0x45 && reply.length === 3)
-      throw new RegisterUnavailableError(info.name, `'${req}' failed: ${latin1Text(reply)}`);
-    const bytes = hexToBytes(reply);
-    if (!bytes) throw new RegisterUnavailableError(info.name, 'value not available (xx)');
-    return bytes;
-  }
-
   readRegisterBytes(register: string | number, thread?: ThreadRef): Promise<Uint8Array> {
     return this.exclusive(async () => {
       this.assertStopped('read registers');
-      const info = this.registerInfo(register);
+      const info = lookupRegister(this.registers, register);
       if (thread !== undefined) await this.selectRaw('g', thread);
-      return this.readRegisterRaw(info);
+      return this.registerAccess.read(info);
     });
   }
 
@@ -244,44 +208,16 @@ export class RspClient implements GdbClient {
     return this.exclusive(async () => {
       this.assertStopped('read registers');
       if (thread !== undefined) await this.selectRaw('g', thread);
+      const infos = names.map((n) =>
+        typeof n === 'number' || this.registers.get(n) ? lookupRegister(this.registers, n) : undefined,
+      );
+      const known = infos.filter((r): r is RegisterInfo => r !== undefined);
+      const values = await this.registerAccess.readMany(known);
+      const valueOf = new Map(known.map((r, i) => [r, values[i]]));
+      // In the caller's order and spelling (names are found case-insensitively); unknown ones undefined.
       const out = new Map<string, bigint | undefined>();
-      const known: RegisterInfo[] = [];
-      for (const n of names) {
-        const info = this.registers.get(n) ?? (typeof n === 'number' ? this.registerInfo(n) : undefined);
-        if (info) known.push(info);
-        else out.set(String(n), undefined);
-      }
-      const packets = known.map((r) => `p${r.regnum.toString(16)}`);
-      const parse = (reply: Uint8Array, i: number) => {
-        try {
-          return leBytesToBigInt(this.parseRegisterReply(known[i], packets[i], reply));
-        } catch (e) {
-          if (e instanceof RegisterUnavailableError) return undefined;
-          throw e;
-        }
-      };
-      let values: (bigint | undefined)[];
-      try {
-        values = await issueWindowed(
-          this.link,
-          packets,
-          this.pipelining ? this.maxInFlight : 1,
-          this.timeoutMs,
-          parse,
-        );
-      } catch (e) {
-        if (!(e instanceof GdbDesyncError) || !this.pipelining) throw e;
-        this.pipelining = false;
-        values = await issueWindowed(this.link, packets, 1, this.timeoutMs, parse);
-      }
-      known.forEach((r, i) => out.set(r.name, values[i]));
-      // Preserve the caller's order and spelling for names found case-insensitively.
-      const ordered = new Map<string, bigint | undefined>();
-      for (const n of names) {
-        const info = this.registers.get(n);
-        ordered.set(String(n), info ? out.get(info.name) : out.get(String(n)));
-      }
-      return ordered;
+      names.forEach((n, i) => out.set(String(n), infos[i] && valueOf.get(infos[i])));
+      return out;
     });
   }
 
@@ -300,13 +236,9 @@ export class RspClient implements GdbClient {
   writeRegister(register: string | number, value: bigint, thread?: ThreadRef): Promise<void> {
     return this.exclusive(async () => {
       this.assertStopped('write registers');
-      const info = this.registerInfo(register);
+      const info = lookupRegister(this.registers, register);
       if (thread !== undefined) await this.selectRaw('g', thread);
-      const req = `P${info.regnum.toString(16)}=${bytesToHex(bigIntToLeBytes(value, Math.ceil(info.bitsize / 8)))}`;
-      const reply = await this.raw(req);
-      if (reply.length === 0)
-        throw new RegisterUnavailableError(info.name, 'stub does not support writing it');
-      expectOk(req, reply);
+      await this.registerAccess.write(info, value);
     });
   }
 

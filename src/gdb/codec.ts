@@ -6,6 +6,10 @@
 // (interrupt, client to stub). Inside a payload `}` escapes the next byte (XOR 0x20) and `*` repeats
 // the previous byte (count = next byte - 29). The checksum is the sum mod 256 of the raw bytes between
 // the start character and `#`, before unescaping.
+//
+// A stub is not trusted with the client's memory: a packet is capped both as sent (bytes before `#`)
+// and as expanded (after `}` and `*`), see packetLimits. Framing is linear in the bytes pushed, whatever
+// they are (a chunk of a million `$` used to rescan the rest of the chunk at each one).
 
 export type CodecEvent =
   /** A complete packet. `payload` is unescaped and run-length expanded; `checksumOk` false on mismatch. */
@@ -25,7 +29,38 @@ export type CodecEvent =
   | { readonly type: 'nack' }
   | { readonly type: 'interrupt' }
   /** A payload that framed correctly but whose escapes or run-length encoding are malformed. */
-  | { readonly type: 'malformed'; readonly reason: string; readonly raw: Uint8Array };
+  | { readonly type: 'malformed'; readonly reason: string; readonly raw: Uint8Array }
+  /**
+   * A packet over the limits, dropped: no `#` within `limit` bytes (`framing`; the decoder then skips
+   * to the next `#` or `$`), or an expansion over `limit` bytes (`expansion`).
+   */
+  | { readonly type: 'tooLarge'; readonly stage: 'framing' | 'expansion'; readonly limit: number };
+
+export interface PacketLimits {
+  /** Bytes between the start character and `#`, as sent. */
+  readonly maxRawBytes: number;
+  /** Bytes of the payload after `}` escapes and `*` run-length expansion. */
+  readonly maxPayloadBytes: number;
+}
+
+/** The least cap on a packet, whatever PacketSize the stub announced. */
+export const MIN_PACKET_CAP = 1 << 20;
+/** The largest PacketSize honoured: a stub announcing more must not lift the caps with it. */
+export const MAX_PACKET_SIZE = 1 << 20;
+
+/**
+ * Caps for a stub announcing `packetSize` (qSupported `PacketSize`; 0 before it is known). The largest
+ * legitimate replies are an `m` of 2048 bytes (4096 hex digits; QEMU refuses larger reads), a qXfer
+ * chunk and a monitor `O` packet (both within PacketSize, 4096 on QEMU). Four times the announced size,
+ * and never under 1 MiB, leaves a wide margin for stubs that under-announce; the same value caps the
+ * expansion, since a legitimate run-length encoding only shortens what is within those sizes anyway.
+ * Anything larger is a hostile or broken stream: buffering it would only postpone the failure (a 40 MB
+ * packet of `*` runs used to ask for an 8 GiB array, an endless packet grew to gigabytes).
+ */
+export function packetLimits(packetSize = 0): PacketLimits {
+  const cap = Math.max(MIN_PACKET_CAP, Math.min(packetSize, MAX_PACKET_SIZE) * 4);
+  return { maxRawBytes: cap, maxPayloadBytes: cap };
+}
 
 const DOLLAR = 0x24;
 const PERCENT = 0x25;
@@ -41,6 +76,8 @@ const enum State {
   Data,
   Checksum1,
   Checksum2,
+  /** Dropping the rest of an oversized packet, up to its `#` (or a new `$`). */
+  Discard,
 }
 
 function hexValue(b: number): number {
@@ -74,8 +111,13 @@ class ByteBuffer {
     this.buf.set(bytes.subarray(start, end), this.length);
     this.length += n;
   }
-  last(): number {
-    return this.buf[this.length - 1];
+  get capacity(): number {
+    return this.buf.length;
+  }
+  /** Empties the buffer and gives back memory an oversized packet made it grow to. */
+  release(): void {
+    this.length = 0;
+    if (this.buf.length > 1 << 16) this.buf = new Uint8Array(4096);
   }
   take(): Uint8Array {
     const out = this.buf.slice(0, this.length);
@@ -84,30 +126,65 @@ class ByteBuffer {
   }
 }
 
-/** Expands `}` escapes and `*` run-length encoding. Returns a string on malformed input. */
-export function decodePayload(raw: Uint8Array): Uint8Array | string {
-  // Fast path: nothing to expand (the common case for hex replies). Returns `raw` itself.
-  // Buffer#indexOf is memchr; TypedArray#indexOf is several times slower on 4 KiB replies.
-  const view = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (view.indexOf(BRACE) < 0 && view.indexOf(STAR) < 0) return raw;
-  const out = new ByteBuffer();
+/**
+ * The expanded size of a payload, or why it is malformed: one pass and no allocation, so an expansion
+ * over the cap is refused before anything is allocated for it.
+ */
+function expandedLength(raw: Uint8Array): number | string {
+  let n = 0;
   for (let i = 0; i < raw.length; i++) {
     const b = raw[i];
     if (b === BRACE) {
       if (i + 1 >= raw.length) return 'escape character at end of packet';
-      out.push(raw[++i] ^ 0x20);
+      i++;
+      n++;
     } else if (b === STAR) {
-      if (out.length === 0) return 'run-length marker with no preceding byte';
+      if (n === 0) return 'run-length marker with no preceding byte';
       if (i + 1 >= raw.length) return 'run-length marker at end of packet';
       const count = raw[++i] - 29;
       if (count < 0) return `invalid run-length count byte 0x${raw[i].toString(16)}`;
-      const repeated = out.last();
-      for (let k = 0; k < count; k++) out.push(repeated);
-    } else {
-      out.push(b);
-    }
+      n += count;
+    } else n++;
   }
-  return out.take();
+  return n;
+}
+
+type Expansion = Uint8Array | { readonly malformed: string } | { readonly over: number };
+
+function expand(raw: Uint8Array, maxBytes: number): Expansion {
+  // Fast path: nothing to expand (the common case for hex replies). Returns `raw` itself.
+  // Buffer#indexOf is memchr; TypedArray#indexOf is several times slower on 4 KiB replies.
+  const view = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (view.indexOf(BRACE) < 0 && view.indexOf(STAR) < 0)
+    return raw.length > maxBytes ? { over: maxBytes } : raw;
+  const size = expandedLength(raw);
+  if (typeof size === 'string') return { malformed: size };
+  if (size > maxBytes) return { over: maxBytes };
+  const out = new Uint8Array(size);
+  let o = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i];
+    if (b === BRACE) out[o++] = raw[++i] ^ 0x20;
+    else if (b === STAR) {
+      const count = raw[++i] - 29;
+      out.fill(out[o - 1], o, o + count);
+      o += count;
+    } else out[o++] = b;
+  }
+  return out;
+}
+
+/**
+ * Expands `}` escapes and `*` run-length encoding. Returns a string on malformed input, or when the
+ * expansion would exceed `maxBytes`.
+ */
+export function decodePayload(
+  raw: Uint8Array,
+  maxBytes = packetLimits().maxPayloadBytes,
+): Uint8Array | string {
+  const r = expand(raw, maxBytes);
+  if (r instanceof Uint8Array) return r;
+  return 'malformed' in r ? r.malformed : `payload expands to over ${maxBytes} bytes`;
 }
 
 export class RspDecoder {
@@ -117,15 +194,34 @@ export class RspDecoder {
   private sum = 0;
   private checksumHigh = 0;
   private checksumHighValid = false;
+  private limits: PacketLimits;
+
+  constructor(limits: PacketLimits = packetLimits()) {
+    this.limits = limits;
+  }
+
+  /** New caps, e.g. once qSupported has told the stub's PacketSize; applies from the next byte. */
+  setLimits(limits: PacketLimits): void {
+    this.limits = limits;
+  }
 
   /** Whether the decoder is in the middle of a packet (for diagnostics when a stream ends). */
   get inPacket(): boolean {
     return this.state !== State.Idle;
   }
 
+  /** Memory held for a partial packet (bounded by the raw cap, up to a factor of two for growth). */
+  get retainedBytes(): number {
+    return this.data.capacity;
+  }
+
   push(chunk: Uint8Array): CodecEvent[] {
     const events: CodecEvent[] = [];
     let view: Buffer | undefined;
+    // Positions of the next '#' and '$' at or after i (n: none left in this chunk), found once and
+    // reused until i passes them: searching afresh at every '$' made framing quadratic in the chunk.
+    let nextHash = -1;
+    let nextDollar = -1;
     let i = 0;
     const n = chunk.length;
     while (i < n) {
@@ -143,28 +239,47 @@ export class RspDecoder {
           // Anything else between packets is line noise: gdb ignores it too.
           break;
         }
-        case State.Data: {
+        case State.Data:
+        case State.Discard: {
           // Bulk-copy up to the next '#' (or '$', which restarts framing as gdb does after a lost '#').
-          view ??= Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-          let j = view.indexOf(HASH, i);
-          const dollar = view.indexOf(DOLLAR, i);
-          if (j < 0) j = n;
-          if (dollar >= 0 && dollar < j) j = dollar;
-          let sum = this.sum;
-          for (let k = i; k < j; k++) sum += chunk[k];
-          this.sum = sum & 0xff;
-          this.data.append(chunk, i, j);
+          // A delimiter right here is settled without a search: a native indexOf call costs more
+          // than the byte (a stream of `$` is nothing but restarts).
+          let j = i;
+          const here = chunk[i];
+          if (here !== HASH && here !== DOLLAR) {
+            view ??= Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+            if (nextHash < i) nextHash = indexOrEnd(view, HASH, i);
+            if (nextDollar < i) nextDollar = indexOrEnd(view, DOLLAR, i);
+            j = Math.min(nextHash, nextDollar);
+          }
+          if (this.state === State.Data) {
+            if (this.data.length + (j - i) > this.limits.maxRawBytes) {
+              events.push({ type: 'tooLarge', stage: 'framing', limit: this.limits.maxRawBytes });
+              this.data.release();
+              this.state = State.Discard;
+            } else if (j > i) {
+              let sum = this.sum;
+              for (let k = i; k < j; k++) sum += chunk[k];
+              this.sum = sum & 0xff;
+              this.data.append(chunk, i, j);
+            }
+          }
           i = j;
           if (i < n) {
             if (chunk[i] === HASH) {
-              this.state = State.Checksum1;
+              // The checksum of a discarded packet is noise to the Idle state (hex digits only).
+              this.state = this.state === State.Discard ? State.Idle : State.Checksum1;
             } else {
-              // A '$' inside a packet: the previous one was truncated. Start over, report it.
-              events.push({
-                type: 'malformed',
-                reason: 'packet restarted before its end',
-                raw: this.data.take(),
-              });
+              // A '$' inside a packet: the previous one was truncated. Start over, and report it
+              // unless nothing was lost (`$$`).
+              if (this.state === State.Data && this.data.length > 0)
+                events.push({
+                  type: 'malformed',
+                  reason: 'packet restarted before its end',
+                  raw: this.data.take(),
+                });
+              this.state = State.Data;
+              this.data.length = 0;
               this.kind = 'packet';
               this.sum = 0;
             }
@@ -184,15 +299,22 @@ export class RspDecoder {
           const raw = this.data.take();
           const checksumOk = this.checksumHighValid && v >= 0 && ((this.checksumHigh << 4) | v) === this.sum;
           this.state = State.Idle;
-          const decoded = decodePayload(raw);
-          if (typeof decoded === 'string') events.push({ type: 'malformed', reason: decoded, raw });
-          else events.push({ type: this.kind, payload: decoded, checksumOk, raw });
+          const decoded = expand(raw, this.limits.maxPayloadBytes);
+          if (decoded instanceof Uint8Array)
+            events.push({ type: this.kind, payload: decoded, checksumOk, raw });
+          else if ('malformed' in decoded) events.push({ type: 'malformed', reason: decoded.malformed, raw });
+          else events.push({ type: 'tooLarge', stage: 'expansion', limit: decoded.over });
           break;
         }
       }
     }
     return events;
   }
+}
+
+function indexOrEnd(view: Buffer, byte: number, from: number): number {
+  const at = view.indexOf(byte, from);
+  return at < 0 ? view.length : at;
 }
 
 const NEEDS_ESCAPE = new Uint8Array(256);

@@ -119,3 +119,54 @@ export class GdbStateError extends GdbError {}
  * stub is quiet, and the client retries strictly (one request at a time).
  */
 export class GdbDesyncError extends GdbProtocolError {}
+
+/**
+ * The stub sent a packet larger than the client accepts (see packetLimits in codec.ts): either no `#`
+ * within the cap, or a run-length encoding that expands past it. No legitimate reply comes close, and
+ * after a lost frame the byte stream cannot be trusted, so the connection is closed.
+ */
+export class GdbPacketTooLargeError extends ConnectionClosedError {
+  constructor(
+    readonly limit: number,
+    readonly stage: 'framing' | 'expansion',
+  ) {
+    super(`packet over ${byteSize(limit)}`);
+    this.message =
+      stage === 'framing'
+        ? `the gdbstub sent a packet over ${byteSize(limit)} without ending it: closing the connection`
+        : `the gdbstub sent a packet whose run-length encoding expands to over ${byteSize(limit)}: closing the connection`;
+  }
+}
+
+/** The target description (target.xml and its xi:includes) is malformed or over the client's limits. */
+export class GdbTargetDescriptionError extends GdbProtocolError {}
+
+/** The connect sequence (qSupported, target description, self-test) overran its deadline. */
+export class GdbHandshakeTimeoutError extends GdbTimeoutError {
+  constructor(
+    timeoutMs: number,
+    /** What the client was doing when the deadline passed. */
+    readonly step: string,
+  ) {
+    super('connect handshake', timeoutMs);
+    this.message = `the gdbstub did not complete the connect handshake within ${timeoutMs} ms (stuck ${step})`;
+  }
+}
+
+/** A register read answered with something that is not the register's value: not hex, or not its size. */
+export class RegisterReplyError extends GdbProtocolError {
+  constructor(
+    readonly register: string,
+    readonly request: string,
+    readonly detail: string,
+  ) {
+    super(`register ${register}: '${request}' answered ${detail}`);
+  }
+}
+
+/** `1 MiB`, `64 KiB`, or a byte count: limits read better in the unit they were chosen in. */
+export function byteSize(n: number): string {
+  if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`;
+  if (n >= 1 << 10 && n % (1 << 10) === 0) return `${n / (1 << 10)} KiB`;
+  return `${n} bytes`;
+}

@@ -1,13 +1,98 @@
 // The connect-time exchanges: qSupported parsing, the target description (qXfer with xi:include),
-// and the pipelining self-test.
-import { latin1Text } from './codec';
-import { GdbProtocolError } from './errors';
+// the pipelining self-test, and the deadline the whole sequence runs under.
+import { latin1Text, MAX_PACKET_SIZE } from './codec';
+import {
+  byteSize,
+  GdbHandshakeTimeoutError,
+  GdbProtocolError,
+  GdbTargetDescriptionError,
+  GdbTimeoutError,
+} from './errors';
 import type { RspLink } from './link';
 import { checkReply, issueWindowed } from './requests';
 import { includesOf, parseTargetDescription } from './target-xml';
-import type { RegisterMap } from './types';
+import { isStopReply, parseStopReply } from './stop-reply';
+import type { ConnectOptions, RegisterMap, StopEvent } from './types';
 
 type Request = (packet: string) => Promise<Uint8Array>;
+
+const CLIENT_FEATURES = 'qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;xmlRegisters=aarch64';
+
+/** What the connect sequence learnt about the stub and the target. */
+export interface Handshake {
+  readonly features: ReadonlyMap<string, string | boolean>;
+  readonly qemuFeatures: ReadonlySet<string>;
+  readonly packetSize: number;
+  /** Undefined when the stub has no target description or the caller skipped it. */
+  readonly registers?: RegisterMap;
+  /** The answer to `?`, when it was a stop reply. */
+  readonly stop?: StopEvent;
+  /** QEMU's PhyMemMode, when the stub has it. */
+  readonly physicalMode?: boolean;
+  readonly pipelining: boolean;
+}
+
+/**
+ * qSupported, qqemu.Supported, the target description, `?`, PhyMemMode and the pipelining self-test,
+ * all under one deadline (`handshakeTimeoutMs`). Raises the link's packet caps once PacketSize is known.
+ */
+export async function runHandshake(
+  link: RspLink,
+  options: ConnectOptions,
+  timeoutMs: number,
+): Promise<Handshake> {
+  const deadline = deadlineRequests(
+    (p, ms) => link.request(p, ms),
+    timeoutMs,
+    options.handshakeTimeoutMs ?? 30_000,
+  );
+  const raw = deadline.request;
+  const features = parseSupported(latin1Text(await raw(CLIENT_FEATURES)));
+  let packetSize = 4096;
+  const ps = features.get('PacketSize');
+  // Clamped: the packet caps grow with it, and a stub must not lift them by announcing a huge size.
+  if (typeof ps === 'string' && /^[0-9a-fA-F]{1,8}$/.test(ps))
+    packetSize = Math.min(parseInt(ps, 16), MAX_PACKET_SIZE);
+  link.setPacketSize(packetSize);
+
+  deadline.step('at qqemu.Supported');
+  const qemuFeatures = new Set(
+    latin1Text(await raw('qqemu.Supported'))
+      .split(';')
+      .filter(Boolean),
+  );
+
+  // Also required for `p` to work at all on QEMU 7.2.
+  const registers =
+    !options.skipTargetXml && features.get('qXfer:features:read') === true
+      ? await readTargetDescription(raw, packetSize, undefined, deadline.step)
+      : undefined;
+
+  deadline.step("at the stop query ('?')");
+  const reply = latin1Text(await raw('?'));
+  const stop = isStopReply(reply) ? parseStopReply(reply) : undefined;
+
+  deadline.step('at qqemu.PhyMemMode');
+  const physicalMode = qemuFeatures.has('PhyMemMode')
+    ? latin1Text(await raw('qqemu.PhyMemMode')) === '1'
+    : undefined;
+
+  deadline.step('in the pipelining self-test');
+  const want = options.pipelining ?? 'auto';
+  const pipelining =
+    want === 'auto'
+      ? await pipelineSelfTest(link, raw, Math.max(1, Math.min(timeoutMs, deadline.remainingMs())))
+      : want;
+  return {
+    features,
+    qemuFeatures,
+    packetSize,
+    ...(registers ? { registers } : {}),
+    ...(stop ? { stop } : {}),
+    ...(physicalMode !== undefined ? { physicalMode } : {}),
+    pipelining,
+  };
+}
 
 /** `name=value`, `name+`, `name-` items of a qSupported reply. */
 export function parseSupported(reply: string): Map<string, string | boolean> {
@@ -23,13 +108,18 @@ export function parseSupported(reply: string): Map<string, string | boolean> {
   return features;
 }
 
-/** `qXfer:<object>:read:<annex>:offset,length` until the `l` (last) chunk. */
+/**
+ * `qXfer:<object>:read:<annex>:offset,length` until the `l` (last) chunk. `tooLarge` is thrown once
+ * the object passes `maxBytes`: a stub that never sends `l` must not be read forever.
+ */
 export async function readXfer(
   request: Request,
   packetSize: number,
   object: string,
   annex: string,
-): Promise<string> {
+  maxBytes = Infinity,
+  tooLarge: () => Error = () => new GdbProtocolError(`qXfer:${object} ${annex} is over ${maxBytes} bytes`),
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const len = Math.max(64, packetSize - 5);
@@ -41,25 +131,95 @@ export async function readXfer(
     if (marker !== 0x6d /* m */ && marker !== 0x6c /* l */)
       throw new GdbProtocolError(`bad qXfer reply to ${req}`);
     const data = reply.subarray(1);
-    chunks.push(data);
     offset += data.length;
+    if (offset > maxBytes) throw tooLarge();
+    chunks.push(data);
     if (marker === 0x6c || data.length === 0) break;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-/** target.xml and every document it includes, then the register map built from them. */
-export async function readTargetDescription(request: Request, packetSize: number): Promise<RegisterMap> {
+/**
+ * Bounds on the target description. QEMU 7.2 `-cpu max` sends 4 documents, about 40 KiB; the caps
+ * leave two orders of magnitude for other stubs and CPUs while keeping a hostile one from occupying
+ * the client (each annex is fetched once, whatever the number of references to it).
+ */
+export const TARGET_DESCRIPTION_LIMITS = { maxDocuments: 256, maxBytes: 4 << 20 };
+
+/**
+ * target.xml and every document it includes (each annex fetched once), then the register map built
+ * from them. `progress` hears what is being read, for the handshake deadline's message.
+ */
+export async function readTargetDescription(
+  request: Request,
+  packetSize: number,
+  limits = TARGET_DESCRIPTION_LIMITS,
+  progress: (step: string) => void = () => undefined,
+): Promise<RegisterMap> {
   const documents = new Map<string, string>();
   const queue = ['target.xml'];
-  while (queue.length) {
-    const annex = queue.shift() as string;
-    if (documents.has(annex)) continue;
-    const xml = await readXfer(request, packetSize, 'features', annex);
+  const seen = new Set(queue);
+  let total = 0;
+  for (let k = 0; k < queue.length; k++) {
+    const annex = queue[k];
+    progress(`reading the target description (${annex}, document ${k + 1}, ${total} bytes so far)`);
+    const bytes = await readXfer(
+      request,
+      packetSize,
+      'features',
+      annex,
+      limits.maxBytes - total,
+      () =>
+        new GdbTargetDescriptionError(
+          `the target description is over ${byteSize(limits.maxBytes)} (while reading ${annex})`,
+        ),
+    );
+    total += bytes.length;
+    const xml = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
     documents.set(annex, xml);
-    queue.push(...includesOf(xml));
+    for (const href of includesOf(xml)) {
+      if (seen.has(href)) continue;
+      if (seen.size >= limits.maxDocuments)
+        throw new GdbTargetDescriptionError(
+          `the target description includes more than ${limits.maxDocuments} documents (${href} in ${annex})`,
+        );
+      seen.add(href);
+      queue.push(href);
+    }
   }
   return parseTargetDescription(documents);
+}
+
+/**
+ * A request function for the connect sequence: every request's timeout is cut to what is left of the
+ * deadline, and running out of it is a GdbHandshakeTimeoutError saying what was being done. Per-request
+ * timeouts alone do not bound the sequence: a stub may answer each request promptly, forever.
+ */
+export function deadlineRequests(
+  send: (packet: string, timeoutMs: number) => Promise<Uint8Array>,
+  requestTimeoutMs: number,
+  handshakeTimeoutMs: number,
+): { request: Request; step: (text: string) => void; remainingMs: () => number } {
+  const deadline = Date.now() + handshakeTimeoutMs;
+  let step = 'at qSupported';
+  const remainingMs = () => deadline - Date.now();
+  return {
+    step: (text) => {
+      step = text;
+    },
+    remainingMs,
+    async request(packet) {
+      const left = remainingMs();
+      if (left <= 0) throw new GdbHandshakeTimeoutError(handshakeTimeoutMs, step);
+      try {
+        return await send(packet, Math.min(requestTimeoutMs, left));
+      } catch (e) {
+        if (e instanceof GdbTimeoutError && left < requestTimeoutMs)
+          throw new GdbHandshakeTimeoutError(handshakeTimeoutMs, step);
+        throw e;
+      }
+    },
+  };
 }
 
 /**

@@ -20,7 +20,9 @@ export {
   framePacket,
   runLengthEncode,
   decodePayload,
+  packetLimits,
   type CodecEvent,
+  type PacketLimits,
 } from './codec';
 export { parseStopReply, parseThreadId, formatThreadId } from './stop-reply';
 export { parseTargetDescription } from './target-xml';

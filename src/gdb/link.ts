@@ -1,8 +1,16 @@
 // The packet link: acks (`+`/`-`), retransmission on `-`, matching replies to requests (FIFO, so
 // several requests may be in flight), per-request timeouts, and routing of packets nobody asked for
-// (stop replies while running, console output) to a listener.
-import { RspDecoder, encodePacket, latin1Text } from './codec';
-import { ConnectionClosedError, GdbDesyncError, GdbRetransmitError, GdbTimeoutError } from './errors';
+// (stop replies while running, console output) to a listener. A packet over the codec's caps closes
+// the connection: what follows it cannot be framed with confidence.
+import { RspDecoder, encodePacket, latin1Text, packetLimits, type CodecEvent } from './codec';
+import {
+  ConnectionClosedError,
+  GdbDesyncError,
+  GdbPacketTooLargeError,
+  GdbProtocolError,
+  GdbRetransmitError,
+  GdbTimeoutError,
+} from './errors';
 import type { Transport } from './transport';
 import type { GdbStats } from './types';
 
@@ -13,6 +21,16 @@ export type ReplyFilter = (payload: Uint8Array) => 'intermediate' | 'final';
 const STOP_REQUEST = /^(\?|vCont;|vAttach|vRun|vStopped|[cCsS]([0-9a-fA-F;]|$))/;
 
 const isHex = (b: number) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
+
+/**
+ * `O` + hex: console output (QEMU sends it for monitor commands and semihosting). No reply a plain
+ * request waits for has this form (`OK` is too short and not hex), so it is never taken as one.
+ */
+function isConsoleOutput(p: Uint8Array): boolean {
+  if (p[0] !== 0x4f || p.length < 3 || (p.length & 1) === 0) return false;
+  for (let i = 1; i < p.length; i++) if (!isHex(p[i])) return false;
+  return true;
+}
 
 /** `Txx…`, `Sxx`, `Wxx`, `Xxx` on the raw bytes: no ordinary reply starts with these letters. */
 function isStopPayload(p: Uint8Array): boolean {
@@ -95,6 +113,11 @@ export class RspLink {
 
   get inFlight(): number {
     return this.pending.length;
+  }
+
+  /** Raises the packet caps to what a stub announcing `packetSize` may legitimately send. */
+  setPacketSize(packetSize: number): void {
+    this.decoder.setLimits(packetLimits(packetSize));
   }
 
   /** Packets that arrive with no request waiting (stop replies, `O` output while running). */
@@ -235,18 +258,48 @@ export class RspLink {
     entry.reject(new GdbTimeoutError(entry.label, entry.timeoutMs));
   }
 
+  /**
+   * Runs from the transport's data callback: anything thrown here would be an uncaught exception in
+   * the host process, so an unexpected failure closes the connection instead, and pending requests
+   * are rejected with it.
+   */
   private receive(chunk: Uint8Array): void {
+    if (this.closed) return;
+    try {
+      this.receiveEvents(chunk);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      this.fail(
+        new GdbProtocolError(`error while handling data from the gdbstub (${why}): connection closed`),
+      );
+    }
+  }
+
+  private receiveEvents(chunk: Uint8Array): void {
     this.stats.bytesReceived += chunk.length;
+    const events = this.decoder.push(chunk);
+    const tooLarge = events.find((e) => e.type === 'tooLarge');
+    if (tooLarge) {
+      // What was framed before it is still delivered, so a request it answered does not fail.
+      this.receiveDecoded(events.slice(0, events.indexOf(tooLarge)));
+      this.fail(new GdbPacketTooLargeError(tooLarge.limit, tooLarge.stage));
+      return;
+    }
+    this.receiveDecoded(events);
+  }
+
+  private receiveDecoded(events: readonly CodecEvent[]): void {
     if (this.draining) {
       this.drainActivity?.();
       // Keep the stub's decoder happy, but nothing received now can be matched to a request.
-      const n = this.decoder.push(chunk).filter((e) => e.type === 'packet').length;
+      const n = events.filter((e) => e.type === 'packet').length;
       if (n && !this.closed) this.transport.send(Buffer.from('+'.repeat(n), 'latin1'));
       return;
     }
     // Acks for every packet of this chunk go out in one write: one syscall, not one per reply.
     let acks = '';
-    for (const ev of this.decoder.push(chunk)) {
+    for (const ev of events) {
+      if (this.closed) return;
       switch (ev.type) {
         case 'ack': {
           const u = this.unacked.shift();
@@ -297,6 +350,7 @@ export class RspLink {
           acks += '-';
           break;
         case 'interrupt':
+        case 'tooLarge':
           break;
       }
     }
@@ -316,6 +370,11 @@ export class RspLink {
     // attaches to a running guest (it pauses the VM), possibly before the first reply. Taking it for
     // that reply would shift every later reply by one.
     if (!head.expectsStop && isStopPayload(payload)) {
+      this.unsolicited(payload);
+      return;
+    }
+    // Console output ahead of a reply (a filtered request such as qRcmd wants it as its output).
+    if (!head.filter && isConsoleOutput(payload)) {
       this.unsolicited(payload);
       return;
     }
@@ -357,6 +416,12 @@ export class RspLink {
     if (head) {
       if (!head.abandoned) head.reject(error);
     }
+  }
+
+  /** The stream can no longer be trusted: close it, and fail everything pending with `error`. */
+  private fail(error: Error): void {
+    this.shutdown(error);
+    this.transport.close();
   }
 
   private shutdown(error: Error): void {

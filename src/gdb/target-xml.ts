@@ -1,6 +1,7 @@
 // Register map from the target description: target.xml and the files it xi:includes. Numbering is
 // the XML's (a `regnum` attribute resets the running count), never a hard-coded table: QEMU's
 // system-register numbers differ between CPU models and versions.
+import { GdbTargetDescriptionError } from './errors';
 import type { RegisterInfo, RegisterMap } from './types';
 
 /** Attributes of every `<tag ...>` occurrence, in document order (the XML is machine-written and small). */
@@ -32,31 +33,38 @@ export function includesOf(xml: string): string[] {
 }
 
 /**
- * Builds the register map. `documents` holds every fetched annex by name; includes are expanded in
- * place, so numbering follows the order gdb would use.
+ * Builds the register map. `documents` holds every fetched annex by name; an include is expanded in
+ * place (numbering follows the order gdb would use) the first time it is referenced, and ignored after
+ * that: expanding each reference made a 20-wide, 7-deep include tree cost 20^7 visits (minutes and
+ * gigabytes), and a second copy of a feature would only add duplicate names. Cycles end the same way.
  */
 export function parseTargetDescription(
   documents: ReadonlyMap<string, string>,
   root = 'target.xml',
 ): RegisterMap {
   const all: RegisterInfo[] = [];
+  const expanded = new Set<string>();
   let next = 0;
-  const visit = (annex: string, depth: number, inheritedFeature: string) => {
+  const visit = (annex: string, inheritedFeature: string) => {
+    if (expanded.has(annex)) return;
+    expanded.add(annex);
     const xml = documents.get(annex);
-    if (xml === undefined) throw new Error(`target description ${annex} was not fetched`);
-    if (depth > 8) throw new Error(`target description include depth exceeded at ${annex}`);
+    if (xml === undefined) throw new GdbTargetDescriptionError(`target description ${annex} was not fetched`);
     let feature = inheritedFeature;
     for (const t of tags(xml)) {
       if (t.name === 'feature') feature = t.attrs.get('name') ?? feature;
       else if (t.name === 'xi:include' || t.name === 'include') {
         const href = t.attrs.get('href');
-        if (href) visit(href, depth + 1, feature);
+        if (href) visit(href, feature);
       } else if (t.name === 'reg') {
         const name = t.attrs.get('name');
         const bitsize = Number(t.attrs.get('bitsize'));
-        if (!name || !Number.isFinite(bitsize)) continue;
+        // A register's replies are checked against its size: a size that is not a positive integer
+        // would make every read of it fail, so such an entry is skipped like a nameless one.
+        if (!name || !Number.isSafeInteger(bitsize) || bitsize <= 0) continue;
         const regnumAttr = t.attrs.get('regnum');
         const regnum = regnumAttr !== undefined ? Number(regnumAttr) : next;
+        if (!Number.isSafeInteger(regnum) || regnum < 0) continue;
         next = regnum + 1;
         const group = t.attrs.get('group');
         all.push({
@@ -70,7 +78,7 @@ export function parseTargetDescription(
       }
     }
   };
-  visit(root, 0, '');
+  visit(root, '');
   return makeRegisterMap(all, documents);
 }
 

@@ -92,6 +92,12 @@ export interface ConnectOptions {
   /** Default per-request timeout (default 5000 ms). */
   readonly requestTimeoutMs?: number;
   /**
+   * Deadline for the whole connect sequence after the transport is up: qSupported, the target
+   * description with its includes, the stop query and the pipelining self-test (default 30000 ms;
+   * QEMU takes well under a second). GdbHandshakeTimeoutError when it passes.
+   */
+  readonly handshakeTimeoutMs?: number;
+  /**
    * Allow several memory requests in flight on the physical fast path. `'auto'` (default) self-tests
    * it at connect time and falls back to strict request/response when the stub misbehaves.
    */
@@ -124,7 +130,10 @@ export interface GdbClient {
   readRegister(register: string | number, thread?: ThreadRef): Promise<bigint>;
   /** Raw little-endian bytes of a register (for vector/FP registers wider than 64 bits). */
   readRegisterBytes(register: string | number, thread?: ThreadRef): Promise<Uint8Array>;
-  /** Reads several registers; an unavailable one maps to `undefined` instead of throwing. */
+  /**
+   * Reads several registers; an unavailable one (`Enn`, `xx`, not described) maps to `undefined`
+   * instead of throwing. A reply that is not a value (RegisterReplyError) fails the call.
+   */
   readRegisters(
     names: readonly (string | number)[],
     thread?: ThreadRef,
