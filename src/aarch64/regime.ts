@@ -1,5 +1,9 @@
 // Translation regimes from register values: which base registers to walk, the granule, start level and
 // input range of each, the descriptor format and the permission model (Arm ARM D8.1-D8.2).
+//
+// A register that could not be read is never taken as 0: an unreadable SCTLR_EL1 read as 0 says "MMU
+// off", and every verdict after that is invented. Where the decision needs it, the roots are disabled
+// as `unknown`, with a reason naming the register, and the regime's problems say the same.
 
 import {
   type DescriptorFormat,
@@ -57,6 +61,11 @@ export interface WalkRoot {
   readonly enabled: boolean;
   /** Why `enabled` is false ("TCR_EL1.EPD1 = 1"). */
   readonly reason?: string;
+  /**
+   * `enabled` is false only because a register the decision needs could not be read (`reason` names
+   * it): whether and how this root translates is unknown, not off.
+   */
+  readonly unknown?: boolean;
   readonly ttbr: bigint;
   /** Descriptor format of this root's tables (TG1 may differ from TG0). */
   readonly fmt: DescriptorFormat;
@@ -84,18 +93,18 @@ export interface RegimeConfig {
   readonly perm: PermModel;
   readonly roots: readonly WalkRoot[];
   readonly paBits: number;
-  /** SCTLR.M (stage 1) / HCR_EL2.VM (stage 2). */
-  readonly mmuEnabled: boolean;
+  /** SCTLR.M (stage 1) / HCR_EL2.VM (stage 2); undefined when that register could not be read. */
+  readonly mmuEnabled: boolean | undefined;
   readonly wxn: boolean;
   /** Hardware Access flag management: AF = 0 does not fault. */
   readonly ha: boolean;
   /** HCR_EL2.FWB (stage 2 MemAttr encoding). */
   readonly fwb: boolean;
-  /** MAIR Attr0..7 decoded (stage 1). */
+  /** MAIR Attr0..7 decoded (stage 1); empty when MAIR could not be read (types show as unknown). */
   readonly mair: readonly MemoryType[];
   /** The registers read, by name. */
   readonly registers: Readonly<Record<string, bigint>>;
-  /** Problems with the registers themselves (reserved TG, missing registers). */
+  /** Problems with the registers themselves (reserved TG, registers that could not be read). */
   readonly problems: readonly string[];
 }
 
@@ -114,6 +123,16 @@ function oaForm(g: Granule, ds: boolean, paBits: number): OaForm {
   return ds ? 'lpa2' : 'pa48';
 }
 
+/** Why a root cannot be walked: `unknown` when a register it depends on could not be read. */
+interface Blocked {
+  readonly reason: string;
+  readonly unknown: boolean;
+}
+
+const unknownBecause = (reason: string): Blocked => ({ reason, unknown: true });
+const disabledBecause = (reason: string | undefined): Blocked | undefined =>
+  reason === undefined ? undefined : { reason, unknown: false };
+
 function stage1Root(
   base: BaseRegister,
   ttbr: bigint | undefined,
@@ -121,10 +140,12 @@ function stage1Root(
   upper: boolean,
   oa: OaForm,
   asidBits: number,
-  disabled: string | undefined,
+  blocked: Blocked | undefined,
 ): WalkRoot {
   // A reserved TGx is harmless while EPDx disables the walks; otherwise the root cannot be walked.
-  if (!h.granule && !disabled) disabled = `${base}: reserved TG value in TCR`;
+  if (!h.granule && !blocked) blocked = disabledBecause(`${base}: reserved TG value in TCR`);
+  if (ttbr === undefined && !blocked)
+    blocked = unknownBecause(`${base} could not be read: cannot walk its tables`);
   const g = h.granule ?? 4;
   const inputBits = Math.min(Math.max(h.inputBits, 16), oa === 'pa48' ? 48 : 52);
   const startLevel = Math.max(startLevelFor(g, inputBits), minLevel(g, oa));
@@ -134,8 +155,8 @@ function stage1Root(
   const vaStart = upper ? (1n << 64n) - span : 0n;
   return {
     base,
-    enabled: ttbr !== undefined && !disabled,
-    ...(disabled ? { reason: disabled } : ttbr === undefined ? { reason: `${base} unreadable` } : {}),
+    enabled: !blocked,
+    ...(blocked ? { reason: blocked.reason, ...(blocked.unknown ? { unknown: true } : {}) } : {}),
     ttbr: t,
     fmt: { granule: g, stage: 1, oa },
     root: baddr(t, oa, entries * 8),
@@ -168,29 +189,39 @@ export function regimeFromRegisters(kind: RegimeKind, regs: Registers): RegimeCo
   if (kind === 'stage2') {
     const vttbr = get('VTTBR_EL2');
     const vtcrRaw = get('VTCR_EL2');
-    const hcr = decodeHcr(get('HCR_EL2') ?? 0n);
+    const hcrRaw = get('HCR_EL2');
+    const hcr = decodeHcr(hcrRaw ?? 0n);
     const vtcr = decodeVtcr(vtcrRaw ?? 0n);
     const g = vtcr.granule ?? 4;
     const oa = oaForm(g, vtcr.ds, vtcr.paBits);
-    if (vtcrRaw === undefined) problems.push('VTCR_EL2 unreadable');
-    if (vtcr.startLevel === undefined)
+    // In the order the hardware decides: is stage 2 on, then its layout, then its tables.
+    const blocked: Blocked | undefined =
+      hcrRaw === undefined
+        ? unknownBecause('HCR_EL2 could not be read: cannot tell whether stage 2 is on')
+        : !hcr.vm
+          ? disabledBecause('HCR_EL2.VM = 0: stage 2 off')
+          : vtcrRaw === undefined
+            ? unknownBecause('VTCR_EL2 could not be read: cannot tell the IPA size and granule')
+            : vttbr === undefined
+              ? unknownBecause('VTTBR_EL2 could not be read: cannot walk its tables')
+              : undefined;
+    if (blocked?.unknown) problems.push(blocked.reason);
+    if (vtcrRaw !== undefined && vtcr.startLevel === undefined)
       problems.push(`VTCR_EL2: reserved SL0 ${vtcr.sl0} for ${g} KiB granule`);
     const startLevel = vtcr.startLevel ?? 1;
     const inputBits = vtcr.inputBits;
     const entries = rootEntries(g, inputBits, startLevel);
     // More than 16 concatenated tables is a stage-2 level 0 translation fault (Arm ARM R_SRKBC).
     const tooMany = entries > 16 * 2 ** (pageShift(g) - 3);
-    if (tooMany)
+    if (tooMany && vtcrRaw !== undefined)
       problems.push(
         `VTCR_EL2: T0SZ ${vtcr.tsz} needs ${entries} root entries at level ${startLevel} (over 16 tables)`,
       );
     const t = vttbr ?? 0n;
-    const off = !hcr.vm ? 'HCR_EL2.VM = 0: stage 2 off' : undefined;
     roots.push({
       base: 'VTTBR_EL2',
-      enabled:
-        vttbr !== undefined && vtcrRaw !== undefined && !off && !tooMany && vtcr.startLevel !== undefined,
-      ...(off ? { reason: off } : vttbr === undefined ? { reason: 'VTTBR_EL2 unreadable' } : {}),
+      enabled: !blocked && !tooMany && vtcr.startLevel !== undefined,
+      ...(blocked ? { reason: blocked.reason, ...(blocked.unknown ? { unknown: true } : {}) } : {}),
       ttbr: t,
       fmt: { granule: g, stage: 2, oa },
       root: baddr(t, oa, entries * 8),
@@ -210,7 +241,7 @@ export function regimeFromRegisters(kind: RegimeKind, regs: Registers): RegimeCo
       perm: 'stage2',
       roots,
       paBits: vtcr.paBits,
-      mmuEnabled: hcr.vm,
+      mmuEnabled: hcrRaw === undefined ? undefined : hcr.vm,
       wxn: false,
       ha: vtcr.ha,
       fwb: hcr.fwb,
@@ -221,20 +252,40 @@ export function regimeFromRegisters(kind: RegimeKind, regs: Registers): RegimeCo
   }
 
   const el2 = kind === 'el2';
-  const tcrRaw = get(el2 ? 'TCR_EL2' : 'TCR_EL1');
-  const sctlr = decodeSctlr(get(el2 ? 'SCTLR_EL2' : 'SCTLR_EL1') ?? 0n);
-  const mair = decodeMair(get(el2 ? 'MAIR_EL2' : 'MAIR_EL1') ?? 0n);
-  if (tcrRaw === undefined) problems.push(`${el2 ? 'TCR_EL2' : 'TCR_EL1'} unreadable`);
+  const tcrName = el2 ? 'TCR_EL2' : 'TCR_EL1';
+  const sctlrName = el2 ? 'SCTLR_EL2' : 'SCTLR_EL1';
+  const mairName = el2 ? 'MAIR_EL2' : 'MAIR_EL1';
+  const tcrRaw = get(tcrName);
+  const sctlrRaw = get(sctlrName);
+  const sctlr = decodeSctlr(sctlrRaw ?? 0n);
+  const mairRaw = get(mairName);
+  // Without MAIR no memory type is known; an empty list shows every AttrIndx as unknown.
+  const mair = mairRaw === undefined ? [] : decodeMair(mairRaw);
+  if (mairRaw === undefined) problems.push(`${mairName} could not be read: memory types unknown`);
   // EL2 with E2H = 1 (VHE) uses the EL1 layout and two ranges; this engine walks the E2H = 0 form.
-  const hcr = el2 ? decodeHcr(get('HCR_EL2') ?? 0n) : undefined;
-  if (hcr?.e2h) problems.push('HCR_EL2.E2H = 1 (VHE): TTBR1_EL2 is not walked');
+  const hcrRaw = el2 ? get('HCR_EL2') : undefined;
+  const hcr = el2 ? decodeHcr(hcrRaw ?? 0n) : undefined;
+  if (hcrRaw !== undefined && hcr?.e2h) problems.push('HCR_EL2.E2H = 1 (VHE): TTBR1_EL2 is not walked');
   const tcr: Tcr = el2 ? decodeTcrEl2(tcrRaw ?? 0n) : decodeTcrEl1(tcrRaw ?? 0n);
-  const off = sctlr.m ? undefined : `${el2 ? 'SCTLR_EL2' : 'SCTLR_EL1'}.M = 0: MMU off`;
+  // In the order the hardware decides: is the MMU on, then the layout (TCR, and E2H at EL2).
+  const blocked: Blocked | undefined =
+    sctlrRaw === undefined
+      ? unknownBecause(`${sctlrName} could not be read: cannot tell whether the MMU is on`)
+      : !sctlr.m
+        ? disabledBecause(`${sctlrName}.M = 0: MMU off`)
+        : tcrRaw === undefined
+          ? unknownBecause(`${tcrName} could not be read: cannot tell the translation ranges and granule`)
+          : el2 && hcrRaw === undefined
+            ? unknownBecause(
+                'HCR_EL2 could not be read: cannot tell whether E2H (VHE) changes the EL2 layout',
+              )
+            : undefined;
+  if (blocked?.unknown) problems.push(blocked.reason);
   const g0 = tcr.t0.granule ?? 4;
   const oa = oaForm(g0, tcr.ds, tcr.paBits);
   const asidBits = tcr.as16 ? 16 : 8;
   if (el2) {
-    push(stage1Root('TTBR0_EL2', get('TTBR0_EL2'), tcr.t0, false, oa, 0, off));
+    push(stage1Root('TTBR0_EL2', get('TTBR0_EL2'), tcr.t0, false, oa, 0, blocked));
   } else {
     push(
       stage1Root(
@@ -244,7 +295,7 @@ export function regimeFromRegisters(kind: RegimeKind, regs: Registers): RegimeCo
         false,
         oa,
         asidBits,
-        off ?? (tcr.t0.epd ? 'TCR_EL1.EPD0 = 1: TTBR0 walks disabled' : undefined),
+        blocked ?? disabledBecause(tcr.t0.epd ? 'TCR_EL1.EPD0 = 1: TTBR0 walks disabled' : undefined),
       ),
     );
     if (tcr.t1) {
@@ -258,7 +309,7 @@ export function regimeFromRegisters(kind: RegimeKind, regs: Registers): RegimeCo
           true,
           oa1,
           asidBits,
-          off ?? (tcr.t1.epd ? 'TCR_EL1.EPD1 = 1: TTBR1 walks disabled' : undefined),
+          blocked ?? disabledBecause(tcr.t1.epd ? 'TCR_EL1.EPD1 = 1: TTBR1 walks disabled' : undefined),
         ),
       );
     }
@@ -269,7 +320,7 @@ export function regimeFromRegisters(kind: RegimeKind, regs: Registers): RegimeCo
     perm: el2 ? 'el2' : 'el1&0',
     roots,
     paBits: tcr.paBits,
-    mmuEnabled: sctlr.m,
+    mmuEnabled: sctlrRaw === undefined ? undefined : sctlr.m,
     wxn: sctlr.wxn,
     ha: tcr.ha,
     fwb: false,

@@ -18,8 +18,12 @@ export interface TranslateStep {
   readonly decoded?: Descriptor;
 }
 
+/**
+ * `disabled`: the registers say no walk happens here (MMU off, EPDx). `unknown`: a register that
+ * decides it could not be read, so there is no verdict at all (the message names the register).
+ */
 export type TranslateFaultKind =
-  'translation' | 'addressSize' | 'accessFlag' | 'permission' | 'unreadable' | 'disabled';
+  'translation' | 'addressSize' | 'accessFlag' | 'permission' | 'unreadable' | 'disabled' | 'unknown';
 
 export interface TranslateFault {
   readonly kind: TranslateFaultKind;
@@ -90,7 +94,11 @@ export async function translate(
       va,
       base,
       steps,
-      fault: { kind: 'disabled', level: root.startLevel, message: root.reason ?? `${base} disabled` },
+      fault: {
+        kind: root.unknown ? 'unknown' : 'disabled',
+        level: root.startLevel,
+        message: root.reason ?? `${base} disabled`,
+      },
     };
   const fmt = root.fmt;
   const ctx: LeafContext = {

@@ -19,7 +19,7 @@ const lpad = (s: string, n: number): string => s.padStart(n);
 
 export function rootLine(r: WalkRoot): string {
   const head = `  ${pad(r.base, 10)} ${hex(r.ttbr, 16)}`;
-  if (!r.enabled) return `${head}  disabled: ${r.reason ?? 'disabled'}`;
+  if (!r.enabled) return `${head}  ${r.unknown ? 'unknown' : 'disabled'}: ${r.reason ?? 'disabled'}`;
   const id = r.vmid !== undefined ? `VMID ${r.vmid}` : `ASID ${r.asid ?? 0}`;
   return `${head}  root ${hex(r.root)} level ${r.startLevel}, ${r.inputBits}-bit input [${hex(r.vaStart, 16)}..${hex(r.vaEnd, 16)}], ${r.granule}K granule, ${r.rootEntries} root entries, ${id}`;
 }

@@ -102,7 +102,7 @@ export function predictAccess(
   write = false,
   lazyBit = DEFAULT_LAZY_BIT,
 ): FaultVerdict | undefined {
-  if (!walk.fault) return undefined;
+  if (!walk.fault || walk.fault.kind === 'unknown') return undefined; // no walk, no access to predict
   const lvl = BigInt(Math.max(0, walk.fault.level) & 3);
   const wnr = write ? 0x40n : 0n;
   if (walk.fault.kind === 'translation') return faultVerdict(TRANSLATION | lvl | wnr, walk.va, walk, lazyBit);
