@@ -39,10 +39,12 @@ export const REGIME_REGISTERS: Record<RegimeKind, readonly string[]> = {
   stage2: ['VTTBR_EL2', 'VTCR_EL2', 'HCR_EL2'],
 };
 
+/** The AArch32 base names some stubs (QEMU) use for EL1 system registers. */
 const ALIASES: Record<string, string[]> = {
   SCTLR_EL1: ['SCTLR'],
   MAIR_EL1: ['MAIR'],
   TCR_EL1: ['TTBCR'],
+  VBAR_EL1: ['VBAR'],
 };
 
 export function getRegister(regs: Registers, name: string): bigint | undefined {

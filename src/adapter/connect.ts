@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { ConnectRefusedError, type GdbClient } from '../gdb';
 import { EM_AARCH64, ElfImage, type ElfFile } from '../elf';
-import { SymbolTable } from './symbols';
+import { SymbolTable } from '../elf/symbolTable';
 
 export class SessionSetupError extends Error {}
 
@@ -62,17 +62,7 @@ export function loadProgram(path: string): LoadedProgram {
   if (elf.header.machine !== EM_AARCH64) {
     throw new SessionSetupError(`'${path}' is not an aarch64 ELF (e_machine = ${elf.header.machine})`);
   }
-  const symbols = new SymbolTable(
-    elf
-      .symbols()
-      .filter(
-        (s) =>
-          s.shndx !== 0 &&
-          s.shndx !== 0xfff1 &&
-          (s.type === 'func' || s.type === 'notype' || s.type === 'object'),
-      )
-      .map((s) => ({ name: s.name, address: s.value, size: s.size, isFunction: s.type === 'func' })),
-  );
+  const symbols = SymbolTable.fromElf(elf);
   const text =
     elf.sections.find((s) => s.name === '.text' && s.size >= 16) ??
     elf.sections.find((s) => (s.flags & 4n) !== 0n && s.size >= 16);

@@ -7,6 +7,7 @@ import { translate } from '../aarch64/translate';
 import {
   analyzeStop,
   explainUnreadable,
+  guardReport,
   pageTable,
   regimeInfos,
   STOP_REGISTERS,
@@ -14,7 +15,7 @@ import {
   translateIn,
   translateQuery,
   verdictForFault,
-  type ProgramSymbols,
+  programSymbols,
   type StopInput,
   type StopPicture,
 } from '../analysis';
@@ -36,7 +37,7 @@ import { PhysCache } from './physCache';
 import { stubName } from './registers';
 import type { Stop } from './runControl';
 import type { StopContext } from './stopContext';
-import type { SymbolTable } from './symbols';
+import type { SymbolTable } from '../elf/symbolTable';
 
 /** What the MMU model needs of the session, and nothing more. */
 export interface MmuHost {
@@ -46,10 +47,6 @@ export interface MmuHost {
   readonly lastStop: Stop | undefined;
   need<T>(v: T | undefined): T;
   requireStopped(): StopContext;
-}
-
-function programSymbols(t: SymbolTable): ProgramSymbols {
-  return { address: (n) => t.lookup(n)?.address, describe: (a) => t.describe(a) };
 }
 
 export class MmuModel {
@@ -162,11 +159,11 @@ export class MmuModel {
   }
 
   async pageTable(args: PageTableArguments): Promise<PageTableResponseBody> {
-    return pageTable(await this.current(), this.cache, args, this.previousWords);
+    return pageTable(await this.current(), args, this.previousWords);
   }
 
   async translateRequest(args: TranslateArguments): Promise<TranslateResponseBody> {
-    return translateQuery(await this.current(), this.cache, args);
+    return translateQuery(await this.current(), args);
   }
 
   /** The pvmfw verdict for a data abort with this ESR and FAR (exception filters, before the stop). */
@@ -192,7 +189,7 @@ export class MmuModel {
 
   async guardState(args: GuardStateArguments): Promise<GuardStateResponseBody> {
     const p = await this.current();
-    return guardStateBody(p, args);
+    return guardReport(p, args);
   }
 
   /** Why a virtual (or physical) read at `address` failed, in the walk's terms. */
@@ -200,7 +197,7 @@ export class MmuModel {
     if (space === 'physical')
       return `physical 0x${address.toString(16)}: nothing backs this address in the guest`;
     try {
-      return await explainUnreadable(await this.current(), this.cache, address);
+      return await explainUnreadable(await this.current(), address);
     } catch (err) {
       return `0x${address.toString(16)} is unreadable (${(err as Error).message})`;
     }
@@ -210,7 +207,7 @@ export class MmuModel {
   async isDevice(space: 'virtual' | 'physical', address: bigint): Promise<boolean> {
     if (space === 'physical') return this.isRam(address) === false;
     try {
-      const { t } = await translateIn(await this.current(), this.cache, address);
+      const { t } = await translateIn(await this.current(), address);
       // A read that cannot translate never reaches the device: only mapped device pages count.
       if (t.pa === undefined) return false;
       return t.memType?.kind === 'device' || this.isRam(t.pa) === false;
@@ -218,20 +215,4 @@ export class MmuModel {
       return false;
     }
   }
-}
-
-/** The guardState response of a picture (the same body the CLI's `guard --json` prints). */
-export function guardStateBody(p: StopPicture, args: GuardStateArguments): GuardStateResponseBody {
-  const g = p.guard;
-  return {
-    available: g.available,
-    ...(g.reason ? { reason: g.reason } : {}),
-    enrolled: g.enrolled,
-    ...(g.granule !== undefined ? { granule: g.granule } : {}),
-    regions: g.regions,
-    log: args.omitLog ? [] : g.log,
-    anomalies: g.anomalies,
-    ...(p.fault ? { fault: p.fault } : {}),
-    stopId: p.input.stopId,
-  };
 }

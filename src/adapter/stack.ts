@@ -2,7 +2,7 @@
 // stays sane, with a synthetic frame for the interrupted context when PC sits in an exception vector
 // table (VBAR_ELx .. +0x800): that is what a person needs when stopped on a fault.
 import { vectorAt } from '../aarch64/vectors';
-import type { SymbolTable } from './symbols';
+import type { SymbolTable } from '../elf/symbolTable';
 
 export { vectorAt };
 

@@ -5,7 +5,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { FaultInfo } from '../shared/protocol';
 import { cpsrFields, formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from './registers';
 import type { StopContext } from './stopContext';
-import type { SymbolTable } from './symbols';
+import type { SymbolTable } from '../elf/symbolTable';
 
 export type VarNode =
   | { kind: 'general' }

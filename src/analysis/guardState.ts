@@ -16,6 +16,7 @@ import type {
 } from '../shared/protocol';
 import type { PhysReader } from '../aarch64/reader';
 import type { WalkResult } from '../aarch64/walk';
+import { hasUnsupportedBits, unsupportedBitNames } from '../pvmfw/flags';
 import { GUARD_CALLS, GUARD_LOG_MAGIC } from '../pvmfw/guardlog';
 import type { ProgramSymbols } from './input';
 import { leavesOf } from './leaves';
@@ -25,9 +26,6 @@ const PAGE = 4096;
 /** Anomalies kept per stop: a broken table can break every entry, and one line per entry helps nobody. */
 const MAX_ANOMALIES = 256;
 const HYP_STATE_MAGIC = 0x53505948;
-/** aarch64-paging 0.4.0 Attributes plus OA [47:12]: any other bit makes Descriptor::flags() None. */
-const SUPPORTED_LO = 0xfffff000 | 0b1111_1100_0111;
-const SUPPORTED_HI = 0x0000ffff | (1 << 19) | (3 << 21) | (0xf << 23);
 
 const zeroCounts = (): Record<PageGuardState, number> => ({
   lazy: 0,
@@ -46,6 +44,8 @@ export interface GuardState {
   log: GuardCall[];
   logCount: number;
   regions: GuardRegion[];
+  /** Guard-mapped pages outside the tracked regions (the eagerly mapped console, say). */
+  untracked: PageRun[];
   anomalies: Anomaly[];
   counts: Record<PageGuardState, number>;
 }
@@ -143,11 +143,12 @@ class GuardReader {
         if (end > start) out.push({ start, end });
       }
     } else {
-      // Firmware without pvmfw's tracker symbols: every lazy stage-1 leaf, coalesced.
+      // Firmware without pvmfw's tracker symbols: every lazy-flagged stage-1 device leaf (pending,
+      // or valid since its fault), coalesced. Device-typed only: Linux, for one, uses bit 55 as its
+      // software dirty bit.
       let cur: { start: bigint; end: bigint } | undefined;
-      // Device-typed lazy leaves only: Linux, for one, uses bit 55 as its software dirty bit.
       for (const l of leavesOf(el1, 'TTBR0_EL1')) {
-        if (!l.bit(this.input.lazyBit) || l.valid || l.memType.kind !== 'device') continue;
+        if (!l.bit(this.input.lazyBit) || l.memType.kind !== 'device') continue;
         const a = l.va;
         const b = a + BigInt(l.size);
         if (cur && cur.end === a) cur.end = b;
@@ -276,7 +277,7 @@ class GuardReader {
           anomalies.push({
             code: 'lazyNotPage',
             severity: 'error',
-            message: `valid lazy-flagged L${l1.level} block at ${hex(l1.vaNum)} (${l1.size / 1024} KiB): mmio_unmap_all asserts it was broken down to 4 KiB pages`,
+            message: `valid lazy-flagged L${l1.level} block at ${hex(l1.vaNum)} (${l1.size / 1024} KiB): mmio_unmap_all asserts it was broken down to 4 KiB pages ("Failed to break down block mapping before MMIO guard mapping")`,
             regime: 'TTBR0_EL1',
             va: hex(l1.vaNum),
             descriptorAddress: hex(l1.descAddrNum),
@@ -305,14 +306,39 @@ class GuardReader {
         counts,
       });
     }
+    // A broken table (cycle, bad pointer, unreadable) breaks every answer below it: say so first.
+    for (const d of el1.diagnostics) {
+      if (anomalies.length >= MAX_ANOMALIES) break;
+      anomalies.push({
+        code: 'walkError',
+        severity: 'error',
+        message: d.message,
+        regime: d.base,
+        va: hex(d.va),
+        ...(d.descAddr !== undefined ? { descriptorAddress: hex(d.descAddr) } : {}),
+      });
+    }
     // Leaves pvmfw's Descriptor::flags() would reject, and the lazy flag on normal memory: pvmfw's
     // rules, checked only on a firmware that has pvmfw's memory tracker (not on, say, a kernel).
     const pvmfw = this.sym('mmio_regions') !== undefined || regions.length > 0;
+    for (const t of pvmfw ? el1.tables : []) {
+      if (anomalies.length >= MAX_ANOMALIES) break;
+      if (t.parentDesc === undefined || t.base !== 'TTBR0_EL1') continue;
+      const lo = Number(t.parentDesc & 0xffff_ffffn);
+      const hi = Number(t.parentDesc >> 32n);
+      if (hasUnsupportedBits(lo, hi))
+        anomalies.push({
+          code: 'unsupportedFlags',
+          severity: 'warning',
+          message: `table descriptor ${hex(t.parentDesc)} sets ${unsupportedBitNames(lo, hi).join(', ')}: aarch64-paging 0.4.0 panics "Unsupported PTE flags set" if pvmfw visits it`,
+          regime: 'TTBR0_EL1',
+          va: hex(t.vaStart),
+          ...(t.parentDescAddr !== undefined ? { descriptorAddress: hex(t.parentDescAddr) } : {}),
+        });
+    }
     for (const l of pvmfw ? s1 : []) {
       if (anomalies.length >= MAX_ANOMALIES) break;
-      const badLo = (l.lo & ~SUPPORTED_LO) >>> 0;
-      const badHi = (l.hi & ~SUPPORTED_HI) >>> 0;
-      if (badLo || badHi) {
+      if (hasUnsupportedBits(l.lo, l.hi)) {
         anomalies.push({
           code: 'unsupportedFlags',
           severity: 'error',
@@ -355,10 +381,35 @@ class GuardReader {
       log: calls,
       logCount,
       regions,
+      untracked: untrackedGuardMapped(regions, useS2 ? s2 : undefined, mappedByLog),
       anomalies,
       counts: totals,
     };
   }
+}
+
+/**
+ * Guard-mapped pages outside the tracked regions: valid 4 KiB device pages of stage 2 (the EL2
+ * stub maps a page that way on MMIO_GUARD_MAP), else the log's MAPs not undone.
+ */
+function untrackedGuardMapped(
+  regions: readonly GuardRegion[],
+  s2: readonly Leaf[] | undefined,
+  mappedByLog: ReadonlySet<number>,
+): PageRun[] {
+  const tracked = (page: number) =>
+    regions.some((r) => BigInt(page) >= BigInt(r.start) && BigInt(page) < BigInt(r.end));
+  const pages = s2
+    ? s2.filter((l) => l.valid && l.size === PAGE && l.memType.kind === 'device').map((l) => l.vaNum)
+    : [...mappedByLog].sort((a, b) => a - b);
+  const runs: PageRun[] = [];
+  for (const p of pages) {
+    if (tracked(p)) continue;
+    const last = runs[runs.length - 1];
+    if (last && Number(BigInt(last.start)) + last.pages * PAGE === p) last.pages++;
+    else runs.push({ start: hex(p), pages: 1, state: 'guardMapped' });
+  }
+  return runs;
 }
 
 /** Adds the guard state and anomalies of a stage-1 entry (tree tooltips, pte command). */
@@ -390,6 +441,8 @@ export function guardSummaryLines(b: GuardStateResponseBody): string[] {
       .join(', ');
     lines.push(`  ${r.start}-${r.end}${r.name ? ` ${r.name}` : ''}: ${r.pageCount} pages (${c})`);
   }
+  const untracked = b.untracked.map((x) => `${x.start}${x.pages > 1 ? ` (${x.pages} pages)` : ''}`);
+  lines.push(`  guard-mapped outside the tracked regions: ${untracked.join(', ') || 'none'}`);
   const recent = b.log.slice(-8);
   if (recent.length)
     lines.push(

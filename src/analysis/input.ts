@@ -3,6 +3,7 @@
 // StopInput, so they cannot disagree about what a stop means.
 import type { PhysReader } from '../aarch64/reader';
 import { REGIME_REGISTERS } from '../aarch64/regime';
+import type { SymbolTable } from '../elf/symbolTable';
 
 /** The program's symbols, as far as the analysis needs them. */
 export interface ProgramSymbols {
@@ -10,6 +11,11 @@ export interface ProgramSymbols {
   address(name: string): bigint | undefined;
   /** `symbol+0x10` for an address, when a symbol covers it. */
   describe(address: bigint): string | undefined;
+}
+
+/** The symbols of a SymbolTable (an ELF's, or a snapshot's name -> address map). */
+export function programSymbols(t: SymbolTable): ProgramSymbols {
+  return { address: (n) => t.lookup(n)?.address, describe: (a) => t.describe(a) };
 }
 
 export interface AnalysisOptions {

@@ -2,12 +2,16 @@
 // words (for diffs and listings), the MMIO-guard state, the fault and its verdict. The adapter, the
 // CLI, the benchmarks and snapshots all build it with analyzeStop(), and the summary of what changed
 // since the previous stop with stopSummary(), so the same question never gets two answers.
+import { stage2Reader } from '../aarch64/ipa';
+import type { PhysReader } from '../aarch64/reader';
 import { regimeFromRegisters, type RegimeConfig, type WalkRoot } from '../aarch64/regime';
 import { walk, type WalkResult } from '../aarch64/walk';
 import type {
   Anomaly,
   FaultInfo,
   GuardCall,
+  GuardStateArguments,
+  GuardStateResponseBody,
   MmuChangedEventBody,
   PteChange,
   RegimeInfo,
@@ -21,6 +25,11 @@ import { hex, regimeInfo } from './pte';
 export interface RegimeWalk {
   readonly config: RegimeConfig;
   readonly result: WalkResult;
+  /**
+   * How this regime's tables are read: physically, or (EL1&0 under an enabled stage 2) at their
+   * IPAs through the stage-2 walk, as the hardware reads them.
+   */
+  readonly reader: PhysReader;
 }
 
 export interface StopPicture {
@@ -56,18 +65,23 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
   const t0 = performance.now();
   const { reader, options } = input;
   const opts = { ...(options.ram ? { ram: options.ram } : {}), maxTables: options.maxTables };
-  const el1Config = regimeFromRegisters('el1', input.registers);
-  const el1: RegimeWalk = { config: el1Config, result: await walk(el1Config, reader, opts) };
   let stage2: RegimeWalk | undefined;
   if (input.registers.VTTBR_EL2 !== undefined) {
     const c = regimeFromRegisters('stage2', input.registers);
-    if (c.mmuEnabled) stage2 = { config: c, result: await walk(c, reader, opts) };
+    if (c.mmuEnabled) stage2 = { config: c, result: await walk(c, reader, opts), reader };
   }
+  const el1Config = regimeFromRegisters('el1', input.registers);
+  const el1Reader = stage2 ? stage2Reader(reader, stage2.result.store) : reader;
+  const el1: RegimeWalk = {
+    config: el1Config,
+    result: await walk(el1Config, el1Reader, opts),
+    reader: el1Reader,
+  };
   const tables = new Map<number, TableSnapshot>();
   for (const w of [el1, stage2]) {
     if (!w) continue;
     const infos = w.result.tables.filter((t) => t.read);
-    const bytes = await reader.read(infos.map((t) => ({ address: t.pa, length: t.entries * 8 })));
+    const bytes = await w.reader.read(infos.map((t) => ({ address: t.pa, length: t.entries * 8 })));
     infos.forEach((info, i) => {
       const b = bytes[i];
       if (b instanceof Error) return;
@@ -88,7 +102,7 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
   );
   const fault = await faultInfo({
     registers: input.registers,
-    reader,
+    reader: el1Reader,
     ...(input.symbols ? { symbols: input.symbols } : {}),
     lazyBit: options.lazyBit,
     el1: el1Config,
@@ -150,5 +164,22 @@ export function stopSummary(prev: StopPicture | undefined, next: StopPicture): M
     ...(next.fault && next.atFault ? { fault: next.fault } : {}),
     guardCounts: next.guard.counts,
     computeMs: next.computeMs,
+  };
+}
+
+/** The guard state of a picture as reported: the adapter's guardState response and the CLI's `guard --json`. */
+export function guardReport(p: StopPicture, args: GuardStateArguments = {}): GuardStateResponseBody {
+  const g = p.guard;
+  return {
+    available: g.available,
+    ...(g.reason ? { reason: g.reason } : {}),
+    enrolled: g.enrolled,
+    ...(g.granule !== undefined ? { granule: g.granule } : {}),
+    regions: g.regions,
+    untracked: g.untracked,
+    log: args.omitLog ? [] : g.log,
+    anomalies: g.anomalies,
+    ...(p.fault ? { fault: p.fault } : {}),
+    stopId: p.input.stopId,
   };
 }

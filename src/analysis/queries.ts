@@ -3,7 +3,6 @@
 // Every answer is built from the picture and the same reader the picture was built with.
 import { levelShift } from '../aarch64/granule';
 import type { Leaf } from '../aarch64/leaf';
-import type { PhysReader } from '../aarch64/reader';
 import type { BaseRegister, RegimeConfig, WalkRoot } from '../aarch64/regime';
 import { translate, type Translation } from '../aarch64/translate';
 import type {
@@ -16,17 +15,23 @@ import type {
 } from '../shared/protocol';
 import { verdictForAccess } from './fault';
 import { annotateEntry } from './guardState';
-import type { StopPicture } from './picture';
+import type { RegimeWalk, StopPicture } from './picture';
 import { toWords } from './picture';
 import { buildEntry, hex, regimeInfo, walkSteps } from './pte';
 
 const lazyBitOf = (p: StopPicture) => p.input.options.lazyBit;
 
-function configFor(p: StopPicture, regime: Regime): { config: RegimeConfig; root: WalkRoot } {
-  const config = regime === 'VTTBR_EL2' ? p.stage2?.config : p.el1.config;
-  const root = config?.roots.find((r) => r.base === regime);
-  if (!config || !root) throw new Error(`${regime} is not in use at this stop`);
-  return { config, root };
+function walkOf(p: StopPicture, regime: Regime): RegimeWalk {
+  const w = regime === 'VTTBR_EL2' ? p.stage2 : p.el1;
+  if (!w) throw new Error(`${regime} is not in use at this stop (stage 2 off)`);
+  return w;
+}
+
+function configFor(p: StopPicture, regime: Regime): { config: RegimeConfig; root: WalkRoot; w: RegimeWalk } {
+  const w = walkOf(p, regime);
+  const root = w.config.roots.find((r) => r.base === regime);
+  if (!root) throw new Error(`${regime} is not in use at this stop`);
+  return { config: w.config, root, w };
 }
 
 /**
@@ -57,11 +62,10 @@ export function leafAt(p: StopPicture, base: BaseRegister, va: number, descAddr:
  */
 export async function pageTable(
   p: StopPicture,
-  reader: PhysReader,
   args: PageTableArguments,
   previous?: ReadonlyMap<number, Uint32Array>,
 ): Promise<PageTableResponseBody> {
-  const { config, root } = configFor(p, args.regime);
+  const { config, root, w } = configFor(p, args.regime);
   const ref = args.table ?? { table: hex(root.root), level: root.startLevel, vaBase: hex(root.vaStart) };
   const pa = BigInt(ref.table);
   const entries =
@@ -70,7 +74,7 @@ export async function pageTable(
   let words = snap?.words;
   let error: string | undefined;
   if (!words) {
-    const [b] = await reader.read([{ address: pa, length: entries * 8 }]);
+    const [b] = await w.reader.read([{ address: pa, length: entries * 8 }]);
     if (b instanceof Error) error = `table at ${ref.table} unreadable: ${b.message}`;
     else words = toWords(b);
   }
@@ -126,14 +130,12 @@ export async function pageTable(
 /** The translation of `address` in `regime` (TTBR0/TTBR1 by the address's top bit by default). */
 export async function translateIn(
   p: StopPicture,
-  reader: PhysReader,
   address: bigint,
   regime?: Regime,
 ): Promise<{ t: Translation; regime: Regime; config: RegimeConfig }> {
   const r: Regime = regime ?? (address >> 63n ? 'TTBR1_EL1' : 'TTBR0_EL1');
-  const config = r === 'VTTBR_EL2' ? p.stage2?.config : p.el1.config;
-  if (!config) throw new Error(`${r} is not in use at this stop (stage 2 off)`);
-  return { t: await translate(config, reader, address), regime: r, config };
+  const w = walkOf(p, r);
+  return { t: await translate(w.config, w.reader, address), regime: r, config: w.config };
 }
 
 /** The entry that decided a translation (its last step), decoded and annotated. */
@@ -163,12 +165,11 @@ export function entryForStep(p: StopPicture, t: Translation, config: RegimeConfi
 
 export async function translateQuery(
   p: StopPicture,
-  reader: PhysReader,
   args: TranslateArguments,
 ): Promise<TranslateResponseBody> {
   const lazyBit = lazyBitOf(p);
   const address = typeof args.address === 'number' ? BigInt(args.address) : BigInt(args.address.trim());
-  const { t, regime, config } = await translateIn(p, reader, address, args.regime);
+  const { t, regime, config } = await translateIn(p, address, args.regime);
   const leaf = entryForStep(p, t, config);
   const out: TranslateResponseBody = {
     address: hex(address),
@@ -188,7 +189,7 @@ export async function translateQuery(
     if (v) out.verdict = v;
     const ipa = t.pa ?? t.shadowPa;
     if (p.stage2 && ipa !== undefined) {
-      const t2 = await translate(p.stage2.config, reader, ipa);
+      const t2 = await translate(p.stage2.config, p.stage2.reader, ipa);
       out.stage2 = {
         ok: t2.pa !== undefined && !t2.fault,
         walk: walkSteps(t2.steps, lazyBit),
@@ -201,14 +202,10 @@ export async function translateQuery(
 }
 
 /** Why a virtual read at `address` fails, in the walk's terms. */
-export async function explainUnreadable(
-  p: StopPicture,
-  reader: PhysReader,
-  address: bigint,
-): Promise<string> {
+export async function explainUnreadable(p: StopPicture, address: bigint): Promise<string> {
   const at = `0x${address.toString(16)}`;
   try {
-    const { t, config } = await translateIn(p, reader, address);
+    const { t, config } = await translateIn(p, address);
     const e = entryForStep(p, t, config);
     if (e?.kind === 'lazy') {
       return `${at} is a pvmfw lazy MMIO page: its stage-1 L${e.level} entry ${e.descriptor} @ ${e.descriptorAddress} has MMIO_LAZY_MAP_FLAG (bit ${lazyBitOf(p)}) set and VALID clear, so it is mapped only when the guest first touches it (handle_mmio_fault). Read it physically as p:${hex(t.shadowPa ?? address)}.`;

@@ -1,6 +1,5 @@
 // The four CLI commands over a Source. Output goes through `out` so tests capture it.
 
-import { readFileSync } from 'node:fs';
 import {
   coalesce,
   hex,
@@ -13,30 +12,14 @@ import {
   walk,
   type WalkProgress,
   type WalkResult,
-  getRegister,
   type PhysReader,
   stage2Reader,
 } from '../aarch64';
-import { ElfImage } from '../elf';
-import {
-  classify,
-  DEFAULT_LAZY_BIT,
-  faultVerdict,
-  GUARD_LOG_HEADER,
-  GUARD_LOG_SYMBOL,
-  type GuardReplay,
-  guardLogSize,
-  type GuardReport,
-  leafJson,
-  parseGuardLog,
-  predictAccess,
-  replayGuardLog,
-  reportJson,
-} from '../pvmfw';
+import { guardReport, guardSummaryLines, regimeInfos } from '../analysis';
+import { classify, DEFAULT_LAZY_BIT, type GuardReport, leafJson, predictAccess, reportJson } from '../pvmfw';
 import {
   diagnosticLines,
   diagnosticsHeader,
-  guardLines,
   leafLines,
   regimeHeader,
   regionLines,
@@ -44,6 +27,7 @@ import {
   translationLines,
 } from './render';
 import { CliError, type Source } from './source';
+import { cliPicture } from './stop';
 
 /** The `verdict` member of the JSON reports: what pvmfw's handler does with this access or fault. */
 function verdictJson(
@@ -247,113 +231,47 @@ export async function runTranslate(
   return x.pa !== undefined ? 0 : 4;
 }
 
-function guardLogAddress(src: Source, o: CommonOptions): bigint | undefined {
-  if (o.guardLog) {
-    const a = parseAddress(o.guardLog);
-    if (a === undefined) throw new CliError(`--guard-log expects an address, got '${o.guardLog}'`);
-    return a;
-  }
-  if (o.elf) {
-    let elf: ElfImage;
-    try {
-      elf = ElfImage.parse(new Uint8Array(readFileSync(o.elf)));
-    } catch (e) {
-      throw new CliError(`cannot read ELF ${o.elf}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    const s = elf.symbolByName(GUARD_LOG_SYMBOL);
-    if (!s) throw new CliError(`${o.elf} has no '${GUARD_LOG_SYMBOL}' symbol`);
-    return s.value;
-  }
-  return src.symbols.get(GUARD_LOG_SYMBOL);
-}
-
-async function readGuardLog(src: Source, o: CommonOptions): Promise<{ replay?: GuardReplay; note?: string }> {
-  const at = guardLogAddress(src, o);
-  if (at === undefined) return {};
-  src.symbols.set(GUARD_LOG_SYMBOL, at);
-  const [head] = await src.reader.read([{ address: at, length: GUARD_LOG_HEADER }]);
-  if (head instanceof Error) return { note: `guard log at ${hex(at)} unreadable: ${head.message}` };
-  const capacity = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);
-  if (capacity > 1 << 16) return { note: `guard log at ${hex(at)}: implausible capacity ${capacity}` };
-  const [all] = await src.reader.read([{ address: at, length: guardLogSize(capacity) }]);
-  if (all instanceof Error) return { note: `guard log at ${hex(at)} unreadable: ${all.message}` };
-  try {
-    return { replay: replayGuardLog(parseGuardLog(all)) };
-  } catch (e) {
-    return { note: e instanceof Error ? e.message : String(e) };
-  }
-}
-
 export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
-  const s1 = await doWalk(src, o, 'el1');
-  const s2regime = regimeFromRegisters('stage2', src.registers);
-  const s2 = s2regime.roots[0]?.enabled
-    ? await walk(s2regime, src.reader, { maxTables: o.maxTables })
-    : undefined;
-  const { replay, note } = await readGuardLog(src, o);
-  const g = classify(s1, { lazyBit: o.lazyBit }, s2, replay);
-  // Stopped in an EL1 exception vector: predict what the handler will do with ESR_EL1/FAR_EL1.
-  const pc = getRegister(src.registers, 'pc');
-  const vbar = getRegister(src.registers, 'VBAR_EL1') ?? getRegister(src.registers, 'VBAR');
-  const esr = getRegister(src.registers, 'ESR_EL1');
-  const far = getRegister(src.registers, 'FAR_EL1');
-  let verdict: ReturnType<typeof faultVerdict> | undefined;
-  if (pc !== undefined && vbar !== undefined && esr && far !== undefined && pc >= vbar && pc < vbar + 0x800n)
-    verdict = faultVerdict(
-      esr,
-      far,
-      await translate(s1.regime, await tableReader(src, o, 'el1'), far),
-      o.lazyBit,
-    );
+  // The analysis core's picture of the stop: the report the adapter's guardState request gives.
+  const { picture } = await cliPicture(src, o);
+  const { stopId: _stopId, fault, ...guard } = guardReport(picture);
+  const atFault = picture.atFault ? fault : undefined;
   if (o.json) {
-    writeReportJson(
-      o,
-      s1,
-      g,
-      {},
-      {
-        guard: {
-          lazyBit: g.lazyBit,
-          pending: g.pending.length,
-          mapped: g.mapped.length,
-          pendingBytes: hex(g.pendingBytes),
-          guardMapped: g.guardMapped.map((x) => hex(x)),
-          stage2Checked: g.stage2Checked,
-          logChecked: g.logChecked,
-          ...(replay ? { enrolled: replay.enrolled } : {}),
-          ...(note ? { note } : {}),
-        },
-        verdict: verdictJson(verdict),
-      },
+    o.out(
+      `${JSON.stringify({
+        source: src.label,
+        regimes: regimeInfos(picture),
+        guard,
+        counts: picture.guard.counts,
+        ...(atFault ? { fault: atFault } : {}),
+        verdict: atFault?.verdict ?? null,
+      })}\n`,
     );
   } else {
     const sink = new LineSink(o.out);
+    const s1 = picture.el1.result;
     sink.all(regimeHeader(s1.regime, src.label));
     sink.line(statsLine(s1));
+    const s2 = picture.stage2?.result;
     sink.line(
       s2
         ? `stage 2: ${s2.store.length} leaves from ${hex(s2.roots[0].root)} (VMID ${s2.roots[0].vmid ?? 0})`
-        : `stage 2: ${s2regime.roots[0]?.reason ?? 'not available'}`,
+        : `stage 2: ${regimeFromRegisters('stage2', src.registers).roots[0]?.reason ?? 'not available'}`,
     );
-    if (replay)
-      sink.line(
-        `guard log: ${replay.enrolled ? 'enrolled' : 'not enrolled'}, ${replay.mapped.size} pages mapped per log`,
-      );
-    if (note) sink.line(`guard log: ${note}`);
-    sink.all(guardLines(g));
-    if (verdict) sink.line(`stopped in an EL1 exception: ${verdict.summary}`);
+    sink.all(guardSummaryLines({ ...guard, stopId: 0 }));
+    if (!guard.anomalies.length) sink.line('anomalies: none');
+    if (atFault) sink.line(`stopped in an EL1 exception: ${atFault.verdict.summary}`);
     sink.flush();
   }
-  return g.anomalies.some((a) => a.severity === 'error') ? 3 : 0;
+  return guard.anomalies.some((a) => a.severity === 'error') ? 3 : 0;
 }
 
 export async function runSnapshot(src: Source, o: CommonOptions): Promise<Snapshot> {
-  await doWalk(src, o, 'el1');
-  for (const kind of ['el2', 'stage2'] as const) {
-    const r = regimeFromRegisters(kind, src.registers);
-    if (r.roots.some((x) => x.enabled)) await walk(r, src.reader, { maxTables: o.maxTables });
-  }
-  await readGuardLog(src, o);
-  const symbols = Object.fromEntries(src.symbols);
-  return makeSnapshot(src.registers, src.reader.image, { source: src.label, symbols });
+  // Everything the analysis of this stop reads (both stages, the guard log, the tracker's regions)
+  // is recorded, so the snapshot answers what the live target answered.
+  const { symbols } = await cliPicture(src, o);
+  const el2 = regimeFromRegisters('el2', src.registers);
+  if (el2.roots.some((x) => x.enabled)) await walk(el2, src.reader, { maxTables: o.maxTables });
+  const named = Object.fromEntries(symbols.entries().map((e) => [e.name, e.address]));
+  return makeSnapshot(src.registers, src.reader.image, { source: src.label, symbols: named });
 }

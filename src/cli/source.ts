@@ -30,8 +30,12 @@ export const ALL_REGISTERS = [
     'ESR_EL2',
     'FAR_EL2',
     'HPFAR_EL2',
+    'VBAR_EL2',
+    'ELR_EL2',
     'pc',
     'cpsr',
+    'x0',
+    'x1',
   ]),
 ];
 

@@ -12,3 +12,4 @@ export {
 export type { CompileUnit, DwarfFunction } from './dwarfInfo';
 export type { LineTable, LineRow, LineFile } from './dwarfLine';
 export { ElfFormatError } from './reader';
+export { SymbolTable, type SymbolEntry, type SymbolMatch } from './symbolTable';

@@ -328,6 +328,11 @@ export interface GuardStateResponseBody {
   /** Guard granule from MMIO_GUARD_INFO, when called. */
   granule?: number;
   regions: GuardRegion[];
+  /**
+   * Pages guard-mapped outside every tracked region (pvmfw maps its console eagerly, not through
+   * `mmio_regions`): from stage 2 when it is active, else from the guard-call log.
+   */
+  untracked: PageRun[];
   log: GuardCall[];
   anomalies: Anomaly[];
   /** The fault the vCPU is stopped in, if any. */

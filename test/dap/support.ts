@@ -105,9 +105,11 @@ const liveAdapters = new Set<Dap>();
 // Guaranteed cleanup, whatever a test did: after the file's last test every adapter still running is
 // stopped (a test that failed before its own `finally` would otherwise leave one behind, keeping the
 // file's event loop alive: the suite then never ends), and on process exit any left is killed.
-after(async () => {
-  for (const d of [...liveAdapters]) await d.stop().catch(() => undefined);
-});
+// Only under the test runner: a benchmark importing this module must not become a test file.
+if (process.env.NODE_TEST_CONTEXT)
+  after(async () => {
+    for (const d of [...liveAdapters]) await d.stop().catch(() => undefined);
+  });
 process.on('exit', () => {
   for (const d of liveAdapters) d.kill();
 });

@@ -6,28 +6,20 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { batchReader, getRegister, hex, type PhysReader, type Registers } from '../../src/aarch64';
 import {
-  batchReader,
-  getRegister,
-  hex,
-  regimeFromRegisters,
-  translate,
-  walk,
-  type PhysReader,
-  type Registers,
-} from '../../src/aarch64';
+  analyzeStop,
+  guardReport,
+  guardSummaryLines,
+  programSymbols,
+  STOP_REGISTERS,
+  type GuardState,
+} from '../../src/analysis';
+import { ElfImage, SymbolTable } from '../../src/elf';
 import { connectTcp, BP_SOFTWARE, type GdbClient } from '../../src/gdb';
-import {
-  classify,
-  faultVerdict,
-  guardLogSize,
-  parseGuardLog,
-  replayGuardLog,
-  type FaultVerdict,
-  type GuardReport,
-} from '../../src/pvmfw';
+import type { FaultVerdict, PageGuardState } from '../../src/shared/protocol';
 import { ALL_REGISTERS } from '../../src/cli/source';
-import { diagnosticLines, guardLines, regimeHeader, regionLines } from '../../src/cli/render';
+import { diagnosticLines, regimeHeader, regionLines } from '../../src/cli/render';
 import { startQemu, type QemuInstance } from '../harness/qemu';
 import {
   buildGuest,
@@ -46,12 +38,24 @@ const cli = resolve(repoRoot, 'out/src/cli/main.js');
 
 interface Capture {
   readonly registers: Registers;
-  readonly guard: GuardReport;
+  readonly guard: GuardState;
   readonly verdict?: FaultVerdict;
   readonly text: string;
 }
 
+/** Pages of the tracked regions in `state`, as `0x… (n)` runs. */
+function pagesIn(g: GuardState, state: PageGuardState): string[] {
+  return g.regions
+    .flatMap((r) => r.runs)
+    .filter((x) => x.state === state)
+    .map((x) => `${x.start}${x.pages > 1 ? ` (${x.pages})` : ''}`);
+}
+
+const anomalyList = (g: GuardState) =>
+  g.anomalies.map((a) => `${a.code}/${a.severity} ${a.va ?? a.ipa ?? ''}`);
+
 let symbols: Symbols;
+let table: SymbolTable;
 
 function reader(gdb: GdbClient): PhysReader {
   return batchReader(
@@ -60,35 +64,41 @@ function reader(gdb: GdbClient): PhysReader {
   );
 }
 
-/** Everything the engine says about the machine at this stop, as deterministic text. */
+/**
+ * Everything the engine says about the machine at this stop, as deterministic text: the walks as
+ * the CLI prints them, and the analysis core's picture (guard state, fault verdict) as the CLI's
+ * `guard` and the adapter's views report it.
+ */
 async function capture(gdb: GdbClient, point: string): Promise<Capture> {
-  const values = await gdb.readRegisters(ALL_REGISTERS, 1);
+  const values = await gdb.readRegisters([...new Set([...ALL_REGISTERS, ...STOP_REGISTERS])], 1);
   const registers: Record<string, bigint | undefined> = Object.fromEntries(values);
-  const rd = reader(gdb);
-  const s1 = await walk(regimeFromRegisters('el1', registers), rd);
-  const s2regime = regimeFromRegisters('stage2', registers);
-  const s2 = s2regime.roots[0].enabled ? await walk(s2regime, rd) : undefined;
-  const logAt = sym(symbols, 'guard_log');
-  const replay = replayGuardLog(parseGuardLog(await gdb.readPhysical(logAt, guardLogSize(64))));
-  const guard = classify(s1, {}, s2, replay);
-  const esr = getRegister(registers, 'ESR_EL1') ?? 0n;
-  const far = getRegister(registers, 'FAR_EL1') ?? 0n;
-  const pc = getRegister(registers, 'pc') ?? 0n;
+  const canonical: Record<string, bigint | undefined> = {};
+  for (const n of STOP_REGISTERS) canonical[n] = getRegister(registers, n);
+  const pc = canonical.pc ?? 0n;
   const inHandler = pc === sym(symbols, 'sync_exception_current');
-  const verdict = inHandler ? faultVerdict(esr, far, await translate(s1.regime, rd, far)) : undefined;
+  const picture = await analyzeStop({
+    stopId: 1,
+    reason: 'pause',
+    threadId: 1,
+    registers: canonical,
+    reader: reader(gdb),
+    symbols: programSymbols(table),
+    options: { lazyBit: 55, guardLogSymbol: 'guard_log' },
+  });
+  const s1 = picture.el1.result;
+  const s2 = picture.stage2?.result;
+  const fault = picture.fault;
+  const verdict = inHandler ? fault?.verdict : undefined;
   const lines = [
-    `# ${point}: pc ${hex(pc)}${inHandler ? ` (sync_exception_current, ESR_EL1 ${hex(esr)}, FAR_EL1 ${hex(far)})` : ''}`,
+    `# ${point}: pc ${hex(pc)}${inHandler ? ` (sync_exception_current, ESR_EL1 ${fault?.esr.raw}, FAR_EL1 ${fault?.far})` : ''}`,
     ...regimeHeader(s1.regime, 'demo'),
     ...regionLines(s1, 55),
     ...diagnosticLines(s1),
-    ...(s2
-      ? [...regimeHeader(s2.regime, 'demo'), ...regionLines(s2, 55)]
-      : [`stage 2: ${s2regime.roots[0].reason ?? 'off'}`]),
-    `guard log: ${replay.enrolled ? 'enrolled' : 'not enrolled'}, mapped per log: ${[...replay.mapped].map((x) => hex(x)).join(' ') || 'none'}`,
-    ...guardLines(guard),
+    ...(s2 ? [...regimeHeader(s2.regime, 'demo'), ...regionLines(s2, 55)] : ['stage 2: off']),
+    ...guardSummaryLines(guardReport(picture)),
     ...(verdict ? [`verdict: ${verdict.kind}: ${verdict.summary}`] : []),
   ];
-  return { registers, guard, ...(verdict ? { verdict } : {}), text: lines.join('\n') + '\n' };
+  return { registers, guard: picture.guard, ...(verdict ? { verdict } : {}), text: lines.join('\n') + '\n' };
 }
 
 function golden(name: string, text: string): void {
@@ -131,6 +141,7 @@ function scenarioSuite(
     before(async () => {
       buildGuest();
       symbols = loadSymbols();
+      table = SymbolTable.fromElf(ElfImage.parse(new Uint8Array(readFileSync(demoElf))).elf);
       qemu = await startQemu(demoQemu(scenario));
       gdb = await connectTcp(qemu.host, qemu.port, { timeoutMs: 5000, requestTimeoutMs: 10000 });
     });
@@ -153,13 +164,12 @@ scenarioSuite('normal', ({ gdb, qemu, reconnect }) => {
     await runTo(gdb(), 'mmio_read32');
     const c = await capture(gdb(), 'before-first-fault');
     golden('demo-normal-1-before-first-fault', c.text);
+    assert.deepEqual(pagesIn(c.guard, 'lazy').slice(0, 1), ['0x9010000']);
+    assert.deepEqual(pagesIn(c.guard, 'guardMapped'), []);
     assert.deepEqual(
-      c.guard.mapped.map((l) => hex(l.va)),
+      c.guard.untracked.map((x) => x.start),
       ['0x9000000'],
-    );
-    assert.deepEqual(
-      c.guard.guardMapped.map((x) => hex(x)),
-      ['0x9000000'],
+      'the console: guard-mapped at boot, not a tracked region',
     );
     assert.deepEqual(c.guard.anomalies, []);
   });
@@ -168,39 +178,30 @@ scenarioSuite('normal', ({ gdb, qemu, reconnect }) => {
     const c = await capture(gdb(), 'first-fault');
     golden('demo-normal-2-first-fault', c.text);
     assert.equal(c.verdict?.kind, 'lazyMmio');
-    assert.equal(c.verdict?.mapIpa, 0x0901_0000n);
+    assert.equal(c.verdict?.mapIpa, '0x9010000');
   });
   void test('after the first fault: RTC valid at stage 1 and guard-mapped at stage 2', async () => {
     await runTo(gdb(), 'mmio_read32');
     const c = await capture(gdb(), 'after-first-fault');
     golden('demo-normal-3-after-first-fault', c.text);
+    assert.deepEqual(pagesIn(c.guard, 'guardMapped'), ['0x9010000']);
     assert.deepEqual(
-      c.guard.mapped.map((l) => hex(l.va)),
-      ['0x9000000', '0x9010000'],
-    );
-    assert.deepEqual(
-      c.guard.guardMapped.map((x) => hex(x)),
-      ['0x9000000', '0x9010000'],
+      c.guard.untracked.map((x) => x.start),
+      ['0x9000000'],
     );
     assert.deepEqual(c.guard.anomalies, []);
   });
-  void test('at scenario_done: touched pages valid at stage 1, unmapped at stage 2 (info only)', async () => {
+  void test('at scenario_done: touched pages valid at stage 1, MMIO_GUARD_UNMAPped, no leak', async () => {
     await runTo(gdb(), 'scenario_done');
     const c = await capture(gdb(), 'scenario_done');
     golden('demo-normal-4-scenario_done', c.text);
+    assert.deepEqual(pagesIn(c.guard, 'guardMapped'), []);
+    assert.deepEqual(pagesIn(c.guard, 'unmapped'), ['0x9010000', '0x9020000', '0xa000000', '0x4010000000']);
     assert.deepEqual(
-      c.guard.guardMapped.map((x) => hex(x)),
+      c.guard.untracked.map((x) => x.start),
       ['0x9000000'],
     );
-    assert.deepEqual(
-      c.guard.anomalies.map((a) => `${a.kind}/${a.severity} ${hex(a.va ?? 0n)}`),
-      [
-        'validUnguarded/info 0x9010000',
-        'validUnguarded/info 0x9020000',
-        'validUnguarded/info 0xa000000',
-        'validUnguarded/info 0x4010000000',
-      ],
-    );
+    assert.deepEqual(anomalyList(c.guard), []);
   });
   void test('the pvmfw-mmu CLI on the live stub agrees (walk --json, guard, translate)', async () => {
     await gdb().close();
@@ -221,7 +222,7 @@ scenarioSuite('normal', ({ gdb, qemu, reconnect }) => {
         encoding: 'utf8',
       });
       assert.equal(g.status, 0, g.stderr);
-      assert.match(g.stdout, /guard-mapped now \(stage 2\): 0x9000000\n/);
+      assert.match(g.stdout, /guard-mapped outside the tracked regions: 0x9000000\n/);
       const t = spawnSync(process.execPath, [cli, 'translate', '--gdb', target, '0x9030000'], {
         encoding: 'utf8',
       });
@@ -240,8 +241,9 @@ scenarioSuite('a', ({ gdb }) => {
     golden('demo-a-panic_park', c.text);
     assert.ok(
       c.guard.anomalies.some(
-        (a) => a.kind === 'lazyNotPage' && a.va === 0x0a00_0000n && a.severity === 'error',
+        (a) => a.code === 'lazyNotPage' && a.va === '0xa000000' && a.severity === 'error',
       ),
+      JSON.stringify(anomalyList(c.guard)),
     );
   });
 });
@@ -262,8 +264,9 @@ scenarioSuite('b', ({ gdb }) => {
     assert.equal(c.verdict?.kind, 'externalAbort');
     assert.ok(
       c.guard.anomalies.some(
-        (a) => a.kind === 'validUnguarded' && a.va === 0x0902_0000n && a.severity === 'error',
+        (a) => a.code === 'validUnguarded' && a.va === '0x9020000' && a.severity === 'error',
       ),
+      JSON.stringify(anomalyList(c.guard)),
     );
   });
 });
@@ -275,21 +278,22 @@ scenarioSuite('c', ({ gdb }) => {
     golden('demo-c-panic_park', c.text);
     const bugC = sym(symbols, 'bug_c_page');
     assert.ok(
-      c.guard.anomalies.some((a) => a.kind === 'lazyOnNormal' && a.va === bugC),
+      c.guard.anomalies.some((a) => a.code === 'lazyOnNormalMemory' && a.va === hex(bugC)),
       JSON.stringify(c.guard.anomalies.map((a) => a.message)),
     );
   });
 });
 
 scenarioSuite('d', ({ gdb }) => {
-  void test('mmio_unmap_all skipped: stage 2 still guard-maps every touched page', async () => {
+  void test('mmio_unmap_all skipped: every touched page still guard-mapped, each a guardLeak', async () => {
     await runTo(gdb(), 'scenario_done');
     const c = await capture(gdb(), 'scenario d at scenario_done');
     golden('demo-d-scenario_done', c.text);
+    const leaked = ['0x9010000', '0x9020000', '0xa000000', '0x4010000000'];
+    assert.deepEqual(pagesIn(c.guard, 'guardMapped'), leaked);
     assert.deepEqual(
-      c.guard.guardMapped.map((x) => hex(x)),
-      ['0x9000000', '0x9010000', '0x9020000', '0xa000000', '0x4010000000'],
+      anomalyList(c.guard),
+      leaked.map((p) => `guardLeak/warning ${p}`),
     );
-    assert.equal(c.guard.anomalies.length, 0);
   });
 });

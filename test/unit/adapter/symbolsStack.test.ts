@@ -1,7 +1,7 @@
 // Symbol lookup and the frame-pointer unwinder over a fake memory (pure).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SymbolTable } from '../../../src/adapter/symbols';
+import { SymbolTable } from '../../../src/elf/symbolTable';
 import { unwind, vectorAt } from '../../../src/adapter/stack';
 import { isCall, isExceptionGenerating, isHvc } from '../../../src/adapter/insn';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { GdbClient, RegisterInfo } from '../../../src/gdb';
 import { makeRegisterMap } from '../../../src/gdb/target-xml';
 import { StopContext } from '../../../src/adapter/stopContext';
-import { SymbolTable } from '../../../src/adapter/symbols';
+import { SymbolTable } from '../../../src/elf/symbolTable';
 import { VariableStore } from '../../../src/adapter/variables';
 import { GENERAL_REGISTERS } from '../../../src/adapter/registers';
 

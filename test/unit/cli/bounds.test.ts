@@ -67,8 +67,8 @@ void describe('CLI bounds on crafted table graphs', () => {
     assert.match(j.anomalies[100].message, /^… and 262,044 more diagnostics of kind cycle/);
     out = '';
     assert.equal(await main(['guard', '--snapshot', file], (s) => (out += s)), 3);
-    assert.match(out, /^anomalies \(101\):$/m);
-    assert.match(out, /walkError .*… and 262,044 more diagnostics of kind cycle/);
+    assert.equal(out.match(/^ {2}anomaly walkError: /gm)?.length, 101);
+    assert.match(out, /anomaly walkError: … and 262,044 more diagnostics of kind cycle/);
   });
 
   void test('walk --json streams a large leaf list as valid JSON', async () => {
