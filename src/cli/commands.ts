@@ -243,7 +243,10 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
         regimes: regimeInfos(picture),
         guard,
         counts: picture.guard.counts,
-        ...(atFault ? { fault: atFault } : {}),
+        // The last exception the registers record, with its walk and verdict (as the adapter's
+        // Fault scope shows it); `verdict` is set only when PC is in the vector table.
+        ...(fault ? { fault } : {}),
+        stoppedInVector: picture.atFault,
         verdict: atFault?.verdict ?? null,
       })}\n`,
     );
