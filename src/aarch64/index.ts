@@ -18,5 +18,4 @@ export * from './reader';
 export * from './walk';
 export * from './translate';
 export * from './regions';
-export * from './snapshot';
 export * from './format';

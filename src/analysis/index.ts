@@ -8,3 +8,4 @@ export * from './fault';
 export * from './diff';
 export * from './pte';
 export * from './leaves';
+export * from './snapshot';

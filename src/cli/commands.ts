@@ -3,11 +3,9 @@
 import {
   coalesce,
   hex,
-  makeSnapshot,
   parseAddress,
   regimeFromRegisters,
   type RegimeKind,
-  type Snapshot,
   translate,
   walk,
   type WalkProgress,
@@ -15,7 +13,7 @@ import {
   type PhysReader,
   stage2Reader,
 } from '../aarch64';
-import { guardReport, guardSummaryLines, regimeInfos } from '../analysis';
+import { guardReport, guardSummaryLines, makeSnapshot, regimeInfos, type Snapshot } from '../analysis';
 import { classify, DEFAULT_LAZY_BIT, type GuardReport, leafJson, predictAccess, reportJson } from '../pvmfw';
 import {
   diagnosticLines,

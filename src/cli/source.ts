@@ -2,16 +2,8 @@
 // (--snapshot FILE). Both give registers by name and a batched physical reader.
 
 import { readFileSync, statSync } from 'node:fs';
-import {
-  batchReader,
-  loadSnapshot,
-  PhysImage,
-  type PhysReader,
-  REGIME_REGISTERS,
-  RecordingReader,
-  type Registers,
-  SnapshotError,
-} from '../aarch64';
+import { batchReader, PhysImage, type PhysReader, REGIME_REGISTERS, type Registers } from '../aarch64';
+import { loadSnapshot, RecordingReader, SnapshotError } from '../analysis';
 import { connectTcp, type GdbClient } from '../gdb';
 
 /** Registers every command may need: the three regimes, the fault registers, PSTATE. */

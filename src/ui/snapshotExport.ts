@@ -5,16 +5,8 @@
 // walked with the same walker the CLI uses and recorded as it goes.
 
 import * as vscode from 'vscode';
-import {
-  makeSnapshot,
-  RecordingReader,
-  REGIME_REGISTERS,
-  regimeFromRegisters,
-  walk,
-  type PhysRange,
-  type PhysReader,
-  type Snapshot,
-} from '../aarch64';
+import { REGIME_REGISTERS, regimeFromRegisters, walk, type PhysRange, type PhysReader } from '../aarch64';
+import { makeSnapshot, RecordingReader, type Snapshot } from '../analysis';
 import { GUARD_LOG_HEADER, GUARD_LOG_SYMBOL, guardLogSize } from '../pvmfw/guardlog';
 import type { MmuSessions } from './mmuSession';
 

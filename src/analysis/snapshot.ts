@@ -1,8 +1,10 @@
-// Snapshot format: registers plus every physical range a walk read, as JSON, so the same walker runs
-// offline (CLI --snapshot, tests, the extension's "export snapshot"). Versioned; 64-bit values are
-// hex strings and memory is base64.
+// Snapshot format: the inputs of one stop's analysis (registers, every physical range the analysis
+// read, the program's symbols) as JSON, so the same analysis runs offline (CLI --snapshot and diff,
+// tests, the extension's "export snapshot"). Versioned; 64-bit values are hex strings and memory is
+// base64. It lives beside the analysis, not in src/aarch64, because what it records is what
+// analyzeStop() reads, the program's identity included. docs/snapshot.md describes every field.
 
-import { PhysImage, type PhysRange, type PhysReader } from './reader';
+import { PhysImage, type PhysRange, type PhysReader } from '../aarch64/reader';
 
 export const SNAPSHOT_FORMAT = 'pvmfw-mmu-snapshot';
 export const SNAPSHOT_VERSION = 1;

@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { loadSnapshot, makeSnapshot, PhysImage, SnapshotError } from '../../../src/aarch64';
+import { PhysImage } from '../../../src/aarch64';
+import { loadSnapshot, makeSnapshot, SnapshotError } from '../../../src/analysis/snapshot';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
