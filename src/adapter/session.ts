@@ -13,7 +13,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import { constants as osConstants } from 'node:os';
 import { connectTcp, type GdbClient } from '../gdb';
 import type { AttachArguments, LaunchArguments } from '../shared/config';
-import { isCustomRequestCommand, type MmuChangedEventBody } from '../shared/protocol';
+import type { MmuChangedEventBody } from '../shared/protocol';
 import { BreakpointStore } from './breakpoints';
 import {
   checkArchitecture,
@@ -27,6 +27,13 @@ import { Exceptions, EXCEPTION_FILTERS } from './exceptions';
 import { Inspect } from './inspect';
 import { MmuModel } from './mmu';
 import { QemuProcess, QemuStartError } from './qemuProcess';
+import {
+  checkRequest,
+  errorResponse,
+  failureMessage,
+  type RequestArguments,
+  type RequestCommand,
+} from './requestArgs';
 import { RunControl, type Stop } from './runControl';
 import { vectorAt, type RawFrame } from './stack';
 import { decodeEsr } from '../aarch64/esr';
@@ -36,7 +43,10 @@ import { StackView } from './stackView';
 import { SymbolTable } from './symbols';
 import { VariableStore } from './variables';
 
-type Handler = (args: never, request: DebugProtocol.Request) => Promise<unknown>;
+/** One handler per validated request (initialize is the library's); arguments arrive checked. */
+type Handlers = {
+  [C in Exclude<RequestCommand, 'initialize'>]: (args: RequestArguments<C>) => Promise<unknown>;
+};
 
 export class PvmfwDebugSession extends DebugSession {
   gdb: GdbClient | undefined;
@@ -57,49 +67,44 @@ export class PvmfwDebugSession extends DebugSession {
   private ended = false;
   private mmuPending: Promise<MmuChangedEventBody | undefined> = Promise.resolve(undefined);
   lastStop: Stop | undefined;
-  private readonly handlers: Record<string, Handler>;
+  private readonly handlers: Handlers;
 
   constructor() {
     super();
     this.setDebuggerLinesStartAt1(true);
     this.setDebuggerColumnsStartAt1(true);
     this.handlers = {
-      launch: (a: LaunchArguments) => this.launch(a),
-      attach: (a: AttachArguments) => this.attach(a),
+      launch: (a) => this.launch(a),
+      attach: (a) => this.attach(a),
       configurationDone: () => this.configurationDone(),
       threads: () => this.stack.threads(),
-      stackTrace: (a: DebugProtocol.StackTraceArguments) => this.stack.stackTrace(a),
-      scopes: (a: DebugProtocol.ScopesArguments) => this.inspect.scopes(a),
-      variables: (a: DebugProtocol.VariablesArguments) => this.inspect.variables(a),
-      evaluate: (a: DebugProtocol.EvaluateArguments) => this.inspect.evaluate(a),
-      readMemory: (a: DebugProtocol.ReadMemoryArguments) => this.inspect.readMemory(a),
-      setVariable: (a: DebugProtocol.SetVariableArguments) => this.inspect.setVariable(a),
-      completions: (a: DebugProtocol.CompletionsArguments) => Promise.resolve(this.inspect.completions(a)),
-      writeMemory: (a: DebugProtocol.WriteMemoryArguments) => this.inspect.writeMemory(a),
+      stackTrace: (a) => this.stack.stackTrace(a),
+      scopes: (a) => this.inspect.scopes(a),
+      variables: (a) => this.inspect.variables(a),
+      evaluate: (a) => this.inspect.evaluate(a),
+      readMemory: (a) => this.inspect.readMemory(a),
+      setVariable: (a) => this.inspect.setVariable(a),
+      completions: (a) => Promise.resolve(this.inspect.completions(a)),
+      writeMemory: (a) => this.inspect.writeMemory(a),
       continue: () => this.doContinue(),
-      next: (a: DebugProtocol.NextArguments) => this.step(a.threadId, 'over', a.granularity),
-      stepIn: (a: DebugProtocol.StepInArguments) => this.step(a.threadId, 'in', a.granularity),
-      stepOut: (a: DebugProtocol.StepOutArguments) => this.step(a.threadId, 'out', a.granularity),
-      setBreakpoints: (a: DebugProtocol.SetBreakpointsArguments) => this.source.breakpoints.set(a),
-      disassemble: (a: DebugProtocol.DisassembleArguments) => this.source.disassemble(a),
+      next: (a) => this.step(a.threadId, 'over', a.granularity),
+      stepIn: (a) => this.step(a.threadId, 'in', a.granularity),
+      stepOut: (a) => this.step(a.threadId, 'out', a.granularity),
+      setBreakpoints: (a) => this.source.breakpoints.set(a),
+      disassemble: (a) => this.source.disassemble(a),
       pause: () => this.need(this.run).pause(),
-      setFunctionBreakpoints: (a: DebugProtocol.SetFunctionBreakpointsArguments) =>
-        this.exceptions.setFunctionBreakpoints(a),
-      setInstructionBreakpoints: (a: DebugProtocol.SetInstructionBreakpointsArguments) =>
-        this.exceptions.setInstructionBreakpoints(a),
-      setExceptionBreakpoints: (a: DebugProtocol.SetExceptionBreakpointsArguments) =>
-        this.exceptions.setFilters(a),
-      dataBreakpointInfo: (a: DebugProtocol.DataBreakpointInfoArguments) =>
-        this.exceptions.dataBreakpointInfo(a),
-      setDataBreakpoints: (a: DebugProtocol.SetDataBreakpointsArguments) =>
-        this.exceptions.setDataBreakpoints(a),
+      setFunctionBreakpoints: (a) => this.exceptions.setFunctionBreakpoints(a),
+      setInstructionBreakpoints: (a) => this.exceptions.setInstructionBreakpoints(a),
+      setExceptionBreakpoints: (a) => this.exceptions.setFilters(a),
+      dataBreakpointInfo: (a) => this.exceptions.dataBreakpointInfo(a),
+      setDataBreakpoints: (a) => this.exceptions.setDataBreakpoints(a),
       exceptionInfo: () => Promise.resolve(this.exceptions.exceptionInfo()),
       restart: () => this.restart(),
       terminate: () => this.terminate(),
-      disconnect: (a: DebugProtocol.DisconnectArguments) => this.disconnect(a),
-      pageTable: (a: never) => this.mmu.pageTable(a),
-      translate: (a: never) => this.mmu.translateRequest(a),
-      guardState: (a: never) => this.mmu.guardState(a),
+      disconnect: (a) => this.disconnect(a),
+      pageTable: (a) => this.mmu.pageTable(a),
+      translate: (a) => this.mmu.translateRequest(a),
+      guardState: (a) => this.mmu.guardState(a),
       regimes: () => this.mmu.regimesRequest(),
     };
   }
@@ -121,30 +126,28 @@ export class PvmfwDebugSession extends DebugSession {
   }
 
   protected override dispatchRequest(request: DebugProtocol.Request): void {
-    const handler = this.handlers[request.command];
-    if (!handler && !isCustomRequestCommand(request.command)) return super.dispatchRequest(request);
-    const response: DebugProtocol.Response = {
-      type: 'response',
-      seq: 0,
-      request_seq: request.seq,
-      command: request.command,
-      success: true,
-    };
+    // Arguments are checked before any handler sees them: a malformed request is refused in words.
+    const checked = checkRequest(request);
+    if (!checked.ok) return this.sendResponse(errorResponse(request, checked.message));
+    const command = checked.command;
+    if (command === 'initialize') return super.dispatchRequest({ ...request, arguments: checked.args });
+    const handler = this.handlers[command] as (args: unknown) => Promise<unknown>;
     void (async () => {
       try {
-        const body = await handler((request.arguments ?? {}) as never, request);
-        if (body !== undefined) response.body = body;
-        this.sendResponse(response);
-        // Standalone: the process ends after a disconnect (shutdown is a no-op when inline).
-        if (request.command === 'disconnect') this.shutdown();
-      } catch (e) {
-        response.success = false;
-        response.message = (e as Error).message;
-        this.sendErrorResponse(response, {
-          id: 1001,
-          format: (e as Error).message.replace(/[{}]/g, ''),
-          showUser: true,
+        const body = await handler(checked.args);
+        this.sendResponse({
+          type: 'response',
+          seq: 0,
+          request_seq: request.seq,
+          command,
+          success: true,
+          ...(body === undefined ? {} : { body }),
         });
+        // Standalone: the process ends after a disconnect (shutdown is a no-op when inline).
+        if (command === 'disconnect') this.shutdown();
+      } catch (e) {
+        // Whatever a handler throws becomes an answer; the session goes on.
+        this.sendResponse(errorResponse(request, failureMessage(command, e)));
       }
     })();
   }
@@ -182,12 +185,6 @@ export class PvmfwDebugSession extends DebugSession {
     this.config = { stopOnEntry: true, ...args };
     const program = args.program ? loadProgram(args.program) : undefined;
     const binary = args.qemu ?? 'qemu-system-aarch64';
-    if (
-      args.qemuArgs !== undefined &&
-      !(Array.isArray(args.qemuArgs) && args.qemuArgs.every((a) => typeof a === 'string'))
-    ) {
-      throw new SessionSetupError('"qemuArgs" must be an array of strings');
-    }
     const own = (args.qemuArgs ?? []).find(
       (a) => a === '-gdb' || a === '-s' || a === '-S' || a.startsWith('-gdb='),
     );
