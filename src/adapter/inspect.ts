@@ -119,7 +119,10 @@ export class Inspect {
   /** Console completions: commands, `$register` names, symbols. */
   completions(args: DebugProtocol.CompletionsArguments): DebugProtocol.CompletionsResponse['body'] {
     const upto = args.text.slice(0, Math.max(0, args.column - 1));
-    const word = /[$\w.]*$/.exec(upto)?.[0] ?? '';
+    // The word before the cursor, scanned backwards (`/[$\w.]*$/` is quadratic on long text).
+    let from = upto.length;
+    while (from > 0 && /[$\w.]/.test(upto[from - 1])) from--;
+    const word = upto.slice(from);
     const targets: DebugProtocol.CompletionItem[] = [];
     const add = (label: string, type: DebugProtocol.CompletionItemType) => {
       if (label.toLowerCase().startsWith(word.toLowerCase()))

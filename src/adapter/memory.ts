@@ -9,7 +9,8 @@ export interface MemoryRef {
 }
 
 export function parseMemoryReference(ref: string): MemoryRef {
-  const m = /^\s*(?:(v|p):)?\s*(0x[0-9a-f]+|[0-9]+)\s*$/i.exec(ref);
+  // Trimmed first: leading and trailing `\s*` around optional parts backtrack quadratically.
+  const m = /^(?:(v|p):)?\s*(0x[0-9a-f]+|[0-9]+)$/i.exec(ref.trim());
   if (!m) throw new Error(`bad memory reference '${ref}' (expected 0x…, v:0x… or p:0x…)`);
   return { space: m[1]?.toLowerCase() === 'p' ? 'physical' : 'virtual', address: BigInt(m[2]) };
 }

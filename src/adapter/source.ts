@@ -51,11 +51,13 @@ export class SourceSupport {
 
   /** Value of a condition or logpoint expression: the console language plus one comparison. */
   async evaluate(text: string): Promise<bigint | boolean> {
-    const cmp = /^(.*?)\s*(==|!=|>=|<=|>|<)\s*(.*)$/.exec(text);
+    // The first operator splits the text (a search, not `^(.*?)\s*(op)`, which backtracks
+    // quadratically over spaces in a long condition).
+    const cmp = /==|!=|>=|<=|>|</.exec(text);
     if (cmp && !text.trim().startsWith('*')) {
-      const a = await this.value(cmp[1]);
-      const b = await this.value(cmp[3]);
-      switch (cmp[2]) {
+      const a = await this.value(text.slice(0, cmp.index));
+      const b = await this.value(text.slice(cmp.index + cmp[0].length));
+      switch (cmp[0]) {
         case '==':
           return a === b;
         case '!=':

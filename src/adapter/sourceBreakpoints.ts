@@ -51,7 +51,8 @@ export class HitConditionError extends Error {}
  * `<=N`, `%N` (every Nth hit).
  */
 export function parseHitCondition(text: string): HitCondition {
-  const m = /^\s*(==|>=|<=|>|<|%)?\s*(\d+)\s*$/.exec(text);
+  // Trimmed first: `^\s*(op)?\s*` backtracks quadratically over a run of spaces.
+  const m = /^(==|>=|<=|>|<|%)?\s*(\d+)$/.exec(text.trim());
   if (!m) throw new HitConditionError(`hit condition '${text}' is not N, ==N, >=N, >N, <N, <=N or %N`);
   const n = Number(m[2]);
   const op = (m[1] ?? '>=') as HitCondition['op'];
