@@ -72,9 +72,20 @@ export class Inspect {
       if (e instanceof ExpressionError) throw new Error(e.message);
       throw e;
     }
+    // Only the Debug Console is an explicit user action. Hovers evaluate whatever text is under the
+    // mouse, watches re-run at every stop, and other extensions may send any context: none of them
+    // may drive QEMU's monitor (`migrate "exec:…"` runs a shell command) or touch a device.
+    const explicit = args.context === 'repl';
+    const from = `from ${args.context === undefined ? 'an evaluate request without a context' : `the '${args.context}' context`}`;
+    if (expr.kind === 'monitor' && !explicit)
+      throw new Error(
+        `monitor commands run only from the Debug Console; refused ${from} (QEMU's monitor can run programs on the host)`,
+      );
     const gdb = this.s.need(this.s.gdb);
     switch (expr.kind) {
       case 'monitor': {
+        // Shown before it runs: what reaches QEMU's monitor is never a surprise.
+        this.s.log(`QEMU monitor: ${expr.command}`);
         const out = await gdb.monitor(expr.command);
         return { result: out.replace(/\n$/, ''), variablesReference: 0 };
       }
@@ -86,10 +97,15 @@ export class Inspect {
       case 'deref': {
         const a = await this.addr(expr.address);
         const space = expr.physical ? 'physical' : 'virtual';
+        // Reading a device register runs the device model (a UART read pops a byte).
+        const device = await this.s.mmu.isDevice(space, a);
+        if (device && !explicit)
+          throw new Error(
+            `0x${a.toString(16)} is device memory: reading it has side effects, so it is read only from the Debug Console; refused ${from}`,
+          );
         const r = await readSpan(gdb, { space, address: a }, expr.width);
         if (r.faultAt !== undefined) throw new Error(await this.s.mmu.explainUnreadable(space, r.faultAt));
         const v = fromLittleEndian(r.data);
-        const device = await this.s.mmu.isDevice(space, a);
         return {
           result: `0x${v.toString(16).padStart(expr.width * 2, '0')} (${v})`,
           type: `u${expr.width * 8}`,

@@ -115,7 +115,14 @@ export class SourceSupport {
     const { sharedDisassembler } = await import('../disasm');
     const decoder = await sharedDisassembler();
     return disassemble(args, {
-      memory: { readMemory: (a, n) => gdb.readMemory(a, n) },
+      memory: {
+        // The view lists around any address it is given: never read device registers to fill it
+        // (a read has side effects). Chunks are 1 KiB-aligned, so one check covers a chunk.
+        readMemory: async (a, n) => {
+          if (await this.s.mmu.isDevice('virtual', a)) throw new Error('device memory');
+          return gdb.readMemory(a, n);
+        },
+      },
       decoder,
       symbols: {
         symbolAt: (a) => {

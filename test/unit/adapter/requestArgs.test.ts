@@ -225,4 +225,20 @@ void describe('PvmfwDebugSession dispatch (inline, no target)', () => {
     assert.equal(c.message, "stackTrace: 'threadId' must be an integer, got undefined");
     assert.equal(d.success, true);
   });
+
+  void test('monitor from a hover is refused before anything else is looked at', async () => {
+    const { session, response } = inline();
+    session.handleMessage({
+      seq: 1,
+      type: 'request',
+      command: 'evaluate',
+      arguments: { expression: 'monitor migrate "exec:touch /tmp/x"', context: 'hover' },
+    } as DebugProtocol.Request);
+    const r = await response(1);
+    assert.equal(r.success, false);
+    assert.match(
+      r.message ?? '',
+      /^monitor commands run only from the Debug Console; refused from the 'hover' context/,
+    );
+  });
 });
