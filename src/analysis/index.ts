@@ -9,3 +9,4 @@ export * from './diff';
 export * from './pte';
 export * from './leaves';
 export * from './snapshot';
+export * from './program';

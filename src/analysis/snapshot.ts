@@ -4,10 +4,17 @@
 // base64. It lives beside the analysis, not in src/aarch64, because what it records is what
 // analyzeStop() reads, the program's identity included. docs/snapshot.md describes every field.
 
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { PhysImage, type PhysRange, type PhysReader } from '../aarch64/reader';
+import type { SymbolEntry } from '../elf';
+import type { ProgramIdentity } from './program';
 
 export const SNAPSHOT_FORMAT = 'pvmfw-mmu-snapshot';
-export const SNAPSHOT_VERSION = 1;
+/**
+ * 2: `program` (the ELF's identity), `symbols` as an array with sizes and kinds (so a replay names
+ * addresses exactly as the live session did), written gzip-compressed. Version 1 files still load.
+ */
+export const SNAPSHOT_VERSION = 2;
 
 export interface SnapshotMemory {
   /** Physical address, hex. */
@@ -25,10 +32,25 @@ export interface Snapshot {
   readonly source?: string;
   /** Register values by architectural name, hex. */
   readonly registers: Readonly<Record<string, string>>;
-  /** Symbol addresses the capture used (the guard-call log), hex. */
-  readonly symbols?: Readonly<Record<string, string>>;
+  /** The ELF the capture was given (version 2). */
+  readonly program?: ProgramIdentity;
+  /**
+   * The program's symbols: version 2 writes an array (duplicate names kept, sizes and kinds
+   * recorded); version 1 wrote a name -> hex address object. Both load.
+   */
+  readonly symbols?: readonly SnapshotSymbol[] | Readonly<Record<string, string>>;
   /** Physical ranges read, in address order, merged where adjacent. */
   readonly memory: readonly SnapshotMemory[];
+}
+
+export interface SnapshotSymbol {
+  readonly name: string;
+  /** Hex. */
+  readonly address: string;
+  /** Hex; absent when the ELF records none (assembly labels). */
+  readonly size?: string;
+  /** Present (true) for STT_FUNC symbols. */
+  readonly function?: true;
 }
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
@@ -52,7 +74,12 @@ export class RecordingReader implements PhysReader {
 export function makeSnapshot(
   registers: Readonly<Record<string, bigint | undefined>>,
   image: PhysImage,
-  extra: { source?: string; symbols?: Readonly<Record<string, bigint>> } = {},
+  extra: {
+    source?: string;
+    /** The program's symbols (an ELF's, with sizes), or bare addresses by name. */
+    symbols?: readonly SymbolEntry[] | Readonly<Record<string, bigint>>;
+    program?: ProgramIdentity;
+  } = {},
 ): Snapshot {
   const regs: Record<string, string> = {};
   for (const [k, v] of Object.entries(registers)) if (v !== undefined) regs[k] = hex(v);
@@ -74,17 +101,34 @@ export function makeSnapshot(
     runEnd = addr + BigInt(block.length);
   }
   flush();
-  const symbols: Record<string, string> = {};
-  for (const [k, v] of Object.entries(extra.symbols ?? {})) symbols[k] = hex(v);
+  const entries = extra.symbols === undefined ? undefined : symbolEntries(extra.symbols);
+  const symbols = entries?.map((e): SnapshotSymbol => ({
+    name: e.name,
+    address: hex(e.address),
+    ...(e.size > 0n ? { size: hex(e.size) } : {}),
+    ...(e.isFunction ? { function: true as const } : {}),
+  }));
   return {
     format: SNAPSHOT_FORMAT,
     version: SNAPSHOT_VERSION,
     created: new Date().toISOString(),
     ...(extra.source ? { source: extra.source } : {}),
+    ...(extra.program ? { program: extra.program } : {}),
     registers: regs,
-    ...(extra.symbols ? { symbols } : {}),
+    ...(symbols ? { symbols } : {}),
     memory,
   };
+}
+
+function symbolEntries(s: readonly SymbolEntry[] | Readonly<Record<string, bigint>>): readonly SymbolEntry[] {
+  if (isSymbolList(s)) return s;
+  return Object.entries(s).map(([name, address]) => ({ name, address, size: 0n, isFunction: false }));
+}
+
+function isSymbolList(
+  s: readonly SymbolEntry[] | Readonly<Record<string, bigint>>,
+): s is readonly SymbolEntry[] {
+  return Array.isArray(s);
 }
 
 export class SnapshotError extends Error {}
@@ -158,15 +202,7 @@ function base64Length(s: string): number | string {
  * field ("snapshot memory[3].data: not valid base64 (…)"). The memory runs are decoded into one
  * buffer (at most `maxBytes`, checked before allocating) in address order.
  */
-export function loadSnapshot(
-  json: unknown,
-  maxBytes = MAX_SNAPSHOT_BYTES,
-): {
-  snapshot: Snapshot;
-  registers: Record<string, bigint>;
-  symbols: Record<string, bigint>;
-  image: PhysImage;
-} {
+export function loadSnapshot(json: unknown, maxBytes = MAX_SNAPSHOT_BYTES): LoadedSnapshot {
   if (!isObject(json)) throw new SnapshotError(`snapshot: expected a JSON object, got ${describe(json)}`);
   const o = json;
   if (o.format !== SNAPSHOT_FORMAT)
@@ -175,15 +211,128 @@ export function loadSnapshot(
   if (!Number.isInteger(o.version) || o.version < 1)
     fail('version', `expected a positive integer, got ${describe(o.version)}`);
   if (o.version > SNAPSHOT_VERSION)
-    fail('version', `${o.version} is newer than this tool reads (up to ${SNAPSHOT_VERSION})`);
+    fail(
+      'version',
+      `${o.version} is newer than this tool reads (up to ${SNAPSHOT_VERSION}): a newer pvmfw-mmu wrote it`,
+    );
   if (typeof o.created !== 'string')
     fail('created', `expected an ISO time string, got ${describe(o.created)}`);
   if (o.source !== undefined && typeof o.source !== 'string')
     fail('source', `expected a string, got ${describe(o.source)}`);
+  const program = o.program === undefined ? undefined : loadProgram(o.program);
   const registers = hexMap(o.registers, 'registers');
-  const symbols = o.symbols === undefined ? {} : hexMap(o.symbols, 'symbols');
+  const symbols = loadSymbols(o.symbols);
   const image = loadMemory(o.memory, maxBytes);
-  return { snapshot: json as unknown as Snapshot, registers, symbols, image };
+  return {
+    snapshot: json as unknown as Snapshot,
+    version: o.version,
+    ...(program ? { program } : {}),
+    registers,
+    symbols,
+    image,
+  };
+}
+
+export interface LoadedSnapshot {
+  snapshot: Snapshot;
+  version: number;
+  program?: ProgramIdentity;
+  registers: Record<string, bigint>;
+  /** The program's symbols (version 1 files: addresses only, size 0). */
+  symbols: SymbolEntry[];
+  image: PhysImage;
+}
+
+function loadProgram(v: unknown): ProgramIdentity {
+  if (!isObject(v)) fail('program', `expected an object with name and sha256, got ${describe(v)}`);
+  if (typeof v.name !== 'string' || v.name === '')
+    fail('program.name', `expected a file name, got ${describe(v.name)}`);
+  if (typeof v.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(v.sha256))
+    fail('program.sha256', `expected 64 lowercase hex digits, got ${describe(v.sha256)}`);
+  if (v.buildId !== undefined && (typeof v.buildId !== 'string' || !/^([0-9a-f]{2})+$/.test(v.buildId)))
+    fail('program.buildId', `expected lowercase hex bytes, got ${describe(v.buildId)}`);
+  return {
+    name: v.name,
+    sha256: v.sha256,
+    ...(typeof v.buildId === 'string' ? { buildId: v.buildId } : {}),
+  };
+}
+
+/** Version 2's array of symbols, or version 1's name -> address object. */
+function loadSymbols(v: unknown): SymbolEntry[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) {
+    if (!isObject(v)) fail('symbols', `expected an array of symbols, got ${describe(v)}`);
+    return Object.entries(hexMap(v, 'symbols')).map(([name, address]) => ({
+      name,
+      address,
+      size: 0n,
+      isFunction: false,
+    }));
+  }
+  return (v as unknown[]).map((e, k): SymbolEntry => {
+    const at = `symbols[${k}]`;
+    if (!isObject(e)) fail(at, `expected an object with name and address, got ${describe(e)}`);
+    if (typeof e.name !== 'string') fail(`${at}.name`, `expected a string, got ${describe(e.name)}`);
+    if (e.function !== undefined && typeof e.function !== 'boolean')
+      fail(`${at}.function`, `expected true or nothing, got ${describe(e.function)}`);
+    return {
+      name: e.name,
+      address: parseHex(e.address, `${at}.address`, '0x40080000'),
+      size: e.size === undefined ? 0n : parseHex(e.size, `${at}.size`, '0x40'),
+      isFunction: e.function === true,
+    };
+  });
+}
+
+/** gzip's two magic bytes: a snapshot file starting with them is gzip-compressed JSON. */
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
+
+/** JSON text a snapshot file may hold once decompressed (below V8's 512 MiB string limit). */
+export const MAX_SNAPSHOT_TEXT = 384 * 2 ** 20;
+
+/** A snapshot as a file's bytes: gzip-compressed JSON (or plain JSON, `gzip: false`). */
+export function encodeSnapshot(s: Snapshot, opts: { gzip?: boolean } = {}): Buffer {
+  const text = JSON.stringify(s);
+  return opts.gzip === false ? Buffer.from(`${text}\n`) : gzipSync(text);
+}
+
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1];
+}
+
+/**
+ * A snapshot file's bytes as a JSON value: gunzipped when they start with gzip's magic (1f 8b), read
+ * as JSON text otherwise (version 1 files, hand-edited files). Problems are SnapshotErrors; the
+ * decompressed text is capped at `maxText` before it is allocated in full.
+ */
+export function parseSnapshotBytes(bytes: Uint8Array, maxText = MAX_SNAPSHOT_TEXT): unknown {
+  let text: Buffer;
+  if (isGzip(bytes)) {
+    try {
+      text = gunzipSync(bytes, { maxOutputLength: maxText });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError)
+        throw new SnapshotError(
+          `snapshot: decompresses to more than the ${(maxText / 2 ** 20).toFixed(0)} MiB of JSON this tool reads`,
+        );
+      throw new SnapshotError(`snapshot: corrupt gzip data (${e instanceof Error ? e.message : String(e)})`);
+    }
+  } else {
+    if (bytes.length > maxText)
+      throw new SnapshotError(
+        `snapshot: ${(bytes.length / 2 ** 20).toFixed(0)} MiB of JSON, more than the ${(maxText / 2 ** 20).toFixed(0)} MiB this tool reads`,
+      );
+    text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  try {
+    return JSON.parse(text.toString('utf8'));
+  } catch (e) {
+    throw new SnapshotError(
+      `snapshot: not JSON${isGzip(bytes) ? ' inside the gzip data' : ' (nor gzip)'}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
 }
 
 function loadMemory(memory: unknown, maxBytes: number): PhysImage {

@@ -270,9 +270,12 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
 export async function runSnapshot(src: Source, o: CommonOptions): Promise<Snapshot> {
   // Everything the analysis of this stop reads (both stages, the guard log, the tracker's regions)
   // is recorded, so the snapshot answers what the live target answered.
-  const { symbols } = await cliPicture(src, o);
+  const { program } = await cliPicture(src, o);
   const el2 = regimeFromRegisters('el2', src.registers);
   if (el2.roots.some((x) => x.enabled)) await walk(el2, src.reader, { maxTables: o.maxTables });
-  const named = Object.fromEntries(symbols.entries().map((e) => [e.name, e.address]));
-  return makeSnapshot(src.registers, src.reader.image, { source: src.label, symbols: named });
+  return makeSnapshot(src.registers, src.reader.image, {
+    source: src.label,
+    symbols: program.symbols.entries(),
+    ...(program.identity ? { program: program.identity } : {}),
+  });
 }

@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_TABLES, MAX_STORE_TABLES } from '../aarch64';
+import { encodeSnapshot, programLabel } from '../analysis';
 import { CliError, openGdb, openSnapshot, type Source } from './source';
 import { runGuard, runSnapshot, runTranslate, runWalk, type CommonOptions } from './commands';
 
@@ -16,11 +17,13 @@ commands:
   walk       [--regime el1|el2|stage2] [--leaves] [--json]   translation tables: regions (or every leaf)
   translate  VA [--regime ...] [--write] [--exec] [--el0]    per-level walk of one address, PA or fault
   guard      [--elf FILE | --guard-log ADDR] [--json]         lazy-MMIO report with anomalies
-  snapshot   -o FILE [--elf FILE | --guard-log ADDR]          registers + every table page, for --snapshot
+  snapshot   -o FILE [--elf FILE | --guard-log ADDR]          registers, every range read, the program's
+                                                              identity: gzip JSON, for --snapshot
 
 options:
   --gdb HOST:PORT     QEMU gdbstub (the guest is stopped while attached; --resume detaches and resumes)
   --snapshot FILE     read a snapshot written by 'snapshot' instead of a live target
+  --elf FILE          the guest ELF: symbols (the guard-call log) and, in snapshots, its identity
   --lazy-bit N        descriptor bit used as MMIO_LAZY_MAP_FLAG (default 55)
   --max-tables N      cap on tables walked, in 4 KiB tables (default ${DEFAULT_MAX_TABLES})
   --json              one JSON object on stdout
@@ -111,15 +114,18 @@ export async function main(
         return await runGuard(source, common);
       default: {
         const snap = await runSnapshot(source, common);
+        const bytes = encodeSnapshot(snap);
         try {
-          writeFileSync(o.output!, JSON.stringify(snap, null, 1) + '\n');
+          writeFileSync(o.output!, bytes);
         } catch (e) {
           throw new CliError(
             `cannot write snapshot ${o.output}: ${e instanceof Error ? e.message : String(e)}`,
           );
         }
+        const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+        const memory = source.reader.image.size;
         out(
-          `snapshot: ${snap.memory.length} memory runs, ${Object.keys(snap.registers).length} registers -> ${o.output}\n`,
+          `snapshot: ${Object.keys(snap.registers).length} registers, ${snap.memory.length} memory runs (${kib(memory)}), ${snap.program ? `program ${programLabel(snap.program)}` : 'no program (--elf records it)'} -> ${o.output} (${kib(bytes.length)} gzip)\n`,
         );
         return 0;
       }

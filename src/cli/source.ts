@@ -3,7 +3,14 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { batchReader, PhysImage, type PhysReader, REGIME_REGISTERS, type Registers } from '../aarch64';
-import { loadSnapshot, RecordingReader, SnapshotError } from '../analysis';
+import {
+  loadSnapshot,
+  parseSnapshotBytes,
+  type ProgramIdentity,
+  RecordingReader,
+  SnapshotError,
+} from '../analysis';
+import type { SymbolEntry } from '../elf';
 import { connectTcp, type GdbClient } from '../gdb';
 
 /** Registers every command may need: the three regimes, the fault registers, PSTATE. */
@@ -37,8 +44,12 @@ export interface Source {
   readonly registers: Registers;
   /** Physical reader (recording, so a snapshot can be written from a live session). */
   readonly reader: RecordingReader;
-  /** Symbol addresses known to the source (from a snapshot, or added from --elf). */
-  readonly symbols: Map<string, bigint>;
+  /** The program's symbols the source knows (a snapshot's; none for a live stub). */
+  readonly symbols: readonly SymbolEntry[];
+  /** The program a snapshot was taken of, when it recorded one. */
+  readonly program?: ProgramIdentity;
+  /** A snapshot's capture: when, from where, which format version. */
+  readonly capture?: { readonly created: string; readonly source?: string; readonly version: number };
   /** Packets exchanged so far (live only). */
   packets(): number | undefined;
   close(): Promise<void>;
@@ -79,7 +90,7 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean): Promise
       label: `gdb ${host}:${port}`,
       registers,
       reader,
-      symbols: new Map(),
+      symbols: [],
       packets: () => gdb.stats.packetsSent,
       close: () => gdb.close(resumeOnClose ? { detach: true } : undefined),
     };
@@ -95,28 +106,23 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean): Promise
  */
 export const MAX_SNAPSHOT_FILE = 384 * 2 ** 20;
 
+/** A snapshot file: gzip-compressed JSON (what `snapshot` writes) or plain JSON (version 1 files). */
 export function openSnapshot(file: string): Source {
-  let text: string;
+  let bytes: Buffer;
   try {
     const size = statSync(file).size;
     if (size > MAX_SNAPSHOT_FILE)
       throw new CliError(
         `snapshot ${file} is ${(size / 2 ** 20).toFixed(0)} MiB, more than the ${MAX_SNAPSHOT_FILE / 2 ** 20} MiB this tool reads`,
       );
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (e) {
     if (e instanceof CliError) throw e;
     throw new CliError(`cannot read snapshot ${file}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new CliError(`snapshot ${file} is not JSON: ${e instanceof Error ? e.message : String(e)}`);
-  }
   let s: ReturnType<typeof loadSnapshot>;
   try {
-    s = loadSnapshot(json);
+    s = loadSnapshot(parseSnapshotBytes(bytes));
   } catch (e) {
     if (e instanceof SnapshotError) throw new CliError(`${e.message} (in ${file})`);
     throw e;
@@ -127,7 +133,13 @@ export function openSnapshot(file: string): Source {
     label: `snapshot ${file}`,
     registers: s.registers,
     reader: new RecordingReader(reader),
-    symbols: new Map(Object.entries(s.symbols)),
+    symbols: s.symbols,
+    ...(s.program ? { program: s.program } : {}),
+    capture: {
+      created: s.snapshot.created,
+      ...(s.snapshot.source ? { source: s.snapshot.source } : {}),
+      version: s.version,
+    },
     packets: () => undefined,
     close: () => Promise.resolve(),
   };

@@ -1,8 +1,17 @@
 // The CLI's way into the analysis core: the same StopInput the adapter builds at a stop, from a live
 // gdbstub or a snapshot, so `guard` (and everything that reports a stop) prints what VS Code shows.
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { getRegister, parseAddress } from '../aarch64';
-import { analyzeStop, programSymbols, STOP_REGISTERS, type StopInput, type StopPicture } from '../analysis';
+import {
+  analyzeStop,
+  programIdentity,
+  programSymbols,
+  STOP_REGISTERS,
+  type ProgramIdentity,
+  type StopInput,
+  type StopPicture,
+} from '../analysis';
 import { ElfImage, SymbolTable } from '../elf';
 import { GUARD_LOG_SYMBOL } from '../pvmfw';
 import { CliError, type Source } from './source';
@@ -15,27 +24,41 @@ export interface PictureOptions {
   readonly guardLog?: string;
 }
 
+/** An ELF given with --elf: its symbols and its identity (SHA-256, GNU build id). */
+export function readProgram(file: string): { table: SymbolTable; identity: ProgramIdentity } {
+  try {
+    const bytes = new Uint8Array(readFileSync(file));
+    const elf = ElfImage.parse(bytes).elf;
+    return { table: SymbolTable.fromElf(elf), identity: programIdentity(basename(file), bytes, elf) };
+  } catch (e) {
+    throw new CliError(`cannot read ELF ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** The program of a stop: --elf, else what the source (a snapshot) recorded. */
+export interface CliProgram {
+  readonly symbols: SymbolTable;
+  readonly identity?: ProgramIdentity;
+}
+
 /** The program's symbols: --elf, else the snapshot's; --guard-log overrides where the log is. */
-export function cliSymbols(src: Source, o: PictureOptions): SymbolTable {
+export function cliProgram(src: Source, o: PictureOptions): CliProgram {
   let table: SymbolTable;
+  let identity = src.program;
   if (o.elf) {
-    try {
-      table = SymbolTable.fromElf(ElfImage.parse(new Uint8Array(readFileSync(o.elf))).elf);
-    } catch (e) {
-      throw new CliError(`cannot read ELF ${o.elf}: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    ({ table, identity } = readProgram(o.elf));
     if (!table.lookup(GUARD_LOG_SYMBOL) && !o.guardLog)
       throw new CliError(`${o.elf} has no '${GUARD_LOG_SYMBOL}' symbol`);
-  } else table = SymbolTable.fromAddresses(src.symbols);
+  } else table = new SymbolTable(src.symbols);
   if (o.guardLog) {
     const a = parseAddress(o.guardLog);
     if (a === undefined) throw new CliError(`--guard-log expects an address, got '${o.guardLog}'`);
-    table = SymbolTable.fromAddresses([
-      ...table.entries().map((e) => [e.name, e.address] as [string, bigint]),
-      [GUARD_LOG_SYMBOL, a],
+    table = new SymbolTable([
+      ...table.entries().filter((e) => e.name !== GUARD_LOG_SYMBOL),
+      { name: GUARD_LOG_SYMBOL, address: a, size: 0n, isFunction: false },
     ]);
   }
-  return table;
+  return { symbols: table, ...(identity ? { identity } : {}) };
 }
 
 export function cliStopInput(src: Source, o: PictureOptions, symbols: SymbolTable): StopInput {
@@ -57,7 +80,7 @@ export function cliStopInput(src: Source, o: PictureOptions, symbols: SymbolTabl
 export async function cliPicture(
   src: Source,
   o: PictureOptions,
-): Promise<{ picture: StopPicture; symbols: SymbolTable }> {
-  const symbols = cliSymbols(src, o);
-  return { picture: await analyzeStop(cliStopInput(src, o, symbols)), symbols };
+): Promise<{ picture: StopPicture; program: CliProgram }> {
+  const program = cliProgram(src, o);
+  return { picture: await analyzeStop(cliStopInput(src, o, program.symbols)), program };
 }

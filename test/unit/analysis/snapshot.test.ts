@@ -41,7 +41,10 @@ void describe('snapshot validation', () => {
     rejects(snap({ format: 'x' }), 'snapshot format: expected "pvmfw-mmu-snapshot", got the string "x"');
     rejects(snap({ version: '1' }), 'snapshot version: expected a number, got the string "1"');
     rejects(snap({ version: 1.5 }), 'snapshot version: expected a positive integer, got the number 1.5');
-    rejects(snap({ version: 2 }), 'snapshot version: 2 is newer than this tool reads (up to 1)');
+    rejects(
+      snap({ version: 3 }),
+      'snapshot version: 3 is newer than this tool reads (up to 2): a newer pvmfw-mmu wrote it',
+    );
     rejects(snap({ created: undefined }), 'snapshot created: expected an ISO time string, got nothing');
     rejects(snap({ source: 5 }), 'snapshot source: expected a string, got the number 5');
     rejects(

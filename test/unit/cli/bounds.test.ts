@@ -127,7 +127,7 @@ void describe('CLI failures are one line on stderr', () => {
     f = saveJson('truncated.json', '{"format": "pvmfw-mmu-snapshot", "memory": [');
     const r = child(['walk', '--snapshot', f]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, new RegExp(`^pvmfw-mmu: snapshot ${f} is not JSON: .+\n$`));
+    assert.match(r.stderr, new RegExp(`^pvmfw-mmu: snapshot: not JSON \\(nor gzip\\): .+ \\(in ${f}\\)\n$`));
   });
 
   void test('an unwritable snapshot output: one line, exit 1', () => {
