@@ -10,3 +10,6 @@ export * from './pte';
 export * from './leaves';
 export * from './snapshot';
 export * from './program';
+export * from './pteFields';
+export * from './guardDiff';
+export * from './stopDiff';

@@ -1,8 +1,8 @@
 // The `pvmfw-mmu` command-line tool: walk, translate, guard, snapshot over a live gdbstub or a
-// snapshot file (main.ts runs it; tests call main() directly). Exit codes: 0 ok, 1 runtime failure
-// (unreachable stub, unreadable or invalid snapshot; one line on stderr, never a stack trace),
-// 2 bad arguments; `guard` exits 3 when it finds error-severity anomalies, `translate` 4 when the
-// access faults.
+// snapshot file, and diff of two snapshots (main.ts runs it; tests call main() directly). Exit
+// codes: 0 ok, 1 runtime failure (unreachable stub, unreadable or invalid snapshot; one line on
+// stderr, never a stack trace), 2 bad arguments; `guard` exits 3 when it finds error-severity
+// anomalies, `translate` 4 when the access faults.
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -10,15 +10,20 @@ import { DEFAULT_MAX_TABLES, MAX_STORE_TABLES } from '../aarch64';
 import { encodeSnapshot, programLabel } from '../analysis';
 import { CliError, openGdb, openSnapshot, type Source } from './source';
 import { runGuard, runSnapshot, runTranslate, runWalk, type CommonOptions } from './commands';
+import { runDiff } from './diff';
 
 const USAGE = `usage: pvmfw-mmu <command> (--gdb HOST:PORT | --snapshot FILE) [options]
+       pvmfw-mmu diff A B [--json] [--elf FILE]
 
 commands:
   walk       [--regime el1|el2|stage2] [--leaves] [--json]   translation tables: regions (or every leaf)
   translate  VA [--regime ...] [--write] [--exec] [--el0]    per-level walk of one address, PA or fault
   guard      [--elf FILE | --guard-log ADDR] [--json]         lazy-MMIO report with anomalies
   snapshot   -o FILE [--elf FILE | --guard-log ADDR]          registers, every range read, the program's
-                                                              identity: gzip JSON, for --snapshot
+                                                              identity: gzip JSON, for --snapshot and diff
+  diff       A B [--json] [--elf FILE | --guard-log ADDR]     what changed from snapshot A to snapshot B:
+                                                              table entries and their fields, guard-state
+                                                              transitions, guard calls, regions, anomalies
 
 options:
   --gdb HOST:PORT     QEMU gdbstub (the guest is stopped while attached; --resume detaches and resumes)
@@ -79,15 +84,21 @@ export async function main(
     return o.help ? 0 : 2;
   }
   const [command, ...rest] = positionals;
-  if (!['walk', 'translate', 'guard', 'snapshot'].includes(command))
-    throw new UsageError(`unknown command '${command}' (walk, translate, guard, snapshot)`);
-  if (!o.gdb === !o.snapshot) throw new UsageError('give exactly one of --gdb HOST:PORT or --snapshot FILE');
+  if (!['walk', 'translate', 'guard', 'snapshot', 'diff'].includes(command))
+    throw new UsageError(`unknown command '${command}' (walk, translate, guard, snapshot, diff)`);
+  if (command === 'diff') {
+    if (rest.length !== 2) throw new UsageError('diff expects two snapshot files (diff A B)');
+    if (o.gdb || o.snapshot)
+      throw new UsageError('diff reads the two snapshots it is given, not --gdb or --snapshot');
+  } else if (!o.gdb === !o.snapshot)
+    throw new UsageError('give exactly one of --gdb HOST:PORT or --snapshot FILE');
   const regime = o.regime ?? 'el1';
   if (regime !== 'el1' && regime !== 'el2' && regime !== 'stage2')
     throw new UsageError(`--regime expects el1, el2 or stage2, got '${regime}'`);
   if (command === 'translate' && rest.length !== 1)
     throw new UsageError('translate expects one address (e.g. translate 0x9000000)');
-  if (command !== 'translate' && rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  if (command !== 'translate' && command !== 'diff' && rest.length > 0)
+    throw new UsageError(`unexpected argument '${rest[0]}'`);
   if (command === 'snapshot' && !o.output) throw new UsageError('snapshot needs -o FILE');
   const common: CommonOptions = {
     regime,
@@ -99,6 +110,7 @@ export async function main(
     ...(o.elf ? { elf: o.elf } : {}),
     ...(o['guard-log'] ? { guardLog: o['guard-log'] } : {}),
   };
+  if (command === 'diff') return runDiff(rest[0], rest[1], common);
   const source: Source = o.gdb ? await openGdb(o.gdb, !!o.resume) : openSnapshot(o.snapshot!);
   try {
     switch (command) {

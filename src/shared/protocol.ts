@@ -360,6 +360,12 @@ export interface PteChange {
   newTable?: TableRef;
   /** One line for logs and tooltips ("L2 block 0x0a000000 split into table 0x7fe0b000"). */
   summary: string;
+  /**
+   * The descriptor fields that differ between `before` and `after`, named as the Arm ARM names them
+   * (`VALID`, `AF`, `AP[2:1]`, `OA`; `LAZY` for pvmfw's MMIO_LAZY_MAP_FLAG), values as hex (OA and
+   * table addresses as addresses). Set by the analysis's diffStops(); absent when not computed.
+   */
+  changedFields?: { name: string; msb: number; lsb: number; before: Hex; after: Hex }[];
 }
 
 export interface MmuChangedEventBody {

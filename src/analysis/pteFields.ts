@@ -1,0 +1,172 @@
+// Which fields of a descriptor changed between two values, named as the Arm ARM names them (VALID,
+// AttrIndx, AP[2:1], AF, OA, PXN, ...) with pvmfw's MMIO_LAZY_MAP_FLAG carved out of the software
+// bits: "VALID 0->1, LAZY 1->0" is what pvmfw's fault handler does to a lazy page.
+import type { DescriptorFormat } from '../aarch64/granule';
+import { pageShift } from '../aarch64/granule';
+import type { Hex } from '../shared/protocol';
+import { hex } from './pte';
+
+export interface FieldChange {
+  /** `VALID`, `AttrIndx`, `AP[2:1]`, `OA`, `LAZY`, `bits[49:48]` (bits with no name here). */
+  name: string;
+  /** Highest and lowest descriptor bit of the field (OA: of its in-place part). */
+  msb: number;
+  lsb: number;
+  /** The field's value before and after: OA and next-level table addresses as addresses. */
+  before: Hex;
+  after: Hex;
+}
+
+interface Field {
+  name: string;
+  msb: number;
+  lsb: number;
+  /** The output (or next-level table) address: reported as an address, not a bit field. */
+  address?: boolean;
+}
+
+const f = (name: string, msb: number, lsb = msb): Field => ({ name, msb, lsb });
+
+/** The address bits in place: [47:n], [49:n] with LPA2. */
+function addressField(fmt: DescriptorFormat, name: string): Field {
+  return { name, msb: fmt.oa === 'lpa2' ? 49 : 47, lsb: pageShift(fmt.granule), address: true };
+}
+
+/** The fields of a block, page or invalid (decoded as the leaf it would be) descriptor. */
+function leafFields(fmt: DescriptorFormat): Field[] {
+  const common = [f('VALID', 0), f('TYPE', 1), addressField(fmt, 'OA'), f('AF', 10)];
+  const sh = fmt.oa === 'lpa2' ? [] : [f('SH', 9, 8)];
+  if (fmt.stage === 2)
+    return [
+      ...common,
+      ...sh,
+      f('MemAttr', 5, 2),
+      f('S2AP', 7, 6),
+      f('DBM', 51),
+      f('Contiguous', 52),
+      f('XN', 54, 53),
+      f('SW[58:55]', 58, 55),
+      f('PBHA', 62, 59),
+    ];
+  return [
+    ...common,
+    ...sh,
+    f('AttrIndx', 4, 2),
+    f('NS', 5),
+    f('AP[2:1]', 7, 6),
+    f('nG', 11),
+    f('GP', 50),
+    f('DBM', 51),
+    f('Contiguous', 52),
+    f('PXN', 53),
+    f('UXN', 54),
+    f('SW[58:55]', 58, 55),
+    f('PBHA', 62, 59),
+  ];
+}
+
+function tableFields(fmt: DescriptorFormat): Field[] {
+  const common = [f('VALID', 0), f('TYPE', 1), addressField(fmt, 'next-level table')];
+  if (fmt.stage === 2) return common;
+  return [...common, f('PXNTable', 59), f('UXNTable', 60), f('APTable', 62, 61), f('NSTable', 63)];
+}
+
+const isTable = (raw: bigint, level: number) => level < 3 && (raw & 3n) === 3n;
+
+/** The address a descriptor holds, with the bits LPA and LPA2 keep outside [47:n]. */
+function addressOf(raw: bigint, fmt: DescriptorFormat, field: Field): bigint {
+  let a = raw & (((1n << BigInt(field.msb + 1)) - 1n) & ~((1n << BigInt(field.lsb)) - 1n));
+  if (fmt.oa === 'lpa2') a |= ((raw >> 8n) & 3n) << 50n;
+  else if (fmt.oa === 'lpa') a |= ((raw >> 12n) & 15n) << 48n;
+  return a;
+}
+
+/**
+ * The fields that differ between two values of one descriptor. Both table descriptors: named as a
+ * table's; otherwise as a leaf's (a split or merge also changes TYPE, and its address field is
+ * named `OA->next-level table` or the reverse). The stage-1
+ * software bit `lazyBit` is its own field, LAZY; bits no field names are reported as `bits[m:l]`.
+ */
+export function changedFields(
+  before: bigint,
+  after: bigint,
+  level: number,
+  fmt: DescriptorFormat,
+  lazyBit: number,
+): FieldChange[] {
+  const diff = before ^ after;
+  if (diff === 0n) return [];
+  const wasTable = isTable(before, level);
+  const isNowTable = isTable(after, level);
+  const table = wasTable && isNowTable;
+  let fields = table ? tableFields(fmt) : leafFields(fmt);
+  // A split or a merge: the address changes role, and says so.
+  if (wasTable !== isNowTable) {
+    const role = wasTable ? 'next-level table->OA' : 'OA->next-level table';
+    fields = fields.map((x) => (x.address ? { ...x, name: role } : x));
+  }
+  if (fmt.stage === 1 && !table && lazyBit >= 0 && lazyBit < 64) fields = carveLazy(fields, lazyBit);
+  // Each bit's field: LPA/LPA2 keep OA bits in [15:12] / [9:8].
+  const owner: (Field | undefined)[] = new Array<Field | undefined>(64);
+  for (const x of fields) for (let b = x.lsb; b <= x.msb; b++) owner[b] = x;
+  const address = fields.find((x) => x.address);
+  if (address && fmt.oa === 'lpa2') owner[8] = owner[9] = address;
+  if (address && fmt.oa === 'lpa') for (let b = 12; b <= 15; b++) owner[b] = address;
+  const out: FieldChange[] = [];
+  const seen = new Set<Field>();
+  for (let b = 0; b < 64; b++) {
+    if (((diff >> BigInt(b)) & 1n) === 0n) continue;
+    let x = owner[b];
+    if (!x) {
+      // An unnamed run of bits: the whole run around b, so one change reads as one field.
+      let lo = b;
+      let hi = b;
+      while (lo > 0 && !owner[lo - 1]) lo--;
+      while (hi < 63 && !owner[hi + 1]) hi++;
+      x = f(lo === hi ? `bit ${lo}` : `bits[${hi}:${lo}]`, hi, lo);
+      for (let k = lo; k <= hi; k++) owner[k] = x;
+    }
+    if (seen.has(x)) continue;
+    seen.add(x);
+    out.push(fieldChange(x, before, after, fmt));
+  }
+  return out;
+}
+
+/**
+ * pvmfw's lazy flag as its own field, LAZY, cut out of the field holding its bit (SW[58:55] at
+ * bit 55, leaving SW[58:56]); the pieces left are named by their bit ranges.
+ */
+function carveLazy(fields: Field[], lazyBit: number): Field[] {
+  const out: Field[] = [];
+  for (const x of fields) {
+    if (x.address || lazyBit < x.lsb || lazyBit > x.msb) {
+      out.push(x);
+      continue;
+    }
+    const base = x.name.replace(/\[.*\]$/, '');
+    const part = (msb: number, lsb: number) =>
+      out.push(f(msb === lsb ? `${base}[${msb}]` : `${base}[${msb}:${lsb}]`, msb, lsb));
+    if (lazyBit < x.msb) part(x.msb, lazyBit + 1);
+    if (lazyBit > x.lsb) part(lazyBit - 1, x.lsb);
+  }
+  out.push(f('LAZY', lazyBit));
+  return out;
+}
+
+function fieldChange(x: Field, before: bigint, after: bigint, fmt: DescriptorFormat): FieldChange {
+  const value = (raw: bigint) =>
+    x.address ? addressOf(raw, fmt, x) : (raw >> BigInt(x.lsb)) & ((1n << BigInt(x.msb - x.lsb + 1)) - 1n);
+  return { name: x.name, msb: x.msb, lsb: x.lsb, before: hex(value(before)), after: hex(value(after)) };
+}
+
+/** `VALID 0->1`, `AP[2:1] 0b10->0b00`, `OA 0x9010000->0x9011000`: one field change as text. */
+export function fieldChangeText(c: FieldChange): string {
+  const width = c.msb - c.lsb + 1;
+  if (width === 1) return `${c.name} ${Number(c.before)}->${Number(c.after)}`;
+  if (width <= 4) {
+    const bin = (h: string) => `0b${BigInt(h).toString(2).padStart(width, '0')}`;
+    return `${c.name} ${bin(c.before)}->${bin(c.after)}`;
+  }
+  return `${c.name} ${c.before}->${c.after}`;
+}
