@@ -12,6 +12,7 @@ import { fromLittleEndian, readSpan } from './memory';
 import type { Stop } from './runControl';
 import type { PvmfwDebugSession } from './session';
 import { localSourcePath, SourceBreakpoints, sourceRoots } from './sourceBreakpoints';
+import { StopContext } from './stopContext';
 
 export class SourceSupport {
   image: ElfImage | undefined;
@@ -50,13 +51,13 @@ export class SourceSupport {
   }
 
   /** Value of a condition or logpoint expression: the console language plus one comparison. */
-  async evaluate(text: string): Promise<bigint | boolean> {
+  async evaluate(text: string, ctx?: StopContext): Promise<bigint | boolean> {
     // The first operator splits the text (a search, not `^(.*?)\s*(op)`, which backtracks
     // quadratically over spaces in a long condition).
     const cmp = /==|!=|>=|<=|>|</.exec(text);
     if (cmp && !text.trim().startsWith('*')) {
-      const a = await this.value(text.slice(0, cmp.index));
-      const b = await this.value(text.slice(cmp.index + cmp[0].length));
+      const a = await this.value(text.slice(0, cmp.index), ctx);
+      const b = await this.value(text.slice(cmp.index + cmp[0].length), ctx);
       switch (cmp[0]) {
         case '==':
           return a === b;
@@ -72,11 +73,11 @@ export class SourceSupport {
           return a < b;
       }
     }
-    return this.value(text);
+    return this.value(text, ctx);
   }
 
-  private async value(text: string): Promise<bigint> {
-    const ctx = this.s.requireStopped();
+  private async value(text: string, at?: StopContext): Promise<bigint> {
+    const ctx = at ?? this.s.requireStopped();
     const e: Expression = parseExpression(text);
     const lookup = {
       register: (n: string) => ctx.reg(n),
@@ -98,7 +99,10 @@ export class SourceSupport {
 
   /** A hit on source breakpoints: conditions, hit counts, logpoints. Undefined = do not stop. */
   async onHit(pc: bigint, threadId: number): Promise<Stop | undefined> {
-    const d = await this.breakpoints.onHit(pc, (t) => this.evaluate(t));
+    // The registers of this hit, not of the last reported stop: a logpoint or a condition is
+    // decided while the target is between reported stops.
+    const hit = new StopContext(this.s.need(this.s.gdb), threadId, -1);
+    const d = await this.breakpoints.onHit(pc, (t) => this.evaluate(t, hit));
     for (const line of d.logs) this.s.log(line, 'console');
     for (const err of d.errors) this.s.log(err, 'stderr');
     if (!d.stop) return undefined;
