@@ -4,11 +4,11 @@
 import { GUARD_CALLS } from '../pvmfw/guardlog';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { ExceptionFilterId } from '../shared/protocol';
-import type { Watchpoint } from './breakpoints';
+import type { Watchpoint } from '../target/breakpoints';
 import { evalAddress, parseAddressExpr } from './evaluate';
 import { parseMemoryReference } from './memory';
-import type { Stop } from './runControl';
-import type { PvmfwDebugSession } from './session';
+import type { Stop } from '../target/runControl';
+import type { AdapterHost } from './host';
 
 export const EXCEPTION_FILTERS: DebugProtocol.ExceptionBreakpointsFilter[] = [
   {
@@ -66,7 +66,12 @@ export class Exceptions {
   private nextId = 1;
   private lastException: { id: string; description: string; details?: string } | undefined;
 
-  constructor(private readonly s: PvmfwDebugSession) {}
+  constructor(
+    private readonly s: Pick<
+      AdapterHost,
+      'gdb' | 'bps' | 'symbols' | 'lastStop' | 'mmu' | 'need' | 'requireStopped' | 'sourceHit'
+    >,
+  ) {}
 
   private ids(address: bigint): number[] {
     return [...this.fn, ...this.insn].filter((b) => b.address === address).map((b) => b.id);
@@ -251,7 +256,7 @@ export class Exceptions {
     }
     const plain = this.ids(pc);
     if (owners.has('source')) {
-      const hit = await this.s.source.onHit(pc, threadId);
+      const hit = await this.s.sourceHit(pc, threadId);
       if (hit || plain.length)
         return {
           reason: 'breakpoint',

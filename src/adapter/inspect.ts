@@ -9,12 +9,17 @@ import {
 } from './evaluate';
 import { evaluateTranslate, guardSummary } from './mmuConsole';
 import { fromLittleEndian, memoryReference, parseMemoryReference, readSpan } from './memory';
-import { formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from './registers';
-import type { PvmfwDebugSession } from './session';
+import { formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from '../target/registers';
+import type { AdapterHost } from './host';
 import type { VariableSources } from './variables';
 
 export class Inspect {
-  constructor(private readonly s: PvmfwDebugSession) {}
+  constructor(
+    private readonly s: Pick<
+      AdapterHost,
+      'gdb' | 'symbols' | 'lastStop' | 'mmu' | 'vars' | 'need' | 'requireStopped' | 'log' | 'refreshContext'
+    >,
+  ) {}
 
   private sources(): VariableSources {
     const ctx = this.s.requireStopped();

@@ -32,11 +32,11 @@ import type {
   TranslateArguments,
   TranslateResponseBody,
 } from '../shared/protocol';
-import type { LoadedProgram } from './connect';
-import { PhysCache } from './physCache';
-import { stubName } from './registers';
-import type { Stop } from './runControl';
-import type { StopContext } from './stopContext';
+import type { LoadedProgram } from '../target/connect';
+import { PhysCache } from '../target/physCache';
+import { stubName } from '../target/registers';
+import type { Stop } from '../target/runControl';
+import type { StopContext } from '../target/stopContext';
 import type { SymbolTable } from '../elf/symbolTable';
 
 /** What the MMU model needs of the session, and nothing more. */

@@ -14,7 +14,7 @@ import { constants as osConstants } from 'node:os';
 import { connectTcp, type GdbClient } from '../gdb';
 import type { AttachArguments, LaunchArguments } from '../shared/config';
 import type { MmuChangedEventBody } from '../shared/protocol';
-import { BreakpointStore } from './breakpoints';
+import { BreakpointStore } from '../target/breakpoints';
 import {
   checkArchitecture,
   checkProgramMatches,
@@ -22,11 +22,11 @@ import {
   loadProgram,
   parseHostPort,
   SessionSetupError,
-} from './connect';
+} from '../target/connect';
 import { Exceptions, EXCEPTION_FILTERS } from './exceptions';
 import { Inspect } from './inspect';
 import { MmuModel } from './mmu';
-import { QemuProcess, QemuStartError } from './qemuProcess';
+import { QemuProcess, QemuStartError } from '../target/qemuProcess';
 import {
   checkRequest,
   errorResponse,
@@ -34,10 +34,11 @@ import {
   type RequestArguments,
   type RequestCommand,
 } from './requestArgs';
-import { RunControl, type Stop } from './runControl';
+import { RunControl, type Stop } from '../target/runControl';
 import { vectorAt, type RawFrame } from './stack';
 import { decodeEsr } from '../aarch64/esr';
-import { StopContext } from './stopContext';
+import { StopContext } from '../target/stopContext';
+import type { AdapterHost, OutputCategory } from './host';
 import { SourceSupport } from './source';
 import { StackView } from './stackView';
 import { SymbolTable } from './symbols';
@@ -48,7 +49,7 @@ type Handlers = {
   [C in Exclude<RequestCommand, 'initialize'>]: (args: RequestArguments<C>) => Promise<unknown>;
 };
 
-export class PvmfwDebugSession extends DebugSession {
+export class PvmfwDebugSession extends DebugSession implements AdapterHost {
   gdb: GdbClient | undefined;
   qemu: QemuProcess | undefined;
   run: RunControl | undefined;
@@ -121,7 +122,15 @@ export class PvmfwDebugSession extends DebugSession {
     return this.ctx;
   }
 
-  log(text: string, category: 'console' | 'stderr' | 'stdout' | 'important' = 'console'): void {
+  sourceHit(pc: bigint, threadId: number): Promise<Stop | undefined> {
+    return this.source.onHit(pc, threadId);
+  }
+
+  sourceLocation(pc: bigint): ReturnType<SourceSupport['location']> {
+    return this.source.location(pc);
+  }
+
+  log(text: string, category: OutputCategory = 'console'): void {
     this.sendEvent(new OutputEvent(text.endsWith('\n') ? text : `${text}\n`, category));
   }
 

@@ -9,10 +9,10 @@ import { disassemble } from './disassemble';
 import { evalAddress, parseExpression, type Expression } from './evaluate';
 import { LineStepper, type LineStepTarget, type StepResult } from './lineStepping';
 import { fromLittleEndian, readSpan } from './memory';
-import type { Stop } from './runControl';
-import type { PvmfwDebugSession } from './session';
+import type { Stop } from '../target/runControl';
+import type { AdapterHost } from './host';
 import { localSourcePath, SourceBreakpoints, sourceRoots } from './sourceBreakpoints';
-import { StopContext } from './stopContext';
+import { StopContext } from '../target/stopContext';
 
 export class SourceSupport {
   image: ElfImage | undefined;
@@ -20,7 +20,12 @@ export class SourceSupport {
   readonly breakpoints: SourceBreakpoints;
   private readonly sources = new Map<string, DebugProtocol.Source>();
 
-  constructor(private readonly s: PvmfwDebugSession) {
+  constructor(
+    private readonly s: Pick<
+      AdapterHost,
+      'gdb' | 'run' | 'bps' | 'symbols' | 'mmu' | 'need' | 'requireStopped' | 'log'
+    >,
+  ) {
     this.breakpoints = new SourceBreakpoints(() => this.image, {
       replace: (owner, addrs) => s.bps.replace(owner, addrs),
     });

@@ -2,14 +2,19 @@
 // with source locations when the ELF has DWARF lines.
 import { Thread } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import type { PvmfwDebugSession } from './session';
+import type { AdapterHost } from './host';
 import { unwind, type RawFrame } from './stack';
-import { StopContext } from './stopContext';
+import { StopContext } from '../target/stopContext';
 
 export class StackView {
   private frames = new Map<number, RawFrame & { threadId: number }>();
 
-  constructor(private readonly s: PvmfwDebugSession) {}
+  constructor(
+    private readonly s: Pick<
+      AdapterHost,
+      'gdb' | 'run' | 'symbols' | 'need' | 'requireStopped' | 'sourceLocation'
+    >,
+  ) {}
 
   clear(): void {
     this.frames.clear();
@@ -81,7 +86,7 @@ export class StackView {
         instructionPointerReference: `0x${f.pc.toString(16)}`,
       };
       if (f.interrupted) frame.presentationHint = 'label';
-      const src = this.s.source.location(f.pc);
+      const src = this.s.sourceLocation(f.pc);
       if (src) Object.assign(frame, src);
       stackFrames.push(frame);
     });

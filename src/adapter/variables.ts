@@ -3,8 +3,8 @@
 // built from the stop's cached registers; an unreadable register shows as "unavailable".
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { FaultInfo } from '../shared/protocol';
-import { cpsrFields, formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from './registers';
-import type { StopContext } from './stopContext';
+import { cpsrFields, formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from '../target/registers';
+import type { StopContext } from '../target/stopContext';
 import type { SymbolTable } from '../elf/symbolTable';
 
 export type VarNode =

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { resolveExecutable, tiedCommand } from '../../src/adapter/tiedSpawn';
+import { resolveExecutable, tiedCommand } from '../../src/target/tiedSpawn';
 
 export interface QemuOptions {
   /** ELF (or raw image) passed to -kernel. */

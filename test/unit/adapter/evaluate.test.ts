@@ -7,7 +7,7 @@ import {
   parseAddressExpr,
   parseExpression,
 } from '../../../src/adapter/evaluate';
-import { parseHostPort } from '../../../src/adapter/connect';
+import { parseHostPort } from '../../../src/target/connect';
 import {
   memoryReference,
   parseMemoryReference,

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SymbolTable } from '../../../src/elf/symbolTable';
 import { unwind, vectorAt } from '../../../src/adapter/stack';
-import { isCall, isExceptionGenerating, isHvc } from '../../../src/adapter/insn';
+import { isCall, isExceptionGenerating, isHvc } from '../../../src/target/insn';
 
 const symbols = new SymbolTable([
   { name: '_start', address: 0x1000n, size: 0n, isFunction: false },

@@ -4,10 +4,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GdbClient, RegisterInfo } from '../../../src/gdb';
 import { makeRegisterMap } from '../../../src/gdb/target-xml';
-import { StopContext } from '../../../src/adapter/stopContext';
+import { StopContext } from '../../../src/target/stopContext';
 import { SymbolTable } from '../../../src/elf/symbolTable';
 import { VariableStore } from '../../../src/adapter/variables';
-import { GENERAL_REGISTERS } from '../../../src/adapter/registers';
+import { GENERAL_REGISTERS } from '../../../src/target/registers';
 
 const names = [...GENERAL_REGISTERS, 'TTBR0_EL1', 'TCR_EL1', 'SCTLR', 'ESR_EL1'];
 const infos: RegisterInfo[] = names.map((name, regnum) => ({
