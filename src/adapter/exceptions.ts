@@ -51,8 +51,6 @@ const EL2_VECTOR_SYMBOLS = [
   'stub_vectors',
 ];
 
-export { GUARD_CALLS };
-
 interface UserBreakpoint {
   id: number;
   address: bigint;

@@ -35,13 +35,14 @@ import {
   type RequestCommand,
 } from './requestArgs';
 import { RunControl, type Stop } from '../target/runControl';
-import { vectorAt, type RawFrame } from './stack';
+import { vectorAt } from '../aarch64/vectors';
+import type { RawFrame } from './stack';
 import { decodeEsr } from '../aarch64/esr';
 import { StopContext } from '../target/stopContext';
 import type { AdapterHost, OutputCategory } from './host';
 import { SourceSupport } from './source';
 import { StackView } from './stackView';
-import { SymbolTable } from './symbols';
+import { SymbolTable } from '../elf/symbolTable';
 import { VariableStore } from './variables';
 
 /** One handler per validated request (initialize is the library's); arguments arrive checked. */

@@ -4,8 +4,6 @@
 import { vectorAt } from '../aarch64/vectors';
 import type { SymbolTable } from '../elf/symbolTable';
 
-export { vectorAt };
-
 export interface RawFrame {
   pc: bigint;
   /** The frame is the interrupted context of an exception (its PC is ELR_ELx). */
