@@ -2,7 +2,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SymbolTable } from '../../../src/elf/symbolTable';
-import { unwind, vectorAt } from '../../../src/adapter/stack';
+import { vectorAt } from '../../../src/aarch64/vectors';
+import { unwind } from '../../../src/adapter/stack';
 import { isCall, isExceptionGenerating, isHvc } from '../../../src/target/insn';
 
 const symbols = new SymbolTable([
