@@ -96,8 +96,41 @@ export function changedFields(
 ): FieldChange[] {
   const diff = before ^ after;
   if (diff === 0n) return [];
-  const wasTable = isTable(before, level);
-  const isNowTable = isTable(after, level);
+  const owner = layout(isTable(before, level), isTable(after, level), fmt, lazyBit);
+  // The changed bits, lowest first, without a BigInt per bit: a kernel diff has thousands of entries.
+  const out: FieldChange[] = [];
+  let last: Field | undefined;
+  for (const [word, base] of [
+    [Number(diff & 0xffff_ffffn), 0],
+    [Number(diff >> 32n), 32],
+  ] as const) {
+    for (let w = word; w !== 0; w &= w - 1) {
+      const x = owner[base + 31 - Math.clz32(w & -w)];
+      // Fields own contiguous bits, except OA's LPA/LPA2 bits below it: seen already or not.
+      if (x === last || out.some((c) => c.name === x.name)) continue;
+      last = x;
+      out.push(fieldChange(x, before, after, fmt));
+    }
+  }
+  return out;
+}
+
+const layouts = new Map<string, readonly Field[]>();
+
+/**
+ * Every bit's field for one kind of change (table to table, leaf to leaf, a split or a merge) in
+ * one format: built once and kept. LPA/LPA2 keep OA bits in [15:12] / [9:8]; bits no field names
+ * are grouped into runs (`bits[49:48]`), so one change reads as one field.
+ */
+function layout(
+  wasTable: boolean,
+  isNowTable: boolean,
+  fmt: DescriptorFormat,
+  lazyBit: number,
+): readonly Field[] {
+  const key = `${Number(wasTable)}${Number(isNowTable)}/${fmt.granule}/${fmt.stage}/${fmt.oa}/${lazyBit}`;
+  const cached = layouts.get(key);
+  if (cached) return cached;
   const table = wasTable && isNowTable;
   let fields = table ? tableFields(fmt) : leafFields(fmt);
   // A split or a merge: the address changes role, and says so.
@@ -106,31 +139,21 @@ export function changedFields(
     fields = fields.map((x) => (x.address ? { ...x, name: role } : x));
   }
   if (fmt.stage === 1 && !table && lazyBit >= 0 && lazyBit < 64) fields = carveLazy(fields, lazyBit);
-  // Each bit's field: LPA/LPA2 keep OA bits in [15:12] / [9:8].
-  const owner: (Field | undefined)[] = new Array<Field | undefined>(64);
+  const owner = new Array<Field | undefined>(64);
   for (const x of fields) for (let b = x.lsb; b <= x.msb; b++) owner[b] = x;
   const address = fields.find((x) => x.address);
   if (address && fmt.oa === 'lpa2') owner[8] = owner[9] = address;
   if (address && fmt.oa === 'lpa') for (let b = 12; b <= 15; b++) owner[b] = address;
-  const out: FieldChange[] = [];
-  const seen = new Set<Field>();
   for (let b = 0; b < 64; b++) {
-    if (((diff >> BigInt(b)) & 1n) === 0n) continue;
-    let x = owner[b];
-    if (!x) {
-      // An unnamed run of bits: the whole run around b, so one change reads as one field.
-      let lo = b;
-      let hi = b;
-      while (lo > 0 && !owner[lo - 1]) lo--;
-      while (hi < 63 && !owner[hi + 1]) hi++;
-      x = f(lo === hi ? `bit ${lo}` : `bits[${hi}:${lo}]`, hi, lo);
-      for (let k = lo; k <= hi; k++) owner[k] = x;
-    }
-    if (seen.has(x)) continue;
-    seen.add(x);
-    out.push(fieldChange(x, before, after, fmt));
+    if (owner[b]) continue;
+    let hi = b;
+    while (hi < 63 && !owner[hi + 1]) hi++;
+    const x = f(b === hi ? `bit ${b}` : `bits[${hi}:${b}]`, hi, b);
+    for (let k = b; k <= hi; k++) owner[k] = x;
   }
-  return out;
+  const done = owner as Field[];
+  layouts.set(key, done);
+  return done;
 }
 
 /**
