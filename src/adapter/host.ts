@@ -5,6 +5,7 @@ import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { SymbolTable } from '../elf/symbolTable';
 import type { GdbClient } from '../gdb';
 import type { BreakpointStore } from '../target/breakpoints';
+import type { TargetPort } from '../target/port';
 import type { RunControl, Stop } from '../target/runControl';
 import type { StopContext } from '../target/stopContext';
 import type { MmuModel } from './mmu';
@@ -13,7 +14,10 @@ import type { VariableStore } from './variables';
 export type OutputCategory = 'console' | 'stderr' | 'stdout' | 'important';
 
 export interface AdapterHost {
+  /** The live gdbstub (undefined in a snapshot session: nothing runs there). */
   readonly gdb: GdbClient | undefined;
+  /** Registers and memory of the stopped target: the gdb client, or the snapshot. */
+  readonly port: TargetPort | undefined;
   readonly run: RunControl | undefined;
   readonly bps: BreakpointStore;
   readonly symbols: SymbolTable;

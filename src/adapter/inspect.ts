@@ -17,7 +17,16 @@ export class Inspect {
   constructor(
     private readonly s: Pick<
       AdapterHost,
-      'gdb' | 'symbols' | 'lastStop' | 'mmu' | 'vars' | 'need' | 'requireStopped' | 'log' | 'refreshContext'
+      | 'gdb'
+      | 'port'
+      | 'symbols'
+      | 'lastStop'
+      | 'mmu'
+      | 'vars'
+      | 'need'
+      | 'requireStopped'
+      | 'log'
+      | 'refreshContext'
     >,
   ) {}
 
@@ -86,12 +95,12 @@ export class Inspect {
       throw new Error(
         `monitor commands run only from the Debug Console; refused ${from} (QEMU's monitor can run programs on the host)`,
       );
-    const gdb = this.s.need(this.s.gdb);
+    const port = this.s.need(this.s.port);
     switch (expr.kind) {
       case 'monitor': {
         // Shown before it runs: what reaches QEMU's monitor is never a surprise.
         this.s.log(`QEMU monitor: ${expr.command}`);
-        const out = await gdb.monitor(expr.command);
+        const out = await port.monitor(expr.command);
         return { result: out.replace(/\n$/, ''), variablesReference: 0 };
       }
       case 'guard':
@@ -108,7 +117,7 @@ export class Inspect {
           throw new Error(
             `0x${a.toString(16)} is device memory: reading it has side effects, so it is read only from the Debug Console; refused ${from}`,
           );
-        const r = await readSpan(gdb, { space, address: a }, expr.width);
+        const r = await readSpan(port, { space, address: a }, expr.width);
         if (r.faultAt !== undefined) throw new Error(await this.s.mmu.explainUnreadable(space, r.faultAt));
         const v = fromLittleEndian(r.data);
         return {
@@ -191,7 +200,7 @@ export class Inspect {
         `0x${address.toString(16)} is device memory: reading it has side effects. Use the Debug Console (*(u32*)${ref.space === 'physical' ? 'p:' : ''}0x${address.toString(16)}) to read one register on purpose.`,
       );
     }
-    const r = await readSpan(this.s.need(this.s.gdb), { space: ref.space, address }, count);
+    const r = await readSpan(this.s.need(this.s.port), { space: ref.space, address }, count);
     if (r.data.length === 0 && r.faultAt !== undefined)
       throw new Error(await this.s.mmu.explainUnreadable(ref.space, r.faultAt));
     return {

@@ -1,7 +1,9 @@
 // Memory references and reads for DAP readMemory/writeMemory: `0x…`/`v:0x…` virtual (through the
 // stopped vCPU's regime), `p:0x…` physical (a separate address space). Virtual reads are chunked so
 // a fault names the first unreadable address, and the session can explain why it is unreadable.
-import { GdbMemoryFaultError, type GdbClient } from '../gdb';
+import { GdbMemoryFaultError } from '../gdb';
+import type { TargetPort } from '../target/port';
+import { SnapshotReadError } from '../target/snapshotPort';
 
 export interface MemoryRef {
   space: 'virtual' | 'physical';
@@ -31,7 +33,7 @@ const PAGE = 0x1000n;
  * Reads page by page so that a translation fault ends the read at the page that faults (QEMU
  * answers E14 for the whole request otherwise).
  */
-export async function readSpan(gdb: GdbClient, ref: MemoryRef, length: number): Promise<ReadResult> {
+export async function readSpan(gdb: TargetPort, ref: MemoryRef, length: number): Promise<ReadResult> {
   const parts: Uint8Array[] = [];
   let addr = ref.address;
   let left = length;
@@ -41,7 +43,8 @@ export async function readSpan(gdb: GdbClient, ref: MemoryRef, length: number): 
     try {
       parts.push(ref.space === 'physical' ? await gdb.readPhysical(addr, n) : await gdb.readMemory(addr, n));
     } catch (e) {
-      if (e instanceof GdbMemoryFaultError) break;
+      // An unmapped page, or a range the snapshot did not capture: the read ends there.
+      if (e instanceof GdbMemoryFaultError || e instanceof SnapshotReadError) break;
       throw e;
     }
     addr += BigInt(n);

@@ -19,7 +19,11 @@ import {
   type StopInput,
   type StopPicture,
 } from '../analysis';
+import { programIdentity, type ProgramIdentity } from '../analysis/program';
+import { makeSnapshot, RecordingReader } from '../analysis/snapshot';
 import type { GdbClient } from '../gdb';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type {
   FaultInfo,
   FaultVerdict,
@@ -29,11 +33,13 @@ import type {
   PageTableArguments,
   PageTableResponseBody,
   RegimesResponseBody,
+  SnapshotResponseBody,
   TranslateArguments,
   TranslateResponseBody,
 } from '../shared/protocol';
 import type { LoadedProgram } from '../target/connect';
 import { PhysCache } from '../target/physCache';
+import type { TargetPort } from '../target/port';
 import { stubName } from '../target/registers';
 import type { Stop } from '../target/runControl';
 import type { StopContext } from '../target/stopContext';
@@ -42,6 +48,7 @@ import type { SymbolTable } from '../elf/symbolTable';
 /** What the MMU model needs of the session, and nothing more. */
 export interface MmuHost {
   readonly gdb: GdbClient | undefined;
+  readonly port: TargetPort | undefined;
   readonly symbols: SymbolTable;
   readonly config: { lazyFlagBit?: number; walkLimit?: number; guardLogSymbol?: string };
   readonly lastStop: Stop | undefined;
@@ -62,7 +69,7 @@ export class MmuModel {
   private ramLoaded = false;
 
   constructor(private readonly s: MmuHost) {
-    this.cache = new PhysCache(() => s.need(s.gdb));
+    this.cache = new PhysCache(() => s.need(s.port));
   }
 
   get lazyBit(): number {
@@ -89,7 +96,7 @@ export class MmuModel {
     if (this.ramLoaded) return;
     this.ramLoaded = true;
     try {
-      const tree = await this.s.need(this.s.gdb).monitor('info mtree -f');
+      const tree = await this.s.need(this.s.port).monitor('info mtree -f');
       const ram: { start: bigint; end: bigint }[] = [];
       // "  0000000040000000-0000000047ffffff (prio 0, ram): mach-virt.ram"
       for (const m of tree.matchAll(/^\s*([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, (?:ram|rom)\): /gim)) {
@@ -164,6 +171,39 @@ export class MmuModel {
 
   async translateRequest(args: TranslateArguments): Promise<TranslateResponseBody> {
     return translateQuery(await this.current(), args);
+  }
+
+  /**
+   * The current stop as a snapshot: the analysis is run again over a recording reader, so the file
+   * holds every range the picture needed (both stages' tables, the guard log, the tracker's regions)
+   * with the registers and the program's symbols and identity.
+   */
+  async snapshot(origin: { source: string; program?: string }): Promise<SnapshotResponseBody> {
+    const ctx = this.s.requireStopped();
+    const base = await this.input(
+      ctx,
+      this.s.lastStop ?? { reason: 'pause', threadId: ctx.threadId, pc: 0n },
+    );
+    const recorder = new RecordingReader(this.cache);
+    await analyzeStop({ ...base, reader: recorder });
+    const regs = await ctx.regs([
+      ...new Set([...STOP_REGISTERS, ...REGIME_REGISTERS.el2, 'SPSR_EL1', 'cpsr']),
+    ]);
+    const registers = Object.fromEntries([...regs].filter(([, v]) => v !== undefined));
+    let program: ProgramIdentity | undefined;
+    if (origin.program) {
+      try {
+        program = programIdentity(basename(origin.program), new Uint8Array(readFileSync(origin.program)));
+      } catch {
+        // The ELF moved since the session started: the snapshot simply does not name it.
+      }
+    }
+    const snapshot = makeSnapshot(registers, recorder.image, {
+      source: origin.source,
+      symbols: this.s.symbols.entries(),
+      ...(program ? { program } : {}),
+    });
+    return { snapshot, bytes: recorder.image.size };
   }
 
   /** The pvmfw verdict for a data abort with this ESR and FAR (exception filters, before the stop). */

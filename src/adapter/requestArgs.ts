@@ -92,6 +92,7 @@ export const REQUEST_ARGS = {
     qemuArgs: optional(list(text, { max: LIMITS.configItems })),
     cwd: optional(text),
     env: optional(record(text, { max: LIMITS.configItems })),
+    snapshot: optional(text),
   }),
   attach: object<AttachArguments>({
     ...common,
@@ -225,6 +226,7 @@ export const REQUEST_ARGS = {
   }),
   guardState: object<GuardStateArguments>({ omitLog: optional(bool()) }),
   regimes: object<Record<string, unknown>>({}),
+  snapshot: object<Record<string, unknown>>({}),
 } satisfies Record<string, Check<unknown>>;
 
 export type RequestCommand = keyof typeof REQUEST_ARGS;

@@ -35,9 +35,9 @@ import {
   type RequestCommand,
 } from './requestArgs';
 import { RunControl, type Stop } from '../target/runControl';
-import { vectorAt } from '../aarch64/vectors';
-import type { RawFrame } from './stack';
-import { decodeEsr } from '../aarch64/esr';
+import { vectorEntry, type RawFrame } from './stack';
+import type { TargetPort } from '../target/port';
+import { answerResponse, openSnapshotTarget, snapshotAnswer, snapshotOrigin } from './snapshotSession';
 import { StopContext } from '../target/stopContext';
 import type { AdapterHost, OutputCategory } from './host';
 import { SourceSupport } from './source';
@@ -52,12 +52,14 @@ type Handlers = {
 
 export class PvmfwDebugSession extends DebugSession implements AdapterHost {
   gdb: GdbClient | undefined;
+  /** Registers and memory of the stopped target: the gdb client, or a snapshot post-mortem. */
+  port: TargetPort | undefined;
   qemu: QemuProcess | undefined;
   run: RunControl | undefined;
   readonly bps = new BreakpointStore(() => this.gdb);
   symbols = SymbolTable.empty();
   config: LaunchArguments & AttachArguments = {};
-  mode: 'launch' | 'attach' = 'launch';
+  mode: 'launch' | 'attach' | 'snapshot' = 'launch';
   ctx: StopContext | undefined;
   readonly vars = new VariableStore();
   readonly mmu = new MmuModel(this);
@@ -108,6 +110,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
       translate: (a) => this.mmu.translateRequest(a),
       guardState: (a) => this.mmu.guardState(a),
       regimes: () => this.mmu.regimesRequest(),
+      snapshot: () => this.mmu.snapshot(this.snapshotSource()),
     };
   }
 
@@ -119,8 +122,13 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
   }
 
   requireStopped(): StopContext {
-    if (!this.ctx || this.run?.state !== 'stopped') throw new Error('the target is running: pause it first');
-    return this.ctx;
+    if (this.ctx && (this.mode === 'snapshot' || this.run?.state === 'stopped')) return this.ctx;
+    throw new Error('the target is running: pause it first');
+  }
+
+  /** What an exported snapshot says of where it came from and which program ran. */
+  private snapshotSource(): { source: string; program?: string } {
+    return snapshotOrigin(this.mode, this.config, this.qemu?.pid);
   }
 
   sourceHit(pc: bigint, threadId: number): Promise<Stop | undefined> {
@@ -141,6 +149,10 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
     if (!checked.ok) return this.sendResponse(errorResponse(request, checked.message));
     const command = checked.command;
     if (command === 'initialize') return super.dispatchRequest({ ...request, arguments: checked.args });
+    if (this.mode === 'snapshot') {
+      const answer = snapshotAnswer(command, checked.args, this.config.snapshot ?? '');
+      if (answer) return this.sendResponse(answerResponse(request, answer));
+    }
     const handler = this.handlers[command] as (args: unknown) => Promise<unknown>;
     void (async () => {
       try {
@@ -191,6 +203,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
   // ------------------------------------------------------------------ sessions
 
   private async launch(args: LaunchArguments): Promise<void> {
+    if (args.snapshot !== undefined) return this.openSnapshot(args);
     this.mode = 'launch';
     this.config = { stopOnEntry: true, ...args };
     const program = args.program ? loadProgram(args.program) : undefined;
@@ -248,6 +261,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
       throw explainConnectError(e, host, port);
     }
     this.gdb = gdb;
+    this.port = gdb;
     try {
       checkArchitecture(gdb);
       if (program && path) {
@@ -288,7 +302,31 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
     this.sendEvent(new InitializedEvent());
   }
 
+  /**
+   * A post-mortem session: the snapshot's registers and captured memory stand for the target, one
+   * stop that never changes. Views, the Fault scope and the console answer from the same analysis as
+   * a live stop; run control and breakpoints are refused in words.
+   */
+  private openSnapshot(args: LaunchArguments): Promise<void> {
+    this.mode = 'snapshot';
+    this.config = { ...args, stopOnEntry: true };
+    const program = args.program ? loadProgram(args.program) : undefined;
+    const t = openSnapshotTarget(args.snapshot ?? '', program);
+    this.symbols = t.symbols;
+    if (program && args.program) this.source.setProgram(program.image, args.program);
+    this.port = t.port;
+    this.log(t.intro);
+    this.ctx = new StopContext(this.port, 1, this.stopId);
+    this.sendEvent(new InitializedEvent());
+    return Promise.resolve();
+  }
+
   private async configurationDone(): Promise<void> {
+    if (this.mode === 'snapshot') {
+      const pc = (await this.need(this.port).readRegisters(['pc'])).get('pc') ?? 0n;
+      this.reportStop({ reason: 'entry', threadId: 1, pc, description: 'Snapshot (post-mortem)' });
+      return;
+    }
     const run = this.need(this.run);
     await run.configureStepping();
     await this.exceptions.refresh();
@@ -441,8 +479,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
     this.lastStop = stop;
     this.stopId++;
     this.invalidate();
-    const gdb = this.need(this.gdb);
-    this.ctx = new StopContext(gdb, stop.threadId, this.stopId);
+    this.ctx = new StopContext(this.need(this.port), stop.threadId, this.stopId);
     const ev: DebugProtocol.StoppedEvent = new StoppedEvent(stop.reason, stop.threadId, stop.text);
     ev.body.allThreadsStopped = true;
     if (stop.description) ev.body.description = stop.description;
@@ -455,7 +492,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
     const mmu = this.mmuPending;
     void (async () => {
       if (stop.reason === 'step' && !stop.description) {
-        const why = await this.vectorEntry(ctx, stop.pc).catch(() => undefined);
+        const why = await vectorEntry(ctx, stop.pc).catch(() => undefined);
         if (why) {
           ev.body.description = why;
           ev.body.text = why;
@@ -467,24 +504,9 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
     })();
   }
 
-  /** "Stepped into the exception vector…" when a step lands on a vector entry (a faulting load, an HVC). */
-  private async vectorEntry(ctx: StopContext, pc: bigint): Promise<string | undefined> {
-    const r = await ctx.regs(['VBAR_EL1', 'VBAR_EL2', 'ESR_EL1', 'ESR_EL2', 'FAR_EL1']);
-    for (const el of [1, 2] as const) {
-      const name = vectorAt(pc, r.get(`VBAR_EL${el}`));
-      if (!name) continue;
-      const esr = decodeEsr(r.get(`ESR_EL${el}`) ?? 0n);
-      const cause = esr.abort
-        ? `${esr.ecName}: ${esr.abort.fsc.name}${el === 1 ? ` at 0x${(r.get('FAR_EL1') ?? 0n).toString(16)}` : ''}`
-        : esr.ecName;
-      return `Stepped into the EL${el} exception vector (${name}): ${cause}`;
-    }
-    return undefined;
-  }
-
   /** A fresh register cache for the current stop (after a register write). */
   refreshContext(): void {
-    if (this.ctx) this.ctx = new StopContext(this.need(this.gdb), this.ctx.threadId, this.ctx.stopId);
+    if (this.ctx) this.ctx = new StopContext(this.need(this.port), this.ctx.threadId, this.ctx.stopId);
   }
 
   /** The MMU state of the current stop (walk + diff), once computed. */

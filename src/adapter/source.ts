@@ -23,7 +23,7 @@ export class SourceSupport {
   constructor(
     private readonly s: Pick<
       AdapterHost,
-      'gdb' | 'run' | 'bps' | 'symbols' | 'mmu' | 'need' | 'requireStopped' | 'log'
+      'gdb' | 'port' | 'run' | 'bps' | 'symbols' | 'mmu' | 'need' | 'requireStopped' | 'log'
     >,
   ) {
     this.breakpoints = new SourceBreakpoints(() => this.image, {
@@ -92,7 +92,7 @@ export class SourceSupport {
     if (e.kind === 'deref') {
       const a = await evalAddress(e.address, lookup);
       const r = await readSpan(
-        this.s.need(this.s.gdb),
+        this.s.need(this.s.port),
         { space: e.physical ? 'physical' : 'virtual', address: a },
         e.width,
       );
@@ -118,7 +118,7 @@ export class SourceSupport {
     args: DebugProtocol.DisassembleArguments,
   ): Promise<DebugProtocol.DisassembleResponse['body']> {
     this.s.requireStopped();
-    const gdb = this.s.need(this.s.gdb);
+    const port = this.s.need(this.s.port);
     const image = this.image;
     // Capstone is a large module: loaded on the first disassemble request, not at adapter start.
     const { sharedDisassembler } = await import('../disasm');
@@ -129,7 +129,7 @@ export class SourceSupport {
         // (a read has side effects). Chunks are 1 KiB-aligned, so one check covers a chunk.
         readMemory: async (a, n) => {
           if (await this.s.mmu.isDevice('virtual', a)) throw new Error('device memory');
-          return gdb.readMemory(a, n);
+          return port.readMemory(a, n);
         },
       },
       decoder,

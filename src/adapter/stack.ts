@@ -1,7 +1,9 @@
 // Call stack without debug info: PC, then the frame-record chain (x29 -> {prev x29, x30}) while it
 // stays sane, with a synthetic frame for the interrupted context when PC sits in an exception vector
 // table (VBAR_ELx .. +0x800): that is what a person needs when stopped on a fault.
+import { decodeEsr } from '../aarch64/esr';
 import { vectorAt } from '../aarch64/vectors';
+import type { StopContext } from '../target/stopContext';
 import type { SymbolTable } from '../elf/symbolTable';
 
 export interface RawFrame {
@@ -80,4 +82,19 @@ export async function unwind(input: UnwindInput): Promise<RawFrame[]> {
   }
   await chain(input.pc, input.x29, input.x30, input, out, max);
   return out;
+}
+
+/** "Stepped into the exception vector…" when a step lands on a vector entry (a faulting load, an HVC). */
+export async function vectorEntry(ctx: StopContext, pc: bigint): Promise<string | undefined> {
+  const r = await ctx.regs(['VBAR_EL1', 'VBAR_EL2', 'ESR_EL1', 'ESR_EL2', 'FAR_EL1']);
+  for (const el of [1, 2] as const) {
+    const name = vectorAt(pc, r.get(`VBAR_EL${el}`));
+    if (!name) continue;
+    const esr = decodeEsr(r.get(`ESR_EL${el}`) ?? 0n);
+    const cause = esr.abort
+      ? `${esr.ecName}: ${esr.abort.fsc.name}${el === 1 ? ` at 0x${(r.get('FAR_EL1') ?? 0n).toString(16)}` : ''}`
+      : esr.ecName;
+    return `Stepped into the EL${el} exception vector (${name}): ${cause}`;
+  }
+  return undefined;
 }

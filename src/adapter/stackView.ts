@@ -12,7 +12,7 @@ export class StackView {
   constructor(
     private readonly s: Pick<
       AdapterHost,
-      'gdb' | 'run' | 'symbols' | 'need' | 'requireStopped' | 'sourceLocation'
+      'gdb' | 'port' | 'run' | 'symbols' | 'need' | 'requireStopped' | 'sourceLocation'
     >,
   ) {}
 
@@ -34,12 +34,13 @@ export class StackView {
   }
 
   async unwindThread(ctx: StopContext, threadId: number): Promise<RawFrame[]> {
-    const gdb = this.s.need(this.s.gdb);
-    const tctx = threadId === ctx.threadId ? ctx : new StopContext(gdb, threadId, ctx.stopId);
+    const port = this.s.need(this.s.port);
+    const tctx = threadId === ctx.threadId ? ctx : new StopContext(port, threadId, ctx.stopId);
     const r = await tctx.regs(['pc', 'x29', 'x30', 'VBAR_EL1', 'ELR_EL1', 'VBAR_EL2', 'ELR_EL2']);
     const pc = r.get('pc');
     if (pc === undefined) return [];
-    if (threadId !== ctx.threadId) await gdb.selectThread(threadId, 'g');
+    const gdb = this.s.gdb;
+    if (threadId !== ctx.threadId) await gdb?.selectThread(threadId, 'g');
     try {
       return await unwind({
         pc,
@@ -51,7 +52,7 @@ export class StackView {
         ],
         readU64Pair: async (a) => {
           try {
-            const b = await gdb.readMemory(a, 16);
+            const b = await port.readMemory(a, 16);
             const dv = new DataView(b.buffer, b.byteOffset, 16);
             return [dv.getBigUint64(0, true), dv.getBigUint64(8, true)];
           } catch {
@@ -61,7 +62,7 @@ export class StackView {
         symbols: this.s.symbols,
       });
     } finally {
-      if (threadId !== ctx.threadId) await gdb.selectThread(ctx.threadId, 'g');
+      if (threadId !== ctx.threadId) await gdb?.selectThread(ctx.threadId, 'g');
     }
   }
 

@@ -25,6 +25,11 @@ export interface LaunchArguments extends CommonArguments {
   cwd?: string;
   /** Extra environment variables for QEMU. */
   env?: Record<string, string>;
+  /**
+   * A snapshot file (`pvmfw-mmu snapshot -o FILE`, or Export Snapshot) to open post-mortem instead of
+   * launching QEMU: the views, the Fault scope and the console answer from it; run control is refused.
+   */
+  snapshot?: string;
 }
 
 export interface AttachArguments extends CommonArguments {

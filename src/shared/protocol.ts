@@ -393,8 +393,18 @@ export interface MmuChangedEventBody {
 // ---------------------------------------------------------------------------------------------
 // Typed maps
 
+/** `snapshot`: the current stop as a snapshot file's content (docs/snapshot.md), for Export Snapshot. */
+export type SnapshotArguments = Record<string, never>;
+export interface SnapshotResponseBody {
+  /** The snapshot JSON object (format `pvmfw-mmu-snapshot`); the client writes it, gzip-compressed. */
+  snapshot: object;
+  /** Bytes of guest memory it holds. */
+  bytes: number;
+}
+
 export interface CustomRequests {
   pageTable: { arguments: PageTableArguments; body: PageTableResponseBody };
+  snapshot: { arguments: SnapshotArguments; body: SnapshotResponseBody };
   translate: { arguments: TranslateArguments; body: TranslateResponseBody };
   guardState: { arguments: GuardStateArguments; body: GuardStateResponseBody };
   regimes: { arguments: RegimesArguments; body: RegimesResponseBody };
@@ -423,6 +433,7 @@ export const CUSTOM_REQUESTS: readonly CustomRequestCommand[] = [
   'translate',
   'guardState',
   'regimes',
+  'snapshot',
 ];
 export const CUSTOM_EVENTS: readonly CustomEventName[] = ['mmuChanged'];
 

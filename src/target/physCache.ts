@@ -1,6 +1,6 @@
 // A per-stop cache of physical 4 KiB pages over the gdb client: the walk reads whole tables, and the
 // translations, Fault scope and pageTable requests of the same stop then cost no round trip.
-import type { GdbClient } from '../gdb';
+import type { TargetPort } from './port';
 import type { PhysRange, PhysReader } from '../aarch64/reader';
 
 const PAGE = 4096;
@@ -11,7 +11,7 @@ export class PhysCache implements PhysReader {
   /** Round trips made (figures for the benchmark). */
   batches = 0;
 
-  constructor(private readonly gdb: () => GdbClient) {}
+  constructor(private readonly gdb: () => TargetPort) {}
 
   clear(): void {
     this.pages.clear();

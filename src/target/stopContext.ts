@@ -1,13 +1,13 @@
 // What the adapter knows about one stop: register values read once and cached until the target
 // runs again. A register the stub cannot read is `undefined` (shown as unavailable), never an error.
-import type { GdbClient } from '../gdb';
+import type { TargetPort } from './port';
 import { stubName } from './registers';
 
 export class StopContext {
   private readonly cache = new Map<string, Promise<bigint | undefined>>();
 
   constructor(
-    readonly gdb: GdbClient,
+    readonly gdb: TargetPort,
     readonly threadId: number,
     readonly stopId: number,
   ) {}

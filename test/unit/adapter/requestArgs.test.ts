@@ -75,6 +75,7 @@ const SAMPLES: Record<RequestCommand, unknown> = {
   translate: { address: '0x9010000', regime: 'TTBR0_EL1' },
   guardState: { omitLog: true },
   regimes: {},
+  snapshot: {},
 };
 
 function refusal(command: string, args: unknown): string {

@@ -1,0 +1,17 @@
+// What reading a stopped target takes: registers by the stub's names, virtual and physical memory,
+// and (live only) the monitor. A live GdbClient is a TargetPort; so is a snapshot replayed without
+// QEMU (snapshotPort.ts). Views, the stop context and the MMU model read through this port, so a
+// post-mortem session answers from the same code paths as a live one.
+import type { PhysRange } from '../aarch64/reader';
+
+export interface TargetPort {
+  /** Register names the target has (a stub's XML, or the registers a snapshot recorded). */
+  readonly registers: { get(name: string): unknown };
+  readRegister(name: string, thread?: number): Promise<bigint>;
+  readRegisters(names: readonly string[], thread?: number): Promise<Map<string, bigint | undefined>>;
+  /** Virtual read through the current translation regime of the selected vCPU. */
+  readMemory(address: bigint, length: number): Promise<Uint8Array>;
+  readPhysical(address: bigint, length: number): Promise<Uint8Array>;
+  readPhysicalBatch(ranges: readonly PhysRange[]): Promise<Uint8Array[]>;
+  monitor(command: string): Promise<string>;
+}
