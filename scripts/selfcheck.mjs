@@ -5,7 +5,8 @@
 //
 // 1. Every program and file the code and the tests use is present (with the Debian package that
 //    provides it, from scripts/lib/packages.sh).
-// 2. QEMU boots the demo firmware to `parked at scenario_done` with the exact command lines the tests
+// 2. A plain `-M virt` QEMU (default NIC) starts, as a user's own command line would.
+// 3. QEMU boots the demo firmware to `parked at scenario_done` with the exact command lines the tests
 //    (test/harness/demo.ts) and the extension's generated launch configuration
 //    (src/shared/demoLaunch.ts) use, each within a bounded time.
 // Exit 0 when all is well; 1 with one line per problem otherwise.
@@ -35,7 +36,7 @@ const PROGRAMS = {
 
 /** Files, and what provides them. */
 const FILES = {
-  '/usr/share/qemu/efi-virtio.rom': 'Debian package ipxe-qemu (the option ROM of -M virt\'s default NIC)',
+  '/usr/lib/ipxe/qemu/efi-virtio.rom': 'Debian package ipxe-qemu (the option ROM of -M virt\'s default NIC)',
   '/usr/share/AAVMF/AAVMF_CODE.fd': 'Debian package qemu-efi-aarch64 (UEFI firmware for -M virt)',
   [join(root, 'guest/build/demo.elf')]: '`npm run build:guest`',
   [join(root, 'out/test/harness/demo.js')]: '`npm run build`',
@@ -107,6 +108,42 @@ function boot(label, args) {
   });
 }
 
+/**
+ * A user's own `-M virt` command line, default NIC included, must start too: QEMU exits at once when
+ * the NIC's option ROM is missing, and is still running (halted by -S) after a moment otherwise.
+ */
+function plainVirtStarts() {
+  return new Promise((resolve) => {
+    const args = ['-M', 'virt', '-cpu', 'max', '-display', 'none', '-monitor', 'none', '-serial', 'none', '-S'];
+    const child = spawn('qemu-system-aarch64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b) => (err += b.toString('latin1')));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(undefined);
+    }, 1500);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL') return;
+      const rom = /failed to find romfile "([^"]+)"/.exec(err);
+      const pkg = rom && ROM_PACKAGES.find(([re]) => re.test(rom[1]))?.[1];
+      resolve(
+        `a plain -M virt QEMU (default NIC) exited (code ${code}): ${err.trim()}` +
+          (pkg ? ` — install the Debian package ${pkg}` : ''),
+      );
+    });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve(`cannot run qemu-system-aarch64: ${e.message}`);
+    });
+  });
+}
+
+if (onPath('qemu-system-aarch64')) {
+  const problem = await plainVirtStarts();
+  if (problem) problems.push(problem);
+}
+
 if (onPath('qemu-system-aarch64') && existsSync(join(root, 'out/test/harness/demo.js'))) {
   const { demoQemuArgs: testArgs, demoElf } = require(join(root, 'out/test/harness/demo.js'));
   const { demoQemuArgs: extensionArgs } = require(join(root, 'out/src/shared/demoLaunch.js'));
@@ -126,4 +163,4 @@ if (problems.length) {
   for (const p of problems) console.error(`- ${p}`);
   process.exit(1);
 }
-console.log('selfcheck: programs and files present; the demo boots with the tests\' and the extension\'s command lines');
+console.log("selfcheck: programs and files present; a plain -M virt QEMU starts; the demo boots with the tests' and the extension's command lines");
