@@ -2,16 +2,15 @@
 // gdbstub or a snapshot, so `guard` (and everything that reports a stop) prints what VS Code shows.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { getRegister, parseAddress } from '../aarch64';
+import { parseAddress } from '../aarch64';
 import {
   analyzeStop,
   programIdentity,
-  programSymbols,
-  STOP_REGISTERS,
   type ProgramIdentity,
   type StopInput,
   type StopPicture,
 } from '../analysis';
+import { haltedStopInput } from '../analysis/snapshotStop';
 import { ElfImage, SymbolTable } from '../elf';
 import { GUARD_LOG_SYMBOL } from '../pvmfw';
 import { CliError, type Source } from './source';
@@ -62,19 +61,7 @@ export function cliProgram(src: Source, o: PictureOptions): CliProgram {
 }
 
 export function cliStopInput(src: Source, o: PictureOptions, symbols: SymbolTable): StopInput {
-  const registers: Record<string, bigint | undefined> = {};
-  for (const name of STOP_REGISTERS) registers[name] = getRegister(src.registers, name);
-  return {
-    stopId: 1,
-    // The CLI sees a halted target without knowing why it stopped: a pause, unless PC sits in the
-    // vector table (then the picture is about the fault the registers record).
-    reason: 'pause',
-    threadId: 1,
-    registers,
-    reader: src.reader,
-    symbols: programSymbols(symbols),
-    options: { lazyBit: o.lazyBit, maxTables: o.maxTables, guardLogSymbol: GUARD_LOG_SYMBOL },
-  };
+  return haltedStopInput(src.registers, src.reader, symbols, { lazyBit: o.lazyBit, maxTables: o.maxTables });
 }
 
 export async function cliPicture(
