@@ -4,11 +4,13 @@
 import * as vscode from 'vscode';
 import type { TranslateResponseBody } from '../shared/protocol';
 import { parseAddress, shortHex, toHex } from './format';
-import { COMMAND, SETTING } from './ids';
+import { COMMAND, DIFF_SCHEME, SETTING } from './ids';
 import type { GuardPanel } from './guardPanel';
 import type { MmuSessions } from './mmuSession';
 import type { EntryNode, MoreNode, Node, PageTableTree } from './pageTableTree';
+import { compareSnapshots, SnapshotDiffDocuments } from './snapshotCompare';
 import { exportSnapshot } from './snapshotExport';
+import { openSnapshot } from './snapshotOpen';
 
 /** What the Variables view passes to `debug/variables/context` commands. */
 interface VariableContext {
@@ -53,6 +55,7 @@ export function registerCommands(
   guard: GuardPanel,
   output: vscode.OutputChannel,
 ): vscode.Disposable[] {
+  const diffs = new SnapshotDiffDocuments();
   const reveal = async (arg?: unknown): Promise<string | undefined> => {
     const va = addressFromArgument(arg) ?? (await askAddress('Reveal PTE for Address'));
     if (va === undefined) return undefined;
@@ -116,9 +119,16 @@ export function registerCommands(
       await config.update(SETTING.coalesce, next, vscode.ConfigurationTarget.Global);
       return next;
     }),
-    vscode.commands.registerCommand(COMMAND.exportSnapshot, (target?: vscode.Uri) =>
-      exportSnapshot(sessions, output, target),
+    // Snapshots: each takes its file(s) as arguments too (Explorer's context menu, tests), else asks.
+    vscode.commands.registerCommand(COMMAND.exportSnapshot, (target?: unknown) =>
+      exportSnapshot(sessions, output, target, openSnapshot),
     ),
+    vscode.commands.registerCommand(COMMAND.openSnapshot, openSnapshot),
+    vscode.commands.registerCommand(COMMAND.compareSnapshots, (a?: unknown, b?: unknown) =>
+      compareSnapshots(diffs, a, b),
+    ),
+    diffs,
+    vscode.workspace.registerTextDocumentContentProvider(DIFF_SCHEME, diffs),
     // Internal: the "Load more…" tree item.
     vscode.commands.registerCommand('pvmfwMmu.internal.loadMore', (node: MoreNode) => tree.loadMore(node)),
   ];

@@ -19,6 +19,8 @@ export const COMMAND = {
   revealPte: 'pvmfwMmu.revealPte',
   openGuard: 'pvmfwMmu.openGuard',
   exportSnapshot: 'pvmfwMmu.exportSnapshot',
+  openSnapshot: 'pvmfwMmu.openSnapshot',
+  compareSnapshots: 'pvmfwMmu.compareSnapshots',
   copyDescriptor: 'pvmfwMmu.copyDescriptor',
   toggleCoalesce: 'pvmfwMmu.toggleCoalesce',
 } as const;
@@ -32,6 +34,8 @@ export const COMMAND_TITLE: Record<CommandId, string> = {
   [COMMAND.revealPte]: 'Reveal PTE for Address…',
   [COMMAND.openGuard]: 'Open MMIO Guard',
   [COMMAND.exportSnapshot]: 'Export Snapshot…',
+  [COMMAND.openSnapshot]: 'Open Snapshot…',
+  [COMMAND.compareSnapshots]: 'Compare Snapshots…',
   [COMMAND.copyDescriptor]: 'Copy Descriptor',
   [COMMAND.toggleCoalesce]: 'Toggle Coalesced Ranges',
 };
@@ -79,4 +83,11 @@ export const COLOR = {
 export const CONFIG_SNIPPET_LABEL = {
   launch: 'Launch demo firmware in QEMU',
   attach: 'Attach to a QEMU gdbstub',
+  snapshot: 'Open a snapshot (post-mortem)',
 } as const;
+
+/** What Export Snapshot names its files (gzip-compressed JSON, docs/snapshot.md); Open and Compare offer them. */
+export const SNAPSHOT_EXTENSION = 'pvmfw-snapshot';
+
+/** URI scheme of the read-only documents Compare Snapshots opens. */
+export const DIFF_SCHEME = 'pvmfw-mmu-diff';

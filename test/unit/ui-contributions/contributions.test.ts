@@ -14,6 +14,7 @@ import {
   DEBUG_TYPE,
   SETTING,
   SETTING_DEFAULT,
+  SNAPSHOT_EXTENSION,
   VIEW,
   WEBVIEW,
 } from '../../../src/ui/ids';
@@ -26,7 +27,10 @@ interface Manifest {
     debuggers: {
       type: string;
       languages: string[];
-      configurationAttributes: Record<string, { properties: Record<string, { description?: string }> }>;
+      configurationAttributes: Record<
+        string,
+        { required?: string[]; properties: Record<string, { description?: string }> }
+      >;
       initialConfigurations: { type: string; request: string; name: string }[];
       configurationSnippets: { label: string; body: { type: string; request: string } }[];
     }[];
@@ -45,6 +49,31 @@ const c = manifest.contributes;
 const sorted = (xs: Iterable<string>): string[] => [...xs].sort();
 
 void describe('package.json contributes matches src/ui/ids.ts', () => {
+  void test('snapshots: a launch may name a snapshot instead of qemuArgs, and the snippet opens one', () => {
+    const launch = c.debuggers[0].configurationAttributes.launch;
+    assert.ok(launch.properties.snapshot?.description, 'launch.snapshot is documented');
+    assert.ok(!(launch.required ?? []).includes('qemuArgs'), 'a snapshot launch has no qemuArgs');
+    const snippet = c.debuggers[0].configurationSnippets.find(
+      (x) => x.label === CONFIG_SNIPPET_LABEL.snapshot,
+    );
+    const body = snippet?.body as { snapshot?: string; qemuArgs?: unknown } | undefined;
+    assert.match(body?.snapshot ?? '', new RegExp(`\\.${SNAPSHOT_EXTENSION}$`));
+    assert.equal(body?.qemuArgs, undefined);
+  });
+
+  void test('Open and Compare Snapshots work without a session; Export needs one', () => {
+    const palette = c.menus.commandPalette;
+    for (const id of [COMMAND.openSnapshot, COMMAND.compareSnapshots]) {
+      assert.ok(!palette.some((m) => m.command === id && m.when), `${id} is hidden from the palette`);
+      assert.ok(manifest.activationEvents.includes(`onCommand:${id}`), `${id} activates the extension`);
+      const menu = c.menus['explorer/context'].find((m) => m.command === id);
+      assert.match(menu?.when ?? '', new RegExp(`resourceExtname == \\.${SNAPSHOT_EXTENSION}`), id);
+    }
+    assert.ok(
+      palette.some((m) => m.command === COMMAND.exportSnapshot && m.when === `debugType == '${DEBUG_TYPE}'`),
+    );
+  });
+
   void test('commands: same ids, titles and category', () => {
     assert.deepEqual(sorted(c.commands.map((x) => x.command)), sorted(Object.values(COMMAND)));
     for (const cmd of c.commands) {
@@ -104,6 +133,7 @@ void describe('package.json contributes matches src/ui/ids.ts', () => {
       [
         [CONFIG_SNIPPET_LABEL.launch, 'launch'],
         [CONFIG_SNIPPET_LABEL.attach, 'attach'],
+        [CONFIG_SNIPPET_LABEL.snapshot, 'launch'],
       ],
     );
     for (const lang of ['c', 'rust', 'arm']) {
