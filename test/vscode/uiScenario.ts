@@ -122,6 +122,25 @@ export async function runUiScenario(
       return `configuration: ${selected}`;
     });
 
+    await check(
+      'the Command Palette offers Open Snapshot… and Compare Snapshots… before any session',
+      async () => {
+        const found: string[] = [];
+        for (const title of ['pvmfw MMU: Open Snapshot…', 'pvmfw MMU: Compare Snapshots…']) {
+          await page.keyboard.press('F1');
+          const input = page.locator('.quick-input-widget input');
+          await input.waitFor({ state: 'visible' });
+          await input.fill('>' + title);
+          const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+          await row.waitFor({ timeout: 10_000 });
+          found.push((await row.innerText()).replace(/\s+/g, ' '));
+          await page.keyboard.press('Escape');
+          await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+        }
+        return found.join(' | ');
+      },
+    );
+
     await check('Start Debugging stops on entry', async () => {
       await page.locator('.start-debug-action-item .codicon-debug-start').click();
       await page.locator('.debug-toolbar').waitFor({ timeout: 30_000 });

@@ -1,15 +1,25 @@
 // Inside the real extension host: the extension activates, its commands exist, a pvmfw-mmu session on
 // the demo firmware (real QEMU) stops at handle_mmio_fault, the Page Tables provider returns the lazy
 // entry, the MMIO Guard webview renders the guard state, and both follow the page to guard-mapped.
+// Snapshots exported at the fault and after it reopen post-mortem and compare as the CLI's diff does.
 
 import * as assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
+import { isGzip, loadSnapshot, parseSnapshotBytes } from '../../../src/analysis/snapshot';
 import type { ExtensionApi } from '../../../src/extension';
 import type { PteEntry, TranslateResponseBody } from '../../../src/shared/protocol';
-import { COMMAND, DEBUG_TYPE, SETTING_DEFAULT, SETTING } from '../../../src/ui/ids';
+import {
+  COMMAND,
+  DEBUG_TYPE,
+  DIFF_SCHEME,
+  SETTING_DEFAULT,
+  SETTING,
+  SNAPSHOT_EXTENSION,
+} from '../../../src/ui/ids';
 import { extensionApi, nextEvent, nextStop, stopAllSessions, workspaceFolder } from './helpers';
 
 interface StackFrame {
@@ -17,11 +27,24 @@ interface StackFrame {
   name: string;
 }
 
+/** The CLI the extension ships (dist/cli.js), run by the extension host's Node. */
+function runCli(args: string[]): SpawnSyncReturns<string> {
+  const repo = vscode.Uri.joinPath(workspaceFolder().uri, '..').fsPath;
+  return spawnSync(process.execPath, [join(repo, 'dist', 'cli.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+  });
+}
+
 suite('pvmfw-mmu in VS Code', () => {
   let api: ExtensionApi;
   let session: vscode.DebugSession;
   let threadId: number;
   let faultVa: bigint;
+  const scratch = mkdtempSync(join(tmpdir(), 'pvmfw-mmu-suite-'));
+  /** Exported at handle_mmio_fault, and after stepping out of it (the page guard-mapped). */
+  const snapshotAtFault = vscode.Uri.file(join(scratch, `at-fault.${SNAPSHOT_EXTENSION}`));
+  const snapshotAfterMap = vscode.Uri.file(join(scratch, `after-map.${SNAPSHOT_EXTENSION}`));
 
   suiteSetup(async () => {
     api = await extensionApi();
@@ -30,6 +53,7 @@ suite('pvmfw-mmu in VS Code', () => {
   suiteTeardown(async () => {
     vscode.debug.removeBreakpoints(vscode.debug.breakpoints);
     await stopAllSessions();
+    rmSync(scratch, { recursive: true, force: true });
   });
 
   test('every contributed command is registered', async () => {
@@ -138,19 +162,19 @@ suite('pvmfw-mmu in VS Code', () => {
     assert.match(r.summary, /untouched \(lazy\) \d+/);
   });
 
-  test('Export Snapshot writes the CLI format: the CLI replays the lazy entry offline', async () => {
-    const file = vscode.Uri.file(join(tmpdir(), `pvmfw-mmu-suite-${process.pid}.snapshot.json`));
+  test('Export Snapshot writes a gzip-compressed snapshot that loads and that the CLI replays offline', async () => {
     const written = await vscode.commands.executeCommand<vscode.Uri | undefined>(
       COMMAND.exportSnapshot,
-      file,
+      snapshotAtFault,
     );
-    assert.equal(written?.fsPath, file.fsPath);
-    const repo = vscode.Uri.joinPath(workspaceFolder().uri, '..').fsPath;
-    const cli = spawnSync(
-      process.execPath,
-      [join(repo, 'dist', 'cli.js'), 'translate', '0x' + faultVa.toString(16), '--snapshot', file.fsPath],
-      { encoding: 'utf8', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
-    );
+    assert.equal(written?.fsPath, snapshotAtFault.fsPath);
+    const bytes = readFileSync(snapshotAtFault.fsPath);
+    assert.ok(isGzip(bytes), `not gzip: starts ${bytes.subarray(0, 2).toString('hex')}`);
+    const loaded = loadSnapshot(parseSnapshotBytes(bytes));
+    assert.ok(loaded.image.size > 0, 'no guest memory recorded');
+    assert.equal(loaded.program?.name, 'demo.elf');
+    assert.ok(loaded.symbols.some((x) => x.name === 'handle_mmio_fault' && x.isFunction));
+    const cli = runCli(['translate', '0x' + faultVa.toString(16), '--snapshot', snapshotAtFault.fsPath]);
     // `translate` exits 4 when the address does not translate: a lazy page does not, yet.
     assert.equal(cli.status, 4, `${cli.stdout}${cli.stderr}`);
     assert.match(cli.stdout, /lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP/);
@@ -203,6 +227,12 @@ suite('pvmfw-mmu in VS Code', () => {
     assert.ok(after.changedPages >= 1, JSON.stringify(after));
     const count = (s: string): number => Number(/guard-mapped (\d+)/.exec(s)?.[1] ?? 0);
     assert.equal(count(after.summary), count(before.summary) + 1, `${before.summary} -> ${after.summary}`);
+    // The stop after the handler, for Compare Snapshots below.
+    const written = await vscode.commands.executeCommand<vscode.Uri | undefined>(
+      COMMAND.exportSnapshot,
+      snapshotAfterMap,
+    );
+    assert.equal(written?.fsPath, snapshotAfterMap.fsPath);
   });
 
   test('coalesced ranges group the lazy neighbours and reveal still finds the page', async () => {
@@ -231,5 +261,59 @@ suite('pvmfw-mmu in VS Code', () => {
     const roots = await api.pageTables.getChildren();
     assert.equal(roots.length, 1);
     assert.equal(roots[0].kind, 'message');
+  });
+
+  test('Open Snapshot replays the stop at the fault post-mortem: tree, guard state, no run control', async () => {
+    const stopped = nextStop(api, 'the post-mortem stop', 30_000);
+    const post = await vscode.commands.executeCommand<vscode.DebugSession | undefined>(
+      COMMAND.openSnapshot,
+      snapshotAtFault,
+    );
+    assert.ok(post, 'no session started');
+    assert.equal(post.configuration.snapshot, snapshotAtFault.fsPath);
+    assert.equal(post.configuration.qemuArgs, undefined);
+    const stop = await stopped;
+    assert.equal(stop.session.id, post.id);
+    assert.equal(api.sessions.session?.id, post.id);
+    const node = await api.pageTables.findEntry(faultVa);
+    assert.equal(node?.entry.kind, 'lazy', `entry for 0x${faultVa.toString(16)}`);
+    const guard = await api.sessions.request('guardState', { omitLog: true });
+    assert.ok(guard.available, guard.reason);
+    assert.ok(guard.regions.length > 0, 'no tracked regions');
+    assert.ok(
+      guard.regions.some((r) => r.runs.some((run) => run.state === 'lazy')),
+      'no lazy page at the fault',
+    );
+    await assert.rejects(
+      Promise.resolve(post.customRequest('continue', { threadId: stop.change.threadId })),
+      /replays a snapshot/,
+    );
+    await stopAllSessions();
+  });
+
+  test('Compare Snapshots opens a read-only document with the CLI diff: the page went lazy -> guardMapped', async () => {
+    const doc = await vscode.commands.executeCommand<vscode.TextDocument | undefined>(
+      COMMAND.compareSnapshots,
+      snapshotAtFault,
+      snapshotAfterMap,
+    );
+    assert.ok(doc, 'no document');
+    assert.equal(doc.uri.scheme, DIFF_SCHEME);
+    assert.equal(doc.languageId, 'plaintext');
+    assert.equal(
+      basename(doc.uri.path),
+      `pvmfw MMU: ${basename(snapshotAtFault.fsPath)} ↔ ${basename(snapshotAfterMap.fsPath)}`,
+    );
+    const text = doc.getText();
+    assert.match(text, /: lazy -> guardMapped/);
+    assert.match(text, /guard calls between A and B.*:\n\s+#\d+ MAP\(/);
+    assert.match(text, /translation tables: \d+ entr/);
+    // Word for word what `pvmfw-mmu diff A B` prints (the files are outside the workspace, so both
+    // name them by their full path).
+    const cli = runCli(['diff', snapshotAtFault.fsPath, snapshotAfterMap.fsPath]);
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.equal(text, cli.stdout);
+    assert.equal(vscode.window.activeTextEditor?.document.uri.toString(), doc.uri.toString());
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
 });
