@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { GuardStateResponseBody } from '../../src/shared/protocol';
 import { startQemu, type QemuInstance } from '../harness/qemu';
-import { buildGuest, Dap, demoElf, repoRoot } from './support';
+import { demoQemu, type Scenario } from '../qemu/firmware-support';
+import { attachTo, buildGuest, Dap, demoElf, repoRoot } from './support';
 
 const cli = resolve(repoRoot, 'out/src/cli/main.js');
 
@@ -23,18 +24,9 @@ async function adapterAt(port: number, fn: string, hits: number): Promise<GuardS
   const dap = new Dap();
   await dap.start();
   try {
-    const m = dap.mark();
-    await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
-    await dap.dc.attachRequest({
-      gdb: `127.0.0.1:${port}`,
-      program: demoElf,
-      stopOnEntry: true,
-      onDisconnect: 'pause',
-    } as never);
-    await dap.next('initialized', m);
-    await dap.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: fn }] });
-    await dap.dc.configurationDoneRequest();
-    await dap.nextStop(m);
+    await attachTo(dap, port, { onDisconnect: 'pause' }, () =>
+      dap.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: fn }] }),
+    );
     for (let i = 0; i < hits; i++) {
       const k = dap.mark();
       await dap.dc.continueRequest({ threadId: 1 });
@@ -80,13 +72,7 @@ for (const [scenario, points] of Object.entries(POINTS)) {
     let qemu: QemuInstance | undefined;
     before(async () => {
       buildGuest();
-      qemu = await startQemu({
-        kernel: demoElf,
-        machine: 'virt,virtualization=on',
-        cpu: 'max',
-        memory: '512M',
-        extraArgs: scenario === 'normal' ? [] : ['-append', `scenario=${scenario}`],
-      });
+      qemu = await startQemu(demoQemu(scenario as Scenario));
     });
     after(async () => {
       await qemu?.kill();

@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { freePort, startQemu, type QemuInstance } from '../harness/qemu';
 import { buildMini } from '../harness/mini';
 import { readFileSync } from 'node:fs';
+import { demoQemu } from '../qemu/firmware-support';
 import {
   adapterMain,
+  attachTo,
   buildGuest,
   childrenOf,
   Dap,
-  demoElf,
   demoLaunch,
   processAlive,
   withDap,
@@ -32,36 +33,11 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
   return !processAlive(pid);
 }
 
-async function attach(dap: Dap, port: number, extra: Record<string, unknown> = {}) {
-  const m = dap.mark();
-  await dap.dc.initializeRequest({
-    adapterID: 'pvmfw-mmu',
-    linesStartAt1: true,
-    columnsStartAt1: true,
-    pathFormat: 'path',
-  });
-  await dap.dc.attachRequest({
-    gdb: `127.0.0.1:${port}`,
-    program: demoElf,
-    stopOnEntry: true,
-    ...extra,
-  } as never);
-  await dap.next('initialized', m);
-  await dap.dc.configurationDoneRequest();
-  return dap.nextStop(m);
-}
-
 void describe('attach to a QEMU started elsewhere', () => {
   let qemu: QemuInstance | undefined;
   before(async () => {
     buildGuest();
-    qemu = await startQemu({
-      kernel: demoElf,
-      machine: 'virt,virtualization=on',
-      cpu: 'max',
-      memory: '512M',
-      smp: 2,
-    });
+    qemu = await startQemu(demoQemu('normal', { smp: 2 }));
   });
   after(async () => {
     await qemu?.kill();
@@ -73,7 +49,7 @@ void describe('attach to a QEMU started elsewhere', () => {
     const dap = new Dap();
     await dap.start();
     try {
-      const stop = await attach(dap, q.port);
+      const stop = await attachTo(dap, q.port);
       assert.equal(stop.reason, 'entry');
       assert.equal((await dap.topFrame()).name, '_start');
       const threads = (await dap.dc.threadsRequest()).body.threads;
@@ -99,7 +75,7 @@ void describe('attach to a QEMU started elsewhere', () => {
     const dap = new Dap();
     await dap.start();
     try {
-      const stop = await attach(dap, q.port, { onDisconnect: 'pause' });
+      const stop = await attachTo(dap, q.port, { onDisconnect: 'pause' });
       assert.equal(stop.reason, 'entry');
       const pc = (await dap.topFrame()).name;
       assert.match(pc, /^scenario_done/);

@@ -17,7 +17,8 @@ import type {
   TranslateResponseBody,
 } from '../../src/shared/protocol';
 import { startQemu, type QemuInstance } from '../harness/qemu';
-import { buildGuest, Dap, demoElf, repoRoot } from './support';
+import { demoQemu } from '../qemu/firmware-support';
+import { attachTo, buildGuest, Dap, demoElf, repoRoot } from './support';
 
 interface View {
   guard: Omit<GuardStateResponseBody, 'stopId'>;
@@ -52,26 +53,13 @@ void describe('post-mortem: a snapshot opens as a session without QEMU', () => {
     buildGuest();
     dir = mkdtempSync(join(tmpdir(), 'pvmfw-mmu-snap-'));
     file = join(dir, 'fault.pvmfw-snapshot');
-    qemu = await startQemu({
-      kernel: demoElf,
-      machine: 'virt,virtualization=on',
-      cpu: 'max',
-      memory: '512M',
-    });
+    qemu = await startQemu(demoQemu('normal'));
     const dap = new Dap();
     await dap.start();
     try {
-      const m = dap.mark();
-      await dap.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
-      await dap.dc.attachRequest({
-        gdb: `127.0.0.1:${qemu.port}`,
-        program: demoElf,
-        stopOnEntry: true,
-      } as never);
-      await dap.next('initialized', m);
-      await dap.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'handle_mmio_fault' }] });
-      await dap.dc.configurationDoneRequest();
-      await dap.nextStop(m);
+      await attachTo(dap, qemu.port, {}, () =>
+        dap.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'handle_mmio_fault' }] }),
+      );
       const k = dap.mark();
       await dap.dc.continueRequest({ threadId: 1 });
       await dap.nextStop(k, 30_000);

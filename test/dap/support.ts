@@ -82,6 +82,35 @@ export async function withDap(fn: (dap: Dap) => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * Attaches to the gdbstub at 127.0.0.1:`port` with the demo ELF, stopped on entry; `configure` runs
+ * between `initialized` and configurationDone (breakpoints). Returns the entry stop.
+ */
+export async function attachTo(
+  dap: Dap,
+  port: number,
+  extra: Record<string, unknown> = {},
+  configure?: () => Promise<unknown>,
+): Promise<DebugProtocol.StoppedEvent['body']> {
+  const m = dap.mark();
+  await dap.dc.initializeRequest({
+    adapterID: 'pvmfw-mmu',
+    linesStartAt1: true,
+    columnsStartAt1: true,
+    pathFormat: 'path',
+  });
+  await dap.dc.attachRequest({
+    gdb: `127.0.0.1:${port}`,
+    program: demoElf,
+    stopOnEntry: true,
+    ...extra,
+  } as never);
+  await dap.next('initialized', m);
+  if (configure) await configure();
+  await dap.dc.configurationDoneRequest();
+  return dap.nextStop(m);
+}
+
 /** The stage-1 entry mapping `va` (a leaf, or the deepest entry there), through pageTable requests. */
 export async function entryFor(dap: Dap, va: bigint): Promise<PteEntry | undefined> {
   let table: PageTableResponseBody['table'] | undefined;
