@@ -13,3 +13,5 @@ export * from './program';
 export * from './pteFields';
 export * from './guardDiff';
 export * from './stopDiff';
+export * from './snapshotStop';
+export * from './stopDiffText';

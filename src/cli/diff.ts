@@ -4,7 +4,7 @@
 // between. Text for a firmware engineer (stopDiffText, the same lines VS Code's Compare Snapshots
 // shows), or the same data as one JSON object.
 import { diffStops } from '../analysis';
-import { diffProgramWarnings, diffSideSummary, stopDiffText, type DiffSide } from '../analysis/stopDiffText';
+import { diffProgramWarnings, diffSideSummary, stopDiffText, type DiffSide } from '../analysis';
 import { openSnapshot } from './source';
 import { cliPicture, readProgram, type PictureOptions } from './stop';
 

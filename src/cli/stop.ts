@@ -10,7 +10,7 @@ import {
   type StopInput,
   type StopPicture,
 } from '../analysis';
-import { haltedStopInput } from '../analysis/snapshotStop';
+import { haltedStopInput } from '../analysis';
 import { ElfImage, SymbolTable } from '../elf';
 import { GUARD_LOG_SYMBOL } from '../pvmfw';
 import { CliError, type Source } from './source';

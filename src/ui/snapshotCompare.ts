@@ -4,9 +4,9 @@
 
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import { snapshotPicture } from '../analysis/snapshotStop';
+import { snapshotPicture } from '../analysis';
 import { diffStops } from '../analysis/stopDiff';
-import { diffProgramWarnings, stopDiffText, type DiffSide } from '../analysis/stopDiffText';
+import { diffProgramWarnings, stopDiffText, type DiffSide } from '../analysis';
 import { DIFF_SCHEME, SETTING, SETTING_DEFAULT } from './ids';
 import { fileLabel, pickSnapshot, readSnapshotFile, uriArgument } from './snapshotFiles';
 
