@@ -6,14 +6,14 @@
  * because `-M virt` otherwise creates a virtio NIC whose option ROM (efi-virtio.rom) may not be
  * installed, and QEMU then exits before its gdbstub listens.
  */
-export function demoQemuArgs(elf: string): string[] {
+export function demoQemuArgs(elf: string, machine = { cpu: 'cortex-a57', memory: '256M' }): string[] {
   return [
     '-M',
     'virt,virtualization=on',
     '-cpu',
-    'cortex-a57',
+    machine.cpu,
     '-m',
-    '256M',
+    machine.memory,
     '-nic',
     'none',
     '-display',

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
+import { demoQemuArgs } from '../../../src/shared/demoLaunch';
 import { isGzip, loadSnapshot, parseSnapshotBytes } from '../../../src/analysis/snapshot';
 import type { ExtensionApi } from '../../../src/extension';
 import type { PteEntry, TranslateResponseBody } from '../../../src/shared/protocol';
@@ -72,24 +73,7 @@ suite('pvmfw-mmu in VS Code', () => {
       request: 'launch',
       name: 'suite: demo firmware',
       program: elf,
-      qemuArgs: [
-        '-M',
-        'virt,virtualization=on',
-        '-cpu',
-        'cortex-a57',
-        '-m',
-        '256M',
-        '-nic',
-        'none',
-        '-display',
-        'none',
-        '-monitor',
-        'none',
-        '-serial',
-        'stdio',
-        '-kernel',
-        elf,
-      ],
+      qemuArgs: demoQemuArgs(elf),
       stopOnEntry: false,
     });
     assert.ok(ok, 'startDebugging failed');
