@@ -39,6 +39,7 @@ function hookExit(): void {
   });
 }
 
+/** A port that was free a moment ago (QEMU binding it can still race). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -52,7 +53,7 @@ export function freePort(): Promise<number> {
 }
 
 /** Listening check without connecting: QEMU's gdbstub accepts one client, and a probe would take it. */
-function isListening(port: number): boolean {
+export function isListening(port: number): boolean {
   const want = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text: string;

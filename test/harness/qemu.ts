@@ -1,8 +1,7 @@
 // Starts qemu-system-aarch64 halted (-S) with its gdbstub on a free 127.0.0.1 port, keeps its output in
 // memory, and guarantees the process is killed by PID (teardown, or process exit as a last resort).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort, isListening } from '../../src/target/qemuProcess';
 import { resolveExecutable, tiedCommand } from '../../src/target/tiedSpawn';
 
 export interface QemuOptions {
@@ -70,36 +69,7 @@ function hookProcessExit(): void {
   }
 }
 
-/** A port that was free a moment ago (QEMU binding it can still race; startQemu retries). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Whether some socket listens on 127.0.0.1:port (reads /proc/net/tcp: probing by connecting would
- *  consume QEMU's single gdbstub connection and pause the VM). */
-function isListening(port: number): boolean {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  let text: string;
-  try {
-    text = readFileSync('/proc/net/tcp', 'latin1');
-  } catch {
-    return false;
-  }
-  for (const line of text.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    // local_address 0100007F:PORT, state 0A = LISTEN
-    if (f.length > 3 && f[1] === `0100007F:${hexPort}` && f[3] === '0A') return true;
-  }
-  return false;
-}
+export { freePort };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
