@@ -161,7 +161,21 @@ async function tableReader(src: Source, o: CommonOptions, kind: RegimeKind): Pro
   return stage2Reader(src.reader, w.store);
 }
 
+/**
+ * An unreadable register is an error, never a 0: when every root of the regime is unknown (a register
+ * it depends on could not be read), the command fails with the reason instead of printing an empty
+ * or "MMU off" result with exit 0.
+ */
+function requireKnown(kind: RegimeKind, registers: Source['registers']): void {
+  const roots = regimeFromRegisters(kind, registers).roots;
+  if (roots.length && roots.every((r) => r.unknown))
+    throw new CliError(
+      `cannot walk the ${kind} regime: ${roots.map((r) => `${r.base}: ${r.reason ?? '?'}`).join('; ')}`,
+    );
+}
+
 async function doWalk(src: Source, o: CommonOptions, kind: RegimeKind): Promise<WalkResult> {
+  requireKnown(kind, src.registers);
   const regime = regimeFromRegisters(kind, src.registers);
   const reader = await tableReader(src, o, kind);
   const bar = progress(o.progress);
@@ -231,6 +245,7 @@ export async function runTranslate(
 
 export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
   // The analysis core's picture of the stop: the report the adapter's guardState request gives.
+  requireKnown('el1', src.registers);
   const { picture } = await cliPicture(src, o);
   const { stopId: _stopId, fault, ...guard } = guardReport(picture);
   const atFault = picture.atFault ? fault : undefined;

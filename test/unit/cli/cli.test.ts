@@ -70,6 +70,20 @@ void describe('pvmfw-mmu CLI on snapshots', () => {
     );
   });
 
+  void test('an unreadable SCTLR_EL1 is an error (exit 1, the register named), never "MMU off"', () => {
+    const file = fixtureSnapshot('no-sctlr.json', (f) => {
+      delete (f.regs as Record<string, bigint | undefined>).SCTLR_EL1;
+    });
+    const cli = join(__dirname, '../../../src/cli/main.js');
+    for (const command of ['walk', 'guard']) {
+      const r = spawnSync(process.execPath, [cli, command, '--snapshot', file], { encoding: 'utf8' });
+      assert.equal(r.status, 1, `${command}: ${r.stdout}`);
+      assert.match(r.stderr, /SCTLR_EL1 could not be read: cannot tell whether the MMU is on/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, 'one line on stderr');
+      assert.doesNotMatch(r.stdout, /MMU off/);
+    }
+  });
+
   void test('a snapshot reproduces the walk it was taken from', async () => {
     const f = pvmfwLike();
     const regime = regimeFromRegisters('el1', f.regs);
