@@ -39,9 +39,14 @@ export interface CodeServer {
   remote(path: string): string;
 }
 
-function env(root: string): NodeJS.ProcessEnv {
+function env(root: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   // code-server writes a config (with a random password) under XDG_CONFIG_HOME: keep it throwaway.
-  return { ...process.env, XDG_CONFIG_HOME: join(root, 'xdg-config'), XDG_DATA_HOME: join(root, 'xdg-data') };
+  return {
+    ...process.env,
+    ...extra,
+    XDG_CONFIG_HOME: join(root, 'xdg-config'),
+    XDG_DATA_HOME: join(root, 'xdg-data'),
+  };
 }
 
 /** Runs the code-server CLI (install an extension, list them) against a given extensions dir. */
@@ -82,9 +87,11 @@ async function waitHealthy(url: string, child: ChildProcess, ms: number): Promis
   throw new Error(`code-server did not answer ${url} within ${ms} ms`);
 }
 
+/** `extraEnv` reaches the extension hosts (the suite reads its inputs from there). */
 export async function startCodeServer(
   root: string,
   extensionsDir = join(root, 'extensions'),
+  extraEnv: Record<string, string> = {},
 ): Promise<CodeServer> {
   if (!existsSync(CODE_SERVER)) {
     throw new Error(`code-server not found at ${CODE_SERVER}: run bash scripts/install-code-server.sh`);
@@ -131,7 +138,7 @@ export async function startCodeServer(
       '--ignore-last-opened',
     ],
     // Its own process group, so stop() reaches the extension hosts, adapters and QEMUs under it.
-    { env: env(root), detached: true, stdio: ['ignore', log, log] },
+    { env: env(root, extraEnv), detached: true, stdio: ['ignore', log, log] },
   );
   const base = `http://127.0.0.1:${port}`;
   const killGroup = (signal: NodeJS.Signals): void => {

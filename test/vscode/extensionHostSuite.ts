@@ -14,8 +14,12 @@ export interface SuiteResult {
   output: string[];
 }
 
-export async function runExtensionHostSuite(root: string, timeoutMs: number): Promise<SuiteResult> {
-  const server = await startCodeServer(root);
+export async function runExtensionHostSuite(
+  root: string,
+  timeoutMs: number,
+  env: Record<string, string> = {},
+): Promise<SuiteResult> {
+  const server = await startCodeServer(root, undefined, env);
   const { context, page } = await launchBrowser(root);
   const output: string[] = [];
   try {

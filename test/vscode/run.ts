@@ -1,6 +1,7 @@
 // The VS Code test layer (scripts/run-tests.mjs runs out/test/vscode/run.js): real VS Code 1.100.3
 // (code-server) driven by headless Chromium.
-//   1. the mocha suite in the extension host (test/vscode/suite),
+//   1. the mocha suite in the extension host (test/vscode/suite), with a snapshot of Debian's arm64
+//      kernel taken beforehand (test/vscode/kernelSnapshot.ts),
 //   2. `vsce package` + `code-server --install-extension`,
 //   3. the UI scenario against that installed .vsix (test/vscode/uiScenario.ts).
 // Prints `vscode: N passed, N failed` and exits non-zero on any failure.
@@ -12,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { CHROMIUM } from './browser';
 import { CODE_SERVER, REPO, newRoot, removeRoot } from './codeServer';
 import { runExtensionHostSuite } from './extensionHostSuite';
+import { prepareKernelSnapshot } from './kernelSnapshot';
 import { packageAndInstall } from './packaging';
 import { runUiScenario } from './uiScenario';
 
@@ -54,7 +56,9 @@ async function main(): Promise<number> {
     log(`extension-host suite (code-server + mocha), work dir ${root}`);
     const t = Date.now();
     try {
-      const r = await runExtensionHostSuite(root, 240_000);
+      // Before code-server starts: the kernel boots under QEMU (TCG), which wants the cores to itself.
+      const env = await prepareKernelSnapshot(root, (s) => log(`  ${s}`));
+      const r = await runExtensionHostSuite(root, 240_000, env);
       // The workbench's own chatter (failed gallery look-ups and so on) only matters when something failed.
       const shown = r.failed
         ? r.output
