@@ -89,3 +89,28 @@ export function changedIndexes(before: RegionSnapshot | undefined, after: Region
   for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) out.add(i);
   return out;
 }
+
+/** What diffTransitions() needs of a guard transition (src/shared/webviewMessages GuardPageTransition). */
+export interface TransitionRun {
+  start: string;
+  pages: number;
+}
+
+/**
+ * Page indexes of `region` inside the transitions' runs: the grid's changed markers when the stop is
+ * compared with an earlier snapshot (the runs come from the analysis core's diffStops).
+ */
+export function transitionIndexes(
+  region: RegionSnapshot,
+  transitions: readonly TransitionRun[],
+): Set<number> {
+  const out = new Set<number>();
+  const base = BigInt(region.start);
+  for (const t of transitions) {
+    const first = Number((BigInt(t.start) - base) / BigInt(PAGE_SIZE));
+    const from = Math.max(0, first);
+    const to = Math.min(region.pageCount, first + t.pages);
+    for (let i = from; i < to; i++) out.add(i);
+  }
+  return out;
+}

@@ -2,7 +2,7 @@
 // in the webview state so the panel comes back as it was after being hidden or reloaded.
 
 import type { GuardStateMessage, HostToWebview, WebviewToHost } from '../src/shared/webviewMessages';
-import { isHostToWebview } from '../src/shared/webviewMessages';
+import { isHostToWebview, isStopComparison } from '../src/shared/webviewMessages';
 import { snapshotOf, type RegionSnapshot } from './diff';
 import { el, render } from './view';
 
@@ -51,6 +51,7 @@ function draw(): void {
       change: last.change,
       previous: state.previous,
       previousStopId: state.previousStopId,
+      comparison: last.comparison,
       focus: state.focus !== undefined ? BigInt(state.focus) : undefined,
       width: root.clientWidth - 8,
     },
@@ -63,6 +64,8 @@ function draw(): void {
     pages: out.pages,
     changedPages: out.changedPages,
     summary: out.summary,
+    diffTitle: out.diffTitle,
+    diffLines: out.diffLines,
   });
 }
 
@@ -76,6 +79,8 @@ function placeholder(text: string, cls = 'placeholder'): void {
 function onMessage(m: HostToWebview): void {
   switch (m.type) {
     case 'guardState': {
+      // Drawn from directly: a malformed comparison is dropped (the previous-stop diff shows instead).
+      if (m.comparison !== undefined && !isStopComparison(m.comparison)) delete m.comparison;
       const prev = state.last;
       // A new stop moves the current regions to "previous"; the same stop again (refresh) keeps the diff.
       if (prev && (prev.state.stopId !== m.state.stopId || prev.session !== m.session)) {

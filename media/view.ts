@@ -8,7 +8,16 @@ import type {
   MmuChangedEventBody,
   PageGuardState,
 } from '../src/shared/protocol';
-import { changedIndexes, diffRegions, PAGE_SIZE, snapshotOf, type RegionSnapshot } from './diff';
+import type { GuardPageTransition, StopComparison } from '../src/shared/webviewMessages';
+import { MAX_RENDERED_DIFF_LINES } from '../src/shared/webviewMessages';
+import {
+  changedIndexes,
+  diffRegions,
+  PAGE_SIZE,
+  snapshotOf,
+  transitionIndexes,
+  type RegionSnapshot,
+} from './diff';
 import { PageGrid, type GridPalette } from './grid';
 
 export const STATE_LABEL: Record<PageGuardState, string> = {
@@ -91,6 +100,8 @@ export interface RenderInput {
   /** Region states at the previous stop (from the webview state), for the diff. */
   previous: RegionSnapshot[];
   previousStopId?: number;
+  /** The stop is compared with an earlier snapshot: its transitions replace the previous-stop diff. */
+  comparison?: StopComparison;
   focus?: bigint;
   width: number;
 }
@@ -100,14 +111,29 @@ export interface RenderOutput {
   pages: number;
   summary: string;
   grids: PageGrid[];
+  /** The diff section's heading and first lines, as drawn (reported to the host). */
+  diffTitle: string;
+  diffLines: string[];
 }
+
+const stateLabel = (s: PageGuardState | 'untracked'): string =>
+  s === 'untracked' ? 'untracked' : STATE_LABEL[s];
+
+/** `0x09010000 (1 page, pl031): untouched (lazy) → guard-mapped`. */
+export function transitionLine(t: GuardPageTransition): string {
+  const what = `${t.pages} page${t.pages === 1 ? '' : 's'}${t.region ? `, ${t.region}` : ''}`;
+  return `${hex(BigInt(t.start))} (${what}): ${stateLabel(t.from)} → ${stateLabel(t.to)}`;
+}
+
+/** How many transitions the diff section lists (the grid marks them all). */
+const TRANSITION_ROWS = 200;
 
 export function render(
   root: HTMLElement,
   input: RenderInput,
   onPick: (address: bigint) => void,
 ): RenderOutput {
-  const { state, change } = input;
+  const { state, change, comparison } = input;
   const palette = readPalette();
   root.replaceChildren();
 
@@ -184,7 +210,9 @@ export function render(
   for (const r of state.regions) {
     pages += r.pageCount;
     const snap = snapshotOf(r);
-    const changed = changedIndexes(previousByStart.get(BigInt(r.start)), snap);
+    const changed = comparison
+      ? transitionIndexes(snap, comparison.transitions)
+      : changedIndexes(previousByStart.get(BigInt(r.start)), snap);
     const grid = new PageGrid(snap, (t) => (hover.textContent = t || ' '), onPick);
     const far = fault ? grid.indexOf(BigInt(fault.far) & ~BigInt(PAGE_SIZE - 1)) : undefined;
     const focus = input.focus !== undefined ? grid.indexOf(input.focus) : undefined;
@@ -208,18 +236,31 @@ export function render(
     regions.append(el('p', { class: 'placeholder' }, 'No tracked MMIO regions yet.'));
   root.append(regions);
 
-  // What changed since the previous stop.
-  const diff = diffRegions(input.previous, state.regions.map(snapshotOf));
-  const d = el(
-    'section',
-    { class: 'diff', id: 'diff' },
-    el(
-      'h2',
-      {},
-      `Since the previous stop${input.previousStopId !== undefined ? ` (${input.previousStopId})` : ''}`,
-    ),
-  );
+  // What changed since the previous stop, or since the snapshot this stop is compared with.
+  const diff = comparison
+    ? {
+        changes: [],
+        count: comparison.transitions.reduce((n, t) => n + t.pages, 0),
+      }
+    : diffRegions(input.previous, state.regions.map(snapshotOf));
+  const diffTitle = comparison
+    ? `Since ${comparison.since} (Compare Snapshots)`
+    : `Since the previous stop${input.previousStopId !== undefined ? ` (${input.previousStopId})` : ''}`;
+  const d = el('section', { class: 'diff', id: 'diff' }, el('h2', {}, diffTitle));
   const list = el('ul', {});
+  for (const t of comparison?.transitions.slice(0, TRANSITION_ROWS) ?? []) {
+    list.append(
+      el('li', { class: `transition state-${t.to}` }, el('span', { class: 'swatch' }), transitionLine(t)),
+    );
+  }
+  if (comparison && comparison.transitions.length > TRANSITION_ROWS)
+    list.append(
+      el(
+        'li',
+        { class: 'placeholder' },
+        `… ${comparison.transitions.length - TRANSITION_ROWS} more runs: Compare Snapshots… lists them all`,
+      ),
+    );
   for (const c of diff.changes) {
     list.append(
       el(
@@ -236,6 +277,9 @@ export function render(
   if (!list.childElementCount) list.append(el('li', { class: 'placeholder' }, 'No change.'));
   d.append(list);
   root.append(d);
+  const diffLines = [...list.children]
+    .slice(0, MAX_RENDERED_DIFF_LINES)
+    .map((li) => (li.textContent ?? '').slice(0, 1000));
 
   root.append(timeline(state.log, new Set((change?.newGuardCalls ?? []).map((c) => c.seq))));
 
@@ -251,7 +295,7 @@ export function render(
     a.append(ul);
     root.append(a);
   }
-  return { changedPages: diff.count, pages, summary, grids };
+  return { changedPages: diff.count, pages, summary, grids, diffTitle, diffLines };
 }
 
 const LOG_ROWS = 200;

@@ -3,7 +3,7 @@
 // then on pushes one `guardState` per stop. Nothing is sent before `ready` (a message posted to a
 // webview whose script has not started is lost).
 
-import type { GuardStateResponseBody, Hex, MmuChangedEventBody } from './protocol';
+import type { GuardStateResponseBody, Hex, MmuChangedEventBody, PageGuardState } from './protocol';
 
 // ---------------------------------------------------------------- host -> webview
 
@@ -14,6 +14,32 @@ export interface GuardStateMessage {
   state: GuardStateResponseBody;
   /** The `mmuChanged` event of the stop the state belongs to, when the host has seen it. */
   change?: MmuChangedEventBody;
+  /**
+   * Set when the stop is compared with an earlier snapshot rather than its previous stop (Compare
+   * Snapshots → Show in Page Tables): the diff section shows these transitions, and `change` holds
+   * the table changes, anomalies and guard calls since that snapshot.
+   */
+  comparison?: StopComparison;
+}
+
+/** A run of pages whose guard state moved between two stops (the analysis core's GuardTransition). */
+export interface GuardPageTransition {
+  /** First page of the run. */
+  start: Hex;
+  pages: number;
+  /** `untracked`: outside every tracked region and not guard-mapped. */
+  from: PageGuardState | 'untracked';
+  to: PageGuardState | 'untracked';
+  /** Name of the tracked region holding the run. */
+  region?: string;
+}
+
+/** The earlier stop a stop is compared with, and how the guard state moved since. */
+export interface StopComparison {
+  /** The earlier snapshot as the user named it ("at-fault.pvmfw-snapshot"). */
+  since: string;
+  /** From the analysis core's diffStops(A, B).guard.transitions. */
+  transitions: GuardPageTransition[];
 }
 
 export interface NoSessionMessage {
@@ -61,6 +87,10 @@ export interface RenderedMessage {
   changedPages: number;
   /** Text of the counters line, as a user reads it. */
   summary: string;
+  /** Heading of the diff section ("Since the previous stop (3)", "Since at-fault.pvmfw-snapshot"). */
+  diffTitle?: string;
+  /** The diff section's first lines (at most MAX_RENDERED_DIFF_LINES), as a user reads them. */
+  diffLines?: string[];
 }
 
 export type WebviewToHost = ReadyMessage | RevealPageMessage | RefreshMessage | RenderedMessage;
@@ -79,4 +109,92 @@ export function isHostToWebview(m: unknown): m is HostToWebview {
 
 export function isWebviewToHost(m: unknown): m is WebviewToHost {
   return hasType(m) && WEBVIEW_TYPES.has(m.type);
+}
+
+// ---------------------------------------------------------------- field-by-field validation
+
+/** Caps on what the host accepts from the webview (the webview is untrusted content). */
+export const MAX_RENDERED_DIFF_LINES = 50;
+const MAX_TEXT = 4096;
+const MAX_TRANSITIONS = 100_000;
+
+const PAGE_STATES: ReadonlySet<string> = new Set<PageGuardState | 'untracked'>([
+  'lazy',
+  'guardMapped',
+  'guardMappedPending',
+  'validUnguarded',
+  'unmapped',
+  'anomaly',
+  'untracked',
+]);
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
+const isText = (x: unknown, max = MAX_TEXT): x is string => typeof x === 'string' && x.length <= max;
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+/** A 64-bit value as the protocol writes it: `0x` and 1 to 16 hex digits. */
+export const isHex = (x: unknown): x is Hex => typeof x === 'string' && /^0x[0-9a-fA-F]{1,16}$/.test(x);
+
+/**
+ * A message from the webview with every field checked (type, range, length), or undefined: the host
+ * acts only on what this returns. Unknown extra members are dropped.
+ */
+export function parseWebviewToHost(m: unknown): WebviewToHost | undefined {
+  if (!isRecord(m)) return undefined;
+  switch (m.type) {
+    case 'ready':
+    case 'refresh':
+      return { type: m.type };
+    case 'revealPage':
+      return isHex(m.address) ? { type: 'revealPage', address: m.address } : undefined;
+    case 'rendered': {
+      const { stopId, regions, pages, changedPages, summary, diffTitle, diffLines } = m;
+      if (![stopId, regions, pages, changedPages].every(isCount) || !isText(summary)) return undefined;
+      if (diffTitle !== undefined && !isText(diffTitle)) return undefined;
+      if (
+        diffLines !== undefined &&
+        !(
+          Array.isArray(diffLines) &&
+          diffLines.length <= MAX_RENDERED_DIFF_LINES &&
+          diffLines.every((l) => isText(l))
+        )
+      )
+        return undefined;
+      return {
+        type: 'rendered',
+        stopId: stopId as number,
+        regions: regions as number,
+        pages: pages as number,
+        changedPages: changedPages as number,
+        summary,
+        ...(diffTitle !== undefined ? { diffTitle } : {}),
+        ...(diffLines !== undefined ? { diffLines: diffLines } : {}),
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function isTransition(x: unknown): x is GuardPageTransition {
+  return (
+    isRecord(x) &&
+    isHex(x.start) &&
+    isCount(x.pages) &&
+    typeof x.from === 'string' &&
+    PAGE_STATES.has(x.from) &&
+    typeof x.to === 'string' &&
+    PAGE_STATES.has(x.to) &&
+    (x.region === undefined || isText(x.region))
+  );
+}
+
+/** A comparison as the webview accepts it (checked before the diff section draws from it). */
+export function isStopComparison(x: unknown): x is StopComparison {
+  return (
+    isRecord(x) &&
+    isText(x.since) &&
+    Array.isArray(x.transitions) &&
+    x.transitions.length <= MAX_TRANSITIONS &&
+    x.transitions.every(isTransition)
+  );
 }

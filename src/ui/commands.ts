@@ -8,7 +8,8 @@ import { COMMAND, DIFF_SCHEME, SETTING } from './ids';
 import type { GuardPanel } from './guardPanel';
 import type { MmuSessions } from './mmuSession';
 import type { EntryNode, MoreNode, Node, PageTableTree } from './pageTableTree';
-import { compareSnapshots, SnapshotDiffDocuments } from './snapshotCompare';
+import { buildComparison, compareSnapshots, SnapshotDiffDocuments, type Comparison } from './snapshotCompare';
+import { showComparisonInViews } from './snapshotCompareViews';
 import { exportSnapshot } from './snapshotExport';
 import { openSnapshot } from './snapshotOpen';
 
@@ -99,6 +100,9 @@ export function registerCommands(
     return r;
   };
 
+  const inViews = (c: Comparison): Promise<vscode.DebugSession | undefined> =>
+    showComparisonInViews(c, { sessions, guard, reveal });
+
   return [
     vscode.commands.registerCommand(COMMAND.refresh, () => {
       tree.reset();
@@ -125,8 +129,12 @@ export function registerCommands(
     ),
     vscode.commands.registerCommand(COMMAND.openSnapshot, openSnapshot),
     vscode.commands.registerCommand(COMMAND.compareSnapshots, (a?: unknown, b?: unknown) =>
-      compareSnapshots(diffs, a, b),
+      compareSnapshots(diffs, a, b, inViews),
     ),
+    vscode.commands.registerCommand(COMMAND.compareSnapshotsInViews, async (a?: unknown, b?: unknown) => {
+      const c = await buildComparison('Compare Snapshots in Views', a, b);
+      return c ? inViews(c) : undefined;
+    }),
     diffs,
     vscode.workspace.registerTextDocumentContentProvider(DIFF_SCHEME, diffs),
     // Internal: the "Load more…" tree item.

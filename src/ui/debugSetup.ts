@@ -105,8 +105,11 @@ class ViewRequestsQuiet implements vscode.DebugAdapter {
 
 interface DapMessage {
   type?: string;
+  seq?: number;
   event?: string;
   command?: string;
+  request_seq?: number;
+  success?: boolean;
 }
 
 const RESUMING = new Set(['continue', 'next', 'stepIn', 'stepOut', 'stepBack', 'reverseContinue', 'restart']);
@@ -121,13 +124,22 @@ export class StopTracker implements vscode.DebugAdapterTrackerFactory {
     const record = (dir: string, m: unknown): void => {
       if (logFile) appendFileSync(logFile, `${Date.now()} ${dir} ${JSON.stringify(m)}\n`);
     };
+    /** Resume requests in flight: marked running when sent, stopped again if the adapter refuses. */
+    const resuming = new Set<number>();
     return {
       onWillReceiveMessage: (m: DapMessage) => {
         record('>', m);
-        if (m.type === 'request' && m.command && RESUMING.has(m.command)) this.sessions.markRunning(session);
+        if (m.type === 'request' && m.command && RESUMING.has(m.command)) {
+          if (typeof m.seq === 'number') resuming.add(m.seq);
+          this.sessions.markRunning(session);
+        }
       },
       onDidSendMessage: (m: DapMessage) => {
         record('<', m);
+        if (m.type === 'response' && typeof m.request_seq === 'number' && resuming.delete(m.request_seq)) {
+          if (m.success === false) this.sessions.resumeRefused(session);
+          return;
+        }
         if (m.type !== 'event') return;
         if (m.event === 'stopped') this.sessions.markStopped(session);
         else if (m.event === 'continued') this.sessions.markRunning(session);

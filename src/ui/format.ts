@@ -112,8 +112,11 @@ export function entryIcon(e: PteEntry): IconChoice {
   }
 }
 
-/** Markdown for the tooltip: the full decode the adapter computed, plus the raw bits. */
-export function entryTooltip(e: PteEntry, changedSummary?: string): string {
+/**
+ * Markdown for the tooltip: the full decode the adapter computed, plus the raw bits. `since` names
+ * the snapshot the stop is compared with, when it is not compared with its previous stop.
+ */
+export function entryTooltip(e: PteEntry, changedSummary?: string, since?: string): string {
   const lines: string[] = [];
   lines.push(`**${e.regime} level ${e.level} entry ${e.index}** — ${KIND_LABEL[e.kind]}`);
   lines.push('');
@@ -129,7 +132,7 @@ export function entryTooltip(e: PteEntry, changedSummary?: string): string {
     lines.push(`Software bits [58:55]: 0b${a.software.toString(2).padStart(4, '0')}`);
   }
   if (e.guard) lines.push(`MMIO guard: ${GUARD_LABEL[e.guard]}`);
-  if (changedSummary) lines.push(`Changed since the previous stop: ${changedSummary}`);
+  if (changedSummary) lines.push(`Changed since ${since ?? 'the previous stop'}: ${changedSummary}`);
   for (const an of e.anomalies ?? []) lines.push(`⚠ ${an.severity}: ${an.message} (${an.code})`);
   if (e.fields.length) {
     lines.push('');

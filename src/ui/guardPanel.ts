@@ -1,11 +1,12 @@
 // Host side of the MMIO Guard webview panel: builds its HTML (strict CSP, one nonce per load), waits
-// for the webview's `ready`, then sends the adapter's `guardState` once per stop. Clicking a page in the
-// webview reveals its PTE in the Page Tables tree.
+// for the webview's `ready`, then sends the adapter's `guardState` once per stop (with the comparison
+// when the stop is compared with an earlier snapshot). Clicking a page in the webview reveals its PTE
+// in the Page Tables tree. Every message from the webview is validated field by field first.
 
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { HostToWebview, RenderedMessage } from '../shared/webviewMessages';
-import { isWebviewToHost } from '../shared/webviewMessages';
+import type { GuardStateMessage, HostToWebview, RenderedMessage } from '../shared/webviewMessages';
+import { parseWebviewToHost } from '../shared/webviewMessages';
 import { COMMAND, WEBVIEW } from './ids';
 import type { MmuSessions } from './mmuSession';
 
@@ -14,6 +15,8 @@ export class GuardPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
   private ready = false;
   /** Last render the webview reported (what a user sees); tests in the extension host read it. */
   lastRendered: RenderedMessage | undefined;
+  /** Last guard state sent to the webview (tests read what the host asked it to show). */
+  lastSent: GuardStateMessage | undefined;
   private readonly renderedEmitter = new vscode.EventEmitter<RenderedMessage>();
   readonly onDidRender = this.renderedEmitter.event;
   private readonly disposables: vscode.Disposable[] = [];
@@ -80,8 +83,9 @@ export class GuardPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
       this.disposables,
     );
     panel.webview.onDidReceiveMessage(
-      (m: unknown) => {
-        if (!isWebviewToHost(m)) return;
+      (raw: unknown) => {
+        const m = parseWebviewToHost(raw);
+        if (!m) return;
         switch (m.type) {
           case 'ready':
             this.ready = true;
@@ -128,7 +132,16 @@ export class GuardPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
     try {
       const state = await this.sessions.request('guardState', {});
       if (generation !== this.generation) return;
-      await this.post({ type: 'guardState', session: session.name, state, change: this.sessions.lastChange });
+      const baseline = this.sessions.baseline;
+      const message: GuardStateMessage = {
+        type: 'guardState',
+        session: session.name,
+        state,
+        change: this.sessions.lastChange,
+        ...(baseline ? { comparison: { since: baseline.since, transitions: baseline.transitions } } : {}),
+      };
+      this.lastSent = message;
+      await this.post(message);
     } catch (err) {
       if (generation !== this.generation) return;
       await this.post({

@@ -21,6 +21,7 @@ export const COMMAND = {
   exportSnapshot: 'pvmfwMmu.exportSnapshot',
   openSnapshot: 'pvmfwMmu.openSnapshot',
   compareSnapshots: 'pvmfwMmu.compareSnapshots',
+  compareSnapshotsInViews: 'pvmfwMmu.compareSnapshotsInViews',
   copyDescriptor: 'pvmfwMmu.copyDescriptor',
   toggleCoalesce: 'pvmfwMmu.toggleCoalesce',
 } as const;
@@ -36,6 +37,7 @@ export const COMMAND_TITLE: Record<CommandId, string> = {
   [COMMAND.exportSnapshot]: 'Export Snapshot…',
   [COMMAND.openSnapshot]: 'Open Snapshot…',
   [COMMAND.compareSnapshots]: 'Compare Snapshots…',
+  [COMMAND.compareSnapshotsInViews]: 'Compare Snapshots in Page Tables…',
   [COMMAND.copyDescriptor]: 'Copy Descriptor',
   [COMMAND.toggleCoalesce]: 'Toggle Coalesced Ranges',
 };

@@ -3,11 +3,15 @@
 
 import * as vscode from 'vscode';
 import type {
+  Anomaly,
   CustomRequestArguments,
   CustomRequestCommand,
   CustomResponseBody,
+  GuardCall,
   MmuChangedEventBody,
+  PteChange,
 } from '../shared/protocol';
+import type { StopComparison } from '../shared/webviewMessages';
 import { DEBUG_TYPE } from './ids';
 
 export interface MmuStop {
@@ -15,9 +19,24 @@ export interface MmuStop {
   change: MmuChangedEventBody;
 }
 
+/**
+ * What a session's stop is compared with instead of its previous stop: an earlier snapshot (Compare
+ * Snapshots → Show in Page Tables). The views then mark what changed since that snapshot with the
+ * marks a live stop's changes get. All of it comes from the analysis core's diffStops.
+ */
+export interface StopBaseline extends StopComparison {
+  changes: PteChange[];
+  newAnomalies: Anomaly[];
+  newGuardCalls: GuardCall[];
+}
+
 export class MmuSessions implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private readonly lastStop = new Map<string, MmuChangedEventBody>();
+  /** Baselines waiting for the session on their snapshot file to start, by file path. */
+  private readonly pendingBaselines = new Map<string, StopBaseline>();
+  /** Baselines of running sessions, by session id. */
+  private readonly baselines = new Map<string, StopBaseline>();
   private current: vscode.DebugSession | undefined;
   /** Sessions whose vCPUs are stopped (from DAP `stopped`/`continued`, seen by the tracker). */
   private readonly stopped = new Set<string>();
@@ -40,7 +59,14 @@ export class MmuSessions implements vscode.Disposable {
       this.sessionEmitter,
       this.runEmitter,
       vscode.debug.onDidStartDebugSession((s) => {
-        if (s.type === DEBUG_TYPE) this.follow(s);
+        if (s.type !== DEBUG_TYPE) return;
+        const file: unknown = s.configuration.snapshot;
+        const baseline = typeof file === 'string' ? this.pendingBaselines.get(file) : undefined;
+        if (baseline && typeof file === 'string') {
+          this.pendingBaselines.delete(file);
+          this.baselines.set(s.id, baseline);
+        }
+        this.follow(s);
       }),
       vscode.debug.onDidChangeActiveDebugSession((s) => {
         if (s?.type === DEBUG_TYPE && s !== this.current) this.follow(s);
@@ -48,6 +74,7 @@ export class MmuSessions implements vscode.Disposable {
       vscode.debug.onDidTerminateDebugSession((s) => {
         this.lastStop.delete(s.id);
         this.stopped.delete(s.id);
+        this.baselines.delete(s.id);
         if (s === this.current) {
           const next = vscode.debug.activeDebugSession;
           this.current = undefined;
@@ -57,7 +84,7 @@ export class MmuSessions implements vscode.Disposable {
       }),
       vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
         if (e.session.type !== DEBUG_TYPE || e.event !== 'mmuChanged') return;
-        const change = e.body as MmuChangedEventBody;
+        const change = this.againstBaseline(e.session, e.body as MmuChangedEventBody);
         this.lastStop.set(e.session.id, change);
         this.stopped.add(e.session.id);
         if (e.session !== this.current) this.follow(e.session);
@@ -77,6 +104,52 @@ export class MmuSessions implements vscode.Disposable {
     return this.current ? this.lastStop.get(this.current.id) : undefined;
   }
 
+  /** What the followed session's stop is compared with, when not its previous stop. */
+  get baseline(): StopBaseline | undefined {
+    return this.current ? this.baselines.get(this.current.id) : undefined;
+  }
+
+  /**
+   * The next session started on `snapshotFile` reports its stop as changed since `baseline` (its
+   * first stop has no previous one). Dispose to forget it if that session never starts.
+   */
+  compareNextSession(snapshotFile: string, baseline: StopBaseline): vscode.Disposable {
+    this.pendingBaselines.set(snapshotFile, baseline);
+    return new vscode.Disposable(() => {
+      if (this.pendingBaselines.get(snapshotFile) === baseline) this.pendingBaselines.delete(snapshotFile);
+    });
+  }
+
+  /** Resolves with the session's stop once it has one (at once if it has), or undefined after `ms`. */
+  stopOf(session: vscode.DebugSession, ms: number): Promise<MmuChangedEventBody | undefined> {
+    const have = this.lastStop.get(session.id);
+    if (have) return Promise.resolve(have);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        sub.dispose();
+        resolve(undefined);
+      }, ms);
+      const sub = this.stopEmitter.event(({ session: s, change }) => {
+        if (s.id !== session.id) return;
+        clearTimeout(timer);
+        sub.dispose();
+        resolve(change);
+      });
+    });
+  }
+
+  /** A stop's change as the views show it: since the session's baseline when it has one. */
+  private againstBaseline(session: vscode.DebugSession, change: MmuChangedEventBody): MmuChangedEventBody {
+    const b = this.baselines.get(session.id);
+    if (!b) return change;
+    return {
+      ...change,
+      changes: b.changes,
+      newAnomalies: b.newAnomalies,
+      newGuardCalls: b.newGuardCalls,
+    };
+  }
+
   /** True while the followed session is stopped: only then are its tables worth reading. */
   get isStopped(): boolean {
     return this.current !== undefined && this.stopped.has(this.current.id);
@@ -91,6 +164,17 @@ export class MmuSessions implements vscode.Disposable {
   markRunning(session: vscode.DebugSession): void {
     this.stopped.delete(session.id);
     if (session === this.current) this.runEmitter.fire(session);
+  }
+
+  /**
+   * Called by the adapter tracker when a resume was refused (a snapshot session does not run): the
+   * session is still at its last stop, so the views show that stop again instead of "Running…".
+   */
+  resumeRefused(session: vscode.DebugSession): void {
+    const change = this.lastStop.get(session.id);
+    if (!change) return;
+    this.stopped.add(session.id);
+    if (session === this.current) this.stopEmitter.fire({ session, change });
   }
 
   /** Typed custom request to the followed session's adapter. */

@@ -158,11 +158,12 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
           icon.icon,
           icon.color ? new vscode.ThemeColor(icon.color) : undefined,
         );
+        const since = this.sessions.baseline?.since;
         item.tooltip = new vscode.MarkdownString(
-          entryTooltip(e, this.changed.get(e.descriptorAddress.toLowerCase())),
+          entryTooltip(e, this.changed.get(e.descriptorAddress.toLowerCase()), since),
         );
         // The resource URI only carries the "changed" decoration (label colour + badge).
-        if (changed) item.resourceUri = changedUri(node.id);
+        if (changed) item.resourceUri = changedUri(node.id, since);
         return item;
       }
       case 'range': {

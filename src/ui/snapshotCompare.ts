@@ -1,12 +1,18 @@
 // "Compare Snapshots…": two snapshot files, A (the earlier stop) then B, each analysed by the core as
 // the CLI analyses it (snapshotStopInput), diffed with diffStops and worded by stopDiffText: the lines
-// `pvmfw-mmu diff A B` prints, in a read-only document titled "pvmfw MMU: A ↔ B".
+// `pvmfw-mmu diff A B` prints, in a read-only document titled "pvmfw MMU: A ↔ B". The same diff can
+// then be shown in the views ("Show in Page Tables": src/ui/snapshotCompareViews.ts).
 
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import { snapshotPicture } from '../analysis';
-import { diffStops } from '../analysis/stopDiff';
-import { diffProgramWarnings, stopDiffText, type DiffSide } from '../analysis';
+import {
+  diffProgramWarnings,
+  diffStops,
+  snapshotPicture,
+  stopDiffText,
+  type DiffSide,
+  type StopDiff,
+} from '../analysis';
 import { DIFF_SCHEME, SETTING, SETTING_DEFAULT } from './ids';
 import { fileLabel, pickSnapshot, readSnapshotFile, uriArgument } from './snapshotFiles';
 
@@ -63,40 +69,65 @@ function pairArgument(a: unknown, b: unknown): [vscode.Uri | undefined, vscode.U
   return [uriArgument(a), Array.isArray(b) ? undefined : uriArgument(b)];
 }
 
-/** Opens the comparison of A and B; resolves with its document, or undefined when cancelled or failed. */
-export async function compareSnapshots(
-  docs: SnapshotDiffDocuments,
+/** Two snapshots compared: both sides as the core analysed them, and diffStops(A, B). */
+export interface Comparison {
+  a: vscode.Uri;
+  b: vscode.Uri;
+  sideA: DiffSide;
+  sideB: DiffSide;
+  diff: StopDiff;
+}
+
+/**
+ * A and B from the command's arguments, or asked for; both analysed and diffed under a progress
+ * notification. Undefined when cancelled or failed (the error is shown, prefixed with `title`).
+ */
+export async function buildComparison(
+  title: string,
   argA?: unknown,
   argB?: unknown,
-): Promise<vscode.TextDocument | undefined> {
+): Promise<Comparison | undefined> {
   const [givenA, givenB] = pairArgument(argA, argB);
-  const a = givenA ?? (await pickSnapshot('Compare Snapshots: A, the earlier stop', 'Select A'));
+  const a = givenA ?? (await pickSnapshot(`${title}: A, the earlier stop`, 'Select A'));
   if (!a) return undefined;
   const b =
-    givenB ??
-    (await pickSnapshot(`Compare Snapshots: B, the stop to compare with ${basename(a.path)}`, 'Select B'));
+    givenB ?? (await pickSnapshot(`${title}: B, the stop to compare with ${basename(a.path)}`, 'Select B'));
   if (!b) return undefined;
   const lazyBit = vscode.workspace
     .getConfiguration()
     .get<number>(SETTING.lazyFlagBit, SETTING_DEFAULT[SETTING.lazyFlagBit] as number);
-  let text: string;
   try {
-    text = await vscode.window.withProgress(
+    return await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'Comparing snapshots…' },
       async () => {
-        const sa = await side(a, lazyBit);
-        const sb = await side(b, lazyBit);
-        const d = diffStops(sa.picture, sb.picture);
-        const lines = stopDiffText(sa, sb, d, diffProgramWarnings(sa, sb), {
-          more: '`pvmfw-mmu diff --json A B` lists them all',
-        });
-        return `${lines.join('\n')}\n`;
+        const sideA = await side(a, lazyBit);
+        const sideB = await side(b, lazyBit);
+        return { a, b, sideA, sideB, diff: diffStops(sideA.picture, sideB.picture) };
       },
     );
   } catch (e) {
-    void vscode.window.showErrorMessage(`Compare Snapshots: ${e instanceof Error ? e.message : String(e)}`);
+    void vscode.window.showErrorMessage(`${title}: ${e instanceof Error ? e.message : String(e)}`);
     return undefined;
   }
+}
+
+/**
+ * Opens the comparison of A and B; resolves with its document, or undefined when cancelled or failed.
+ * Then offers to show the same comparison in the views (`showInViews`).
+ */
+export async function compareSnapshots(
+  docs: SnapshotDiffDocuments,
+  argA: unknown,
+  argB: unknown,
+  showInViews: (c: Comparison) => Promise<unknown>,
+): Promise<vscode.TextDocument | undefined> {
+  const c = await buildComparison('Compare Snapshots', argA, argB);
+  if (!c) return undefined;
+  const { a, b, sideA, sideB, diff } = c;
+  const lines = stopDiffText(sideA, sideB, diff, diffProgramWarnings(sideA, sideB), {
+    more: '`pvmfw-mmu diff --json A B` lists them all',
+  });
+  const text = `${lines.join('\n')}\n`;
   const uri = docs.add(`pvmfw MMU: ${basename(a.path)} ↔ ${basename(b.path)}`, text);
   // The path's extension would pick a language (a `.json` B); the diff is plain text.
   const doc = await vscode.languages.setTextDocumentLanguage(
@@ -104,5 +135,16 @@ export async function compareSnapshots(
     'plaintext',
   );
   await vscode.window.showTextDocument(doc, { preview: false });
+  // Not awaited: the command resolves with the document while the offer stands.
+  void vscode.window
+    .showInformationMessage(
+      `${basename(a.path)} → ${basename(b.path)}: ${diff.entries.length} table entries and ` +
+        `${diff.guard.transitions.length} guard-state runs changed.`,
+      SHOW_IN_VIEWS,
+    )
+    .then((choice) => (choice === SHOW_IN_VIEWS ? showInViews(c) : undefined));
   return doc;
 }
+
+/** The offer after a comparison: B opened post-mortem, the changes since A marked in the views. */
+export const SHOW_IN_VIEWS = 'Show in Page Tables';

@@ -6,7 +6,8 @@ import type { MmuChangedEventBody } from '../shared/protocol';
 import { COMMAND } from './ids';
 import type { MmuSessions } from './mmuSession';
 
-export function statusText(change: MmuChangedEventBody): { text: string; tooltip: string } {
+/** `since`: the snapshot the stop is compared with, when not its previous stop. */
+export function statusText(change: MmuChangedEventBody, since?: string): { text: string; tooltip: string } {
   const c = change.guardCounts;
   const parts = c
     ? [
@@ -20,7 +21,7 @@ export function statusText(change: MmuChangedEventBody): { text: string; tooltip
   const tooltip = [
     `Stop ${change.stopId} (${change.reason}) at ${change.pc}`,
     change.fault ? change.fault.verdict.summary : undefined,
-    `${change.changes.length} table entries changed since the previous stop`,
+    `${change.changes.length} table entries changed since ${since ?? 'the previous stop'}`,
     'Click to open MMIO Guard',
   ]
     .filter(Boolean)
@@ -35,7 +36,7 @@ export function registerStatusBar(sessions: MmuSessions): vscode.Disposable[] {
   return [
     item,
     sessions.onDidStop(({ change }) => {
-      const { text, tooltip } = statusText(change);
+      const { text, tooltip } = statusText(change, sessions.baseline?.since);
       item.text = text;
       item.tooltip = tooltip;
       item.show();

@@ -74,6 +74,15 @@ void describe('package.json contributes matches src/ui/ids.ts', () => {
     );
   });
 
+  void test('Compare Snapshots in Page Tables: in the palette without a session and on two selected snapshots', () => {
+    // Contributed commands activate the extension on their own (VS Code 1.74+): no activation event needed.
+    const id = COMMAND.compareSnapshotsInViews;
+    assert.ok(!c.menus.commandPalette.some((m) => m.command === id && m.when), `${id} is hidden`);
+    const menu = c.menus['explorer/context'].find((m) => m.command === id);
+    assert.match(menu?.when ?? '', new RegExp(`resourceExtname == \\.${SNAPSHOT_EXTENSION}`));
+    assert.match(menu?.when ?? '', /listMultiSelection/);
+  });
+
   void test('commands: same ids, titles and category', () => {
     assert.deepEqual(sorted(c.commands.map((x) => x.command)), sorted(Object.values(COMMAND)));
     for (const cmd of c.commands) {

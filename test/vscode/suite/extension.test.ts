@@ -1,7 +1,8 @@
 // Inside the real extension host: the extension activates, its commands exist, a pvmfw-mmu session on
 // the demo firmware (real QEMU) stops at handle_mmio_fault, the Page Tables provider returns the lazy
 // entry, the MMIO Guard webview renders the guard state, and both follow the page to guard-mapped.
-// Snapshots exported at the fault and after it reopen post-mortem and compare as the CLI's diff does.
+// Snapshots exported at the fault and after it reopen post-mortem and compare as the CLI's diff does,
+// in a document and in the views (B opened with the changes since A marked).
 
 import * as assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -13,6 +14,7 @@ import { demoQemuArgs } from '../../../src/shared/demoLaunch';
 import { isGzip, loadSnapshot, parseSnapshotBytes } from '../../../src/analysis/snapshot';
 import type { ExtensionApi } from '../../../src/extension';
 import type { PteEntry, TranslateResponseBody } from '../../../src/shared/protocol';
+import { ChangeDecorations } from '../../../src/ui/changeDecorations';
 import {
   COMMAND,
   DEBUG_TYPE,
@@ -299,5 +301,74 @@ suite('pvmfw-mmu in VS Code', () => {
     assert.equal(text, cli.stdout);
     assert.equal(vscode.window.activeTextEditor?.document.uri.toString(), doc.uri.toString());
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  test('Compare Snapshots in Page Tables opens B marked with the changes since A: Δ on the RTC page, lazy -> guardMapped in MMIO Guard', async () => {
+    const since = basename(snapshotAtFault.fsPath);
+    const page = faultVa & ~0xfffn;
+    const rendered = nextEvent(
+      api.guard.onDidRender,
+      'the MMIO Guard render of the comparison',
+      60_000,
+      (r) => r.diffTitle?.startsWith(`Since ${since}`) === true,
+    );
+    const post = await vscode.commands.executeCommand<vscode.DebugSession | undefined>(
+      COMMAND.compareSnapshotsInViews,
+      snapshotAtFault,
+      snapshotAfterMap,
+    );
+    assert.ok(post, 'no session started');
+    assert.equal(post.configuration.snapshot, snapshotAfterMap.fsPath);
+    assert.equal(api.sessions.session?.id, post.id);
+    assert.equal(api.sessions.baseline?.since, since);
+    // The stop's change is the diff A -> B (a post-mortem stop has no previous stop of its own).
+    const changes = api.sessions.lastChange?.changes ?? [];
+    assert.ok(changes.length > 0, 'no table change since A');
+
+    // Page Tables: the page's entry (B: valid, guard-mapped) carries the Δ decoration of a changed entry.
+    const node = await api.pageTables.findEntry(faultVa);
+    assert.ok(node, `no entry for 0x${faultVa.toString(16)}`);
+    assert.equal(BigInt(node.entry.vaStart), page);
+    assert.equal(node.entry.kind, 'page');
+    assert.equal(node.entry.guard, 'guardMapped');
+    const item = api.pageTables.getTreeItem(node);
+    assert.match(String(item.description), /^Δ/);
+    assert.ok(item.resourceUri, 'no decoration URI');
+    const deco = new ChangeDecorations().provideFileDecoration(item.resourceUri);
+    assert.equal(deco?.badge, 'Δ');
+    assert.equal(deco?.tooltip, `Changed since ${since}`);
+    const tooltip = item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : String(item.tooltip);
+    assert.ok(
+      tooltip.includes(`Changed since ${since}: L3 4 KiB entry at 0x${page.toString(16)} became valid`),
+      tooltip,
+    );
+    // The command revealed a changed entry.
+    const selected = api.pageTablesView.selection[0];
+    assert.ok(
+      selected?.kind === 'entry' &&
+        changes.some(
+          (c) => c.descriptorAddress.toLowerCase() === selected.entry.descriptorAddress.toLowerCase(),
+        ),
+      `selection ${selected?.id}`,
+    );
+
+    // MMIO Guard: the host sends the guard transitions A -> B and the webview lists them.
+    const sent = api.guard.lastSent?.comparison;
+    assert.equal(sent?.since, since);
+    assert.ok(
+      sent?.transitions.some(
+        (t) => BigInt(t.start) === page && t.pages === 1 && t.from === 'lazy' && t.to === 'guardMapped',
+      ),
+      JSON.stringify(sent?.transitions),
+    );
+    const r = await rendered;
+    assert.ok(
+      r.diffLines?.some((l) =>
+        new RegExp(`^0x0*${page.toString(16)} \\(1 page.*\\): untouched \\(lazy\\) → guard-mapped$`).test(l),
+      ),
+      JSON.stringify(r.diffLines),
+    );
+    assert.ok(r.changedPages >= 1, JSON.stringify(r));
+    await stopAllSessions();
   });
 });
