@@ -5,6 +5,7 @@ import { levelShift } from '../aarch64/granule';
 import type { Leaf } from '../aarch64/leaf';
 import type { BaseRegister, RegimeConfig, WalkRoot } from '../aarch64/regime';
 import { translate, type Translation } from '../aarch64/translate';
+import { translateTwoStage, type TwoStageTranslation } from '../aarch64/twoStage';
 import type {
   PageTableArguments,
   PageTableResponseBody,
@@ -18,6 +19,7 @@ import { annotateEntry } from './guardState';
 import type { RegimeWalk, StopPicture } from './picture';
 import { toWords } from './picture';
 import { buildEntry, hex, regimeInfo, walkSteps } from './pte';
+import { stage2Body, stage2For, twoStageBody } from './translation';
 
 const lazyBitOf = (p: StopPicture) => p.input.options.lazyBit;
 
@@ -127,15 +129,31 @@ export async function pageTable(
   };
 }
 
-/** The translation of `address` in `regime` (TTBR0/TTBR1 by the address's top bit by default). */
+/**
+ * The translation of `address` in `regime` (TTBR0/TTBR1 by the address's top bit by default). `t`
+ * is the stage-1 walk (VA -> IPA under stage 2); `two` carries it on through stage 2 when stage 2
+ * applies (HCR_EL2.VM = 1), with the final PA, both stages' faults and the combined attributes.
+ */
 export async function translateIn(
   p: StopPicture,
   address: bigint,
   regime?: Regime,
-): Promise<{ t: Translation; regime: Regime; config: RegimeConfig }> {
+): Promise<{ t: Translation; two: TwoStageTranslation; regime: Regime; config: RegimeConfig }> {
   const r: Regime = regime ?? (address >> 63n ? 'TTBR1_EL1' : 'TTBR0_EL1');
   const w = walkOf(p, r);
-  return { t: await translate(w.config, w.reader, address), regime: r, config: w.config };
+  if (r === 'VTTBR_EL2') {
+    const t = await translate(w.config, w.reader, address);
+    const two: TwoStageTranslation = {
+      va: t.va,
+      twoStage: false,
+      stage1: t,
+      ...(t.pa !== undefined ? { pa: t.pa } : {}),
+    };
+    return { t, two, regime: r, config: w.config };
+  }
+  // Stage-1 tables are fetched through stage 2 by translateTwoStage itself: it reads physically.
+  const two = await translateTwoStage(w.config, stage2For(p.input.registers), p.input.reader, address);
+  return { t: two.stage1, two, regime: r, config: w.config };
 }
 
 /** The entry that decided a translation (its last step), decoded and annotated. */
@@ -169,35 +187,32 @@ export async function translateQuery(
 ): Promise<TranslateResponseBody> {
   const lazyBit = lazyBitOf(p);
   const address = typeof args.address === 'number' ? BigInt(args.address) : BigInt(args.address.trim());
-  const { t, regime, config } = await translateIn(p, address, args.regime);
+  const { t, two, regime, config } = await translateIn(p, address, args.regime);
   const leaf = entryForStep(p, t, config);
+  if (regime === 'VTTBR_EL2') {
+    // An IPA through stage 2 alone.
+    const body = stage2Body(t, lazyBit);
+    return {
+      address: hex(address),
+      regime,
+      ok: body.ok,
+      walk: body.walk,
+      ...(t.pa !== undefined ? { outputAddress: hex(t.pa) } : {}),
+      ...(leaf ? { leaf } : {}),
+      ...(t.fault ? { fault: t.fault.message, faultStage: 2 as const } : {}),
+    };
+  }
   const out: TranslateResponseBody = {
     address: hex(address),
     regime,
-    ok: t.pa !== undefined && !t.fault,
     walk: walkSteps(t.steps, lazyBit),
-    ...(t.pa !== undefined
-      ? { outputAddress: hex(t.pa) }
-      : t.shadowPa !== undefined
-        ? { outputAddress: hex(t.shadowPa) }
-        : {}),
+    ...twoStageBody(two, lazyBit),
     ...(leaf ? { leaf } : {}),
-    ...(t.fault ? { fault: t.fault.message } : {}),
   };
-  if (regime !== 'VTTBR_EL2') {
-    const v = verdictForAccess(t, lazyBit);
-    if (v) out.verdict = v;
-    const ipa = t.pa ?? t.shadowPa;
-    if (p.stage2 && ipa !== undefined) {
-      const t2 = await translate(p.stage2.config, p.stage2.reader, ipa);
-      out.stage2 = {
-        ok: t2.pa !== undefined && !t2.fault,
-        walk: walkSteps(t2.steps, lazyBit),
-        ...(t2.pa !== undefined ? { outputAddress: hex(t2.pa) } : {}),
-        ...(t2.fault ? { fault: t2.fault.message } : {}),
-      };
-    }
-  }
+  // pvmfw's verdict is about its own (stage-1) tables; a stage-2 fault, even one on the stage-1
+  // walk (S1PTW), is taken to EL2 and never reaches pvmfw's handler.
+  const v = two.fault?.stage === 2 ? undefined : verdictForAccess(t, lazyBit);
+  if (v) out.verdict = v;
   return out;
 }
 

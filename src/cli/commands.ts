@@ -6,14 +6,17 @@ import {
   parseAddress,
   regimeFromRegisters,
   type RegimeKind,
-  translate,
+  formatPerms,
+  type Translation,
   walk,
   type WalkProgress,
   type WalkResult,
   type PhysReader,
   stage2Reader,
 } from '../aarch64';
+import { translateTwoStage } from '../aarch64/twoStage';
 import { guardReport, guardSummaryLines, makeSnapshot, regimeInfos, type Snapshot } from '../analysis';
+import { translateEl1 } from '../analysis/translation';
 import { classify, DEFAULT_LAZY_BIT, type GuardReport, leafJson, predictAccess, reportJson } from '../pvmfw';
 import {
   diagnosticLines,
@@ -208,6 +211,18 @@ export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean)
   return 0;
 }
 
+/** A walk's steps in the JSON report. */
+function stepsJson(t: Translation): unknown[] {
+  return t.steps.map((s) => ({
+    level: s.level,
+    table: hex(s.table),
+    index: s.index,
+    descAddr: hex(s.descAddr),
+    desc: s.desc !== undefined ? hex(s.desc, 16) : null,
+    type: s.decoded?.type ?? null,
+  }));
+}
+
 export async function runTranslate(
   src: Source,
   o: CommonOptions,
@@ -217,25 +232,67 @@ export async function runTranslate(
   const va = parseAddress(text);
   if (va === undefined || va >= 1n << 64n) throw new CliError(`not an address: '${text}'`);
   const regime = regimeFromRegisters(o.regime, src.registers);
-  const x = await translate(regime, await tableReader(src, o, o.regime), va, access);
-  const verdict = regime.fmt.stage === 1 ? predictAccess(x, access.write, o.lazyBit) : undefined;
+  // The analysis core's translation, as the adapter's translate request gives it: EL1&0 goes on
+  // through stage 2 when HCR_EL2.VM = 1 (its tables are fetched through stage 2 too).
+  const x =
+    o.regime === 'el1'
+      ? await translateEl1(src.registers, src.reader, va, access)
+      : await translateTwoStage(regime, undefined, src.reader, va, access);
+  const s1 = x.stage1;
+  // pvmfw's verdict is about its stage-1 tables; a stage-2 fault (on the walk or on the IPA) is
+  // taken to EL2, not by pvmfw's handler.
+  const verdict =
+    regime.fmt.stage === 1 && x.fault?.stage !== 2 ? predictAccess(s1, access.write, o.lazyBit) : undefined;
   if (o.json) {
+    const t2 = x.stage2;
     o.out(
       JSON.stringify({
         va: hex(va),
-        base: x.base ?? null,
-        steps: x.steps.map((s) => ({
-          level: s.level,
-          table: hex(s.table),
-          index: s.index,
-          descAddr: hex(s.descAddr),
-          desc: s.desc !== undefined ? hex(s.desc, 16) : null,
-          type: s.decoded?.type ?? null,
-        })),
+        base: s1.base ?? null,
+        steps: stepsJson(s1),
+        // Under stage 2 the step addresses are IPAs: their PAs, null where stage 2 does not map one.
+        stepsPhysical: x.twoStage
+          ? s1.steps.map((_s, k) => {
+              const pa = x.tableWalks?.[k]?.pa;
+              return pa !== undefined ? hex(pa) : null;
+            })
+          : null,
+        // The final physical address (through stage 2 when it applies), null when the access faults.
         pa: x.pa !== undefined ? hex(x.pa) : null,
-        fault: x.fault ?? null,
-        shadowPa: x.shadowPa !== undefined ? hex(x.shadowPa) : null,
-        memType: x.memType?.name ?? null,
+        // The stage-1 output under stage 2 (or the IPA an invalid leaf names); null without stage 2.
+        ipa: x.ipa !== undefined ? hex(x.ipa) : null,
+        fault: x.fault
+          ? {
+              stage: x.fault.stage,
+              kind: x.fault.kind,
+              level: x.fault.level,
+              message: x.fault.message,
+              ...(x.fault.ipa !== undefined ? { ipa: hex(x.fault.ipa) } : {}),
+              ...(x.fault.s1ptw
+                ? { s1ptw: { level: x.fault.s1ptw.level, tableIpa: hex(x.fault.s1ptw.tableIpa) } }
+                : {}),
+            }
+          : null,
+        shadowPa: s1.shadowPa !== undefined ? hex(s1.shadowPa) : null,
+        // The stage-1 leaf's memory type; `combined` is what the access gets.
+        memType: s1.memType?.name ?? null,
+        stage2:
+          x.twoStage && t2
+            ? {
+                ipa: hex(t2.va),
+                steps: stepsJson(t2),
+                pa: t2.pa !== undefined ? hex(t2.pa) : null,
+                fault: t2.fault
+                  ? { kind: t2.fault.kind, level: t2.fault.level, message: t2.fault.message }
+                  : null,
+                memType: t2.memType && !t2.leafInvalid ? t2.memType.name : null,
+                perms: t2.perms !== undefined && !t2.leafInvalid ? formatPerms('stage2', t2.perms) : null,
+              }
+            : null,
+        combined:
+          x.memType && x.perms !== undefined
+            ? { memType: x.memType.name, perms: formatPerms(regime.perm, x.perms) }
+            : null,
         verdict: verdictJson(verdict),
       }) + '\n',
     );

@@ -12,6 +12,7 @@ import {
   type WalkResult,
   type WalkRoot,
 } from '../aarch64';
+import type { TwoStageTranslation } from '../aarch64/twoStage';
 import { type FaultVerdict, type GuardReport, lazyState, type PvmfwAnomaly } from '../pvmfw';
 
 const pad = (s: string, n: number): string => s.padEnd(n);
@@ -107,22 +108,63 @@ function describe(d: Descriptor): string {
   }
 }
 
-export function translationLines(x: Translation, regime: RegimeConfig, verdict?: FaultVerdict): string[] {
-  const out = [`${hex(x.va, 16)} via ${x.base ?? 'no root'}`];
-  for (const s of x.steps) {
+function stepLines(x: Translation, physical?: readonly (Translation | undefined)[]): string[] {
+  return x.steps.map((s, k) => {
     const d = s.desc !== undefined ? hex(s.desc, 16) : '(unreadable)';
-    out.push(
-      `  L${s.level} table ${hex(s.table)} [${lpad(String(s.index), 4)}] @ ${hex(s.descAddr)} = ${d}  ${s.decoded ? describe(s.decoded) : ''}`.trimEnd(),
-    );
+    // Under stage 2 the descriptor address is an IPA: its PA follows when stage 2 maps it.
+    const pa = physical?.[k]?.pa;
+    const at = physical ? `${hex(s.descAddr)}${pa !== undefined ? ` (PA ${hex(pa)})` : ''}` : hex(s.descAddr);
+    return `  L${s.level} table ${hex(s.table)} [${lpad(String(s.index), 4)}] @ ${at} = ${d}  ${s.decoded ? describe(s.decoded) : ''}`.trimEnd();
+  });
+}
+
+const attrText = (memType: string | undefined, perms: string | undefined): string =>
+  [memType, perms].filter(Boolean).join('  ');
+
+/**
+ * One address's translation: the stage-1 walk and, under stage 2, the stage-2 walk of its IPA (or
+ * of the stage-1 table whose IPA did not translate), the IPA => PA line with the combined memory
+ * type and permissions, or the fault and the stage that raised it.
+ */
+export function translationLines(
+  x: TwoStageTranslation,
+  regime: RegimeConfig,
+  verdict?: FaultVerdict,
+): string[] {
+  const s1 = x.stage1;
+  const out = [
+    `${hex(x.va, 16)} via ${s1.base ?? 'no root'}`,
+    ...stepLines(s1, x.twoStage ? (x.tableWalks ?? []) : undefined),
+  ];
+  const perms1 = s1.perms !== undefined ? formatPerms(regime.perm, s1.perms) : undefined;
+  if (!x.twoStage) {
+    if (x.pa !== undefined) out.push(`  => PA ${hex(x.pa)}  ${attrText(s1.memType?.name, perms1)}`.trimEnd());
+  } else if (s1.fault === undefined && x.ipa !== undefined) {
+    out.push(`  => IPA ${hex(x.ipa)}  ${attrText(s1.memType?.name, perms1)}`.trimEnd());
   }
-  if (x.pa !== undefined)
+  if (x.fault?.stage === 1)
     out.push(
-      `  => PA ${hex(x.pa)}  ${x.memType?.name ?? ''}  ${x.perms !== undefined ? formatPerms(regime.perm, x.perms) : ''}`.trimEnd(),
+      `  => ${x.fault.message}${s1.shadowPa !== undefined ? ` (invalid leaf names ${x.twoStage ? 'IPA ' : ''}${hex(s1.shadowPa)}, ${s1.memType?.name ?? ''})` : ''}`,
     );
-  if (x.fault)
+  const t2 = x.stage2;
+  if (x.twoStage && t2) {
+    const what = x.fault?.s1ptw
+      ? `S1PTW, the level-${x.fault.s1ptw.level} descriptor's IPA`
+      : s1.fault
+        ? 'the IPA the invalid leaf names'
+        : 'IPA';
+    out.push(`stage 2 (VTTBR_EL2), ${what} ${hex(t2.va)}`);
+    out.push(...stepLines(t2));
+    const perms2 = t2.perms !== undefined && !t2.leafInvalid ? formatPerms('stage2', t2.perms) : undefined;
+    if (t2.pa !== undefined && !t2.fault)
+      out.push(`  => PA ${hex(t2.pa)}  ${attrText(t2.memType?.name, perms2)}`.trimEnd());
+    else if (t2.fault && x.fault?.stage !== 2) out.push(`  => ${t2.fault.message}`);
+  }
+  if (x.twoStage && x.pa !== undefined && x.ipa !== undefined)
     out.push(
-      `  => ${x.fault.message}${x.shadowPa !== undefined ? ` (invalid leaf names ${hex(x.shadowPa)}, ${x.memType?.name ?? ''})` : ''}`,
+      `  => IPA ${hex(x.ipa)} => PA ${hex(x.pa)}  ${attrText(x.memType?.name, x.perms !== undefined ? formatPerms(regime.perm, x.perms) : undefined)}  (both stages combined)`,
     );
+  if (x.fault?.stage === 2) out.push(`  => ${x.fault.message}`);
   if (verdict) out.push(`  pvmfw: ${verdict.summary}`);
   return out;
 }

@@ -263,19 +263,62 @@ export interface TranslateArguments {
 export interface TranslateResponseBody {
   address: Hex;
   regime: Regime;
-  /** True when the walk reaches a valid leaf. */
+  /** True when the access translates: through stage 1 and, where it applies, stage 2. */
   ok: boolean;
-  /** Output (physical or intermediate physical) address, when ok or when a lazy leaf names one. */
+  /**
+   * The physical address: the final one (through stage 2 when it applies), when ok or when an
+   * invalid (lazy) leaf names an address that translates. For a VTTBR_EL2 request, the IPA's PA.
+   */
   outputAddress?: Hex;
+  /**
+   * Under stage 2 (HCR_EL2.VM = 1): the stage-1 output address (or the one an invalid leaf names),
+   * an intermediate physical address.
+   */
+  ipa?: Hex;
+  /** The stage-1 walk. Under stage 2 its `table` and `descriptorAddress` are IPAs. */
   walk: WalkStep[];
+  /** Under stage 2: the PA of each stage-1 descriptor in `walk` (null where its IPA does not translate). */
+  walkPhysical?: (Hex | null)[];
   /** The leaf reached (valid or lazy). */
   leaf?: PteEntry;
-  /** Why translation fails, in Arm terms ("Translation fault, level 3"). */
+  /**
+   * Why translation fails, in Arm terms ("Translation fault, level 3", "stage-2 translation fault,
+   * level 2 (IPA 0x9010000)").
+   */
   fault?: string;
-  /** Verdict for an access to this address right now (lazy MMIO and so on). */
+  /** Which stage refused the access (with `fault`). */
+  faultStage?: 1 | 2;
+  /** Verdict for an access to this address right now (lazy MMIO and so on); about stage 1. */
   verdict?: FaultVerdict;
-  /** Stage-2 result when VTTBR_EL2 is in use. */
-  stage2?: { ok: boolean; outputAddress?: Hex; walk: WalkStep[]; fault?: string };
+  /**
+   * Stage-2 walk when stage 2 applies: of `ipa`, or, for a fault on the stage-1 walk itself
+   * (`s1ptw`), of the stage-1 table's IPA that did not translate.
+   */
+  stage2?: {
+    ok: boolean;
+    /** The IPA walked. */
+    ipa?: Hex;
+    outputAddress?: Hex;
+    walk: WalkStep[];
+    fault?: string;
+    faultKind?:
+      'translation' | 'addressSize' | 'accessFlag' | 'permission' | 'unreadable' | 'disabled' | 'unknown';
+    /** Stage-2 level of the fault. */
+    level?: number;
+    /**
+     * A stage-2 fault on a stage-1 descriptor fetch (S1PTW): the stage-1 level and its table's IPA
+     * (`ipa` is the descriptor's).
+     */
+    s1ptw?: { level: number; tableIpa: Hex };
+    /** The stage-2 leaf's own MemAttr type and S2AP/XN permissions. */
+    memoryType?: string;
+    permissions?: string;
+  };
+  /**
+   * The attributes the access gets: the two stages' memory types and permissions combined (Arm
+   * rules; HCR_EL2.FWB), or stage 1's alone without stage 2. Permissions as "RW-/---" (EL1/EL0).
+   */
+  combined?: { memoryType: string; permissions: string };
 }
 
 // ---------------------------------------------------------------------------------------------
