@@ -220,12 +220,24 @@ export async function translateQuery(
 export async function explainUnreadable(p: StopPicture, address: bigint): Promise<string> {
   const at = `0x${address.toString(16)}`;
   try {
-    const { t, config } = await translateIn(p, address);
+    const { t, two, config } = await translateIn(p, address);
     const e = entryForStep(p, t, config);
+    const where = e ? ` (L${e.level} entry ${e.descriptor} @ ${e.descriptorAddress})` : '';
     if (e?.kind === 'lazy') {
-      return `${at} is a pvmfw lazy MMIO page: its stage-1 L${e.level} entry ${e.descriptor} @ ${e.descriptorAddress} has MMIO_LAZY_MAP_FLAG (bit ${lazyBitOf(p)}) set and VALID clear, so it is mapped only when the guest first touches it (handle_mmio_fault). Read it physically as p:${hex(t.shadowPa ?? address)}.`;
+      // Under stage 2 the lazy leaf names an IPA: physically it is where stage 2 maps it, if it does.
+      const pa = two.twoStage ? two.ipaPa : t.shadowPa;
+      const read =
+        pa !== undefined
+          ? `Read it physically as p:${hex(pa)}.`
+          : `Its IPA ${hex(two.ipa ?? address)} is not mapped at stage 2 either (${two.stage2?.fault?.message ?? 'no stage-2 translation'}).`;
+      return `${at} is a pvmfw lazy MMIO page: its stage-1 L${e.level} entry ${e.descriptor} @ ${e.descriptorAddress} has MMIO_LAZY_MAP_FLAG (bit ${lazyBitOf(p)}) set and VALID clear, so it is mapped only when the guest first touches it (handle_mmio_fault). ${read}`;
     }
-    return `${at} has no valid translation: ${t.fault?.message ?? 'unmapped'}${e ? ` (L${e.level} entry ${e.descriptor} @ ${e.descriptorAddress})` : ''}`;
+    if (two.fault?.stage === 2) {
+      // Stage 1 translates (or its walk itself faulted at stage 2): the CPU takes a stage-2 fault.
+      const s1 = two.fault.s1ptw ? '' : ` Stage 1 maps it to IPA ${hex(two.ipa ?? 0n)}${where}.`;
+      return `${at} has no valid translation: ${two.fault.message}.${s1}`;
+    }
+    return `${at} has no valid translation: ${t.fault?.message ?? 'unmapped'}${where}`;
   } catch (err) {
     return `${at} is unreadable (${(err as Error).message})`;
   }

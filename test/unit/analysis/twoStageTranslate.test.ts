@@ -7,12 +7,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyzeStop, makeSnapshot, translateQuery, type StopPicture } from '../../../src/analysis';
+import {
+  analyzeStop,
+  explainUnreadable,
+  makeSnapshot,
+  translateQuery,
+  type StopPicture,
+} from '../../../src/analysis';
 import { evaluateTranslate } from '../../../src/adapter/mmuConsole';
 import type { MmuModel } from '../../../src/adapter/mmu';
 import { main } from '../../../src/cli/run';
 import { DEVICE_PAGE, TABLE } from '../aarch64/fixtures';
-import { twoStageLike, type TwoStageFixture } from '../aarch64/twoStageFixtures';
+import { s2Page, twoStageLike, type TwoStageFixture } from '../aarch64/twoStageFixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'pvmfw-mmu-two-stage-'));
 let n = 0;
@@ -159,5 +165,26 @@ void describe('two-stage translate: core, Debug Console and CLI', () => {
     assert.equal(t.code, 4);
     assert.match(t.out, /invalid leaf names IPA 0x9001010/);
     assert.match(t.out, /pvmfw: lazy MMIO/);
+  });
+
+  void test('why a virtual read fails: a stage-2 fault names the IPA; a lazy page its PA through stage 2', async () => {
+    const s = await stop((f) => f.s1.t.set(0x8010_2000n, 1, DEVICE_PAGE | 0x0900_1000n));
+    assert.equal(
+      await explainUnreadable(s.picture, 0x900_1234n),
+      '0x9001234 has no valid translation: stage-2 translation fault, level 3 (IPA 0x9001234). Stage 1 maps it to IPA 0x9001234 (L3 entry 0xe0000009001403 @ 0x80102008).',
+    );
+    // A lazy page whose IPA stage 2 does not map (yet), and one stage 2 maps to a PA.
+    const l = await stop((f) => {
+      f.s1.t.set(0x8010_2000n, 3, 0x00e0_0000_0000_0402n | 0x0900_3000n);
+      f.s2.set(f.s2l3, 3, s2Page(0x7_0000_3000n, 0b0001, 3, 2)); // IPA 0x0900_3000 -> PA 0x7_0000_3000
+    });
+    assert.match(
+      await explainUnreadable(l.picture, 0x900_1000n),
+      /lazy MMIO page.*Its IPA 0x9001000 is not mapped at stage 2 either \(Translation fault, level 3\)\.$/,
+    );
+    assert.match(
+      await explainUnreadable(l.picture, 0x900_3000n),
+      /lazy MMIO page.*Read it physically as p:0x700003000\.$/,
+    );
   });
 });
