@@ -229,7 +229,8 @@ export async function explainUnreadable(p: StopPicture, address: bigint): Promis
       const read =
         pa !== undefined
           ? `Read it physically as p:${hex(pa)}.`
-          : `Its IPA ${hex(two.ipa ?? address)} is not mapped at stage 2 either (${two.stage2?.fault?.message ?? 'no stage-2 translation'}).`;
+          : // pKVM maps guarded MMIO one to one at stage 2, so the IPA is where the device is.
+            `Its IPA ${hex(two.ipa ?? address)} is not mapped at stage 2 either (${two.stage2?.fault?.message ?? 'no stage-2 translation'}); where stage 2 maps MMIO one to one (pKVM's guard mappings), read it physically as p:${hex(two.ipa ?? address)}.`;
       return `${at} is a pvmfw lazy MMIO page: its stage-1 L${e.level} entry ${e.descriptor} @ ${e.descriptorAddress} has MMIO_LAZY_MAP_FLAG (bit ${lazyBitOf(p)}) set and VALID clear, so it is mapped only when the guest first touches it (handle_mmio_fault). ${read}`;
     }
     if (two.fault?.stage === 2) {

@@ -180,7 +180,7 @@ void describe('two-stage translate: core, Debug Console and CLI', () => {
     });
     assert.match(
       await explainUnreadable(l.picture, 0x900_1000n),
-      /lazy MMIO page.*Its IPA 0x9001000 is not mapped at stage 2 either \(Translation fault, level 3\)\.$/,
+      /lazy MMIO page.*Its IPA 0x9001000 is not mapped at stage 2 either \(Translation fault, level 3\); where stage 2 maps MMIO one to one \(pKVM's guard mappings\), read it physically as p:0x9001000\.$/,
     );
     assert.match(
       await explainUnreadable(l.picture, 0x900_3000n),
