@@ -7,11 +7,12 @@
 //   S2CombineS1MemAttrs(), S2CombineS1Device() and S2CombineS1AttrHints() (cited by Linux
 //   arch/arm64/include/asm/memory.h and arch/arm64/kvm/at.c compute_par_s12(), which implements
 //   them); DDI 0487B.b table D4-42 and CombineS1S2AttrHints() (cited by QEMU target/arm
-//   combined_attrs_nofwb()).
+//   combine_cacheattr_nibble(), which combined_attrs_nofwb() calls).
 // - HCR_EL2.FWB = 1: DDI 0487F.c D5.5.5 "Stage 2 memory region type and Cacheability attributes when
 //   FEAT_S2FWB is implemented", table D5-40; DDI 0487K.a D8.6.6, rules R_VRJSW and R_RHWZM and the
-//   pseudocode AArch64.S2ApplyFWBMemAttrs() (quoted on linux-iommu, "iommu/arm-smmu-v3: ... S2FWB",
-//   Aug 2024; implemented by Linux kvm/at.c and QEMU combined_attrs_fwb()).
+//   pseudocode AArch64.S2ApplyFWBMemAttrs() (quoted from K.a in the review of io-pgtable-arm's
+//   S2FWB encoding on linux-iommu, 28 Aug 2024; implemented by Linux kvm/at.c and QEMU
+//   combined_attrs_fwb()).
 
 import { P_R0, P_R1, P_W0, P_W1, P_X0, P_X1 } from './leaf';
 import { decodeMairAttr, type MemoryType } from './mair';
