@@ -17,5 +17,8 @@ export * from './ipa';
 export * from './reader';
 export * from './walk';
 export * from './translate';
+export * from './twoStage';
+export * from './combine';
+export * from './vectors';
 export * from './regions';
 export * from './format';

@@ -247,10 +247,12 @@ export class MmuModel {
   async isDevice(space: 'virtual' | 'physical', address: bigint): Promise<boolean> {
     if (space === 'physical') return this.isRam(address) === false;
     try {
-      const { t } = await translateIn(await this.current(), address);
+      // Both stages: a page stage 1 calls Normal can still be a device at stage 2, and only the
+      // final PA says whether RAM backs it.
+      const { two } = await translateIn(await this.current(), address);
       // A read that cannot translate never reaches the device: only mapped device pages count.
-      if (t.pa === undefined) return false;
-      return t.memType?.kind === 'device' || this.isRam(t.pa) === false;
+      if (two.pa === undefined) return false;
+      return two.memType?.kind === 'device' || this.isRam(two.pa) === false;
     } catch {
       return false;
     }

@@ -15,3 +15,4 @@ export * from './guardDiff';
 export * from './stopDiff';
 export * from './snapshotStop';
 export * from './stopDiffText';
+export * from './translation';
