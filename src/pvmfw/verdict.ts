@@ -103,6 +103,8 @@ export function predictAccess(
   lazyBit = DEFAULT_LAZY_BIT,
 ): FaultVerdict | undefined {
   if (!walk.fault || walk.fault.kind === 'unknown') return undefined; // no walk, no access to predict
+  // No regime covers the address, or the MMU is off: pvmfw's handler is never asked about it.
+  if (walk.base === undefined || walk.fault.kind === 'disabled') return undefined;
   const lvl = BigInt(Math.max(0, walk.fault.level) & 3);
   const wnr = write ? 0x40n : 0n;
   if (walk.fault.kind === 'translation') return faultVerdict(TRANSLATION | lvl | wnr, walk.va, walk, lazyBit);
