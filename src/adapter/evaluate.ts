@@ -9,6 +9,7 @@ export type Expression =
   | { kind: 'pte'; address: AddressExpr }
   | { kind: 'translate'; address: AddressExpr }
   | { kind: 'guard' }
+  | { kind: 'help' }
   | { kind: 'monitor'; command: string };
 
 export type Term =
@@ -66,6 +67,21 @@ export function parseAddressExpr(text: string): AddressExpr {
   return { terms, text: src };
 }
 
+/** What `help` answers in the Debug Console: every command, its syntax, an example. */
+export const CONSOLE_HELP = [
+  'Debug Console commands (pvmfw MMU):',
+  '  pte ADDRESS          the entry that maps ADDRESS, decoded, with its guard state and pvmfw verdict',
+  '                       e.g. pte 0x9010000',
+  '  translate ADDRESS    the walk of ADDRESS, both stages when stage 2 is on: VA -> IPA -> PA',
+  '                       e.g. translate $FAR_EL1',
+  '  guard                MMIO guard: tracked regions, page states, the last guard calls, anomalies',
+  '  *(u64*)ADDRESS       read 1, 2, 4 or 8 bytes (u8 u16 u32 u64); *(u32*)p:ADDRESS reads physically',
+  '                       e.g. *(u64*)pt_root, *(u32*)p:0x9000000 (device reads have side effects)',
+  '  $REGISTER, NAME      a register ($x0, $pc, $TTBR0_EL1) or a symbol (handle_mmio_fault); + and - work',
+  '  monitor COMMAND      a QEMU monitor command, echoed first (e.g. monitor info mtree -f)',
+  '  help                 this list',
+].join('\n');
+
 export function parseExpression(input: string): Expression {
   const text = input.trim();
   const cmd = /^(\S+)(?:\s+([\s\S]*))?$/.exec(text);
@@ -76,6 +92,7 @@ export function parseExpression(input: string): Expression {
     return { kind: 'monitor', command: rest };
   }
   if (word === 'guard' && !rest) return { kind: 'guard' };
+  if ((word === 'help' || word === '?') && !rest) return { kind: 'help' };
   if (word === 'pte' || word === 'translate') {
     if (!rest) throw new ExpressionError(`usage: ${word} ADDRESS`);
     return { kind: word, address: parseAddressExpr(rest) };

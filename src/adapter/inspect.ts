@@ -6,6 +6,7 @@ import {
   parseAddressExpr,
   parseExpression,
   type AddressExpr,
+  CONSOLE_HELP,
 } from './evaluate';
 import { evaluateTranslate, guardSummary } from './mmuConsole';
 import { fromLittleEndian, memoryReference, parseMemoryReference, readSpan } from './memory';
@@ -105,6 +106,8 @@ export class Inspect {
       }
       case 'guard':
         return guardSummary(this.s.mmu);
+      case 'help':
+        return { result: CONSOLE_HELP, variablesReference: 0 };
       case 'pte':
       case 'translate':
         return evaluateTranslate(this.s.mmu, await this.addr(expr.address), expr.kind);
@@ -158,7 +161,8 @@ export class Inspect {
       if (label.toLowerCase().startsWith(word.toLowerCase()))
         targets.push({ label, type, start: upto.length - word.length, length: word.length });
     };
-    if (upto.trim() === word) for (const c of ['pte', 'translate', 'guard', 'monitor']) add(c, 'keyword');
+    if (upto.trim() === word)
+      for (const c of ['pte', 'translate', 'guard', 'monitor', 'help']) add(c, 'keyword');
     if (word.startsWith('$')) {
       for (const r of [...GENERAL_REGISTERS, ...SYSTEM_REGISTERS.map((x) => x.name)])
         add(`$${r}`, 'variable');

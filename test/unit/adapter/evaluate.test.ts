@@ -6,6 +6,7 @@ import {
   ExpressionError,
   parseAddressExpr,
   parseExpression,
+  CONSOLE_HELP,
 } from '../../../src/adapter/evaluate';
 import { parseHostPort } from '../../../src/target/connect';
 import {
@@ -73,5 +74,25 @@ void describe('evaluate', () => {
     assert.deepEqual(parseHostPort('[::1]:77'), { host: '::1', port: 77 });
     assert.deepEqual(parseHostPort('5555'), { host: '127.0.0.1', port: 5555 });
     assert.throws(() => parseHostPort('host:99999'));
+  });
+});
+
+void describe('the Debug Console can be discovered', () => {
+  void test('help (and ?) lists every command with its syntax', () => {
+    assert.deepEqual(parseExpression('help'), { kind: 'help' });
+    assert.deepEqual(parseExpression(' ? '), { kind: 'help' });
+    for (const cmd of [
+      'pte ADDRESS',
+      'translate ADDRESS',
+      'guard',
+      '*(u64*)ADDRESS',
+      'monitor COMMAND',
+      '$REGISTER',
+    ])
+      assert.ok(CONSOLE_HELP.includes(cmd), cmd);
+    // Every command help names parses as that command.
+    assert.equal(parseExpression('pte 0x9010000').kind, 'pte');
+    assert.equal(parseExpression('translate $FAR_EL1').kind, 'translate');
+    assert.equal(parseExpression('*(u32*)p:0x9000000').kind, 'deref');
   });
 });
