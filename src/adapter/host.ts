@@ -1,6 +1,7 @@
 // What the DAP session's helpers (Exceptions, Inspect, SourceSupport, StackView) may use of it. Each
 // helper declares the Pick it needs, so none of them imports session.ts (no import circles), and a
-// helper's dependencies are written at the top of its file.
+// helper's dependencies are written at the top of its file. The session answers the target's picks
+// (gdb, port, run, bps, lastStop, need, requireStopped, refreshContext) from its Target.
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { SymbolTable } from '../elf/symbolTable';
 import type { GdbClient } from '../gdb';

@@ -10,23 +10,12 @@ import {
   Event,
 } from '@vscode/debugadapter';
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import { constants as osConstants } from 'node:os';
-import { connectTcp, type GdbClient } from '../gdb';
 import type { AttachArguments, LaunchArguments } from '../shared/config';
 import type { MmuChangedEventBody } from '../shared/protocol';
-import { BreakpointStore } from '../target/breakpoints';
-import {
-  checkArchitecture,
-  checkProgramMatches,
-  explainConnectError,
-  loadProgram,
-  parseHostPort,
-  SessionSetupError,
-} from '../target/connect';
+import { loadProgram, type LoadedProgram } from '../target/connect';
 import { Exceptions, EXCEPTION_FILTERS } from './exceptions';
 import { Inspect } from './inspect';
 import { MmuModel } from './mmu';
-import { QemuProcess, QemuStartError } from '../target/qemuProcess';
 import {
   checkRequest,
   errorResponse,
@@ -34,11 +23,11 @@ import {
   type RequestArguments,
   type RequestCommand,
 } from './requestArgs';
-import { RunControl, type Stop } from '../target/runControl';
+import type { Stop } from '../target/runControl';
 import { vectorEntry, type RawFrame } from './stack';
-import type { TargetPort } from '../target/port';
 import { answerResponse, openSnapshotTarget, snapshotAnswer, snapshotOrigin } from './snapshotSession';
-import { StopContext } from '../target/stopContext';
+import type { StopContext } from '../target/stopContext';
+import { Target } from '../target/target';
 import type { AdapterHost, OutputCategory } from './host';
 import { SourceSupport } from './source';
 import { StackView } from './stackView';
@@ -51,26 +40,27 @@ type Handlers = {
 };
 
 export class PvmfwDebugSession extends DebugSession implements AdapterHost {
-  gdb: GdbClient | undefined;
-  /** Registers and memory of the stopped target: the gdb client, or a snapshot post-mortem. */
-  port: TargetPort | undefined;
-  qemu: QemuProcess | undefined;
-  run: RunControl | undefined;
-  readonly bps = new BreakpointStore(() => this.gdb);
+  /** The target model (gdb, QEMU, run control, breakpoints, stops); this session translates it. */
+  readonly target = new Target(
+    {
+      stopped: (stop) => this.onStopped(stop),
+      exited: (code) => {
+        this.sendEvent(new ExitedEvent(code));
+        this.sendEvent(new TerminatedEvent());
+      },
+      output: (text, category) => this.sendEvent(new OutputEvent(text, category)),
+    },
+    (pc, tid) => this.exceptions.classify(pc, tid),
+  );
   symbols = SymbolTable.empty();
   config: LaunchArguments & AttachArguments = {};
-  mode: 'launch' | 'attach' | 'snapshot' = 'launch';
-  ctx: StopContext | undefined;
   readonly vars = new VariableStore();
   readonly mmu = new MmuModel(this);
   readonly exceptions = new Exceptions(this);
   readonly inspect = new Inspect(this);
   readonly source = new SourceSupport(this);
   readonly stack = new StackView(this);
-  private stopId = 0;
-  private ended = false;
   private mmuPending: Promise<MmuChangedEventBody | undefined> = Promise.resolve(undefined);
-  lastStop: Stop | undefined;
   private readonly handlers: Handlers;
 
   constructor() {
@@ -96,7 +86,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
       stepOut: (a) => this.step(a.threadId, 'out', a.granularity),
       setBreakpoints: (a) => this.source.breakpoints.set(a),
       disassemble: (a) => this.source.disassemble(a),
-      pause: () => this.need(this.run).pause(),
+      pause: () => this.target.pause(),
       setFunctionBreakpoints: (a) => this.exceptions.setFunctionBreakpoints(a),
       setInstructionBreakpoints: (a) => this.exceptions.setInstructionBreakpoints(a),
       setExceptionBreakpoints: (a) => this.exceptions.setFilters(a),
@@ -104,7 +94,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
       setDataBreakpoints: (a) => this.exceptions.setDataBreakpoints(a),
       exceptionInfo: () => Promise.resolve(this.exceptions.exceptionInfo()),
       restart: () => this.restart(),
-      terminate: () => this.terminate(),
+      terminate: () => this.target.terminate(),
       disconnect: (a) => this.disconnect(a),
       pageTable: (a) => this.mmu.pageTable(a),
       translate: (a) => this.mmu.translateRequest(a),
@@ -116,19 +106,40 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
 
   // ------------------------------------------------------------------ plumbing
 
+  // The AdapterHost picks the helpers use, answered by the target.
+  get gdb(): Target['gdb'] {
+    return this.target.gdb;
+  }
+  get port(): Target['port'] {
+    return this.target.port;
+  }
+  get run(): Target['run'] {
+    return this.target.run;
+  }
+  get bps(): Target['bps'] {
+    return this.target.bps;
+  }
+  get ctx(): Target['ctx'] {
+    return this.target.ctx;
+  }
+  get lastStop(): Target['lastStop'] {
+    return this.target.lastStop;
+  }
+  get mode(): Target['mode'] {
+    return this.target.mode;
+  }
+
   need<T>(v: T | undefined): T {
-    if (v === undefined) throw new Error('not connected to a target');
-    return v;
+    return this.target.need(v);
   }
 
   requireStopped(): StopContext {
-    if (this.ctx && (this.mode === 'snapshot' || this.run?.state === 'stopped')) return this.ctx;
-    throw new Error('the target is running: pause it first');
+    return this.target.requireStopped();
   }
 
   /** What an exported snapshot says of where it came from and which program ran. */
   private snapshotSource(): { source: string; program?: string } {
-    return snapshotOrigin(this.mode, this.config, this.qemu?.pid);
+    return snapshotOrigin(this.mode, this.config, this.target.qemu?.pid);
   }
 
   sourceHit(pc: bigint, threadId: number): Promise<Stop | undefined> {
@@ -204,101 +215,22 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
 
   private async launch(args: LaunchArguments): Promise<void> {
     if (args.snapshot !== undefined) return this.openSnapshot(args);
-    this.mode = 'launch';
     this.config = { stopOnEntry: true, ...args };
-    const program = args.program ? loadProgram(args.program) : undefined;
-    const binary = args.qemu ?? 'qemu-system-aarch64';
-    const own = (args.qemuArgs ?? []).find(
-      (a) => a === '-gdb' || a === '-s' || a === '-S' || a.startsWith('-gdb='),
-    );
-    if (own) {
-      throw new SessionSetupError(
-        `remove '${own}' from "qemuArgs": the adapter adds -gdb tcp:127.0.0.1:PORT -S itself (use an attach configuration to debug a QEMU you start)`,
-      );
-    }
-    try {
-      this.qemu = await QemuProcess.start({
-        binary,
-        args: args.qemuArgs ?? [],
-        cwd: args.cwd,
-        env: args.env,
-        onOutput: (text, stream) =>
-          this.sendEvent(new OutputEvent(text, stream === 'stdout' ? 'stdout' : 'stderr')),
-        onExit: (code, signal) => this.onQemuExit(code, signal),
-      });
-    } catch (e) {
-      if (e instanceof QemuStartError) throw new SessionSetupError(e.message);
-      throw e;
-    }
-    this.log(`QEMU (pid ${String(this.qemu.pid)}): ${this.qemu.commandLine.join(' ')}`);
-    await this.connect('127.0.0.1', this.qemu.port, program, args.program);
+    this.connected(await this.target.launch(args), args.program);
   }
 
   private async attach(args: AttachArguments): Promise<void> {
-    this.mode = 'attach';
     this.config = { stopOnEntry: false, onDisconnect: 'continue', ...args };
-    const program = args.program ? loadProgram(args.program) : undefined;
-    const { host, port } = parseHostPort(args.gdb);
-    await this.connect(host, port, program, args.program);
+    this.connected(await this.target.attach(args), args.program);
   }
 
-  private async connect(
-    host: string,
-    port: number,
-    program: ReturnType<typeof loadProgram> | undefined,
-    path?: string,
-  ): Promise<void> {
-    let gdb: GdbClient;
-    try {
-      gdb = await connectTcp(host, port, {
-        timeoutMs: 5000,
-        log: this.config.trace
-          ? (dir, p) => this.log(`${dir === 'send' ? '->' : '<-'} ${p.slice(0, 200)}`)
-          : undefined,
-      });
-    } catch (e) {
-      await this.qemu?.kill();
-      throw explainConnectError(e, host, port);
+  /** The target is connected (and its program checked): the views learn the program. */
+  private connected(program: LoadedProgram | undefined, path: string | undefined): void {
+    if (program && path) {
+      this.symbols = program.symbols;
+      this.mmu.setProgram(program);
+      this.source.setProgram(program.image, path);
     }
-    this.gdb = gdb;
-    this.port = gdb;
-    try {
-      checkArchitecture(gdb);
-      if (program && path) {
-        const warning = await checkProgramMatches(gdb, program, path);
-        if (warning) this.log(warning, 'stderr');
-        this.symbols = program.symbols;
-        this.mmu.setProgram(program);
-        this.source.setProgram(program.image, path);
-      }
-    } catch (e) {
-      await gdb.close().catch(() => undefined);
-      await this.qemu?.kill();
-      throw e;
-    }
-    gdb.onClose((err) => {
-      if (this.ended) return;
-      this.log(`gdbstub connection closed${err ? `: ${err.message}` : ''}`);
-      // When our QEMU died, the socket usually closes first: give its exit status a moment to
-      // arrive so the exited event carries it (onQemuExit then ends the session).
-      const q = this.mode === 'launch' ? this.qemu : undefined;
-      void (async () => {
-        if (q) await Promise.race([q.waitExit(), new Promise((r) => setTimeout(r, 500))]);
-        await this.end();
-      })();
-    });
-    this.run = new RunControl(gdb, this.bps, {
-      classifyBreakpoint: (pc, tid) => this.exceptions.classify(pc, tid),
-      onStop: (stop) => this.reportStop(stop),
-      onExit: (code, text) => {
-        this.log(text);
-        void this.end(code);
-      },
-      log: (t) => this.log(t),
-    });
-    const threads = await gdb.threads().catch(() => []);
-    this.run.currentThread = threads[0]?.tid ?? 1;
-    this.ctx = new StopContext(gdb, this.run.currentThread, this.stopId);
     this.sendEvent(new InitializedEvent());
   }
 
@@ -308,15 +240,13 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
    * a live stop; run control and breakpoints are refused in words.
    */
   private openSnapshot(args: LaunchArguments): Promise<void> {
-    this.mode = 'snapshot';
     this.config = { ...args, stopOnEntry: true };
     const program = args.program ? loadProgram(args.program) : undefined;
     const t = openSnapshotTarget(args.snapshot ?? '', program);
     this.symbols = t.symbols;
     if (program && args.program) this.source.setProgram(program.image, args.program);
-    this.port = t.port;
+    this.target.openSnapshot(t.port);
     this.log(t.intro);
-    this.ctx = new StopContext(this.port, 1, this.stopId);
     this.sendEvent(new InitializedEvent());
     return Promise.resolve();
   }
@@ -324,84 +254,38 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
   private async configurationDone(): Promise<void> {
     if (this.mode === 'snapshot') {
       const pc = (await this.need(this.port).readRegisters(['pc'])).get('pc') ?? 0n;
-      this.reportStop({ reason: 'entry', threadId: 1, pc, description: 'Snapshot (post-mortem)' });
+      this.target.reportStop({ reason: 'entry', threadId: 1, pc, description: 'Snapshot (post-mortem)' });
       return;
     }
-    const run = this.need(this.run);
-    await run.configureStepping();
+    await this.need(this.run).configureStepping();
     await this.exceptions.refresh();
     if (this.config.stopOnEntry) {
-      const tid = run.currentThread;
-      const pc = await this.need(this.gdb).readRegister('pc', tid);
-      this.reportStop({ reason: 'entry', threadId: tid, pc, description: 'Paused on entry' });
+      const { threadId, pc } = await this.target.here();
+      this.target.reportStop({ reason: 'entry', threadId, pc, description: 'Paused on entry' });
     } else {
       this.invalidate();
-      await run.resume();
+      await this.target.resume();
     }
-  }
-
-  private onQemuExit(code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.ended) return;
-    this.log(`QEMU exited (${signal ? `signal ${signal}` : `code ${String(code)}`})`);
-    // A signal death reports as a shell would: 128 + the signal number.
-    void this.end(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : undefined));
-  }
-
-  /** Ends the session once: exited + terminated, connection closed, QEMU (when ours) reaped. */
-  async end(code?: number): Promise<void> {
-    if (this.ended) return;
-    this.ended = true;
-    this.run?.dispose();
-    await this.gdb?.close().catch(() => undefined);
-    if (this.mode === 'launch') await this.qemu?.kill();
-    this.sendEvent(new ExitedEvent(code ?? 0));
-    this.sendEvent(new TerminatedEvent());
   }
 
   private async restart(): Promise<void> {
-    const gdb = this.need(this.gdb);
-    if (this.run?.state === 'running') await this.run.pause();
-    await gdb.monitor('system_reset');
+    await this.target.restart();
     this.mmu.reset();
     await this.exceptions.refresh();
-    const tid = this.need(this.run).currentThread;
-    const pc = await gdb.readRegister('pc', tid);
+    const { threadId, pc } = await this.target.here();
     if (this.config.stopOnEntry !== false)
-      this.reportStop({ reason: 'entry', threadId: tid, pc, description: 'Restarted' });
+      this.target.reportStop({ reason: 'entry', threadId, pc, description: 'Restarted' });
     else {
       this.invalidate();
-      await this.need(this.run).resume();
+      await this.target.resume();
     }
   }
 
-  private async terminate(): Promise<void> {
-    if (this.mode === 'launch') {
-      await this.qemu?.kill();
-    } else {
-      await this.gdb?.monitor('quit').catch(() => undefined);
-    }
-    await this.end();
-  }
-
-  private async disconnect(args: DebugProtocol.DisconnectArguments): Promise<void> {
-    if (this.ended) return;
-    this.ended = true;
-    this.run?.dispose();
-    const gdb = this.gdb;
-    const killIt = args.terminateDebuggee ?? this.mode === 'launch';
-    if (gdb && !killIt) {
-      // Leave no breakpoint behind in a QEMU that keeps running.
-      await this.exceptions.clearAll().catch(() => undefined);
-      // QEMU leaves the VM as it is when the connection closes; detaching (`D;pid`) resumes it.
-      const pause = this.config.onDisconnect === 'pause';
-      await gdb.close({ detach: !pause }).catch(() => undefined);
-    } else {
-      await gdb?.close().catch(() => undefined);
-    }
-    if (killIt) {
-      if (this.qemu) await this.qemu.kill();
-      else if (gdb) await gdb.monitor('quit').catch(() => undefined);
-    }
+  private disconnect(args: DebugProtocol.DisconnectArguments): Promise<void> {
+    return this.target.disconnect({
+      terminateDebuggee: args.terminateDebuggee,
+      clearBreakpoints: () => this.exceptions.clearAll(),
+    });
   }
 
   // ------------------------------------------------------------------ run control
@@ -447,9 +331,9 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
               if (r.kind === 'exited') return;
               if (r.kind === 'interrupted') {
                 const stop = run.pendingStop ?? (await this.exceptions.classify(r.pc, threadId));
-                this.reportStop(stop ?? { reason: 'step', threadId, pc: r.pc });
+                this.target.reportStop(stop ?? { reason: 'step', threadId, pc: r.pc });
               } else
-                this.reportStop({
+                this.target.reportStop({
                   reason: 'step',
                   threadId,
                   pc: r.pc,
@@ -458,33 +342,24 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
               return;
             }
           }
-          if (kind === 'in') await run.stepInstruction(threadId);
-          else if (kind === 'over') await run.stepOver(threadId);
-          else if (returnAddress === undefined) await run.stepInstruction(threadId);
-          else await run.runTo(threadId, returnAddress);
+          await this.target.step(threadId, kind, returnAddress);
         } catch (e) {
           this.log(`step failed: ${(e as Error).message}`, 'stderr');
-          if (!this.ended && this.gdb?.state !== 'closed') {
-            const pc = await this.gdb?.readRegister('pc', threadId).catch(() => 0n);
-            this.reportStop({ reason: 'pause', threadId, pc: pc ?? 0n, description: 'step failed' });
-          }
+          await this.target.stopAfterFailedStep(threadId);
         }
       })();
     });
     return Promise.resolve();
   }
 
-  reportStop(stop: Stop): void {
-    if (this.ended) return;
-    this.lastStop = stop;
-    this.stopId++;
+  /** The target stopped (its ctx and lastStop describe the stop): the stopped and mmuChanged events. */
+  private onStopped(stop: Stop): void {
     this.invalidate();
-    this.ctx = new StopContext(this.need(this.port), stop.threadId, this.stopId);
     const ev: DebugProtocol.StoppedEvent = new StoppedEvent(stop.reason, stop.threadId, stop.text);
     ev.body.allThreadsStopped = true;
     if (stop.description) ev.body.description = stop.description;
     if (stop.hitBreakpointIds) ev.body.hitBreakpointIds = stop.hitBreakpointIds;
-    const ctx = this.ctx;
+    const ctx = this.need(this.ctx);
     this.mmuPending = this.mmu.onStop(ctx, stop).catch((e: Error) => {
       this.log(`MMU walk failed: ${e.message}`, 'stderr');
       return undefined;
@@ -500,13 +375,13 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
       }
       this.sendEvent(ev);
       const body = await mmu;
-      if (body && !this.ended && this.ctx === ctx) this.sendEvent(new Event('mmuChanged', body));
+      if (body && !this.target.ended && this.ctx === ctx) this.sendEvent(new Event('mmuChanged', body));
     })();
   }
 
   /** A fresh register cache for the current stop (after a register write). */
   refreshContext(): void {
-    if (this.ctx) this.ctx = new StopContext(this.need(this.port), this.ctx.threadId, this.ctx.stopId);
+    this.target.refreshContext();
   }
 
   /** The MMU state of the current stop (walk + diff), once computed. */
