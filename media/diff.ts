@@ -2,18 +2,16 @@
 // unit test. Regions arrive run-length encoded; a 1 GiB region is 262,144 pages, so states expand into
 // one byte per page only for the comparison.
 
-import type { GuardRegion, PageGuardState, PageRun } from '../src/shared/protocol';
+import {
+  PAGE_GUARD_STATES,
+  type GuardRegion,
+  type PageGuardState,
+  type PageRun,
+} from '../src/shared/protocol';
 
 export const PAGE_SIZE = 4096;
 
-export const STATES: readonly PageGuardState[] = [
-  'lazy',
-  'guardMapped',
-  'guardMappedPending',
-  'validUnguarded',
-  'unmapped',
-  'anomaly',
-];
+export const STATES: readonly PageGuardState[] = PAGE_GUARD_STATES;
 
 /** Compact copy of a region's page states, kept in the webview state between stops. */
 export interface RegionSnapshot {

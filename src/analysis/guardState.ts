@@ -4,8 +4,9 @@
 // from the stop's walks, memory reader and symbols; the CLI's `guard` and the adapter's guardState
 // request both print this. The verdict on a fault lives in fault.ts.
 import type { Leaf } from '../aarch64/leaf';
-import type {
-  Anomaly,
+import {
+  PAGE_GUARD_STATES,
+  type Anomaly,
   GuardCall,
   GuardFunction,
   GuardRegion,
@@ -27,14 +28,8 @@ const PAGE = 4096;
 const MAX_ANOMALIES = 256;
 const HYP_STATE_MAGIC = 0x53505948;
 
-const zeroCounts = (): Record<PageGuardState, number> => ({
-  lazy: 0,
-  guardMapped: 0,
-  guardMappedPending: 0,
-  validUnguarded: 0,
-  unmapped: 0,
-  anomaly: 0,
-});
+const zeroCounts = (): Record<PageGuardState, number> =>
+  Object.fromEntries(PAGE_GUARD_STATES.map((k) => [k, 0])) as Record<PageGuardState, number>;
 
 export interface GuardState {
   available: boolean;

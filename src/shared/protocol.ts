@@ -131,8 +131,16 @@ export interface PteEntry {
  * - `unmapped`: MMIO_GUARD_UNMAPped (after mmio_unmap_all).
  * - `anomaly`: breaks one of the seed's invariants (see `anomalies`).
  */
-export type PageGuardState =
-  'lazy' | 'guardMapped' | 'guardMappedPending' | 'validUnguarded' | 'unmapped' | 'anomaly';
+/** Every page state, in the order views list them (one list: counts, legends and validation use it). */
+export const PAGE_GUARD_STATES = [
+  'lazy',
+  'guardMapped',
+  'guardMappedPending',
+  'validUnguarded',
+  'unmapped',
+  'anomaly',
+] as const;
+export type PageGuardState = (typeof PAGE_GUARD_STATES)[number];
 
 /** A run of consecutive pages in the same state: pages [start, start + pages * 4096). */
 export interface PageRun {

@@ -3,7 +3,13 @@
 // then on pushes one `guardState` per stop. Nothing is sent before `ready` (a message posted to a
 // webview whose script has not started is lost).
 
-import type { GuardStateResponseBody, Hex, MmuChangedEventBody, PageGuardState } from './protocol';
+import {
+  PAGE_GUARD_STATES,
+  type GuardStateResponseBody,
+  type Hex,
+  type MmuChangedEventBody,
+  type PageGuardState,
+} from './protocol';
 
 // ---------------------------------------------------------------- host -> webview
 
@@ -118,15 +124,7 @@ export const MAX_RENDERED_DIFF_LINES = 50;
 const MAX_TEXT = 4096;
 const MAX_TRANSITIONS = 100_000;
 
-const PAGE_STATES: ReadonlySet<string> = new Set<PageGuardState | 'untracked'>([
-  'lazy',
-  'guardMapped',
-  'guardMappedPending',
-  'validUnguarded',
-  'unmapped',
-  'anomaly',
-  'untracked',
-]);
+const PAGE_STATES: ReadonlySet<string> = new Set<string>([...PAGE_GUARD_STATES, 'untracked']);
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
 const isText = (x: unknown, max = MAX_TEXT): x is string => typeof x === 'string' && x.length <= max;
