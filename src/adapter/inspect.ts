@@ -59,11 +59,21 @@ export class Inspect {
     ];
     const esr = await ctx.reg('ESR_EL1');
     if ((esr !== undefined && esr !== 0n) || this.s.lastStop?.reason === 'exception') {
-      scopes.push({
+      const fault: DebugProtocol.Scope = {
         name: 'Fault',
         variablesReference: this.s.vars.add({ kind: 'fault' }),
         expensive: false,
-      });
+      };
+      // At a fault the verdict is what the user stopped for: first, so VS Code opens it (it expands
+      // the first scope), instead of 31 general registers. Elsewhere it follows the registers.
+      const atFault =
+        this.s.lastStop?.reason === 'exception' ||
+        (await this.s.mmu.current().then(
+          (p) => p.atFault,
+          () => false,
+        ));
+      if (atFault) scopes.unshift(fault);
+      else scopes.push(fault);
     }
     return { scopes };
   }

@@ -32,6 +32,9 @@ void describe('lazyMmioFault filter, scenario b (a valid device page that was ne
     assert.equal(mmu.fault?.verdict.kind, 'lazyMmio');
     assert.equal(mmu.fault?.vector, 'Synchronous, current EL with SP0');
     assert.equal(mmu.fault?.far, '0x9010000');
+    // At a fault the Fault scope comes first (VS Code expands the first scope).
+    const scopes = (await dap.dc.scopesRequest({ frameId: frames[0].id })).body.scopes.map((x) => x.name);
+    assert.deepEqual(scopes, ['Fault', 'General', 'System']);
   });
 
   void test('next stop is the virtio fault, then the fw_cfg external abort does not stop (not lazy)', async () => {
