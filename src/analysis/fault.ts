@@ -9,7 +9,7 @@ import { vectorAt } from '../aarch64/vectors';
 import { GUARD_CALLS } from '../pvmfw/guardlog';
 import { faultVerdict, predictAccess } from '../pvmfw/verdict';
 import type { EsrInfo, FaultInfo, FaultVerdict } from '../shared/protocol';
-import { isGuardMappedPending, type GuardState } from './guardState';
+import { isGuardMappedPending, pageStateAt, type GuardState } from './guardState';
 import type { ProgramSymbols } from './input';
 import { hex, walkSteps } from './pte';
 
@@ -37,8 +37,13 @@ export function verdictForFault(
   t: Translation,
   lazyBit: number,
   guard: GuardState | undefined,
+  atFault = true,
 ): FaultVerdict {
   const page = far & ~0xfffn;
+  // After the fault stop (stepping the handler, or later), the verdict follows what the handler did
+  // to that page instead of being predicted again against tables it has already changed.
+  const followed = atFault ? undefined : followedVerdict(esr, page, t, guard);
+  if (followed) return followed;
   const v = faultVerdict(esr, far, t, lazyBit);
   if (v.kind !== 'lazyMmio') return { kind: v.kind, summary: v.summary };
   const ipa = `0x${page.toString(16).padStart(8, '0')}`;
@@ -58,6 +63,44 @@ export function verdictForFault(
     ...(v.splitLevel !== undefined ? { splitLevel: v.splitLevel } : {}),
     detail: v.summary,
   };
+}
+
+const TRANSLATION_FAULT = (esr: bigint) => (esr & ~0x143n) === 0x9600_0004n;
+
+/** A lazy-MMIO fault the handler has served or is serving, said as such. */
+function followedVerdict(
+  esr: bigint,
+  page: bigint,
+  t: Translation,
+  guard: GuardState | undefined,
+): FaultVerdict | undefined {
+  if (!TRANSLATION_FAULT(esr)) return undefined;
+  const ipa = `0x${page.toString(16).padStart(8, '0')}`;
+  const state = guard ? pageStateAt(guard, page) : undefined;
+  const mapIpa = hex(page);
+  if (t.pa !== undefined) {
+    if (state === 'validUnguarded')
+      return {
+        kind: 'externalAbort',
+        summary: `handled, but ${ipa} is valid at stage 1 without MMIO_GUARD_MAP: the retried access gets a synchronous external abort`,
+        mapIpa,
+      };
+    return {
+      kind: 'lazyMmio',
+      summary:
+        state === 'guardMapped'
+          ? `handled: ${ipa} is MMIO_GUARD_MAPped and valid at stage 1`
+          : `handled: ${ipa} is valid at stage 1`,
+      mapIpa,
+    };
+  }
+  if (state === 'guardMappedPending')
+    return {
+      kind: 'lazyMmio',
+      summary: `handler running: MMIO_GUARD_MAP of ${ipa} done, its stage-1 entry still lazy`,
+      mapIpa,
+    };
+  return undefined;
 }
 
 /** The verdict an access to the translated address would get now (lazy MMIO and so on). */
@@ -80,6 +123,8 @@ export interface FaultInput {
   /** The EL1&0 stage-1 regime of the stop (FAR is translated through it). */
   readonly el1: RegimeConfig;
   readonly guard: GuardState | undefined;
+  /** Whether the stop is the fault itself (else the verdict follows the handler's progress). */
+  readonly atFault: boolean;
 }
 
 /** The fault of a stop: at the EL2 vector the guest's hypercall, else ESR_EL1/FAR_EL1 and the verdict. */
@@ -125,6 +170,6 @@ export async function faultInfo(input: FaultInput): Promise<FaultInfo | undefine
     elr: hex(elr),
     ...(sym ? { elrSymbol: sym } : {}),
     walk: walkSteps(t.steps, input.lazyBit),
-    verdict: verdictForFault(esr, far, t, input.lazyBit, input.guard),
+    verdict: verdictForFault(esr, far, t, input.lazyBit, input.guard, input.atFault),
   };
 }

@@ -447,6 +447,21 @@ export function guardSummaryLines(b: GuardStateResponseBody): string[] {
   return lines;
 }
 
+/** The guard state of one page: its tracked region's run, or guardMapped outside the regions. */
+export function pageStateAt(snap: GuardState, page: bigint): PageGuardState | undefined {
+  for (const r of snap.regions) {
+    if (page < BigInt(r.start) || page >= BigInt(r.end)) continue;
+    const run = r.runs.find(
+      (x) => page >= BigInt(x.start) && page < BigInt(x.start) + BigInt(x.pages * PAGE),
+    );
+    if (run) return run.state;
+  }
+  const untracked = snap.untracked.some(
+    (x) => page >= BigInt(x.start) && page < BigInt(x.start) + BigInt(x.pages * PAGE),
+  );
+  return untracked ? 'guardMapped' : undefined;
+}
+
 /** Whether `page` is MMIO_GUARD_MAPped while its stage-1 entry is still lazy (inside the handler). */
 export function isGuardMappedPending(snap: GuardState, page: bigint): boolean {
   return snap.regions.some((r) =>

@@ -100,7 +100,9 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
     el1.result,
     stage2?.result,
   );
+  const atFault = input.reason === 'exception' || inVector(input.registers);
   const fault = await faultInfo({
+    atFault,
     registers: input.registers,
     reader: el1Reader,
     ...(input.symbols ? { symbols: input.symbols } : {}),
@@ -115,7 +117,7 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
     tables,
     guard,
     ...(fault ? { fault } : {}),
-    atFault: input.reason === 'exception' || inVector(input.registers),
+    atFault,
     computeMs: Math.round((performance.now() - t0) * 100) / 100,
   };
 }

@@ -98,6 +98,13 @@ void describe('launch the demo firmware and single-step the MMIO fault handler',
     const tr = await dap.custom<TranslateResponseBody>('translate', { address: '0x9010000' });
     assert.equal(tr.ok, false);
     assert.equal(tr.stage2?.ok, true, 'stage 2 maps the IPA once MMIO_GUARD_MAP ran');
+    // The fault's verdict follows the handler instead of being predicted again (#14 item 1).
+    const verdictNow = async () =>
+      new Map((await dap.scope('Fault')).map((v) => [v.name, v.value])).get('verdict') ?? '';
+    assert.equal(
+      await verdictNow(),
+      'handler running: MMIO_GUARD_MAP of 0x09010000 done, its stage-1 entry still lazy',
+    );
 
     let becameValid: MmuChangedEventBody | undefined;
     while ((await entryFor(dap, RTC))?.kind !== 'page') {
@@ -110,6 +117,8 @@ void describe('launch the demo firmware and single-step the MMIO fault handler',
     assert.equal(e?.descriptor, '0xe0000009010403');
     assert.equal(e?.changed, true);
     assert.equal(await pageState(dap, RTC), 'guardMapped');
+    // Still inside the handler, the page served: no "fails with InvalidPte" against today's tables.
+    assert.equal(await verdictNow(), 'handled: 0x09010000 is MMIO_GUARD_MAPped and valid at stage 1');
   });
 
   void test('virtio fault: the lazy 2 MiB block is split and mmuChanged says so', async () => {
