@@ -288,6 +288,35 @@ export function failureMessage(command: string, e: unknown): string {
 const MAX_MESSAGE = 2000;
 
 /** A failed response to `request` (whatever it looked like), with `message` for the user. */
+/**
+ * Requests whose errors the client shows in place (the Debug Console, a hover, a watch, the views'
+ * own requests): a notification on top would say the same thing twice. Errors of explicit actions
+ * (launch, continue, setVariable, ...) still notify, except a request that raced a resume.
+ */
+const SHOWN_IN_PLACE: ReadonlySet<string> = new Set([
+  'evaluate',
+  'completions',
+  'threads',
+  'stackTrace',
+  'scopes',
+  'variables',
+  'readMemory',
+  'disassemble',
+  'exceptionInfo',
+  'dataBreakpointInfo',
+  'pageTable',
+  'translate',
+  'guardState',
+  'regimes',
+]);
+
+/** Whether an error answer to `command` should pop a notification in the client. */
+export function showUserFor(command: string, message: string): boolean {
+  if (SHOWN_IN_PLACE.has(command)) return false;
+  // A step or a view request that lost a race with a resume: the next stop answers it.
+  return !/the target is running/.test(message);
+}
+
 export function errorResponse(request: unknown, message: string): DebugProtocol.ErrorResponse {
   const r = (typeof request === 'object' && request !== null ? request : {}) as Partial<
     Record<'seq' | 'command', unknown>
@@ -301,6 +330,12 @@ export function errorResponse(request: unknown, message: string): DebugProtocol.
     success: false,
     message: text,
     // `format` is a template: braces would be read as placeholders.
-    body: { error: { id: 1001, format: text.replace(/[{}]/g, ''), showUser: true } },
+    body: {
+      error: {
+        id: 1001,
+        format: text.replace(/[{}]/g, ''),
+        showUser: showUserFor(typeof r.command === 'string' ? r.command : '', text),
+      },
+    },
   };
 }

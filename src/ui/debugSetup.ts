@@ -5,7 +5,6 @@ import { appendFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { PvmfwDebugSession } from '../adapter';
 import { demoQemuArgs } from '../shared/demoLaunch';
-import { isCustomRequestCommand } from '../shared/protocol';
 import { CONFIG_SNIPPET_LABEL, DEBUG_TYPE, SETTING, SETTING_DEFAULT } from './ids';
 import type { MmuSessions } from './mmuSession';
 
@@ -58,48 +57,8 @@ export class ConfigurationProvider implements vscode.DebugConfigurationProvider 
  */
 export class AdapterFactory implements vscode.DebugAdapterDescriptorFactory {
   createDebugAdapterDescriptor(): vscode.DebugAdapterDescriptor {
-    return new vscode.DebugAdapterInlineImplementation(new ViewRequestsQuiet(new PvmfwDebugSession()));
-  }
-}
-
-interface ErrorResponse {
-  type: 'response';
-  command: string;
-  success: boolean;
-  body?: { error?: { showUser?: boolean } };
-}
-
-function isFailedResponse(m: unknown): m is ErrorResponse {
-  const r = m as Partial<ErrorResponse>;
-  return r.type === 'response' && r.success === false && typeof r.command === 'string';
-}
-
-/**
- * The views' own requests (pageTable, guardState, ...) can lose a race with a step the user just
- * started ("the target is running"); the views show such errors in place, so they must not also pop a
- * notification. Everything else passes through untouched.
- */
-class ViewRequestsQuiet implements vscode.DebugAdapter {
-  private readonly emitter = new vscode.EventEmitter<vscode.DebugProtocolMessage>();
-  readonly onDidSendMessage = this.emitter.event;
-  private readonly subscription: { dispose(): unknown };
-
-  constructor(private readonly inner: PvmfwDebugSession) {
-    this.subscription = inner.onDidSendMessage((m) => {
-      if (isFailedResponse(m) && isCustomRequestCommand(m.command) && m.body?.error)
-        m.body.error.showUser = false;
-      this.emitter.fire(m);
-    });
-  }
-
-  handleMessage(message: vscode.DebugProtocolMessage): void {
-    this.inner.handleMessage(message as Parameters<PvmfwDebugSession['handleMessage']>[0]);
-  }
-
-  dispose(): void {
-    this.subscription.dispose();
-    this.emitter.dispose();
-    this.inner.dispose();
+    // The adapter itself marks errors the views and the console show in place as not for a notification.
+    return new vscode.DebugAdapterInlineImplementation(new PvmfwDebugSession());
   }
 }
 

@@ -11,6 +11,7 @@ import {
   LIMITS,
   REQUEST_ARGS,
   type RequestCommand,
+  showUserFor,
 } from '../../../src/adapter/requestArgs';
 import { PvmfwDebugSession } from '../../../src/adapter/session';
 import { CUSTOM_REQUESTS } from '../../../src/shared/protocol';
@@ -225,6 +226,35 @@ void describe('PvmfwDebugSession dispatch (inline, no target)', () => {
     assert.equal(b.message, 'regimes failed: not an Error');
     assert.equal(c.message, "stackTrace: 'threadId' must be an integer, got undefined");
     assert.equal(d.success, true);
+  });
+
+  void test('errors the client shows in place never also pop a notification (#14 item 2)', async () => {
+    const { session, response } = inline();
+    const send = (seq: number, command: string, args: object) =>
+      session.handleMessage({ seq, type: 'request', command, arguments: args } as DebugProtocol.Request);
+    send(1, 'evaluate', { expression: 'banana', context: 'repl' });
+    send(2, 'evaluate', { expression: 'pte', context: 'repl' });
+    send(3, 'next', { threadId: 1 });
+    send(4, 'launch', { snapshot: '/nonexistent/file.pvmfw-snapshot' });
+    const [banana, pte, next, launch] = await Promise.all([1, 2, 3, 4].map(response));
+    const showUser = (r: DebugProtocol.Response) =>
+      (r.body as { error?: { showUser?: boolean } } | undefined)?.error?.showUser;
+    for (const r of [banana, pte]) {
+      assert.equal(r.success, false);
+      assert.equal(showUser(r), false, `${r.command}: ${r.message ?? ''}`);
+    }
+    assert.equal(next.success, false);
+    assert.equal(showUser(next), true, 'an explicit action that failed for another reason still notifies');
+    assert.equal(launch.success, false);
+    assert.equal(showUser(launch), true);
+    assert.match(launch.message ?? '', /cannot open the snapshot/);
+  });
+
+  void test('a step that raced a resume is answered quietly', () => {
+    assert.equal(showUserFor('next', 'the target is running: pause it first'), false);
+    assert.equal(showUserFor('stepIn', 'the target is running: pause it first'), false);
+    assert.equal(showUserFor('continue', 'not connected to a target'), true);
+    assert.equal(showUserFor('evaluate', 'anything'), false);
   });
 
   void test('monitor from a hover is refused before anything else is looked at', async () => {
