@@ -77,17 +77,20 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
     result: await walk(el1Config, el1Reader, opts),
     reader: el1Reader,
   };
+  // The words of every table the walks read, from the walks' own table pages: reading them again
+  // would cost the CLI a second pass over the gdbstub (2 MB for a kernel).
   const tables = new Map<number, TableSnapshot>();
   for (const w of [el1, stage2]) {
     if (!w) continue;
-    const infos = w.result.tables.filter((t) => t.read);
-    const bytes = await w.reader.read(infos.map((t) => ({ address: t.pa, length: t.entries * 8 })));
-    infos.forEach((info, i) => {
-      const b = bytes[i];
-      if (b instanceof Error) return;
-      const root = w.result.roots.find((r) => r.base === info.base);
-      if (root) tables.set(Number(info.pa), { info, fmt: root.fmt, regime: w.config, words: toWords(b) });
-    });
+    const byPa = new Map(w.result.tables.filter((t) => t.read).map((t) => [Number(t.pa), t]));
+    const pages = w.result.store.pages;
+    for (let k = 0; k < pages.count; k++) {
+      const info = byPa.get(pages.pa[k]);
+      const root = info && w.result.roots.find((r) => r.base === info.base);
+      if (!info || !root) continue;
+      const words = pages.data[k].subarray(0, info.entries * 2);
+      tables.set(pages.pa[k], { info, fmt: root.fmt, regime: w.config, words });
+    }
   }
   const guard = await guardState(
     {
