@@ -2,8 +2,7 @@
 // physical page cache over the gdbstub, the program's symbols, QEMU's RAM map) and hands them to the
 // analysis core (src/analysis), keeps that picture for the stop, and answers the custom requests
 // from it. All semantics live in src/analysis; nothing here decides what an entry or a fault means.
-import { REGIME_REGISTERS, regimeFromRegisters } from '../aarch64/regime';
-import { translate } from '../aarch64/translate';
+import { REGIME_REGISTERS } from '../aarch64/regime';
 import {
   analyzeStop,
   explainUnreadable,
@@ -13,14 +12,17 @@ import {
   STOP_REGISTERS,
   stopSummary,
   translateIn,
+  translateEl1,
   translateQuery,
   verdictForFault,
   programSymbols,
+  programIdentity,
+  makeSnapshot,
+  RecordingReader,
+  type ProgramIdentity,
   type StopInput,
   type StopPicture,
 } from '../analysis';
-import { programIdentity, type ProgramIdentity } from '../analysis/program';
-import { makeSnapshot, RecordingReader } from '../analysis/snapshot';
 import type { GdbClient } from '../gdb';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -40,9 +42,8 @@ import type {
 import type { LoadedProgram } from '../target/connect';
 import { PhysCache } from '../target/physCache';
 import type { TargetPort } from '../target/port';
-import { stubName } from '../target/registers';
 import type { Stop } from '../target/runControl';
-import type { StopContext } from '../target/stopContext';
+import { StopContext } from '../target/stopContext';
 import type { SymbolTable } from '../elf/symbolTable';
 
 /** What the MMU model needs of the session, and nothing more. */
@@ -208,19 +209,13 @@ export class MmuModel {
 
   /** The pvmfw verdict for a data abort with this ESR and FAR (exception filters, before the stop). */
   async verdictFor(esr: bigint, far: bigint, threadId: number): Promise<FaultVerdict | undefined> {
-    // Called while classifying a stop, before the session has a context for it: read afresh.
+    // Called while classifying a stop, before the session has a context for it: read afresh, through
+    // a stop context of its own (the stub's register names), and walk stage 1 as the CPU does, its
+    // tables read through stage 2 when HCR_EL2.VM is set.
     this.cache.clear();
-    const gdb = this.s.need(this.s.gdb);
-    const present = (x: string) => gdb.registers.get(x) !== undefined;
-    const names = REGIME_REGISTERS.el1.map((n) => stubName(n, present)).filter((n): n is string => !!n);
-    const raw = await gdb.readRegisters(names, threadId);
-    const regs: Record<string, bigint | undefined> = {};
-    for (const n of REGIME_REGISTERS.el1) {
-      const real = stubName(n, present);
-      regs[n] = real === undefined ? undefined : raw.get(real);
-    }
-    const t = await translate(regimeFromRegisters('el1', regs), this.cache, far);
-    return verdictForFault(esr, far, t, this.lazyBit, this.previous?.guard);
+    const regs = await new StopContext(this.s.need(this.s.port), threadId, -1).regs(STOP_REGISTERS);
+    const two = await translateEl1(Object.fromEntries(regs), this.cache, far);
+    return verdictForFault(esr, far, two.stage1, this.lazyBit, this.previous?.guard);
   }
 
   async fault(_ctx: StopContext): Promise<FaultInfo | undefined> {
