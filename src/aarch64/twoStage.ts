@@ -7,7 +7,7 @@
 import { combineMemAttrs, combinePerms } from './combine';
 import type { MemoryType } from './mair';
 import type { PhysRange, PhysReader } from './reader';
-import type { RegimeConfig } from './regime';
+import { regimeFromRegisters, type RegimeConfig, type Registers } from './regime';
 import { type Access, translate, type TranslateFaultKind, type Translation } from './translate';
 
 export interface TwoStageFault {
@@ -112,6 +112,17 @@ function stage2Access(a: Access): Access {
 function s1AttrByte(regime: RegimeConfig, attrIndx: number): number | undefined {
   const mair = regime.registers[regime.kind === 'el2' ? 'MAIR_EL2' : 'MAIR_EL1'];
   return mair === undefined ? undefined : Number((mair >> BigInt(8 * attrIndx)) & 0xffn);
+}
+
+/**
+ * The stage-2 regime when it applies to EL1&0 at this stop: HCR_EL2.VM = 1. Undefined when VM = 0
+ * or when HCR_EL2 could not be read (no EL2 registers: a guest without virtualization), as the
+ * picture decides it. A VM = 1 whose VTTBR_EL2 or VTCR_EL2 is unreadable still applies: its
+ * translation is then unknown, not single-stage.
+ */
+export function stage2For(registers: Registers): RegimeConfig | undefined {
+  const c = regimeFromRegisters('stage2', registers);
+  return c.mmuEnabled === true ? c : undefined;
 }
 
 /**

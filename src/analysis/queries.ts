@@ -19,7 +19,8 @@ import { annotateEntry } from './guardState';
 import type { RegimeWalk, StopPicture } from './picture';
 import { toWords } from './picture';
 import { buildEntry, hex, regimeInfo, walkSteps } from './pte';
-import { stage2Body, stage2For, twoStageBody } from './translation';
+import { stage2For } from '../aarch64/twoStage';
+import { stage2Body, twoStageBody } from './translation';
 
 const lazyBitOf = (p: StopPicture) => p.input.options.lazyBit;
 

@@ -3,22 +3,11 @@
 // The adapter's translate request, the Debug Console and the CLI's `translate` all call this.
 import { formatPerms } from '../aarch64/leaf';
 import type { PhysReader } from '../aarch64/reader';
-import { regimeFromRegisters, type RegimeConfig, type Registers } from '../aarch64/regime';
+import { regimeFromRegisters, type Registers } from '../aarch64/regime';
 import type { Access, Translation } from '../aarch64/translate';
-import { translateTwoStage, type TwoStageTranslation } from '../aarch64/twoStage';
+import { stage2For, translateTwoStage, type TwoStageTranslation } from '../aarch64/twoStage';
 import type { TranslateResponseBody } from '../shared/protocol';
 import { hex, walkSteps } from './pte';
-
-/**
- * The stage-2 regime when it applies to EL1&0 at this stop: HCR_EL2.VM = 1. Undefined when VM = 0
- * or when HCR_EL2 could not be read (no EL2 registers: a guest without virtualization), as the
- * picture decides it. A VM = 1 whose VTTBR_EL2 or VTCR_EL2 is unreadable still applies: its
- * translation is then unknown, not single-stage.
- */
-export function stage2For(registers: Registers): RegimeConfig | undefined {
-  const c = regimeFromRegisters('stage2', registers);
-  return c.mmuEnabled === true ? c : undefined;
-}
 
 /** VA -> (IPA ->) PA of an EL1&0 address at a stop with these registers, over physical memory. */
 export function translateEl1(

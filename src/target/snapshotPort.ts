@@ -1,10 +1,11 @@
 // A snapshot as a target: the registers and physical ranges it recorded, read-only, one vCPU, no
-// monitor. Virtual reads translate through the recorded EL1&0 tables, as the CPU would; anything
+// monitor. Virtual reads translate through the recorded EL1&0 tables and, when HCR_EL2.VM is set,
+// the recorded stage 2, as the CPU (and QEMU's `m`) would; anything
 // the capture did not read is an error that says so (a snapshot holds the tables and what the
 // analysis read, not the guest's RAM).
 import type { PhysImage, PhysRange } from '../aarch64/reader';
 import { regimeFromRegisters } from '../aarch64/regime';
-import { translate } from '../aarch64/translate';
+import { stage2For, translateTwoStage } from '../aarch64/twoStage';
 import type { TargetPort } from './port';
 
 export class SnapshotReadError extends Error {}
@@ -60,11 +61,12 @@ export class SnapshotPort implements TargetPort {
 
   async readMemory(address: bigint, length: number): Promise<Uint8Array> {
     const regime = regimeFromRegisters('el1', this.values);
+    const stage2 = stage2For(this.values);
     const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
       const va = address + BigInt(done);
-      const t = await translate(regime, this.image, va);
+      const t = await translateTwoStage(regime, stage2, this.image, va);
       if (t.pa === undefined)
         throw new SnapshotReadError(
           `${hex(va)} has no translation in ${this.label}: ${t.fault?.message ?? 'unmapped'}`,

@@ -8,6 +8,7 @@ import { SessionSetupError } from '../../../src/target/connect';
 import type { Stop } from '../../../src/target/runControl';
 import { SnapshotPort } from '../../../src/target/snapshotPort';
 import { Target, type TargetListener } from '../../../src/target/target';
+import { ramPa, twoStageLike } from '../aarch64/twoStageFixtures';
 
 function recorder(): { listener: TargetListener; stops: Stop[]; exits: number[]; output: string[] } {
   const stops: Stop[] = [];
@@ -117,5 +118,21 @@ void describe('Target', () => {
     );
     assert.equal(target.qemu, undefined);
     assert.equal(target.mode, 'launch');
+  });
+});
+
+void describe('SnapshotPort virtual reads', () => {
+  void test("go through stage 2 when HCR_EL2.VM is set, as QEMU's `m` does", async () => {
+    const f = twoStageLike().build();
+    // VA 0x8020_3000 is a data page at IPA 0x8020_3000; stage 2 moves RAM to RAM_PA.
+    const va = 0x8020_3008n;
+    const pa = ramPa(va);
+    assert.notEqual(pa, va);
+    f.mem.write(va, Uint8Array.from([0xee, 0xee, 0xee, 0xee]));
+    f.mem.write(pa, Uint8Array.from([0x11, 0x22, 0x33, 0x44]));
+    const port = new SnapshotPort(f.regs, f.mem, 'snapshot two-stage.json');
+    assert.deepEqual([...(await port.readMemory(va, 4))], [0x11, 0x22, 0x33, 0x44]);
+    // A VA that does not translate is an error that says so, never stale bytes.
+    await assert.rejects(port.readMemory(0x0902_0000n, 4), /has no translation in snapshot two-stage\.json/);
   });
 });
