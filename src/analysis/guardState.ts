@@ -17,7 +17,7 @@ import {
 } from '../shared/protocol';
 import type { PhysReader } from '../aarch64/reader';
 import type { WalkResult } from '../aarch64/walk';
-import { hasUnsupportedBits, unsupportedBitNames } from '../pvmfw/flags';
+import { hasUnsupportedBits, unsupportedTableDescriptor } from '../pvmfw/flags';
 import { GUARD_CALLS, GUARD_LOG_MAGIC } from '../pvmfw/guardlog';
 import type { ProgramSymbols } from './input';
 import { leavesOf } from './leaves';
@@ -319,13 +319,12 @@ class GuardReader {
     for (const t of pvmfw ? el1.tables : []) {
       if (anomalies.length >= MAX_ANOMALIES) break;
       if (t.parentDesc === undefined || t.base !== 'TTBR0_EL1') continue;
-      const lo = Number(t.parentDesc & 0xffff_ffffn);
-      const hi = Number(t.parentDesc >> 32n);
-      if (hasUnsupportedBits(lo, hi))
+      const message = unsupportedTableDescriptor(t.parentDesc);
+      if (message)
         anomalies.push({
           code: 'unsupportedFlags',
           severity: 'warning',
-          message: `table descriptor ${hex(t.parentDesc)} sets ${unsupportedBitNames(lo, hi).join(', ')}: aarch64-paging 0.4.0 panics "Unsupported PTE flags set" if pvmfw visits it`,
+          message,
           regime: 'TTBR0_EL1',
           va: hex(t.vaStart),
           ...(t.parentDescAddr !== undefined ? { descriptorAddress: hex(t.parentDescAddr) } : {}),
@@ -410,13 +409,9 @@ function untrackedGuardMapped(
 /** Adds the guard state and anomalies of a stage-1 entry (tree tooltips, pte command). */
 export function annotateEntry(e: PteEntry, snap: GuardState): void {
   if (e.regime !== 'TTBR0_EL1') return;
-  const va = BigInt(e.vaStart);
-  for (const r of snap.regions) {
-    if (va < BigInt(r.start) || va >= BigInt(r.end)) continue;
-    const run = r.runs.find((x) => va >= BigInt(x.start) && va < BigInt(x.start) + BigInt(x.pages * PAGE));
-    if (run && e.size <= PAGE) e.guard = run.state;
-    else if (run && e.kind === 'lazy') e.guard = 'lazy';
-  }
+  const run = runAt(snap.regions, BigInt(e.vaStart));
+  if (run && e.size <= PAGE) e.guard = run.state;
+  else if (run && e.kind === 'lazy') e.guard = 'lazy';
   const mine = snap.anomalies.filter(
     (a) =>
       a.descriptorAddress === e.descriptorAddress ||
@@ -447,29 +442,26 @@ export function guardSummaryLines(b: GuardStateResponseBody): string[] {
   return lines;
 }
 
+const inRun = (x: PageRun, a: bigint) => a >= BigInt(x.start) && a < BigInt(x.start) + BigInt(x.pages * PAGE);
+
+/** The run of a tracked region that holds `address`. */
+function runAt(regions: readonly GuardRegion[], address: bigint): PageRun | undefined {
+  for (const r of regions) {
+    if (address < BigInt(r.start) || address >= BigInt(r.end)) continue;
+    const run = r.runs.find((x) => inRun(x, address));
+    if (run) return run;
+  }
+  return undefined;
+}
+
 /** The guard state of one page: its tracked region's run, or guardMapped outside the regions. */
 export function pageStateAt(snap: GuardState, page: bigint): PageGuardState | undefined {
-  for (const r of snap.regions) {
-    if (page < BigInt(r.start) || page >= BigInt(r.end)) continue;
-    const run = r.runs.find(
-      (x) => page >= BigInt(x.start) && page < BigInt(x.start) + BigInt(x.pages * PAGE),
-    );
-    if (run) return run.state;
-  }
-  const untracked = snap.untracked.some(
-    (x) => page >= BigInt(x.start) && page < BigInt(x.start) + BigInt(x.pages * PAGE),
-  );
-  return untracked ? 'guardMapped' : undefined;
+  const run = runAt(snap.regions, page);
+  if (run) return run.state;
+  return snap.untracked.some((x) => inRun(x, page)) ? 'guardMapped' : undefined;
 }
 
 /** Whether `page` is MMIO_GUARD_MAPped while its stage-1 entry is still lazy (inside the handler). */
 export function isGuardMappedPending(snap: GuardState, page: bigint): boolean {
-  return snap.regions.some((r) =>
-    r.runs.some(
-      (x) =>
-        x.state === 'guardMappedPending' &&
-        page >= BigInt(x.start) &&
-        page < BigInt(x.start) + BigInt(x.pages * PAGE),
-    ),
-  );
+  return runAt(snap.regions, page)?.state === 'guardMappedPending';
 }

@@ -12,7 +12,13 @@ import {
   joinHalves,
 } from '../aarch64';
 import { REF_INDEX_BITS, REF_INDEX_MASK, stateOf, uniformRest } from '../aarch64/leafstore';
-import { ACCEPTED_HI, ACCEPTED_LO, hasUnsupportedBits, unsupportedBitNames, DEFAULT_LAZY_BIT } from './flags';
+import {
+  ACCEPTED_HI,
+  ACCEPTED_LO,
+  unsupportedBitNames,
+  unsupportedTableDescriptor,
+  DEFAULT_LAZY_BIT,
+} from './flags';
 import type { GuardReplay } from './guardlog';
 
 export type LazyState = 'pending' | 'mapped' | null;
@@ -124,16 +130,14 @@ export function classify(
       message: d.message,
     });
   for (const t of s1.tables) {
-    if (t.parentDesc === undefined) continue;
-    const lo = Number(t.parentDesc & 0xffff_ffffn);
-    const hi = Number(t.parentDesc >> 32n);
-    if (hasUnsupportedBits(lo, hi))
+    const message = t.parentDesc === undefined ? undefined : unsupportedTableDescriptor(t.parentDesc);
+    if (message)
       anomalies.push({
         kind: 'unsupportedFlags',
         severity: 'warning',
         va: t.vaStart,
         ...(t.parentDescAddr !== undefined ? { descAddr: t.parentDescAddr } : {}),
-        message: `table descriptor ${hex(t.parentDesc, 16)} sets ${unsupportedBitNames(lo, hi).join(', ')}: aarch64-paging 0.4.0 panics "Unsupported PTE flags set" if pvmfw visits it`,
+        message,
       });
   }
 

@@ -29,3 +29,14 @@ export function unsupportedBitNames(lo: number, hi: number): string[] {
 export function hasUnsupportedBits(lo: number, hi: number): boolean {
   return (lo & ~ACCEPTED_LO) !== 0 || (hi & ~ACCEPTED_HI) !== 0;
 }
+
+/**
+ * What pvmfw would say of a table descriptor with bits outside aarch64-paging 0.4.0's Attributes
+ * (it panics when it visits one), or undefined when the descriptor is fine.
+ */
+export function unsupportedTableDescriptor(desc: bigint): string | undefined {
+  const lo = Number(desc & 0xffff_ffffn);
+  const hi = Number(desc >> 32n);
+  if (!hasUnsupportedBits(lo, hi)) return undefined;
+  return `table descriptor 0x${desc.toString(16).padStart(16, '0')} sets ${unsupportedBitNames(lo, hi).join(', ')}: aarch64-paging 0.4.0 panics "Unsupported PTE flags set" if pvmfw visits it`;
+}
