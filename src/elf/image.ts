@@ -130,20 +130,33 @@ export class ElfImage {
   }
 
   /**
-   * Addresses where `line` of `file` starts, moved to the nearest following line that has code. At
-   * most one address per function (its lowest), as a debugger places one location per function.
+   * Addresses where `line` of `file` starts, moved to the nearest following line that has code: its
+   * statement rows, one per block (function, inlined instance) — the lowest of each, as gdb binds
+   * one location per block.
    */
   addressesForLine(file: string, line: number): LineAddress[] {
     const hit = this.debugInfo().lines.rowsForLine(file, line);
     if (!hit) return [];
-    const perFunction = new Map<string, bigint>();
+    const perBlock = new Map<string, bigint>();
     for (const { address } of hit.rows) {
-      const fn = this.functionAt(address);
-      const key = fn ? `${fn.name}@${fn.low}` : `@${address}`;
-      const prev = perFunction.get(key);
-      if (prev === undefined || address < prev) perFunction.set(key, address);
+      const key = this.blockKey(address);
+      const prev = perBlock.get(key);
+      if (prev === undefined || address < prev) perBlock.set(key, address);
     }
-    return [...perFunction.values()].sort(cmpBig).map((address) => ({ address, line: hit.line }));
+    return [...perBlock.values()].sort(cmpBig).map((address) => ({ address, line: hit.line }));
+  }
+
+  /** The innermost block holding `addr` for grouping breakpoint locations. */
+  protected blockKey(address: bigint): string {
+    const fn = this.functionAt(address);
+    return fn ? `${fn.name}@${fn.low}` : `@${address}`;
+  }
+
+  /** Where the body of the function entered at `low` starts: see LineIndex.prologueEnd. */
+  prologueEnd(low: bigint): { address: bigint; line: number } | undefined {
+    const fn = this.functionAt(low);
+    if (!fn || fn.low !== low) return undefined;
+    return this.debugInfo().lines.prologueEnd(low, fn.high);
   }
 
   /** The function holding `addr`: from DWARF subprograms, else from sized FUNC symbols. */

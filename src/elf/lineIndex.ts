@@ -71,10 +71,22 @@ export class LineIndex {
     return found && addr < found.high ? found : undefined;
   }
 
+  /**
+   * The row covering `addr`; when several rows share its address and the last is not a statement,
+   * the last one that is (as gdb picks: `x = f();` inlined at -O2 stacks rows on one address).
+   */
   lineForAddress(addr: bigint): SourceLocation | undefined {
     const s = this.spanAt(addr);
     if (!s) return undefined;
-    const row = s.table.rows[s.row];
+    const rows = s.table.rows;
+    let i = s.row;
+    if (!rows[i].isStmt)
+      for (let j = i - 1; j >= 0 && rows[j].address === rows[i].address && !rows[j].endSequence; j--)
+        if (rows[j].isStmt && rows[j].line !== 0) {
+          i = j;
+          break;
+        }
+    const row = rows[i];
     return {
       file: pathOf(s.table, row),
       line: row.line,
@@ -123,8 +135,10 @@ export class LineIndex {
 
   /**
    * Rows for `line` of `file` (or, if that line has no code, of the nearest following line that
-   * has), one per place the line starts: the first is_stmt row of each run of that line. The file
-   * matches by the longest common path suffix, so the client and build directories may differ.
+   * has): every is_stmt row of that line, one per address. At -O2 a line's statement may follow a
+   * non-statement row of the same line, and a line may have code in several places (loop copies,
+   * inlined instances): the caller decides which of them are distinct locations. The file matches
+   * by the longest common path suffix, so the client and build directories may differ.
    */
   rowsForLine(
     file: string,
@@ -156,17 +170,42 @@ export class LineIndex {
     }
     if (target === Infinity) return undefined;
     const rows: { address: bigint; table: LineTable }[] = [];
+    const seen = new Set<bigint>();
     for (const { table, files } of matches) {
-      const all = table.rows;
-      for (let i = 0; i < all.length; i++) {
-        const r = all[i];
-        if (r.endSequence || !r.isStmt || r.line !== target || !files.has(r.file)) continue;
-        const prev = all[i - 1];
-        const startsRun = !prev || prev.endSequence || prev.line !== r.line || prev.file !== r.file;
-        if (startsRun) rows.push({ address: r.address, table });
+      for (const r of table.rows) {
+        if (r.endSequence || !r.isStmt || r.line !== target || !files.has(r.file) || seen.has(r.address))
+          continue;
+        seen.add(r.address);
+        rows.push({ address: r.address, table });
       }
     }
+    rows.sort((a, b) => cmpBig(a.address, b.address));
     return { line: target, rows };
+  }
+
+  /**
+   * Where a function's body starts (what a debugger skips to on entering it): the row marked
+   * prologue_end (DWARF 5) when the producer gave one, else the second row of the function (GCC
+   * always emits a row before the prologue and one after it, even at the same address). The line is
+   * the last statement row at that address. Undefined when the function has fewer than two rows.
+   */
+  prologueEnd(low: bigint, high: bigint): { address: bigint; line: number } | undefined {
+    const s = this.spanAt(low);
+    if (!s) return undefined;
+    const rows = s.table.rows;
+    let first = s.row;
+    while (first > 0 && rows[first - 1].address === low && !rows[first - 1].endSequence) first--;
+    let end: number | undefined;
+    for (let i = first; i < rows.length && !rows[i].endSequence && rows[i].address < high; i++)
+      if (rows[i].prologueEnd) {
+        end = i;
+        break;
+      }
+    if (end === undefined && first + 1 < rows.length && !rows[first + 1].endSequence) end = first + 1;
+    if (end === undefined || rows[end].address >= high) return undefined;
+    const address = rows[end].address;
+    const loc = this.lineForAddress(address);
+    return loc ? { address, line: loc.line } : undefined;
   }
 }
 

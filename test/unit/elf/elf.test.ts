@@ -13,13 +13,23 @@ const mainSource = readFileSync(join(ROOT, 'test/fixtures/elf/main.c'), 'utf8').
 /** 1-based line number of the first source line containing `text`. */
 const lineOf = (text: string) => mainSource.findIndex((l) => l.includes(text)) + 1;
 
-/** The row that covers each address: the last row at an address before the next address. */
-function coveringRows(rows: OracleRow[]): OracleRow[] {
+/**
+ * The row that covers each address: the last row at an address before the next address, or, when
+ * that one is not a statement, the last statement row at the same address (gdb's find_pc_line).
+ */
+function coveringRows(rows: OracleRow[], preferStatement = true): OracleRow[] {
   const out: OracleRow[] = [];
   for (let i = 0; i + 1 < rows.length; i++) {
-    const r = rows[i];
+    let r = rows[i];
     const next = rows[i + 1];
-    if (r.line !== undefined && next.address > r.address) out.push(r);
+    if (r.line === undefined || next.address <= r.address) continue;
+    for (
+      let j = i - 1;
+      preferStatement && !r.isStmt && j >= 0 && rows[j].address === r.address && rows[j].line !== undefined;
+      j--
+    )
+      if (rows[j].isStmt) r = rows[j];
+    out.push(r);
   }
   return out;
 }
@@ -107,7 +117,7 @@ for (const [dwarf, opt] of variants) {
     });
 
     void test('lineRangeAt spans the contiguous rows of one line', () => {
-      for (const r of coveringRows(oracle)) {
+      for (const r of coveringRows(oracle, false)) {
         const range = image.lineRangeAt(r.address)!;
         assert.ok(range.start <= r.address && r.address < range.end);
         assert.equal(range.line, r.line);
