@@ -52,6 +52,9 @@ extern pte_t pt_root[PT_ENTRIES];
 typedef int (*pte_updater)(uint64_t start, uint64_t end, pte_t *desc, int level);
 int map_range(uint64_t start, uint64_t end, uint64_t flags);
 int modify_range(uint64_t start, uint64_t end, pte_updater f);
+#if DEMO_GEN >= 2024
+int split_range(uint64_t start, uint64_t end);
+#endif
 pte_t *pte_lookup(uint64_t va, int *level);
 void mmu_enable(void);
 
@@ -73,6 +76,14 @@ int handle_mmio_fault(uint64_t addr);
 int mmio_unmap_all(void);
 int verify_lazy_mapped_block(uint64_t start, uint64_t end, pte_t *desc, int level);
 int mmio_guard_unmap_page(uint64_t start, uint64_t end, pte_t *desc, int level);
+#if DEMO_GEN >= 2024
+/* The MMIO-guard granule MMIO_GUARD_INFO answered (pvmfw since 2024 follows the hypervisor's). */
+extern uint64_t mmio_guard_granule;
+int mmio_set_valid(uint64_t start, uint64_t end, pte_t *desc, int level);
+#define MMIO_GUARD_GRANULE mmio_guard_granule
+#else
+#define MMIO_GUARD_GRANULE PAGE_SIZE /* PVMFW_PAGE_SIZE at the seed */
+#endif
 
 /* exceptions.c */
 void sync_exception_current(uint64_t elr, uint64_t spsr);

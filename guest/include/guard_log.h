@@ -58,7 +58,10 @@ _Static_assert(__builtin_offsetof(struct guard_log, entries) == 0x20, "guard_log
  * `hyp_state`: the stub's other state the debugger may show.
  *   0x00 magic "HYPS" (0x53505948), 0x04 enrolled (u32, 0/1), 0x08 guard_mapped (u64, pages mapped
  *   now), 0x10 injected_aborts (u64), 0x18 last_abort_ipa (u64), 0x20 last_abort_far (u64),
- *   0x28 last_abort_esr_el2 (u64).
+ *   0x28 last_abort_esr_el2 (u64), 0x30 s2_repr (u32: 0 valid device pages, 1 pKVM's
+ *   KVM_INVALID_PTE_MMIO_NOTE, 2 pKVM's legacy 0x9a9a929e; see stage2.h), 0x34 granule (u32, the
+ *   MMIO-guard granule in bytes), 0x38 emulated_accesses (u64, guest device accesses done at EL2
+ *   after a stage-2 abort on an annotated entry). guard_mapped counts granules.
  */
 #define HYP_STATE_MAGIC 0x53505948u
 
@@ -70,6 +73,11 @@ struct hyp_state {
 	uint64_t last_abort_ipa;
 	uint64_t last_abort_far;
 	uint64_t last_abort_esr_el2;
+	uint32_t s2_repr;
+	uint32_t granule;
+	uint64_t emulated_accesses;
 };
+
+_Static_assert(__builtin_offsetof(struct hyp_state, emulated_accesses) == 0x38, "hyp_state layout");
 
 #endif

@@ -113,8 +113,15 @@ void el1_main(void)
 	init_page_table();
 	mmu_enable();
 	int64_t granule = mmio_guard_info();
+#if DEMO_GEN >= 2024
+	/* pvmfw since 2024 guard-maps in the hypervisor's granule: a power of two, 4 KiB to 64 KiB. */
+	if (granule < (int64_t)PAGE_SIZE || granule > 0x10000 || (granule & (granule - 1)))
+		panic("MMIO guard granule unsupported");
+	mmio_guard_granule = (uint64_t)granule;
+#else
 	if (granule != (int64_t)PAGE_SIZE)
 		panic("MMIO guard granule is not 4 KiB");
+#endif
 	/* No console output between ENROLL and the console's MAP: the stub would refuse it. */
 	if (mmio_guard_enroll() || mmio_guard_map(UART_BASE))
 		panic("MMIO guard: enroll/console map failed");

@@ -18,13 +18,19 @@
 #define IPA_LIMIT (1ul << (64 - S2_T0SZ))
 #define RAM_BLOCK_BASE 0x40000000ul
 
+#if S2_GRANULE_SHIFT == 14
+#define S2_POOL_PAGES 8
+#else
 #define S2_POOL_PAGES 16
+#endif
 #define ESR_EC(esr) ((uint32_t)((esr) >> 26) & 0x3f)
 #define EC_HVC64 0x16
 #define EC_SMC64 0x17
 #define EC_IABT_LOW 0x20
 #define EC_DABT_LOW 0x24
 #define ESR_S1PTW (1ul << 7)
+#define ESR_ISV (1ul << 24)
+#define ESR_IL (1ul << 25)
 #define INJECTED_DABT_ESR 0x96000010ul /* EC 0x25 (same EL), IL, DFSC sync external abort */
 #define INJECTED_IABT_ESR 0x86000010ul /* EC 0x21 */
 
@@ -50,15 +56,20 @@ __attribute__((used)) struct guard_log guard_log = {
 	.entry_size = sizeof(struct guard_log_entry),
 };
 
-__attribute__((used)) struct hyp_state hyp_state = {.magic = HYP_STATE_MAGIC};
+__attribute__((used)) struct hyp_state hyp_state = {.magic = HYP_STATE_MAGIC, .granule = S2_GRANULE};
 
-/* Stage-2 root (level 1, 512 entries for a 39-bit IPA) and the pool its subtables come from. */
+/*
+ * Stage-2 root (level 1: 512 entries for a 39-bit IPA at 4 KiB, the first 8 at 16 KiB) and the
+ * pool its subtables come from (one granule each).
+ */
 __attribute__((used, aligned(4096))) uint64_t s2_root[512];
-__attribute__((used, aligned(4096))) uint64_t s2_pool[S2_POOL_PAGES][512];
+__attribute__((used, aligned(S2_GRANULE))) uint64_t s2_pool[S2_POOL_PAGES][S2_TABLE_ENTRIES];
 __attribute__((used)) uint32_t s2_pool_used;
 
 void el2_panic_park(void) __attribute__((noreturn));
 extern char secondary_entry[];
+/* The EL1 firmware's DTB reader (guest/src/fdt.c): plain loads, fine with the EL2 MMU off. */
+const char *fdt_bootargs(uint64_t dtb);
 
 #define sysreg_read(r)                                        \
 	({                                                    \
@@ -124,9 +135,14 @@ static uint64_t *s2_alloc_table(void)
 	if (s2_pool_used >= S2_POOL_PAGES)
 		return 0;
 	uint64_t *t = s2_pool[s2_pool_used++];
-	for (int i = 0; i < 512; i++)
+	for (unsigned i = 0; i < S2_TABLE_ENTRIES; i++)
 		t[i] = 0;
 	return t;
+}
+
+static unsigned s2_shift(int level)
+{
+	return S2_GRANULE_SHIFT + S2_TABLE_BITS * (unsigned)(3 - level);
 }
 
 /* Level-3 entry for ipa, creating level-2/3 tables when create is set. */
@@ -134,8 +150,7 @@ static uint64_t *s2_leaf(uint64_t ipa, int create)
 {
 	uint64_t *table = s2_root;
 	for (int level = 1; level < 3; level++) {
-		unsigned shift = 12 + 9 * (3 - level);
-		uint64_t *e = &table[(ipa >> shift) & 511];
+		uint64_t *e = &table[(ipa >> s2_shift(level)) & (S2_TABLE_ENTRIES - 1)];
 		if ((*e & 3) != 3) {
 			if (*e != 0 || !create)
 				return 0;
@@ -147,7 +162,48 @@ static uint64_t *s2_leaf(uint64_t ipa, int create)
 		}
 		table = (uint64_t *)(*e & 0x0000fffffffff000ul);
 	}
-	return &table[(ipa >> 12) & 511];
+	return &table[(ipa >> S2_GRANULE_SHIFT) & (S2_TABLE_ENTRIES - 1)];
+}
+
+#if S2_GRANULE_SHIFT == 14
+/* The level-2 table under s2_root[index] (16 KiB: no level-1 blocks), created on first use. */
+static uint64_t *s2_l2_table(unsigned index)
+{
+	if (!(s2_root[index] & S2_VALID)) {
+		uint64_t *t = s2_alloc_table();
+		if (!t)
+			return 0;
+		s2_root[index] = (uint64_t)t | S2_VALID | S2_TABLE_OR_PAGE;
+	}
+	return (uint64_t *)(s2_root[index] & 0x0000fffffffff000ul);
+}
+
+/* Fills (or, with attrs 0, clears) [ipa, ipa + 1 GiB) with 32 MiB level-2 blocks. */
+static void s2_blocks_1g(uint64_t ipa, uint64_t attrs)
+{
+	uint64_t *l2 = s2_l2_table((unsigned)(ipa >> s2_shift(1)) & (S2_TABLE_ENTRIES - 1));
+	unsigned first = (unsigned)(ipa >> s2_shift(2)) & (S2_TABLE_ENTRIES - 1);
+	for (unsigned i = 0; l2 && i < (1u << (30 - s2_shift(2))); i++)
+		l2[first + i] = attrs ? (ipa + ((uint64_t)i << s2_shift(2))) | attrs : 0;
+}
+#endif
+
+/* The entry a guard-mapped granule gets in the stage-2 representation selected at boot. */
+static uint64_t s2_guard_entry(uint64_t ipa)
+{
+	switch (hyp_state.s2_repr) {
+	case S2_REPR_PKVM_NOTE:
+		return KVM_INVALID_PTE_MMIO_NOTE;
+	case S2_REPR_PKVM_LEGACY:
+		return KVM_MMIO_NOTE_LEGACY;
+	default:
+		return ipa | S2_DEVICE_PAGE;
+	}
+}
+
+static int s2_is_guard_entry(uint64_t e, uint64_t ipa)
+{
+	return e != 0 && e == s2_guard_entry(ipa);
 }
 
 static void s2_tlb_flush_ipa(uint64_t ipa)
@@ -165,9 +221,14 @@ static void s2_tlb_flush_ipa(uint64_t ipa)
 static int64_t guard_enroll(void)
 {
 	if (!hyp_state.enrolled) {
-		/* From now on MMIO reaches EL1 only page by page, through MMIO_GUARD_MAP. */
+		/* From now on MMIO reaches EL1 only granule by granule, through MMIO_GUARD_MAP. */
+#if S2_GRANULE_SHIFT == 14
+		s2_blocks_1g(0, 0);
+		s2_blocks_1g(MMIO_HIGH_START, 0);
+#else
 		s2_root[0] = 0;
 		s2_root[MMIO_HIGH_START >> 30] = 0;
+#endif
 		__asm__ volatile("dsb ishst\n"
 				 "tlbi vmalls12e1is\n"
 				 "dsb ish\n"
@@ -180,14 +241,14 @@ static int64_t guard_enroll(void)
 
 static int64_t guard_map(uint64_t ipa)
 {
-	if (!hyp_state.enrolled || (ipa & 0xfff) || !is_mmio_ipa(ipa))
+	if (!hyp_state.enrolled || (ipa & (S2_GRANULE - 1)) || !is_mmio_ipa(ipa))
 		return SMCCC_INVALID_PARAMETER;
 	uint64_t *e = s2_leaf(ipa, 1);
 	if (!e)
 		return SMCCC_INVALID_PARAMETER;
-	if (!(*e & S2_VALID)) {
-		/* Invalid -> valid needs no TLB maintenance; the barrier orders it before the ERET. */
-		*e = ipa | S2_DEVICE_PAGE;
+	if (!s2_is_guard_entry(*e, ipa)) {
+		/* Invalid -> valid (or annotated) needs no TLB maintenance; the barrier orders it before the ERET. */
+		*e = s2_guard_entry(ipa);
 		__asm__ volatile("dsb ishst" ::: "memory");
 		hyp_state.guard_mapped++;
 	}
@@ -196,10 +257,10 @@ static int64_t guard_map(uint64_t ipa)
 
 static int64_t guard_unmap(uint64_t ipa)
 {
-	if (!hyp_state.enrolled || (ipa & 0xfff) || !is_mmio_ipa(ipa))
+	if (!hyp_state.enrolled || (ipa & (S2_GRANULE - 1)) || !is_mmio_ipa(ipa))
 		return SMCCC_INVALID_PARAMETER;
 	uint64_t *e = s2_leaf(ipa, 0);
-	if (!e || !(*e & S2_VALID))
+	if (!e || !s2_is_guard_entry(*e, ipa))
 		return SMCCC_INVALID_PARAMETER;
 	*e = 0;
 	s2_tlb_flush_ipa(ipa);
@@ -220,7 +281,7 @@ static void handle_hvc(struct el2_frame *f)
 		f->x[3] = KVM_UID_3;
 		return;
 	case MMIO_GUARD_INFO:
-		ret = 4096;
+		ret = (int64_t)S2_GRANULE;
 		guard_log_append(fid, 0, ret);
 		break;
 	case MMIO_GUARD_ENROLL:
@@ -275,6 +336,71 @@ static void inject_external_abort(uint64_t esr_el2)
 	sysreg_write(spsr_el2, 0x3c5); /* EL1h, DAIF masked */
 }
 
+/*
+ * pKVM's representation: a guard-mapped granule is an invalid annotated stage-2 entry, so the
+ * guest's access aborts to EL2, which performs it for the guest (pKVM forwards it to the VMM) when
+ * the syndrome describes it (ISV), and steps over the instruction. Returns 0 when the access is not
+ * one to forward: the caller injects the external abort, as for an unguarded page.
+ */
+static int emulate_guarded_access(struct el2_frame *f, uint64_t esr)
+{
+	if (hyp_state.s2_repr == S2_REPR_VALID || !(esr & ESR_ISV))
+		return 0;
+	uint64_t ipa = ((sysreg_read(hpfar_el2) >> 4) << 12) | (sysreg_read(far_el2) & 0xfff);
+	uint64_t *e = s2_leaf(ipa & ~(S2_GRANULE - 1), 0);
+	if (!e || !s2_is_guard_entry(*e, ipa & ~(S2_GRANULE - 1)))
+		return 0;
+	unsigned sas = (unsigned)(esr >> 22) & 3; /* access size 1 << sas bytes */
+	unsigned srt = (unsigned)(esr >> 16) & 31;
+	int sign = (esr >> 21) & 1, sf = (esr >> 15) & 1, write = (esr >> 6) & 1;
+	if (write) {
+		uint64_t v = srt == 31 ? 0 : f->x[srt];
+		if (sas == 0)
+			*(volatile uint8_t *)ipa = (uint8_t)v;
+		else if (sas == 1)
+			*(volatile uint16_t *)ipa = (uint16_t)v;
+		else if (sas == 2)
+			*(volatile uint32_t *)ipa = (uint32_t)v;
+		else
+			*(volatile uint64_t *)ipa = v;
+	} else {
+		uint64_t v = sas == 0 ? *(volatile uint8_t *)ipa
+			     : sas == 1 ? *(volatile uint16_t *)ipa
+			     : sas == 2 ? *(volatile uint32_t *)ipa
+					: *(volatile uint64_t *)ipa;
+		if (sign && sas < 3) {
+			unsigned bits = 8u << sas;
+			v = (uint64_t)((int64_t)(v << (64 - bits)) >> (64 - bits));
+		}
+		if (!sf)
+			v &= 0xffffffffu;
+		if (srt != 31)
+			f->x[srt] = v;
+	}
+	hyp_state.emulated_accesses++;
+	sysreg_write(elr_el2, sysreg_read(elr_el2) + (esr & ESR_IL ? 4 : 2));
+	return 1;
+}
+
+/* `s2=pkvm` / `s2=pkvm-legacy` in /chosen/bootargs (-append) selects pKVM's representation. */
+static uint32_t s2_repr_from_bootargs(void)
+{
+	const char *args = fdt_bootargs(RAM_BLOCK_BASE);
+	static const char key[] = "s2=pkvm";
+	for (const char *a = args; a && *a; a++) {
+		unsigned i = 0;
+		while (key[i] && a[i] == key[i])
+			i++;
+		if (key[i] || (a != args && a[-1] != ' '))
+			continue;
+		if (a[i] == 0 || a[i] == ' ')
+			return S2_REPR_PKVM_NOTE;
+		if (a[i] == '-' && a[i + 1] == 'l')
+			return S2_REPR_PKVM_LEGACY;
+	}
+	return S2_REPR_VALID;
+}
+
 void el2_unexpected(uint64_t vector, uint64_t esr, uint64_t elr, uint64_t far)
 {
 	el2_puts("[el2] unexpected exception: vector ");
@@ -302,6 +428,9 @@ void el2_sync_lower(struct el2_frame *f)
 		sysreg_write(elr_el2, sysreg_read(elr_el2) + 4);
 		return;
 	case EC_DABT_LOW:
+		if (!(esr & ESR_S1PTW) && emulate_guarded_access(f, esr))
+			return;
+		/* fall through */
 	case EC_IABT_LOW:
 		if (!(esr & ESR_S1PTW)) {
 			inject_external_abort(esr);
@@ -321,14 +450,23 @@ void el2_main(void)
 	uint64_t ps = parange > 5 ? 5 : parange; /* 4 KiB granule without LPA2: at most 48 bits */
 
 	el2_puts("\npvmfw-demo: EL2 stub up, MMIO guard hypervisor\n");
+	hyp_state.s2_repr = s2_repr_from_bootargs();
+	if (hyp_state.s2_repr != S2_REPR_VALID)
+		el2_puts("[el2] s2=pkvm: guard maps are annotated invalid entries, accesses emulated\n");
 
 	/* Before ENROLL every MMIO range passes through, as when a VMM handles it. */
+#if S2_GRANULE_SHIFT == 14
+	s2_blocks_1g(0, S2_DEVICE_BLOCK);
+	s2_blocks_1g(RAM_BLOCK_BASE, S2_RAM_BLOCK);
+	s2_blocks_1g(MMIO_HIGH_START, S2_DEVICE_BLOCK);
+#else
 	s2_root[0] = 0 | S2_DEVICE_BLOCK;
 	s2_root[RAM_BLOCK_BASE >> 30] = RAM_BLOCK_BASE | S2_RAM_BLOCK;
 	s2_root[MMIO_HIGH_START >> 30] = MMIO_HIGH_START | S2_DEVICE_BLOCK;
+#endif
 
-	/* VTCR_EL2: RES1 bit 31, PS, TG0 4K, SH0/ORGN0/IRGN0 0 (non-cacheable walks), SL0 1, T0SZ. */
-	sysreg_write(vtcr_el2, (1ul << 31) | (ps << 16) | (1ul << 6) | S2_T0SZ);
+	/* VTCR_EL2: RES1 bit 31, PS, TG0, SH0/ORGN0/IRGN0 0 (non-cacheable walks), SL0, T0SZ. */
+	sysreg_write(vtcr_el2, (1ul << 31) | (ps << 16) | S2_VTCR_TG0_SL0 | S2_T0SZ);
 	sysreg_write(vttbr_el2, (uint64_t)s2_root | (1ul << 48)); /* VMID 1 */
 	/* HCR_EL2: RW (EL1 is AArch64), TSC (trap SMC), SWIO, VM (stage 2 on). */
 	sysreg_write(hcr_el2, (1ul << 31) | (1ul << 19) | (1ul << 1) | (1ul << 0));

@@ -18,6 +18,9 @@ __attribute__((used)) struct mmio_range mmio_regions[MAX_MMIO_REGIONS];
 __attribute__((used)) uint32_t mmio_region_count;
 /* Scenario a: only the first block fault takes the buggy path. */
 static int bug_a_pending = 1;
+#if DEMO_GEN >= 2024
+__attribute__((used)) uint64_t mmio_guard_granule = PAGE_SIZE;
+#endif
 
 NOINLINE_USED int map_device_lazy(uint64_t start, uint64_t end)
 {
@@ -49,6 +52,11 @@ NOINLINE_USED int map_mmio_range(uint64_t start, uint64_t end)
 {
 	if (mmio_region_count >= MAX_MMIO_REGIONS)
 		return MT_FULL;
+#if DEMO_GEN >= 2024
+	/* Guard maps cover whole granules: track (and map lazily) whole granules. */
+	start &= ~(MMIO_GUARD_GRANULE - 1);
+	end = (end + MMIO_GUARD_GRANULE - 1) & ~(MMIO_GUARD_GRANULE - 1);
+#endif
 	if (map_device_lazy(start, end)) {
 		print("Error during MMIO device mapping\n");
 		return MT_FAILED_TO_MAP;
@@ -106,6 +114,11 @@ NOINLINE_USED int mmio_guard_unmap_page(uint64_t start, uint64_t end, pte_t *des
 		}
 		if (start % PAGE_SIZE)
 			panic("assertion `left == right` failed: page_base % PVMFW_PAGE_SIZE");
+#if DEMO_GEN >= 2024
+		/* One UNMAP per guard granule: the handler made all of its pages valid together. */
+		if (start % MMIO_GUARD_GRANULE)
+			return 0;
+#endif
 		/* IPA == VA here; 0x0 is a valid MMIO address, so no virt_to_phys. */
 		if (mmio_guard_unmap(start)) {
 			print("Error MMIO guard unmapping\n");
@@ -115,13 +128,46 @@ NOINLINE_USED int mmio_guard_unmap_page(uint64_t start, uint64_t end, pte_t *des
 	return 0;
 }
 
+#if DEMO_GEN >= 2024
+/* Late 2023: a lazy leaf becomes valid in place (bit 0 set, every other bit kept), no remap. */
+NOINLINE_USED int mmio_set_valid(uint64_t start, uint64_t end, pte_t *desc, int level)
+{
+	(void)start;
+	(void)end;
+	pte_t flags = descriptor_flags(*desc);
+	if (!is_leaf_pte(flags, level))
+		return 0;
+	if (level != LEAF_PTE_LEVEL || !(flags & MMIO_LAZY_MAP_FLAG))
+		return -1;
+	*desc |= PTE_VALID; /* invalid -> valid: no break-before-make, never in a TLB */
+	return 0;
+}
+#endif
+
+/* Makes the lazy guard granule [page, end) valid: remapped as device at the seed, VALID set in place
+ * on its 4 KiB pages (blocks broken down first, their bits kept) since late 2023. */
+#if DEMO_GEN >= 2024
+static int map_guard_granule(uint64_t page, uint64_t end)
+{
+	if (split_range(page, end) || modify_range(page, end, mmio_set_valid))
+		return -1;
+	__asm__ volatile("dsb ishst\n"
+			 "isb" ::
+				 : "memory");
+	return 0;
+}
+#else
+/* Maps a single device page, breaking up block mappings if necessary. */
+#define map_guard_granule(page, end) map_device(page, end)
+#endif
+
 /* The injected bug of scenario a: make a lazy block valid in place instead of splitting it. */
 NOINLINE_USED int map_device_without_split(uint64_t page)
 {
 	int level;
 	pte_t *e = pte_lookup(page, &level);
 	if (level == LEAF_PTE_LEVEL)
-		return map_device(page, page + PAGE_SIZE);
+		return map_guard_granule(page, page + MMIO_GUARD_GRANULE);
 	*e |= PTE_VALID;
 	__asm__ volatile("dsb ishst\n"
 			 "isb" ::
@@ -137,14 +183,15 @@ NOINLINE_USED int map_device_without_split(uint64_t page)
  */
 NOINLINE_USED int handle_mmio_fault(uint64_t addr)
 {
-	uint64_t page = addr & ~(PAGE_SIZE - 1);
-	if (modify_range(page, page + PAGE_SIZE, verify_lazy_mapped_block))
+	/* The guard granule around addr: 4 KiB at the seed, MMIO_GUARD_INFO's answer since 2024. */
+	uint64_t page = addr & ~(MMIO_GUARD_GRANULE - 1);
+	uint64_t end = page + MMIO_GUARD_GRANULE;
+	if (modify_range(page, end, verify_lazy_mapped_block))
 		return MT_INVALID_PTE;
 	if (mmio_guard_map(page))
 		return MT_HYPERVISOR;
-	/* Maps a single device page, breaking up block mappings if necessary. */
 	int r = scenario == SCENARIO_A_VALID_BLOCK && bug_a_pending ? map_device_without_split(page)
-								    : map_device(page, page + PAGE_SIZE);
+								    : map_guard_granule(page, end);
 	if (r)
 		return MT_FAILED_TO_MAP;
 	int level;

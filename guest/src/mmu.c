@@ -144,6 +144,28 @@ static int modify_level(pte_t *table, int level, uint64_t start, uint64_t end, p
 	return 0;
 }
 
+#if DEMO_GEN >= 2024
+/*
+ * Breaks every block covering [start, end) down to 4 KiB pages that keep the block's attributes
+ * (aarch64-paging's split), without touching a leaf's bits: the late-2023 fault handler then sets
+ * VALID in place on the pages instead of remapping them.
+ */
+NOINLINE_USED int split_range(uint64_t start, uint64_t end)
+{
+	for (uint64_t va = start; va < end; va += PAGE_SIZE) {
+		int level;
+		pte_t *e;
+		while (e = pte_lookup(va, &level), level < LEAF_PTE_LEVEL)
+			if (!*e || !subtable_or_split(e, level, va & ~((1ul << level_shift(level)) - 1)))
+				return -1;
+	}
+	__asm__ volatile("dsb ishst\n"
+			 "isb" ::
+				 : "memory");
+	return 0;
+}
+#endif
+
 /* Calls f on every entry (tables and leaves) that the walks of [start, end) go through. */
 int modify_range(uint64_t start, uint64_t end, pte_updater f)
 {
