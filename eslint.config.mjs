@@ -14,11 +14,12 @@ const LAYERS = {
   disasm: [],
   aarch64: [],
   pvmfw: ['aarch64', 'shared'],
-  analysis: ['aarch64', 'pvmfw', 'elf', 'shared'],
+  profiles: ['aarch64', 'pvmfw', 'shared'],
+  analysis: ['aarch64', 'pvmfw', 'profiles', 'elf', 'shared'],
   target: ['gdb', 'aarch64', 'elf', 'shared'],
-  adapter: ['gdb', 'elf', 'disasm', 'aarch64', 'pvmfw', 'analysis', 'target', 'shared'],
-  cli: ['gdb', 'elf', 'aarch64', 'pvmfw', 'analysis', 'target', 'shared'],
-  ui: ['adapter', 'analysis', 'aarch64', 'pvmfw', 'shared'],
+  adapter: ['gdb', 'elf', 'disasm', 'aarch64', 'pvmfw', 'profiles', 'analysis', 'target', 'shared'],
+  cli: ['gdb', 'elf', 'aarch64', 'pvmfw', 'profiles', 'analysis', 'target', 'shared'],
+  ui: ['adapter', 'analysis', 'aarch64', 'pvmfw', 'profiles', 'shared'],
 };
 const FOLDERS = Object.keys(LAYERS);
 

@@ -23,7 +23,7 @@ function classify(
   after: bigint | undefined,
   level: number,
   fmt: DescriptorFormat,
-  lazyBit: number,
+  lazyBit: number | undefined,
 ): PteChangeKind {
   const b = before === undefined ? undefined : pteKind(decodeDescriptor(before, level, fmt), lazyBit);
   const a = after === undefined ? undefined : pteKind(decodeDescriptor(after, level, fmt), lazyBit);
@@ -73,7 +73,7 @@ function summary(
 export function diffTables(
   prev: ReadonlyMap<number, TableSnapshot>,
   next: ReadonlyMap<number, TableSnapshot>,
-  lazyBit: number,
+  lazyBit: number | undefined,
 ): PteChange[] {
   const out: PteChange[] = [];
   const push = (t: TableSnapshot, i: number, before: bigint | undefined, after: bigint | undefined): void => {

@@ -2,7 +2,10 @@
 // each 4 KiB page's state from stage 1 (lazy / valid) and stage 2 (guard-mapped by the EL2 stub),
 // the stub's guard-call log (`guard_log`), and the seed's invariants as anomalies. Pure: computed
 // from the stop's walks, memory reader and symbols; the CLI's `guard` and the adapter's guardState
-// request both print this. The verdict on a fault lives in fault.ts.
+// request both print this. The verdict on a fault lives in fault.ts. Every pvmfw generation the
+// demo reproduces is read here (src/pvmfw/generation.ts): the seed's and late 2023's encodings, a
+// 4 KiB or 16 KiB guard granule (stage-1 pages stay 4 KiB; a granule's pages share one guard state),
+// and both stage-2 representations of a guard map (a valid device page, or pKVM's annotated entry).
 import type { Leaf } from '../aarch64/leaf';
 import {
   PAGE_GUARD_STATES,
@@ -17,7 +20,15 @@ import {
 } from '../shared/protocol';
 import type { PhysReader } from '../aarch64/reader';
 import type { WalkResult } from '../aarch64/walk';
-import { hasUnsupportedBits, unsupportedTableDescriptor } from '../pvmfw/flags';
+import { hasUnsupportedBits, pagingCrate, unsupportedTableDescriptor } from '../pvmfw/flags';
+import {
+  generationOf,
+  handlerOf,
+  isStage2Guard,
+  plausibleGranule,
+  stage2GuardRepr,
+  type PvmfwFlavour,
+} from '../pvmfw/generation';
 import { GUARD_CALLS, GUARD_LOG_MAGIC } from '../pvmfw/guardlog';
 import type { ProgramSymbols } from './input';
 import { leavesOf } from './leaves';
@@ -43,6 +54,24 @@ export interface GuardState {
   untracked: PageRun[];
   anomalies: Anomaly[];
   counts: Record<PageGuardState, number>;
+  /** Which pvmfw and which stage-2 representation the stop shows (how the rest was read). */
+  firmware?: PvmfwFlavour;
+}
+
+/** The guard state of a stop pvmfw's MMIO guard does not apply to, saying why. */
+export function noGuardState(reason: string): GuardState {
+  const g: GuardState = {
+    available: false,
+    reason,
+    enrolled: false,
+    log: [],
+    logCount: 0,
+    regions: [],
+    untracked: [],
+    anomalies: [],
+    counts: zeroCounts(),
+  };
+  return g;
 }
 
 /** Leaf covering `va` in a sorted leaf list, with a moving cursor for ordered sweeps. */
@@ -179,12 +208,18 @@ class GuardReader {
       if (v && v.getUint32(0, true) === HYP_STATE_MAGIC) enrolled = v.getUint32(4, true) === 1;
     }
     const info = calls.filter((c) => c.fn === 'INFO').pop();
-    // Pages MAPped/UNMAPped according to the log replay (complete when the ring did not wrap).
+    const s1 = leavesOf(el1, 'TTBR0_EL1');
+    const s2 = leavesOf(stage2, 'VTTBR_EL2');
+    const firmware = flavourOf(info ? Number(info.result) : undefined, s1, stage2, s2, this.input.lazyBit);
+    const granule = firmware.granule;
+    // Pages MAPped/UNMAPped according to the log replay (complete when the ring did not wrap); a
+    // call covers the whole granule, kept as its 4 KiB pages like everything else here.
     const mappedByLog = new Set<number>();
     const unmappedByLog = new Set<number>();
     const anomalies: Anomaly[] = [];
+    const pagesOf = (ipa: number) => Array.from({ length: granule / PAGE }, (_, k) => ipa + k * PAGE);
     for (const c of calls) {
-      const ipa = Number(BigInt(c.arg) & ~0xfffn);
+      const ipa = Number(BigInt(c.arg) & ~BigInt(granule - 1));
       if (c.result !== '0' && c.fn !== 'INFO') {
         anomalies.push({
           code: 'hypercallError',
@@ -201,8 +236,10 @@ class GuardReader {
             message: `MMIO_GUARD_MAP of ${hex(ipa)} while already mapped`,
             ipa: hex(ipa),
           });
-        mappedByLog.add(ipa);
-        unmappedByLog.delete(ipa);
+        for (const p of pagesOf(ipa)) {
+          mappedByLog.add(p);
+          unmappedByLog.delete(p);
+        }
       } else if (c.fn === 'UNMAP' && c.result === '0') {
         if (!mappedByLog.has(ipa) && logCount <= 64)
           anomalies.push({
@@ -211,12 +248,12 @@ class GuardReader {
             message: `MMIO_GUARD_UNMAP of ${hex(ipa)} which was not mapped`,
             ipa: hex(ipa),
           });
-        mappedByLog.delete(ipa);
-        unmappedByLog.add(ipa);
+        for (const p of pagesOf(ipa)) {
+          mappedByLog.delete(p);
+          unmappedByLog.add(p);
+        }
       }
     }
-    const s1 = leavesOf(el1, 'TTBR0_EL1');
-    const s2 = leavesOf(stage2, 'VTTBR_EL2');
     const useS2 = stage2 !== undefined;
     const lazyBit = this.input.lazyBit;
     const regions: GuardRegion[] = [];
@@ -246,7 +283,9 @@ class GuardReader {
           if (nxt) segEnd = Math.min(segEnd, nxt.vaNum);
         }
         if (l2) segEnd = Math.min(segEnd, l2.vaNum + l2.size);
-        const guardedS2 = l2 !== undefined && l2.valid && (l2.level === 3 || !enrolled);
+        // Guard-mapped at stage 2: a guard entry (valid device page or pKVM's annotation), or before
+        // ENROLL anything valid (MMIO passes through).
+        const guardedS2 = l2 !== undefined && (isStage2Guard(l2) || (l2.valid && (l2.level === 3 || !enrolled)));
         const lazy = l1 !== undefined && !l1.valid && l1.bit(lazyBit);
         const valid = l1 !== undefined && l1.valid;
         const pages = Math.max(1, Math.floor((segEnd - p) / PAGE));
@@ -319,7 +358,7 @@ class GuardReader {
     for (const t of pvmfw ? el1.tables : []) {
       if (anomalies.length >= MAX_ANOMALIES) break;
       if (t.parentDesc === undefined || t.base !== 'TTBR0_EL1') continue;
-      const message = unsupportedTableDescriptor(t.parentDesc);
+      const message = unsupportedTableDescriptor(t.parentDesc, firmware.generation);
       if (message)
         anomalies.push({
           code: 'unsupportedFlags',
@@ -332,11 +371,11 @@ class GuardReader {
     }
     for (const l of pvmfw ? s1 : []) {
       if (anomalies.length >= MAX_ANOMALIES) break;
-      if (hasUnsupportedBits(l.lo, l.hi)) {
+      if (hasUnsupportedBits(l.lo, l.hi, firmware.generation)) {
         anomalies.push({
           code: 'unsupportedFlags',
           severity: 'error',
-          message: `L${l.level} entry ${hex(l.desc)} at ${hex(l.vaNum)} has bits outside aarch64-paging 0.4.0's Attributes: pvmfw panics "Unsupported PTE flags set"`,
+          message: `L${l.level} entry ${hex(l.desc)} at ${hex(l.vaNum)} has bits outside ${pagingCrate(firmware.generation)}'s Attributes: pvmfw panics "Unsupported PTE flags set"`,
           regime: 'TTBR0_EL1',
           va: hex(l.vaNum),
           descriptorAddress: hex(l.descAddrNum),
@@ -372,6 +411,7 @@ class GuardReader {
       ...(typeof log === 'string' ? { reason: log } : {}),
       enrolled,
       ...(info ? { granule: Number(info.result) } : {}),
+      firmware,
       log: calls,
       logCount,
       regions,
@@ -382,9 +422,34 @@ class GuardReader {
   }
 }
 
+/** The pvmfw flavour of a stop: generation from stage 1, granule from INFO or stage 2, stage-2 representation. */
+function flavourOf(
+  info: number | undefined,
+  s1: readonly Leaf[],
+  stage2: WalkResult | undefined,
+  s2: readonly Leaf[],
+  lazyBit: number,
+): PvmfwFlavour {
+  const generation = generationOf(s1, lazyBit);
+  const s2Granule = stage2?.roots.find((r) => r.enabled)?.granule;
+  const [granule, granuleFrom]: [number, PvmfwFlavour['granuleFrom']] =
+    info !== undefined && plausibleGranule(info)
+      ? [info, 'MMIO_GUARD_INFO']
+      : s2Granule !== undefined
+        ? [s2Granule * 1024, 'stage 2']
+        : [PAGE, 'default'];
+  return {
+    generation,
+    handler: handlerOf(generation),
+    granule,
+    granuleFrom,
+    ...(stage2 ? { stage2: stage2GuardRepr(s2) } : {}),
+  };
+}
+
 /**
- * Guard-mapped pages outside the tracked regions: valid 4 KiB device pages of stage 2 (the EL2
- * stub maps a page that way on MMIO_GUARD_MAP), else the log's MAPs not undone.
+ * Guard-mapped pages outside the tracked regions: stage 2's guard entries (a valid device page per
+ * granule, or pKVM's annotated invalid entry), as 4 KiB pages, else the log's MAPs not undone.
  */
 function untrackedGuardMapped(
   regions: readonly GuardRegion[],
@@ -394,7 +459,7 @@ function untrackedGuardMapped(
   const tracked = (page: number) =>
     regions.some((r) => BigInt(page) >= BigInt(r.start) && BigInt(page) < BigInt(r.end));
   const pages = s2
-    ? s2.filter((l) => l.valid && l.size === PAGE && l.memType.kind === 'device').map((l) => l.vaNum)
+    ? s2.filter(isStage2Guard).flatMap((l) => Array.from({ length: l.size / PAGE }, (_, k) => l.vaNum + k * PAGE))
     : [...mappedByLog].sort((a, b) => a - b);
   const runs: PageRun[] = [];
   for (const p of pages) {

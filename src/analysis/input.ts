@@ -4,6 +4,7 @@
 import type { PhysReader } from '../aarch64/reader';
 import { REGIME_REGISTERS } from '../aarch64/regime';
 import type { SymbolTable } from '../elf/symbolTable';
+import type { ProfileOverride } from '../profiles/choose';
 
 /** The program's symbols, as far as the analysis needs them. */
 export interface ProgramSymbols {
@@ -11,11 +12,13 @@ export interface ProgramSymbols {
   address(name: string): bigint | undefined;
   /** `symbol+0x10` for an address, when a symbol covers it. */
   describe(address: bigint): string | undefined;
+  /** How many symbols the program has (0: no program known). */
+  readonly count?: number;
 }
 
 /** The symbols of a SymbolTable (an ELF's, or a snapshot's name -> address map). */
 export function programSymbols(t: SymbolTable): ProgramSymbols {
-  return { address: (n) => t.lookup(n)?.address, describe: (a) => t.describe(a) };
+  return { address: (n) => t.lookup(n)?.address, describe: (a) => t.describe(a), count: t.size };
 }
 
 export interface AnalysisOptions {
@@ -27,6 +30,8 @@ export interface AnalysisOptions {
   readonly guardLogSymbol: string;
   /** RAM ranges of the guest (from QEMU's memory tree): tables outside them are not read. */
   readonly ram?: readonly { start: bigint; end: bigint }[];
+  /** Profiles the user set per regime (launch configuration, setting, --profile); the rest are chosen. */
+  readonly profile?: ProfileOverride;
 }
 
 export interface StopInput {
@@ -46,6 +51,7 @@ export interface StopInput {
 export const STOP_REGISTERS: readonly string[] = [
   ...new Set([
     ...REGIME_REGISTERS.el1,
+    ...REGIME_REGISTERS.el2,
     ...REGIME_REGISTERS.stage2,
     'pc',
     'x0',

@@ -16,9 +16,11 @@ import type {
   PteChange,
   RegimeInfo,
 } from '../shared/protocol';
+import { chooseProfiles, profileById } from '../profiles/choose';
+import type { RegimeProfiles } from '../profiles/types';
 import { diffTables, type TableSnapshot } from './diff';
 import { faultInfo } from './fault';
-import { guardState, type GuardState } from './guardState';
+import { guardState, noGuardState, type GuardState } from './guardState';
 import type { StopInput } from './input';
 import { hex, regimeInfo } from './pte';
 
@@ -37,6 +39,10 @@ export interface StopPicture {
   readonly el1: RegimeWalk;
   /** The stage-2 walk, when HCR_EL2.VM enables stage 2 at this stop. */
   readonly stage2?: RegimeWalk;
+  /** The EL2 stage-1 walk (TTBR0_EL2), when SCTLR_EL2.M enables it: a hypervisor's own tables. */
+  readonly el2?: RegimeWalk;
+  /** What the software bits of each regime mean (pvmfw, linux, pkvm-…), and why. */
+  readonly profiles: RegimeProfiles;
   /** Every table both walks read, by physical address, as little-endian u32 pairs. */
   readonly tables: ReadonlyMap<number, TableSnapshot>;
   readonly guard: GuardState;
@@ -65,10 +71,26 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
   const t0 = performance.now();
   const { reader, options } = input;
   const opts = { ...(options.ram ? { ram: options.ram } : {}), maxTables: options.maxTables };
+  const profiles = chooseProfiles(
+    {
+      registers: input.registers,
+      // A symbol table with no symbols (a snapshot taken without a program) is no program.
+      ...(input.symbols && input.symbols.count !== 0
+        ? { symbol: (n: string) => input.symbols?.address(n) }
+        : {}),
+      guardLogSymbol: options.guardLogSymbol,
+    },
+    options.profile,
+  );
   let stage2: RegimeWalk | undefined;
   if (input.registers.VTTBR_EL2 !== undefined) {
     const c = regimeFromRegisters('stage2', input.registers);
     if (c.mmuEnabled) stage2 = { config: c, result: await walk(c, reader, opts), reader };
+  }
+  let el2: RegimeWalk | undefined;
+  if (input.registers.TTBR0_EL2 !== undefined) {
+    const c = regimeFromRegisters('el2', input.registers);
+    if (c.roots.some((r) => r.enabled)) el2 = { config: c, result: await walk(c, reader, opts), reader };
   }
   const el1Config = regimeFromRegisters('el1', input.registers);
   const el1Reader = stage2 ? stage2Reader(reader, stage2.result.store) : reader;
@@ -80,7 +102,7 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
   // The words of every table the walks read, from the walks' own table pages: reading them again
   // would cost the CLI a second pass over the gdbstub (2 MB for a kernel).
   const tables = new Map<number, TableSnapshot>();
-  for (const w of [el1, stage2]) {
+  for (const w of [el1, stage2, el2]) {
     if (!w) continue;
     const byPa = new Map(w.result.tables.filter((t) => t.read).map((t) => [Number(t.pa), t]));
     const pages = w.result.store.pages;
@@ -92,19 +114,26 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
       tables.set(pages.pa[k], { info, fmt: root.fmt, regime: w.config, words });
     }
   }
-  const guard = await guardState(
-    {
-      reader,
-      ...(input.symbols ? { symbols: input.symbols } : {}),
-      lazyBit: options.lazyBit,
-      guardLogSymbol: options.guardLogSymbol,
-      ...(input.registers.pc !== undefined ? { pc: input.registers.pc } : {}),
-    },
-    el1.result,
-    stage2?.result,
-  );
+  // pvmfw's MMIO guard, its invariants and its fault verdict apply only where its profile does: a
+  // Linux kernel's bit 55 is PTE_DIRTY, not MMIO_LAZY_MAP_FLAG.
+  const pvmfw = profileById(profiles.el1.profile).lazyMmio;
+  const guard = pvmfw
+    ? await guardState(
+        {
+          reader,
+          ...(input.symbols ? { symbols: input.symbols } : {}),
+          lazyBit: options.lazyBit,
+          guardLogSymbol: options.guardLogSymbol,
+          ...(input.registers.pc !== undefined ? { pc: input.registers.pc } : {}),
+        },
+        el1.result,
+        stage2?.result,
+      )
+    : noGuardState(
+        `pvmfw's MMIO guard does not apply: the EL1 regime has the ${profiles.el1.profile} profile`,
+      );
   const atFault = input.reason === 'exception' || inVector(input.registers);
-  const fault = await faultInfo({
+  const found = await faultInfo({
     atFault,
     registers: input.registers,
     reader: el1Reader,
@@ -113,10 +142,13 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
     el1: el1Config,
     guard,
   });
+  const fault = found && !pvmfw ? withoutPvmfwVerdict(found, profiles.el1.profile) : found;
   return {
     input,
     el1,
     ...(stage2 ? { stage2 } : {}),
+    ...(el2 ? { el2 } : {}),
+    profiles,
     tables,
     guard,
     ...(fault ? { fault } : {}),
@@ -125,12 +157,31 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
   };
 }
 
+/** A fault under a profile other than pvmfw's: the exception as decoded, no handler verdict. */
+function withoutPvmfwVerdict(f: FaultInfo, profile: string): FaultInfo {
+  const what = f.esr.fscName ? `${f.esr.ecName}: ${f.esr.fscName}` : f.esr.ecName;
+  return {
+    ...f,
+    verdict: {
+      kind: 'other',
+      summary: `${what} at ${f.far} (the ${profile} profile: pvmfw's handler verdict does not apply)`,
+    },
+  };
+}
+
 /** The regimes of a stop as listed to users (a stage-1 root under SCTLR_EL1.M = 0 is off). */
 export function regimeInfos(p: StopPicture): RegimeInfo[] {
-  const roots: WalkRoot[] = [...p.el1.config.roots, ...(p.stage2?.config.roots ?? [])];
+  const roots: WalkRoot[] = [
+    ...p.el1.config.roots,
+    ...(p.stage2?.config.roots ?? []),
+    ...(p.el2?.config.roots ?? []),
+  ];
+  const profileOf = (b: WalkRoot['base']) =>
+    p.profiles[b === 'VTTBR_EL2' ? 'stage2' : b === 'TTBR0_EL2' ? 'el2' : 'el1'];
   return roots.map((r) => {
-    const info = regimeInfo(r);
-    if (r.base !== 'VTTBR_EL2' && !p.el1.config.mmuEnabled && info.enabled) {
+    const pr = profileOf(r.base);
+    const info = { ...regimeInfo(r), profile: pr.profile, profileEvidence: pr.evidence };
+    if (r.base !== 'VTTBR_EL2' && r.base !== 'TTBR0_EL2' && !p.el1.config.mmuEnabled && info.enabled) {
       return { ...info, enabled: false, reason: 'SCTLR_EL1.M = 0: stage-1 MMU off' };
     }
     return info;
@@ -144,7 +195,7 @@ export function diffPictures(
   prev: StopPicture | undefined,
   next: StopPicture,
 ): { changes: PteChange[]; newAnomalies: Anomaly[]; newGuardCalls: GuardCall[] } {
-  const lazyBit = next.input.options.lazyBit;
+  const lazyBit = profileById(next.profiles.el1.profile).lazyMmio ? next.input.options.lazyBit : undefined;
   const changes = prev ? diffTables(prev.tables, next.tables, lazyBit) : [];
   const before = new Set(prev?.guard.anomalies.map(anomalyKey) ?? []);
   const newAnomalies = next.guard.anomalies.filter((a) => !before.has(anomalyKey(a)));

@@ -5,6 +5,8 @@ import { effectivePerms, formatPerms, type Leaf, type LeafContext } from '../aar
 import { decodeS2MemAttr } from '../aarch64/mair';
 import type { BaseRegister, RegimeConfig, WalkRoot } from '../aarch64/regime';
 import type { TranslateStep } from '../aarch64/translate';
+import { entryBits } from '../profiles/entry';
+import type { Meaning, Profile } from '../profiles/types';
 import type { Hex, PteAttributes, PteEntry, PteKind, Regime, RegimeInfo, WalkStep } from '../shared/protocol';
 
 export const hex = (v: bigint | number): Hex => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
@@ -31,12 +33,13 @@ export function regimeInfo(root: WalkRoot): RegimeInfo {
   };
 }
 
-export function pteKind(d: Descriptor, lazyBit: number): PteKind {
+/** `lazyBit` undefined: no lazy-MMIO profile applies, an invalid entry with bits is just that. */
+export function pteKind(d: Descriptor, lazyBit: number | undefined): PteKind {
   if (d.type === 'table') return 'table';
   if (d.type !== 'invalid') return d.type;
   if (d.reason === 'zero') return 'invalid';
   if (d.reason === 'reserved') return 'reserved';
-  return (d.raw >> BigInt(lazyBit)) & 1n ? 'lazy' : 'invalidWithBits';
+  return lazyBit !== undefined && (d.raw >> BigInt(lazyBit)) & 1n ? 'lazy' : 'invalidWithBits';
 }
 
 const SH = ['non', 'reserved', 'outer', 'inner'] as const;
@@ -84,7 +87,9 @@ function fieldLines(
   d: Descriptor,
   kind: PteKind,
   attrs: PteAttributes | undefined,
-  lazyBit: number,
+  lazyBit: number | undefined,
+  meaning: Meaning | undefined,
+  profile: Profile | undefined,
 ): string[] {
   const lines = [`descriptor = ${hex(d.raw)}`, `kind = ${kind}`];
   if (d.type === 'table') {
@@ -95,7 +100,8 @@ function fieldLines(
   }
   const leaf = d.type === 'block' || d.type === 'page' ? d : d.type === 'invalid' ? d.shadow : undefined;
   if (leaf) {
-    if (d.type === 'invalid') lines.push('VALID = 0 (bits below decoded as the leaf they would be)');
+    if (d.type === 'invalid' && !meaning)
+      lines.push('VALID = 0 (bits below decoded as the leaf they would be)');
     lines.push(`OA = ${hex(leaf.oa)}`);
     if (attrs) {
       lines.push(`AttrIndx = ${attrs.attrIndx} (${attrs.memoryType})`);
@@ -107,9 +113,13 @@ function fieldLines(
         `PXN = ${attrs.executeNeverEl1 ? 1 : 0}, UXN = ${attrs.executeNeverEl0 ? 1 : 0}, Contiguous = ${attrs.contiguous ? 1 : 0}, DBM = ${attrs.dirtyBitModifier ? 1 : 0}`,
       );
       lines.push(
-        `software [58:55] = 0b${attrs.software.toString(2).padStart(4, '0')}${(d.raw >> BigInt(lazyBit)) & 1n ? ` (bit ${lazyBit} = MMIO_LAZY_MAP_FLAG)` : ''}`,
+        `software [58:55] = 0b${attrs.software.toString(2).padStart(4, '0')}${lazyBit !== undefined && (d.raw >> BigInt(lazyBit)) & 1n ? ` (bit ${lazyBit} = MMIO_LAZY_MAP_FLAG)` : ''}`,
       );
     }
+  }
+  if (meaning && profile) {
+    lines.push(`${profile.id}: ${meaning.label}`);
+    for (const f of meaning.fields) lines.push(`  ${f}`);
   }
   return lines;
 }
@@ -127,11 +137,27 @@ export interface EntryInput {
   lazyBit: number;
   /** Walker leaf for this descriptor (carries the inherited table limits), if any. */
   leaf?: Leaf;
+  /** The regime's profile: what its software bits mean (pvmfw's lazy MMIO when absent). */
+  profile?: Profile;
 }
 
 export function buildEntry(e: EntryInput): PteEntry {
   const d = decodeDescriptor(e.raw, e.level, e.fmt);
-  const kind = pteKind(d, e.lazyBit);
+  const lazyBit = !e.profile || e.profile.lazyMmio ? e.lazyBit : undefined;
+  const kind = pteKind(d, lazyBit);
+  const meaning =
+    e.profile && d.type !== 'table'
+      ? e.profile.meaning(
+          entryBits({
+            raw: e.raw,
+            level: e.level,
+            fmt: e.fmt,
+            base: e.base,
+            mair: e.regime.mair,
+            fwb: e.regime.fwb,
+          }),
+        )
+      : undefined;
   const shift = levelShift(e.fmt.granule, e.level);
   const vaStart = (e.vaBase + (BigInt(e.index) << BigInt(shift))) & M64;
   const size = 2 ** shift;
@@ -158,8 +184,9 @@ export function buildEntry(e: EntryInput): PteEntry {
     vaStart: hex(vaStart),
     vaEnd: hex(vaStart + BigInt(size) - 1n),
     size,
-    fields: fieldLines(d, kind, attrs, e.lazyBit),
+    fields: fieldLines(d, kind, attrs, lazyBit, meaning, e.profile),
   };
+  if (meaning) entry.meaning = meaning.label;
   if (d.type === 'table') {
     entry.outputAddress = hex(d.nextTable);
     entry.child = { table: hex(d.nextTable), level: e.level + 1, vaBase: hex(vaStart) };
@@ -170,7 +197,7 @@ export function buildEntry(e: EntryInput): PteEntry {
   return entry;
 }
 
-export function walkSteps(steps: readonly TranslateStep[], lazyBit: number): WalkStep[] {
+export function walkSteps(steps: readonly TranslateStep[], lazyBit: number | undefined): WalkStep[] {
   return steps.map((s) => {
     const k = s.decoded ? pteKind(s.decoded, lazyBit) : undefined;
     return {

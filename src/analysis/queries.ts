@@ -14,20 +14,31 @@ import type {
   TranslateArguments,
   TranslateResponseBody,
 } from '../shared/protocol';
+import { profileById } from '../profiles/choose';
+import type { Profile } from '../profiles/types';
 import { verdictForAccess } from './fault';
 import { annotateEntry } from './guardState';
 import type { RegimeWalk, StopPicture } from './picture';
 import { toWords } from './picture';
 import { buildEntry, hex, regimeInfo, walkSteps } from './pte';
 import { stage2For } from '../aarch64/twoStage';
-import { stage2Body, twoStageBody } from './translation';
+import { stage2Body, stepMeaning, twoStageBody } from './translation';
 
 const lazyBitOf = (p: StopPicture) => p.input.options.lazyBit;
 
 function walkOf(p: StopPicture, regime: Regime): RegimeWalk {
-  const w = regime === 'VTTBR_EL2' ? p.stage2 : p.el1;
-  if (!w) throw new Error(`${regime} is not in use at this stop (stage 2 off)`);
+  const w = regime === 'VTTBR_EL2' ? p.stage2 : regime === 'TTBR0_EL2' ? p.el2 : p.el1;
+  if (!w)
+    throw new Error(
+      `${regime} is not in use at this stop (${regime === 'TTBR0_EL2' ? 'the EL2 MMU is off' : 'stage 2 off'})`,
+    );
   return w;
+}
+
+/** The profile of a regime's tables at this stop (pvmfw's lazy bit configured). */
+export function profileOf(p: StopPicture, regime: Regime): Profile {
+  const r = regime === 'VTTBR_EL2' ? 'stage2' : regime === 'TTBR0_EL2' ? 'el2' : 'el1';
+  return profileById(p.profiles[r].profile, p.input.options.lazyBit);
 }
 
 function configFor(p: StopPicture, regime: Regime): { config: RegimeConfig; root: WalkRoot; w: RegimeWalk } {
@@ -42,7 +53,12 @@ function configFor(p: StopPicture, regime: Regime): { config: RegimeConfig; root
  * binary search over the root's leaves, which the walker returns in input-address order.
  */
 export function leafAt(p: StopPicture, base: BaseRegister, va: number, descAddr: number): Leaf | undefined {
-  const store = (base === 'VTTBR_EL2' ? p.stage2?.result.store : p.el1.result.store) ?? undefined;
+  const store =
+    (base === 'VTTBR_EL2'
+      ? p.stage2?.result.store
+      : base === 'TTBR0_EL2'
+        ? p.el2?.result.store
+        : p.el1.result.store) ?? undefined;
   if (!store) return undefined;
   const rootOrder = (b: BaseRegister) => (b === 'TTBR0_EL1' ? 0 : b === 'TTBR1_EL1' ? 1 : 2);
   const want = rootOrder(base);
@@ -91,6 +107,7 @@ export async function pageTable(
   let nonZero = 0;
   let nextStart: number | undefined;
   const prev = previous?.get(Number(pa));
+  const profile = profileOf(p, args.regime);
   for (let i = 0; words && i < entries; i++) {
     const wlo = words[2 * i];
     const whi = words[2 * i + 1];
@@ -115,6 +132,7 @@ export async function pageTable(
       raw,
       lazyBit: lazyBitOf(p),
       leaf: leafAt(p, root.base, Number(va), Number(pa) + i * 8),
+      profile,
     });
     if (prev && (prev[2 * i] !== wlo || prev[2 * i + 1] !== whi)) e.changed = true;
     annotateEntry(e, p.guard);
@@ -153,7 +171,9 @@ export async function translateIn(
     return { t, two, regime: r, config: w.config };
   }
   // Stage-1 tables are fetched through stage 2 by translateTwoStage itself: it reads physically.
-  const two = await translateTwoStage(w.config, stage2For(p.input.registers), p.input.reader, address);
+  // Stage 2 translates EL1&0 only: the hypervisor's own EL2 regime is a single stage.
+  const s2 = r === 'TTBR0_EL2' ? undefined : stage2For(p.input.registers);
+  const two = await translateTwoStage(w.config, s2, p.input.reader, address);
   return { t: two.stage1, two, regime: r, config: w.config };
 }
 
@@ -177,6 +197,7 @@ export function entryForStep(p: StopPicture, t: Translation, config: RegimeConfi
     raw: last.desc,
     lazyBit: lazyBitOf(p),
     leaf: leafAt(p, t.base, Number(t.va & ~0xfffn), Number(last.descAddr)),
+    profile: profileOf(p, t.base),
   });
   annotateEntry(e, p.guard);
   return e;
@@ -186,13 +207,16 @@ export async function translateQuery(
   p: StopPicture,
   args: TranslateArguments,
 ): Promise<TranslateResponseBody> {
-  const lazyBit = lazyBitOf(p);
   const address = typeof args.address === 'number' ? BigInt(args.address) : BigInt(args.address.trim());
   const { t, two, regime, config } = await translateIn(p, address, args.regime);
+  // pvmfw's lazy entries and verdicts exist only under its profile.
+  const pvmfw = profileOf(p, regime).lazyMmio;
+  const lazyBit = pvmfw ? lazyBitOf(p) : undefined;
   const leaf = entryForStep(p, t, config);
+  const s2 = p.stage2 && { profile: profileOf(p, 'VTTBR_EL2'), config: p.stage2.config };
   if (regime === 'VTTBR_EL2') {
     // An IPA through stage 2 alone.
-    const body = stage2Body(t, lazyBit);
+    const body = stage2Body(t, lazyBit, undefined, s2);
     return {
       address: hex(address),
       regime,
@@ -207,12 +231,12 @@ export async function translateQuery(
     address: hex(address),
     regime,
     walk: walkSteps(t.steps, lazyBit),
-    ...twoStageBody(two, lazyBit),
+    ...twoStageBody(two, lazyBit, s2),
     ...(leaf ? { leaf } : {}),
   };
   // pvmfw's verdict is about its own (stage-1) tables; a stage-2 fault, even one on the stage-1
   // walk (S1PTW), is taken to EL2 and never reaches pvmfw's handler.
-  const v = two.fault?.stage === 2 ? undefined : verdictForAccess(t, lazyBit);
+  const v = two.fault?.stage === 2 || lazyBit === undefined ? undefined : verdictForAccess(t, lazyBit);
   if (v) out.verdict = v;
   return out;
 }
@@ -237,7 +261,8 @@ export async function explainUnreadable(p: StopPicture, address: bigint): Promis
     if (two.fault?.stage === 2) {
       // Stage 1 translates (or its walk itself faulted at stage 2): the CPU takes a stage-2 fault.
       const s1 = two.fault.s1ptw ? '' : ` Stage 1 maps it to IPA ${hex(two.ipa ?? 0n)}${where}.`;
-      return `${at} has no valid translation: ${two.fault.message}.${s1}`;
+      const m = two.stage2 && p.stage2 && stepMeaning(two.stage2, p.stage2.config, profileOf(p, 'VTTBR_EL2'));
+      return `${at} has no valid translation: ${two.fault.message}.${s1}${m ? ` Stage 2 (${p.profiles.stage2.profile}): ${m}.` : ''}`;
     }
     return `${at} has no valid translation: ${t.fault?.message ?? 'unmapped'}${where}`;
   } catch (err) {

@@ -1,6 +1,7 @@
 // The StopInput of a halted target known only by its registers and physical memory: a snapshot file,
 // or the CLI on a live gdbstub. Both front ends that open a snapshot (the CLI's `guard`/`diff` and the
 // extension's Compare Snapshots) build the stop here, so they analyse it the same way.
+import type { ProfileOverride } from '../profiles/choose';
 import type { PhysReader } from '../aarch64/reader';
 import { getRegister, type Registers } from '../aarch64/regime';
 import { DEFAULT_MAX_TABLES } from '../aarch64/walk';
@@ -14,6 +15,7 @@ import type { LoadedSnapshot } from './snapshot';
 export interface HaltedStopOptions {
   /** pvmfw's MMIO_LAZY_MAP_FLAG bit (55 when absent). */
   readonly lazyBit?: number;
+  readonly profile?: ProfileOverride;
   /** Tables read per walk at most (the walker's default, as the CLI's, when absent). */
   readonly maxTables?: number;
 }
@@ -42,6 +44,7 @@ export function haltedStopInput(
       lazyBit: o.lazyBit ?? DEFAULT_LAZY_BIT,
       maxTables: o.maxTables ?? DEFAULT_MAX_TABLES,
       guardLogSymbol: GUARD_LOG_SYMBOL,
+      ...(o.profile ? { profile: o.profile } : {}),
     },
   };
 }

@@ -2,6 +2,7 @@
 // any view that compares stops: registers, table entries with the fields that changed, MMIO-guard
 // transitions per page run, tracked regions, anomalies new and resolved, and the guard calls made in
 // between. Pure: built from two StopPictures with the functions the adapter's per-stop diff uses.
+import { profileById } from '../profiles/choose';
 import type { Anomaly, GuardCall, Hex, PageGuardState, PteChange, Regime } from '../shared/protocol';
 import type { DescriptorFormat } from '../aarch64/granule';
 import { guardTransitions, regionChanges, type GuardTransition } from './guardDiff';
@@ -72,7 +73,8 @@ function registerChanges(a: StopPicture, b: StopPicture): RegisterChange[] {
 /** What changed from stop `a` to stop `b` (b taken after a, in the same run, for the guard calls). */
 export function diffStops(a: StopPicture, b: StopPicture): StopDiff {
   const d = diffPictures(a, b);
-  const lazyBit = b.input.options.lazyBit;
+  // -1: no LAZY field where pvmfw's profile does not apply (bit 55 is PTE_DIRTY in Linux).
+  const lazyBit = profileById(b.profiles.el1.profile).lazyMmio ? b.input.options.lazyBit : -1;
   const entries = d.changes.map((c): PteChange => {
     const fmt = formatOf(b, c.regime) ?? formatOf(a, c.regime);
     if (!fmt || c.before === undefined || c.after === undefined) return c;

@@ -3,10 +3,12 @@
 // The adapter's translate request, the Debug Console and the CLI's `translate` all call this.
 import { formatPerms } from '../aarch64/leaf';
 import type { PhysReader } from '../aarch64/reader';
-import { regimeFromRegisters, type Registers } from '../aarch64/regime';
+import { regimeFromRegisters, type RegimeConfig, type Registers } from '../aarch64/regime';
 import type { Access, Translation } from '../aarch64/translate';
 import { stage2For, translateTwoStage, type TwoStageTranslation } from '../aarch64/twoStage';
 import type { TranslateResponseBody } from '../shared/protocol';
+import { entryBits } from '../profiles/entry';
+import type { Profile } from '../profiles/types';
 import { hex, walkSteps } from './pte';
 
 /** VA -> (IPA ->) PA of an EL1&0 address at a stop with these registers, over physical memory. */
@@ -21,13 +23,34 @@ export function translateEl1(
 
 type Stage2Body = NonNullable<TranslateResponseBody['stage2']>;
 
+/** The profile's meaning of the last descriptor a walk read (a zero entry included: pKVM's idmap). */
+export function stepMeaning(t: Translation, c: RegimeConfig, profile: Profile): string | undefined {
+  const last = t.steps[t.steps.length - 1];
+  if (!last || last.desc === undefined || last.decoded?.type === 'table') return undefined;
+  const root = c.roots.find((r) => r.base === t.base);
+  if (!root) return undefined;
+  return profile.meaning(
+    entryBits({
+      raw: last.desc,
+      level: last.level,
+      fmt: root.fmt,
+      base: root.base,
+      mair: c.mair,
+      fwb: c.fwb,
+    }),
+  )?.label;
+}
+
 /** A stage-2 walk in the protocol's words: the IPA, the walk, where it ends or why it faults. */
 export function stage2Body(
   t2: Translation,
-  lazyBit: number,
+  lazyBit: number | undefined,
   s1ptw?: { level: number; tableIpa: bigint },
+  s2?: { readonly profile: Profile; readonly config: RegimeConfig },
 ): Stage2Body {
+  const meaning = s2 && stepMeaning(t2, s2.config, s2.profile);
   return {
+    ...(meaning ? { meaning } : {}),
     ok: t2.pa !== undefined && !t2.fault,
     ipa: hex(t2.va),
     walk: walkSteps(t2.steps, lazyBit),
@@ -45,7 +68,8 @@ export function stage2Body(
  */
 export function twoStageBody(
   x: TwoStageTranslation,
-  lazyBit: number,
+  lazyBit: number | undefined,
+  s2?: { readonly profile: Profile; readonly config: RegimeConfig },
 ): Pick<
   TranslateResponseBody,
   'ok' | 'ipa' | 'outputAddress' | 'stage2' | 'combined' | 'fault' | 'faultStage' | 'walkPhysical'
@@ -60,7 +84,7 @@ export function twoStageBody(
     if (x.ipa !== undefined) out.ipa = hex(x.ipa);
     const pa = x.pa ?? x.ipaPa;
     if (pa !== undefined) out.outputAddress = hex(pa);
-    if (x.stage2) out.stage2 = stage2Body(x.stage2, lazyBit, x.fault?.s1ptw);
+    if (x.stage2) out.stage2 = stage2Body(x.stage2, lazyBit, x.fault?.s1ptw, s2);
     out.walkPhysical = s1.steps.map((_s, k) => {
       const w = x.tableWalks?.[k];
       return w?.pa !== undefined ? hex(w.pa) : null;

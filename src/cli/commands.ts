@@ -14,9 +14,9 @@ import {
   type PhysReader,
   stage2Reader,
 } from '../aarch64';
-import { translateTwoStage } from '../aarch64/twoStage';
+import { stage2For, translateTwoStage } from '../aarch64/twoStage';
 import { guardReport, guardSummaryLines, makeSnapshot, regimeInfos, type Snapshot } from '../analysis';
-import { translateEl1 } from '../analysis/translation';
+import { stepMeaning, translateEl1 } from '../analysis/translation';
 import { classify, DEFAULT_LAZY_BIT, type GuardReport, leafJson, predictAccess, reportJson } from '../pvmfw';
 import {
   diagnosticLines,
@@ -27,8 +27,15 @@ import {
   statsLine,
   translationLines,
 } from './render';
+import {
+  leafMeaning,
+  profileById,
+  type Profile,
+  type ProfileChoice,
+  type ProfileOverride,
+} from '../profiles';
 import { CliError, type Source } from './source';
-import { cliPicture } from './stop';
+import { cliPicture, cliProfile } from './stop';
 
 /** The `verdict` member of the JSON reports: what pvmfw's handler does with this access or fault. */
 function verdictJson(
@@ -47,6 +54,7 @@ export interface CommonOptions {
   readonly out: (s: string) => void;
   readonly elf?: string;
   readonly guardLog?: string;
+  readonly profile?: ProfileOverride;
 }
 
 /**
@@ -97,6 +105,7 @@ function writeReportJson(
   guard: GuardReport | undefined,
   extra: { packets?: number },
   tail: Record<string, unknown> = {},
+  profile?: Profile,
 ): void {
   const lean: WalkResult = {
     regime: w.regime,
@@ -112,7 +121,13 @@ function writeReportJson(
   o.out(`{"regime":${JSON.stringify(regime)},"leaves":[`);
   const bit = guard?.lazyBit ?? DEFAULT_LAZY_BIT;
   const st = w.store;
-  jsonItems(o, st.length, (i) => leafJson(st.leaf(i), bit));
+  jsonItems(o, st.length, (i) => {
+    const l = st.leaf(i);
+    if (!profile || profile.lazyMmio) return leafJson(l, bit);
+    // Not pvmfw: no lazy state; the profile's meaning of the software bits instead.
+    const m = leafMeaning(profile, l);
+    return { ...leafJson(l, bit), lazy: null, ...(m ? { meaning: m.label } : {}) };
+  });
   o.out('],"regions":[');
   jsonItems(o, regions.length, (i) => regions[i]);
   o.out(`],${JSON.stringify({ ...rest, ...tail }).slice(1)}\n`);
@@ -196,19 +211,36 @@ export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean)
   const p0 = src.packets();
   const w = await doWalk(src, o, o.regime);
   const packets = p0 !== undefined ? (src.packets() ?? 0) - p0 : undefined;
+  // What the regime's software bits mean: pvmfw's lazy MMIO (and its invariants) only under its profile.
+  const choice = cliProfile(src, o, o.regime);
+  const profile = profileById(choice.profile, o.lazyBit);
+  const column = profile.lazyMmio ? o.lazyBit : profile;
   if (o.json) {
-    const guard = o.regime === 'stage2' ? undefined : classify(w, { lazyBit: o.lazyBit });
-    writeReportJson(o, w, guard, packets !== undefined ? { packets } : {});
+    const guard = profile.lazyMmio && o.regime !== 'stage2' ? classify(w, { lazyBit: o.lazyBit }) : undefined;
+    writeReportJson(
+      o,
+      w,
+      guard,
+      packets !== undefined ? { packets } : {},
+      { profile: choiceJson(choice) },
+      profile,
+    );
     return 0;
   }
   const sink = new LineSink(o.out);
   sink.all(regimeHeader(w.regime, src.label));
+  sink.line(`  profile    ${choice.profile}: ${choice.evidence}`);
   const regions = coalesce(w.store);
-  sink.all(everyLeaf ? leafLines(w, o.lazyBit) : regionLines(w, o.lazyBit, regions));
+  sink.all(everyLeaf ? leafLines(w, column) : regionLines(w, column, regions));
   sink.line(statsLine(w, packets, regions.length));
   diagnosticsText(sink, w);
   sink.flush();
   return 0;
+}
+
+/** A regime's profile in the JSON reports. */
+function choiceJson(c: ProfileChoice): { name: string; evidence: string; overridden: boolean } {
+  return { name: c.profile, evidence: c.evidence, overridden: c.overridden };
 }
 
 /** A walk's steps in the JSON report. */
@@ -241,8 +273,17 @@ export async function runTranslate(
   const s1 = x.stage1;
   // pvmfw's verdict is about its stage-1 tables; a stage-2 fault (on the walk or on the IPA) is
   // taken to EL2, not by pvmfw's handler.
+  const pvmfw = profileById(cliProfile(src, o, o.regime).profile).lazyMmio;
   const verdict =
-    regime.fmt.stage === 1 && x.fault?.stage !== 2 ? predictAccess(s1, access.write, o.lazyBit) : undefined;
+    pvmfw && regime.fmt.stage === 1 && x.fault?.stage !== 2
+      ? predictAccess(s1, access.write, o.lazyBit)
+      : undefined;
+  // What the stage-2 entry the walk ended on means (pKVM's lazy identity map, an owner, a guard note).
+  const s2config = stage2For(src.registers);
+  const s2meaning =
+    x.twoStage && x.stage2 && s2config
+      ? stepMeaning(x.stage2, s2config, profileById(cliProfile(src, o, 'stage2').profile, o.lazyBit))
+      : undefined;
   if (o.json) {
     const t2 = x.stage2;
     o.out(
@@ -287,6 +328,7 @@ export async function runTranslate(
                   : null,
                 memType: t2.memType && !t2.leafInvalid ? t2.memType.name : null,
                 perms: t2.perms !== undefined && !t2.leafInvalid ? formatPerms('stage2', t2.perms) : null,
+                meaning: s2meaning ?? null,
               }
             : null,
         combined:
@@ -296,7 +338,10 @@ export async function runTranslate(
         verdict: verdictJson(verdict),
       }) + '\n',
     );
-  } else lines(o, translationLines(x, regime, verdict));
+  } else {
+    lines(o, translationLines(x, regime, verdict));
+    if (s2meaning) o.out(`stage 2 entry: ${s2meaning}\n`);
+  }
   return x.pa !== undefined ? 0 : 4;
 }
 
@@ -311,6 +356,11 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
       `${JSON.stringify({
         source: src.label,
         regimes: regimeInfos(picture),
+        profiles: {
+          el1: choiceJson(picture.profiles.el1),
+          el2: choiceJson(picture.profiles.el2),
+          stage2: choiceJson(picture.profiles.stage2),
+        },
         guard,
         counts: picture.guard.counts,
         // The last exception the registers record, with its walk and verdict (as the adapter's
@@ -331,6 +381,8 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
         ? `stage 2: ${s2.store.length} leaves from ${hex(s2.roots[0].root)} (VMID ${s2.roots[0].vmid ?? 0})`
         : `stage 2: ${regimeFromRegisters('stage2', src.registers).roots[0]?.reason ?? 'not available'}`,
     );
+    for (const r of ['el1', 'el2', 'stage2'] as const)
+      sink.line(`profile ${r}: ${picture.profiles[r].profile} (${picture.profiles[r].evidence})`);
     sink.all(guardSummaryLines({ ...guard, stopId: 0 }));
     if (!guard.anomalies.length) sink.line('anomalies: none');
     if (atFault) sink.line(`stopped in an EL1 exception: ${atFault.verdict.summary}`);

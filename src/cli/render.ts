@@ -13,7 +13,14 @@ import {
   type WalkRoot,
 } from '../aarch64';
 import type { TwoStageTranslation } from '../aarch64/twoStage';
-import { type FaultVerdict, type GuardReport, lazyState, type PvmfwAnomaly } from '../pvmfw';
+import {
+  DEFAULT_LAZY_BIT,
+  type FaultVerdict,
+  type GuardReport,
+  lazyState,
+  type PvmfwAnomaly,
+} from '../pvmfw';
+import { leafMeaning, profileById, type Meaning, type Profile } from '../profiles';
 
 const pad = (s: string, n: number): string => s.padEnd(n);
 const lpad = (s: string, n: number): string => s.padStart(n);
@@ -35,36 +42,69 @@ export function regimeHeader(regime: RegimeConfig, label: string): string[] {
   return out;
 }
 
-const REGION_HEAD = `${pad('VA', 18)} ${pad('PA', 14)} ${lpad('SIZE', 6)} ${lpad('COUNT', 7)} ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} LAZY`;
+/**
+ * The last column: pvmfw's lazy state (the golden dumps' LAZY column), or the regime profile's
+ * meaning of the software bits. A number is pvmfw's profile with that lazy bit.
+ */
+type ColumnProfile = Profile | number;
+
+const asProfile = (p: ColumnProfile): Profile => (typeof p === 'number' ? profileById('pvmfw', p) : p);
+const lazyBitOf = (p: ColumnProfile): number | undefined =>
+  typeof p === 'number' ? p : p.lazyMmio ? DEFAULT_LAZY_BIT : undefined;
+
+function regionHead(p: ColumnProfile): string {
+  return `${pad('VA', 18)} ${pad('PA', 14)} ${lpad('SIZE', 6)} ${lpad('COUNT', 7)} ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${asProfile(p).lazyMmio ? 'LAZY' : 'MEANING'}`;
+}
+
+/** Permissions and memory type of a leaf, or '-' where its bits are not a mapping (swap, owner ids). */
+function mappingColumns(l: Leaf, m: Meaning | undefined): [string, string] {
+  if (!l.valid && m && !m.mapping) return ['-', '-'];
+  return [formatPerms(l.ctx.perm, l.perms), l.memType.name];
+}
 
 /** One line per region, made as they are consumed (a crafted walk may have millions). */
-export function* regionLines(w: WalkResult, lazyBit: number, regions = coalesce(w.store)): Generator<string> {
-  yield REGION_HEAD;
+export function* regionLines(
+  w: WalkResult,
+  profile: ColumnProfile,
+  regions = coalesce(w.store),
+): Generator<string> {
+  yield regionHead(profile);
+  const pr = asProfile(profile);
+  const bit = lazyBitOf(profile);
   for (const g of regions) {
     const l = g.first;
-    yield `${hex(g.va, 16)} ${hex(g.pa, 12)} ${lpad(sizeName(g.size), 6)} ${lpad(String(g.count), 7)} ${pad(l.kind, 8)} ${pad(formatPerms(l.ctx.perm, l.perms), 8)} ${pad(l.memType.name, 22)} ${lazyState(l, lazyBit) ?? '-'}`;
+    const m = pr.lazyMmio ? undefined : leafMeaning(pr, l);
+    const [perms, mem] = mappingColumns(l, m);
+    const last = bit !== undefined ? (lazyState(l, bit) ?? '-') : (m?.label ?? '-');
+    yield `${hex(g.va, 16)} ${hex(g.pa, 12)} ${lpad(sizeName(g.size), 6)} ${lpad(String(g.count), 7)} ${pad(l.kind, 8)} ${pad(perms, 8)} ${pad(mem, 22)} ${last}`;
   }
 }
 
 const LEAF_HEAD = `${pad('VA', 18)} ${pad('PA', 14)} ${lpad('SIZE', 5)} L ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${pad('DESCRIPTOR', 18)} FLAGS`;
 
-export function leafLine(l: Leaf, lazyBit: number): string {
+export function leafLine(l: Leaf, profile: ColumnProfile): string {
+  const pr = asProfile(profile);
+  const bit = lazyBitOf(profile);
+  const m = pr.lazyMmio ? undefined : leafMeaning(pr, l);
+  const lazy = bit !== undefined ? lazyState(l, bit) : null;
   const flags = [
     l.ctx.fmt.stage === 1 && l.bit(11) ? 'nG' : '',
     l.af ? '' : 'AF=0',
     l.bit(52) ? 'Cont' : '',
     l.bit(51) ? 'DBM' : '',
     l.swBits ? `SW=${l.swBits.toString(2).padStart(4, '0')}` : '',
-    lazyState(l, lazyBit) ? `lazy:${lazyState(l, lazyBit)}` : '',
+    lazy ? `lazy:${lazy}` : '',
+    m ? `[${m.label}]` : '',
   ].filter(Boolean);
-  return `${hex(l.va, 16)} ${hex(l.pa, 12)} ${lpad(sizeName(l.size), 5)} ${l.level} ${pad(l.kind, 8)} ${pad(formatPerms(l.ctx.perm, l.perms), 8)} ${pad(l.memType.name, 22)} ${hex(l.desc, 16)} ${flags.join(' ')}`.trimEnd();
+  const [perms, mem] = mappingColumns(l, m);
+  return `${hex(l.va, 16)} ${hex(l.pa, 12)} ${lpad(sizeName(l.size), 5)} ${l.level} ${pad(l.kind, 8)} ${pad(perms, 8)} ${pad(mem, 22)} ${hex(l.desc, 16)} ${flags.join(' ')}`.trimEnd();
 }
 
 /** Every leaf, made one at a time from the store (a walk may have millions). */
-export function* leafLines(w: WalkResult, lazyBit: number): Generator<string> {
+export function* leafLines(w: WalkResult, profile: ColumnProfile): Generator<string> {
   yield LEAF_HEAD;
   const st = w.store;
-  for (let i = 0; i < st.length; i++) yield leafLine(st.leaf(i), lazyBit);
+  for (let i = 0; i < st.length; i++) yield leafLine(st.leaf(i), profile);
 }
 
 export function statsLine(w: WalkResult, packets?: number, regions = coalesce(w.store).length): string {

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_TABLES, MAX_STORE_TABLES } from '../aarch64';
 import { encodeSnapshot, programLabel } from '../analysis';
+import { parseProfileOverride, PROFILE_SYNTAX, type ProfileOverride } from '../profiles';
 import { CliError, openGdb, openSnapshot, type Source } from './source';
 import { runGuard, runSnapshot, runTranslate, runWalk, type CommonOptions } from './commands';
 import { runDiff } from './diff';
@@ -31,6 +32,8 @@ options:
   --elf FILE          the guest ELF: symbols (the guard-call log) and, in snapshots, its identity
   --lazy-bit N        descriptor bit used as MMIO_LAZY_MAP_FLAG (default 55)
   --max-tables N      cap on tables walked, in 4 KiB tables (default ${DEFAULT_MAX_TABLES})
+  --profile P         what software bits mean: ${PROFILE_SYNTAX}
+                      (default auto: chosen per regime from the program's symbols and the registers)
   --json              one JSON object on stdout
   --no-progress       no progress bar on stderr
 `;
@@ -56,6 +59,7 @@ function parse(argv: string[]) {
         'guard-log': { type: 'string' },
         'lazy-bit': { type: 'string' },
         'max-tables': { type: 'string' },
+        profile: { type: 'string' },
         output: { type: 'string', short: 'o' },
         resume: { type: 'boolean' },
         'no-progress': { type: 'boolean' },
@@ -64,6 +68,14 @@ function parse(argv: string[]) {
     });
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function profileOption(v: string): ProfileOverride {
+  try {
+    return parseProfileOverride(v);
+  } catch (e) {
+    throw new UsageError(`--profile: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
@@ -109,6 +121,7 @@ export async function main(
     out,
     ...(o.elf ? { elf: o.elf } : {}),
     ...(o['guard-log'] ? { guardLog: o['guard-log'] } : {}),
+    ...(o.profile ? { profile: profileOption(o.profile) } : {}),
   };
   if (command === 'diff') return runDiff(rest[0], rest[1], common);
   const source: Source = o.gdb ? await openGdb(o.gdb, !!o.resume) : openSnapshot(o.snapshot!);

@@ -13,11 +13,14 @@ import {
 import { haltedStopInput } from '../analysis';
 import { ElfImage, SymbolTable } from '../elf';
 import { GUARD_LOG_SYMBOL } from '../pvmfw';
+import { chooseProfiles, type ProfileChoice, type ProfileOverride, type ProfileRegime } from '../profiles';
 import { CliError, type Source } from './source';
 
 /** What of the command line the picture depends on. */
 export interface PictureOptions {
   readonly lazyBit: number;
+  /** --profile: the profiles the user set per regime. */
+  readonly profile?: ProfileOverride;
   readonly maxTables: number;
   readonly elf?: string;
   readonly guardLog?: string;
@@ -46,8 +49,6 @@ export function cliProgram(src: Source, o: PictureOptions): CliProgram {
   let identity = src.program;
   if (o.elf) {
     ({ table, identity } = readProgram(o.elf));
-    if (!table.lookup(GUARD_LOG_SYMBOL) && !o.guardLog)
-      throw new CliError(`${o.elf} has no '${GUARD_LOG_SYMBOL}' symbol`);
   } else table = new SymbolTable(src.symbols);
   if (o.guardLog) {
     const a = parseAddress(o.guardLog);
@@ -61,7 +62,25 @@ export function cliProgram(src: Source, o: PictureOptions): CliProgram {
 }
 
 export function cliStopInput(src: Source, o: PictureOptions, symbols: SymbolTable): StopInput {
-  return haltedStopInput(src.registers, src.reader, symbols, { lazyBit: o.lazyBit, maxTables: o.maxTables });
+  return haltedStopInput(src.registers, src.reader, symbols, {
+    lazyBit: o.lazyBit,
+    maxTables: o.maxTables,
+    ...(o.profile ? { profile: o.profile } : {}),
+  });
+}
+
+/** The profile of one regime, chosen as the analysis core chooses it for a whole stop. */
+export function cliProfile(src: Source, o: PictureOptions, regime: ProfileRegime): ProfileChoice {
+  const { symbols } = cliProgram(src, o);
+  const choice = chooseProfiles(
+    {
+      registers: src.registers,
+      ...(symbols.size ? { symbol: (n: string) => symbols.lookup(n)?.address } : {}),
+      guardLogSymbol: GUARD_LOG_SYMBOL,
+    },
+    o.profile,
+  );
+  return choice[regime];
 }
 
 export async function cliPicture(

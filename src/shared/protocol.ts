@@ -9,8 +9,10 @@
 //   async function request<C extends CustomRequestCommand>(s: DebugSession, c: C, a: CustomRequestArguments<C>)
 //     : Promise<CustomResponseBody<C>> { return (await s.customRequest(c, a)) as CustomResponseBody<C>; }
 
-/** A 64-bit value as `0x`-prefixed lower-case hex. */
-export type Hex = string;
+import type { Hex } from './values';
+
+export type { Hex, Regime } from './values';
+export * from './guardProtocol';
 
 /** The debug type registered by the extension and announced by the adapter. */
 export const DEBUG_TYPE = 'pvmfw-mmu';
@@ -18,8 +20,8 @@ export const DEBUG_TYPE = 'pvmfw-mmu';
 // ---------------------------------------------------------------------------------------------
 // Translation regimes
 
-/** Which base register a walk starts from. The EL2 ones are present only with EL2 (TTBR0_EL2 when its MMU is on). */
-export type Regime = 'TTBR0_EL1' | 'TTBR1_EL1' | 'TTBR0_EL2' | 'VTTBR_EL2';
+import type { Regime } from './values';
+import type { Anomaly, GuardCall, GuardRegion, PageGuardState, PageRun } from './guardProtocol';
 
 export interface RegimeInfo {
   regime: Regime;
@@ -42,6 +44,10 @@ export interface RegimeInfo {
   /** Lowest and highest input address the regime covers (inclusive). */
   vaStart?: Hex;
   vaEnd?: Hex;
+  /** The profile that gives the software bits their meaning ("pvmfw", "linux", "pkvm-hyp", ...). */
+  profile?: string;
+  /** Why that profile applies, in a sentence (or "set by the user"). */
+  profileEvidence?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,93 +122,11 @@ export interface PteEntry {
   changed?: boolean;
   /** Decoded fields, one per line, for tooltips ("AttrIndx = 0 (Device-nGnRE)"). */
   fields: string[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// MMIO guard
-
-/**
- * State of one 4 KiB device page, from stage 1 (pvmfw's tables) and the stub's guard-call log:
- * - `lazy`: lazy stage-1 entry, never MMIO_GUARD_MAPped: untouched.
- * - `guardMapped`: MMIO_GUARD_MAPped and valid at stage 1: the normal state after the fault.
- * - `guardMappedPending`: MMIO_GUARD_MAPped but its stage-1 entry is still lazy (inside the handler,
- *   between the hypercall and the descriptor store).
- * - `validUnguarded`: valid at stage 1 but never MAPped: an access gets a synchronous external abort.
- * - `unmapped`: MMIO_GUARD_UNMAPped (after mmio_unmap_all).
- * - `anomaly`: breaks one of the seed's invariants (see `anomalies`).
- */
-/** Every page state, in the order views list them (one list: counts, legends and validation use it). */
-export const PAGE_GUARD_STATES = [
-  'lazy',
-  'guardMapped',
-  'guardMappedPending',
-  'validUnguarded',
-  'unmapped',
-  'anomaly',
-] as const;
-export type PageGuardState = (typeof PAGE_GUARD_STATES)[number];
-
-/** A run of consecutive pages in the same state: pages [start, start + pages * 4096). */
-export interface PageRun {
-  start: Hex;
-  pages: number;
-  state: PageGuardState;
-}
-
-export interface GuardRegion {
-  /** Device name from the firmware or the memory map ("pl031 rtc", "virtio-mmio"), when known. */
-  name?: string;
-  start: Hex;
-  /** Exclusive end. */
-  end: Hex;
-  pageCount: number;
-  /** Run-length encoded page states covering the whole region in order. A 1 GiB region is 262,144 pages. */
-  runs: PageRun[];
-  counts: Record<PageGuardState, number>;
-}
-
-export type GuardFunction = 'INFO' | 'ENROLL' | 'MAP' | 'UNMAP' | 'UNKNOWN';
-
-/** One hypercall recorded by the EL2 stub in its guard-call log (oldest first). */
-export interface GuardCall {
-  /** Sequence number the stub gave the call (1-based, monotonic; the ring keeps the latest ones). */
-  seq: number;
-  fn: GuardFunction;
-  /** SMCCC function id (0xC6000007 for MAP). */
-  functionId: Hex;
-  /** x1: the page IPA for MAP/UNMAP. */
-  arg: Hex;
-  /** x0 on return (0 success, -1 not supported, -3 invalid parameter), as signed decimal text. */
-  result: string;
-  /** ELR_EL2 of the HVC, when the stub records it. */
-  pc?: Hex;
-  /** Symbol of `pc`, when the ELF has one. */
-  symbol?: string;
-}
-
-export type AnomalyCode =
-  | 'invalidPte' // a leaf on the fault walk lacks the lazy flag or is valid: handle_mmio_fault fails with InvalidPte
-  | 'unsupportedFlags' // bits outside aarch64-paging 0.4.0's Attributes: Descriptor::flags() returns None
-  | 'validUnguarded' // stage-1 valid device page that was never MMIO_GUARD_MAPped
-  | 'guardedNotMapped' // MAPped at stage 2 but never made valid at stage 1 after the handler returned
-  | 'lazyNotPage' // a valid lazy-flagged leaf that is not 4 KiB (mmio_unmap_all asserts on it)
-  | 'doubleMap' // MMIO_GUARD_MAP of an already mapped page
-  | 'unmapNotMapped' // MMIO_GUARD_UNMAP of a page that was not mapped
-  | 'hypercallError' // a guard hypercall returned an error
-  | 'lazyOnNormalMemory' // MMIO_LAZY_MAP_FLAG on a normal-memory entry: a fault would MMIO_GUARD_MAP RAM
-  | 'guardLeak' // pages still MMIO_GUARD_MAPped when the firmware is done (mmio_unmap_all skipped)
-  | 'walkError' // cycle, bad table pointer, unreadable table
-  | 'other';
-
-export interface Anomaly {
-  code: AnomalyCode;
-  severity: 'error' | 'warning' | 'info';
-  message: string;
-  regime?: Regime;
-  va?: Hex;
-  ipa?: Hex;
-  /** Descriptor address of the entry concerned, when there is one. */
-  descriptorAddress?: Hex;
+  /**
+   * What the regime's software meant by the software bits or the invalid entry's contents, under the
+   * regime's profile: "PROT_NONE (…)", "swap type 0 offset 0x1234", "owner: hyp", "shared-borrowed".
+   */
+  meaning?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,6 +245,11 @@ export interface TranslateResponseBody {
     /** The stage-2 leaf's own MemAttr type and S2AP/XN permissions. */
     memoryType?: string;
     permissions?: string;
+    /**
+     * The stage-2 profile's meaning of the entry the walk ended on: "not mapped yet: pKVM
+     * identity-maps it on the host's next access", "owner: hyp", "guard-mapped MMIO (pKVM …)".
+     */
+    meaning?: string;
   };
   /**
    * The attributes the access gets: the two stages' memory types and permissions combined (Arm
@@ -437,6 +366,12 @@ export interface MmuChangedEventBody {
   fault?: FaultInfo;
   /** Page-state counts over all tracked regions. */
   guardCounts?: Record<PageGuardState, number>;
+  /**
+   * Pages guard-mapped outside every tracked region (pvmfw's console: mapped eagerly at boot, not
+   * through `mmio_regions`): the guard state's `untracked`, so views count and mark them without
+   * asking for the whole guard state.
+   */
+  untracked?: PageRun[];
   /** Milliseconds from the stop report to this event (walk + diff). */
   computeMs: number;
 }
