@@ -1,13 +1,16 @@
 // The fault a stop is about: ESR decoded, FAR and its walk, and pvmfw's verdict (src/pvmfw's
 // faultVerdict, plus the states it cannot see from ESR alone: guard-mapped while stage 1 is still
-// lazy, and already resolved). At the EL2 vector it is the guest's hypercall, decoded.
+// lazy, and already resolved). At the EL2 vector it is the guest's hypercall, decoded. The handler
+// is the stop's generation's (remap at the seed, VALID set in place since late 2023) over its guard
+// granule (4 KiB, or the hypervisor's 16 KiB: the granule's pages are checked and validated together).
 import { decodeEsr } from '../aarch64/esr';
 import type { PhysReader } from '../aarch64/reader';
 import type { RegimeConfig } from '../aarch64/regime';
 import { translate, type Translation } from '../aarch64/translate';
 import { vectorAt } from '../aarch64/vectors';
 import { GUARD_CALLS } from '../pvmfw/guardlog';
-import { faultVerdict, predictAccess } from '../pvmfw/verdict';
+import type { PvmfwFlavour } from '../pvmfw/generation';
+import { faultVerdict, predictAccess, type VerdictContext } from '../pvmfw/verdict';
 import type { EsrInfo, FaultInfo, FaultVerdict } from '../shared/protocol';
 import { isGuardMappedPending, pageStateAt, type GuardState } from './guardState';
 import type { ProgramSymbols } from './input';
@@ -38,13 +41,17 @@ export function verdictForFault(
   lazyBit: number,
   guard: GuardState | undefined,
   atFault = true,
+  granuleWalks: readonly Translation[] = [],
 ): FaultVerdict {
-  const page = far & ~0xfffn;
+  const flavour = guard?.firmware;
+  const granule = BigInt(flavour?.granule ?? 4096);
+  const page = far & ~(granule > 4096n ? granule - 1n : 0xfffn);
   // After the fault stop (stepping the handler, or later), the verdict follows what the handler did
   // to that page instead of being predicted again against tables it has already changed.
-  const followed = atFault ? undefined : followedVerdict(esr, page, t, guard);
+  const followed = atFault ? undefined : followedVerdict(esr, far, page, t, guard);
   if (followed) return followed;
-  const v = faultVerdict(esr, far, t, lazyBit);
+  const ctx: VerdictContext = { ...(flavour ? { flavour } : {}), granuleWalks };
+  const v = faultVerdict(esr, far, t, lazyBit, ctx);
   if (v.kind !== 'lazyMmio') return { kind: v.kind, summary: v.summary };
   const ipa = `0x${page.toString(16).padStart(8, '0')}`;
   if (t.pa !== undefined)
@@ -54,11 +61,13 @@ export function verdictForFault(
       mapIpa: hex(page),
     };
   const pending = guard !== undefined && isGuardMappedPending(guard, page);
+  const what = granule > 4096n ? `the ${granule / 1024n} KiB granule ${ipa}` : ipa;
+  const make = flavour?.handler === 'validInPlace' ? 'set VALID in place on' : 'make';
   return {
     kind: 'lazyMmio',
     summary: pending
-      ? `lazy MMIO: ${ipa} is MMIO_GUARD_MAPped; handle_mmio_fault still has to make the stage-1 entry valid`
-      : `lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP ${ipa}`,
+      ? `lazy MMIO: ${what} is MMIO_GUARD_MAPped; handle_mmio_fault still has to ${make} the stage-1 entry${granule > 4096n ? 's' : ''}${make === 'make' ? ' valid' : ''}`
+      : `lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP ${what}${flavour?.handler === 'validInPlace' ? ', then set VALID in place' : ''}`,
     mapIpa: hex(page),
     ...(v.splitLevel !== undefined ? { splitLevel: v.splitLevel } : {}),
     detail: v.summary,
@@ -70,14 +79,24 @@ const TRANSLATION_FAULT = (esr: bigint) => (esr & ~0x143n) === 0x9600_0004n;
 /** A lazy-MMIO fault the handler has served or is serving, said as such. */
 function followedVerdict(
   esr: bigint,
+  far: bigint,
   page: bigint,
   t: Translation,
   guard: GuardState | undefined,
 ): FaultVerdict | undefined {
   if (!TRANSLATION_FAULT(esr)) return undefined;
+  const flavour: PvmfwFlavour | undefined = guard?.firmware;
+  const granule = flavour?.granule ?? 4096;
   const ipa = `0x${page.toString(16).padStart(8, '0')}`;
-  const state = guard ? pageStateAt(guard, page) : undefined;
+  const farPage = far & ~0xfffn;
+  const state = guard ? pageStateAt(guard, farPage) : undefined;
   const mapIpa = hex(page);
+  // The granule's 4 KiB pages as the guard state sees them (one page at a 4 KiB granule).
+  const states = Array.from({ length: granule / 4096 }, (_, k) =>
+    guard ? pageStateAt(guard, page + BigInt(k * 4096)) : undefined,
+  );
+  const what = granule > 4096 ? `the ${granule / 1024} KiB granule ${ipa}` : ipa;
+  const inPlace = flavour?.handler === 'validInPlace';
   if (t.pa !== undefined) {
     if (state === 'validUnguarded')
       return {
@@ -85,11 +104,18 @@ function followedVerdict(
         summary: `handled, but ${ipa} is valid at stage 1 without MMIO_GUARD_MAP: the retried access gets a synchronous external abort`,
         mapIpa,
       };
+    const pending = states.filter((s) => s === 'guardMappedPending').length;
+    if (pending > 0)
+      return {
+        kind: 'lazyMmio',
+        summary: `handler running: ${what} MMIO_GUARD_MAPped, ${states.length - pending} of its ${states.length} stage-1 pages valid so far${inPlace ? ' (VALID set in place)' : ''}`,
+        mapIpa,
+      };
     return {
       kind: 'lazyMmio',
       summary:
         state === 'guardMapped'
-          ? `handled: ${ipa} is MMIO_GUARD_MAPped and valid at stage 1`
+          ? `handled: ${what} is MMIO_GUARD_MAPped and valid at stage 1${inPlace ? ' (VALID set in place)' : ''}`
           : `handled: ${ipa} is valid at stage 1`,
       mapIpa,
     };
@@ -97,15 +123,21 @@ function followedVerdict(
   if (state === 'guardMappedPending')
     return {
       kind: 'lazyMmio',
-      summary: `handler running: MMIO_GUARD_MAP of ${ipa} done, its stage-1 entry still lazy`,
+      summary: inPlace
+        ? `handler running: MMIO_GUARD_MAP of ${what} done, VALID not yet set in place on its stage-1 entr${granule > 4096 ? 'ies' : 'y'}`
+        : `handler running: MMIO_GUARD_MAP of ${ipa} done, its stage-1 entry still lazy`,
       mapIpa,
     };
   return undefined;
 }
 
 /** The verdict an access to the translated address would get now (lazy MMIO and so on). */
-export function verdictForAccess(t: Translation, lazyBit: number): FaultVerdict | undefined {
-  const v = predictAccess(t, false, lazyBit);
+export function verdictForAccess(
+  t: Translation,
+  lazyBit: number,
+  flavour?: PvmfwFlavour,
+): FaultVerdict | undefined {
+  const v = predictAccess(t, false, lazyBit, flavour ? { flavour } : {});
   if (!v) return undefined;
   return {
     kind: v.kind,
@@ -161,6 +193,12 @@ export async function faultInfo(input: FaultInput): Promise<FaultInfo | undefine
   const far = r.FAR_EL1 ?? 0n;
   const elr = r.ELR_EL1 ?? 0n;
   const t = await translate(input.el1, input.reader, far);
+  // handle_mmio_fault checks every 4 KiB page of the guard granule, not only FAR's.
+  const granule = BigInt(input.guard?.firmware?.granule ?? 4096);
+  const base = far & ~(granule - 1n);
+  const others: Translation[] = [];
+  for (let p = base; granule > 4096n && p < base + granule; p += 4096n)
+    if (p !== (far & ~0xfffn)) others.push(await translate(input.el1, input.reader, p));
   const v1 = vectorAt(pc, r.VBAR_EL1);
   const sym = describe(elr);
   return {
@@ -170,6 +208,6 @@ export async function faultInfo(input: FaultInput): Promise<FaultInfo | undefine
     elr: hex(elr),
     ...(sym ? { elrSymbol: sym } : {}),
     walk: walkSteps(t.steps, input.lazyBit),
-    verdict: verdictForFault(esr, far, t, input.lazyBit, input.guard, input.atFault),
+    verdict: verdictForFault(esr, far, t, input.lazyBit, input.guard, input.atFault, others),
   };
 }

@@ -285,7 +285,8 @@ class GuardReader {
         if (l2) segEnd = Math.min(segEnd, l2.vaNum + l2.size);
         // Guard-mapped at stage 2: a guard entry (valid device page or pKVM's annotation), or before
         // ENROLL anything valid (MMIO passes through).
-        const guardedS2 = l2 !== undefined && (isStage2Guard(l2) || (l2.valid && (l2.level === 3 || !enrolled)));
+        const guardedS2 =
+          l2 !== undefined && (isStage2Guard(l2) || (l2.valid && (l2.level === 3 || !enrolled)));
         const lazy = l1 !== undefined && !l1.valid && l1.bit(lazyBit);
         const valid = l1 !== undefined && l1.valid;
         const pages = Math.max(1, Math.floor((segEnd - p) / PAGE));
@@ -459,7 +460,9 @@ function untrackedGuardMapped(
   const tracked = (page: number) =>
     regions.some((r) => BigInt(page) >= BigInt(r.start) && BigInt(page) < BigInt(r.end));
   const pages = s2
-    ? s2.filter(isStage2Guard).flatMap((l) => Array.from({ length: l.size / PAGE }, (_, k) => l.vaNum + k * PAGE))
+    ? s2
+        .filter(isStage2Guard)
+        .flatMap((l) => Array.from({ length: l.size / PAGE }, (_, k) => l.vaNum + k * PAGE))
     : [...mappedByLog].sort((a, b) => a - b);
   const runs: PageRun[] = [];
   for (const p of pages) {

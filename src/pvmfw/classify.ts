@@ -15,11 +15,14 @@ import { REF_INDEX_BITS, REF_INDEX_MASK, stateOf, uniformRest } from '../aarch64
 import {
   ACCEPTED_HI,
   ACCEPTED_LO,
+  ACCEPTED_LO_0_6,
+  pagingCrate,
   unsupportedBitNames,
   unsupportedTableDescriptor,
   DEFAULT_LAZY_BIT,
 } from './flags';
 import type { GuardReplay } from './guardlog';
+import { isStage2Guard, type PvmfwGeneration } from './generation';
 
 export type LazyState = 'pending' | 'mapped' | null;
 
@@ -51,6 +54,8 @@ export interface PvmfwAnomaly {
 export interface ClassifyOptions {
   /** Descriptor bit used as MMIO_LAZY_MAP_FLAG (default 55). */
   readonly lazyBit?: number;
+  /** pvmfw generation: which aarch64-paging's `Descriptor::flags()` judges the bits (seed by default). */
+  readonly generation?: PvmfwGeneration;
   /** Tracked MMIO ranges [start, end) (pvmfw's mmio_regions), when known. */
   readonly mmioRanges?: readonly { readonly start: bigint; readonly end: bigint }[];
 }
@@ -101,7 +106,8 @@ function s2Covered(s2: readonly Leaf[], start: number, end: number): number {
   let covered = 0;
   for (let i = lo; i < s2.length && s2[i].vaNum < end; i++) {
     const l = s2[i];
-    if (l.state !== S_VALID) continue;
+    // A guard map covers the IPA: valid, or pKVM's annotated invalid entry (the access is forwarded).
+    if (l.state !== S_VALID && !isStage2Guard(l)) continue;
     covered += Math.min(end, l.vaNum + l.size) - Math.max(start, l.vaNum);
   }
   return covered;
@@ -119,7 +125,9 @@ export function classify(
   const ranges = opts.mmioRanges?.map((r) => [Number(r.start), Number(r.end)] as const);
   const s2Leaves = s2?.leaves ?? [];
   // Guard mappings at stage 2: valid 4 KiB device pages (RAM and pre-ENROLL passthrough are blocks).
-  const s2Guard = s2Leaves.filter((l) => l.state === S_VALID && l.level === 3 && l.memType.kind === 'device');
+  // Guard mappings at stage 2: level-3 device pages, or pKVM's annotated invalid entries (RAM and
+  // the pre-ENROLL passthrough are blocks).
+  const s2Guard = s2Leaves.filter(isStage2Guard);
 
   for (const d of s1.diagnostics)
     anomalies.push({
@@ -145,7 +153,8 @@ export function classify(
   const store = s1.store;
   const kinds = store.contexts.map((c) => c.mair.map((m) => m.kind === 'device'));
   const stage2 = store.contexts.map((c) => c.fmt.stage === 2);
-  const scan = scanLeaves(store, bit, kinds, stage2, ranges);
+  const acceptedLo = opts.generation === 'late2023' ? ACCEPTED_LO_0_6 : ACCEPTED_LO;
+  const scan = scanLeaves(store, bit, kinds, stage2, ranges, acceptedLo);
   for (const r of scan.runs) {
     const i = r.first;
     anomalies.push({
@@ -153,7 +162,7 @@ export function classify(
       severity: r.severity,
       va: BigInt(store.vaOf(i)),
       descAddr: BigInt(store.descAddrOf(i)),
-      message: anomalyMessage(store, r.kind, i),
+      message: anomalyMessage(store, r.kind, i, opts.generation),
       count: r.count,
       size: r.size,
     });
@@ -266,12 +275,17 @@ interface AnomalyRun {
   size: number;
 }
 
-function anomalyMessage(store: LeafStore, kind: PvmfwAnomalyKind, i: number): string {
+function anomalyMessage(
+  store: LeafStore,
+  kind: PvmfwAnomalyKind,
+  i: number,
+  generation?: PvmfwGeneration,
+): string {
   const lo = store.loOf(i);
   const hi = store.hiOf(i);
   switch (kind) {
     case 'unsupportedFlags':
-      return `descriptor ${hex(joinHalves(lo, hi), 16)} sets ${unsupportedBitNames(lo, hi).join(', ')}: "Unsupported PTE flags set" (aarch64-paging 0.4.0 Descriptor::flags() returns None)`;
+      return `descriptor ${hex(joinHalves(lo, hi), 16)} sets ${unsupportedBitNames(lo, hi, generation).join(', ')}: "Unsupported PTE flags set" (${pagingCrate(generation)} Descriptor::flags() returns None)`;
     case 'unmapNonDevice':
       return 'valid leaf in a tracked MMIO range without MMIO_LAZY_MAP_FLAG: mmio_unmap_all asserts "Attempting MMIO guard unmap for non-device pages"';
     case 'lazyOnNormal':
@@ -294,6 +308,7 @@ function scanLeaves(
   isDevice: boolean[][],
   stage2: boolean[],
   ranges: (readonly [number, number])[] | undefined,
+  acceptedLo: number,
 ): { pending: Uint32Array; mapped: Uint32Array; pendingBytes: number; runs: AnomalyRun[] } {
   const word = bit < 32 ? 0 : 1;
   const mask = (1 << (bit & 31)) >>> 0;
@@ -370,7 +385,7 @@ function scanLeaves(
     const lo = data[2 * idx];
     const hi = data[2 * idx + 1];
     const flagged = ((word === 0 ? lo : hi) & mask) !== 0;
-    const badLo = lo & ~ACCEPTED_LO;
+    const badLo = lo & ~acceptedLo;
     const badHi = hi & ~ACCEPTED_HI;
     // The common leaf: no flag, no rejected bits, no tracked MMIO ranges to check.
     if (!flagged && (badLo | badHi) === 0 && rs.length === 0) continue;

@@ -5,4 +5,5 @@ export * from './flags';
 export * from './guardlog';
 export * from './classify';
 export * from './verdict';
+export * from './generation';
 export * from './report';

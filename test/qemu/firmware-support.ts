@@ -3,8 +3,11 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { GdbClient } from '../../src/gdb';
+import { demoAppend, type DemoStage2, type DemoVariant } from '../../src/shared/demoLaunch';
+import { demoElfFor } from '../harness/demo';
 import type { QemuOptions } from '../harness/qemu';
 
+export { demoElfFor, type DemoStage2, type DemoVariant };
 export const repoRoot = resolve(__dirname, '../../..');
 export const demoElf = resolve(repoRoot, 'guest/build/demo.elf');
 
@@ -34,17 +37,25 @@ export function sym(symbols: Symbols, name: string): bigint {
 
 export type Scenario = 'normal' | 'a' | 'b' | 'c' | 'd';
 
-export function demoQemu(scenario: Scenario, extra: Partial<QemuOptions> = {}): QemuOptions {
+/** A firmware build and the stub's stage-2 representation: what a variant test boots. */
+export interface Firmware {
+  readonly variant?: DemoVariant;
+  readonly s2?: DemoStage2;
+}
+
+export function demoQemu(
+  scenario: Scenario,
+  extra: Partial<QemuOptions> = {},
+  fw: Firmware = {},
+): QemuOptions {
+  const append = demoAppend(scenario, fw.s2);
   return {
-    kernel: demoElf,
+    kernel: demoElfFor(fw.variant),
     machine: 'virt,virtualization=on',
     cpu: 'max',
     memory: '512M',
     ...extra,
-    extraArgs: [
-      ...(scenario === 'normal' ? [] : ['-append', `scenario=${scenario}`]),
-      ...(extra.extraArgs ?? []),
-    ],
+    extraArgs: [...(append ? ['-append', append] : []), ...(extra.extraArgs ?? [])],
   };
 }
 
@@ -63,26 +74,41 @@ export interface WalkStep {
 }
 
 /**
- * The descriptors a 4 KiB-granule, level-1-rooted walk (stage 1 with T0SZ 25, or stage 2 with T0SZ
- * 25 / SL0 1) goes through for `address`, ending at the first entry that is not a table.
+ * The descriptors a level-1-rooted walk with a 39-bit input (stage 1 with T0SZ 25, or stage 2 with
+ * T0SZ 25 and SL0 for level 1) goes through for `address`, ending at the first entry that is not a
+ * table. `pageShift` 12 for the 4 KiB granule, 14 for 16 KiB (demo-16k.elf's stage 2).
  */
-export async function walk(gdb: GdbClient, root: bigint, address: bigint): Promise<WalkStep[]> {
+export async function walk(
+  gdb: GdbClient,
+  root: bigint,
+  address: bigint,
+  pageShift = 12,
+): Promise<WalkStep[]> {
   const steps: WalkStep[] = [];
-  let table = root & OA_MASK;
+  const g = BigInt(pageShift);
+  const stride = g - 3n;
+  const oa = OA_MASK & ~((1n << g) - 1n);
+  let table = root & oa;
   for (let level = 1; level <= 3; level++) {
-    const shift = BigInt(12 + 9 * (3 - level));
-    const at = table + ((address >> shift) & 511n) * 8n;
+    const shift = g + stride * BigInt(3 - level);
+    const at = table + ((address >> shift) & ((1n << stride) - 1n)) * 8n;
     const value = await readU64(gdb, at);
     steps.push({ level, address: at, value });
     if (level === 3 || (value & 3n) !== 3n) break;
-    table = value & OA_MASK;
+    table = value & oa;
   }
   return steps;
 }
 
 /** The entry at `level` of the walk, or throws when the walk stopped earlier. */
-export async function entryAt(gdb: GdbClient, root: bigint, address: bigint, level: number): Promise<bigint> {
-  const steps = await walk(gdb, root, address);
+export async function entryAt(
+  gdb: GdbClient,
+  root: bigint,
+  address: bigint,
+  level: number,
+  pageShift = 12,
+): Promise<bigint> {
+  const steps = await walk(gdb, root, address, pageShift);
   const step = steps.find((s) => s.level === level);
   if (!step) {
     const seen = steps.map((s) => `L${s.level}=0x${s.value.toString(16)}`).join(' ');
@@ -99,6 +125,13 @@ export const LAZY_PAGE = 0x00e0_0000_0000_0402n;
 export const DEVICE_PAGE = 0x00e0_0000_0000_0403n;
 export const S2_DEVICE_PAGE = 0x0040_0000_0000_04c7n;
 export const S2_RAM_BLOCK = 0x0000_0000_0000_07fdn;
+// Late 2023 (demo-2024.elf, demo-16k.elf): DEVICE_LAZY = SWFLAG_0 | AttrIndx 0 | UXN | AF.
+export const LAZY_BLOCK_2024 = 0x00c0_0000_0000_0400n;
+export const LAZY_PAGE_2024 = 0x00c0_0000_0000_0402n;
+export const DEVICE_PAGE_2024 = 0x00c0_0000_0000_0403n;
+// pKVM's guard-map annotations (-append s2=pkvm / s2=pkvm-legacy): invalid stage-2 entries.
+export const KVM_INVALID_PTE_MMIO_NOTE = 0x800n;
+export const KVM_MMIO_NOTE_LEGACY = 0x9a9a929en;
 
 export interface GuardLogEntry {
   readonly seq: bigint;
