@@ -21,14 +21,7 @@ import {
 import type { PhysReader } from '../aarch64/reader';
 import type { WalkResult } from '../aarch64/walk';
 import { hasUnsupportedBits, pagingCrate, unsupportedTableDescriptor } from '../pvmfw/flags';
-import {
-  generationOf,
-  handlerOf,
-  isStage2Guard,
-  plausibleGranule,
-  stage2GuardRepr,
-  type PvmfwFlavour,
-} from '../pvmfw/generation';
+import { isStage2Guard, pvmfwFlavour, type PvmfwFlavour } from '../pvmfw/generation';
 import { GUARD_CALLS, GUARD_LOG_MAGIC } from '../pvmfw/guardlog';
 import type { ProgramSymbols } from './input';
 import { leavesOf } from './leaves';
@@ -210,7 +203,12 @@ class GuardReader {
     const info = calls.filter((c) => c.fn === 'INFO').pop();
     const s1 = leavesOf(el1, 'TTBR0_EL1');
     const s2 = leavesOf(stage2, 'VTTBR_EL2');
-    const firmware = flavourOf(info ? Number(info.result) : undefined, s1, stage2, s2, this.input.lazyBit);
+    const firmware = pvmfwFlavour({
+      ...(info ? { info: Number(info.result) } : {}),
+      s1,
+      ...(stage2 ? { stage2: s2, s2Granule: stage2.roots.find((r) => r.enabled)?.granule } : {}),
+      lazyBit: this.input.lazyBit,
+    });
     const granule = firmware.granule;
     // Pages MAPped/UNMAPped according to the log replay (complete when the ring did not wrap); a
     // call covers the whole granule, kept as its 4 KiB pages like everything else here.
@@ -421,31 +419,6 @@ class GuardReader {
       counts: totals,
     };
   }
-}
-
-/** The pvmfw flavour of a stop: generation from stage 1, granule from INFO or stage 2, stage-2 representation. */
-function flavourOf(
-  info: number | undefined,
-  s1: readonly Leaf[],
-  stage2: WalkResult | undefined,
-  s2: readonly Leaf[],
-  lazyBit: number,
-): PvmfwFlavour {
-  const generation = generationOf(s1, lazyBit);
-  const s2Granule = stage2?.roots.find((r) => r.enabled)?.granule;
-  const [granule, granuleFrom]: [number, PvmfwFlavour['granuleFrom']] =
-    info !== undefined && plausibleGranule(info)
-      ? [info, 'MMIO_GUARD_INFO']
-      : s2Granule !== undefined
-        ? [s2Granule * 1024, 'stage 2']
-        : [PAGE, 'default'];
-  return {
-    generation,
-    handler: handlerOf(generation),
-    granule,
-    granuleFrom,
-    ...(stage2 ? { stage2: stage2GuardRepr(s2) } : {}),
-  };
 }
 
 /**

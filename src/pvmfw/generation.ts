@@ -114,3 +114,33 @@ export function handlerWords(f: Pick<PvmfwFlavour, 'handler' | 'granule'>, page:
       : `map ${pages > 1 ? `its ${pages} 4 KiB pages` : 'that 4 KiB page'} valid as device`;
   return `MMIO_GUARD_MAP ${what} and ${how}`;
 }
+
+/** What the flavour of a stop is read from. */
+export interface FlavourInput {
+  /** MMIO_GUARD_INFO's last answer in the hypervisor's log, when there is one. */
+  readonly info?: number;
+  /** Stage-1 (EL1&0) leaves. */
+  readonly s1: Iterable<{ readonly hi: number; readonly memType: { readonly kind: string } }>;
+  /** Stage-2 leaves and granule (KiB), when stage 2 is active. */
+  readonly stage2?: readonly S2LeafLike[];
+  readonly s2Granule?: number | undefined;
+  readonly lazyBit: number;
+}
+
+/** The pvmfw flavour of a stop: generation from stage 1, granule from INFO or stage 2, stage-2 representation. */
+export function pvmfwFlavour(x: FlavourInput): PvmfwFlavour {
+  const generation = generationOf(x.s1, x.lazyBit);
+  const [granule, granuleFrom]: [number, PvmfwFlavour['granuleFrom']] =
+    x.info !== undefined && plausibleGranule(x.info)
+      ? [x.info, 'MMIO_GUARD_INFO']
+      : x.s2Granule !== undefined
+        ? [x.s2Granule * 1024, 'stage 2']
+        : [4096, 'default'];
+  return {
+    generation,
+    handler: handlerOf(generation),
+    granule,
+    granuleFrom,
+    ...(x.stage2 ? { stage2: stage2GuardRepr(x.stage2) } : {}),
+  };
+}

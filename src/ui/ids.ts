@@ -84,6 +84,9 @@ export const COLOR = {
 
 export const CONFIG_SNIPPET_LABEL = {
   launch: 'Launch demo firmware in QEMU',
+  launch2024: 'Launch demo firmware in QEMU (pvmfw late 2023: DEVICE_LAZY, VALID set in place)',
+  launch16k: 'Launch demo firmware in QEMU (pvmfw 2024: 16 KiB MMIO-guard granule)',
+  launchPkvm: 'Launch demo firmware in QEMU (pKVM stage 2: annotated invalid guard entries)',
   attach: 'Attach to a QEMU gdbstub',
   snapshot: 'Open a snapshot (post-mortem)',
 } as const;

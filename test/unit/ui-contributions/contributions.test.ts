@@ -141,6 +141,9 @@ void describe('package.json contributes matches src/ui/ids.ts', () => {
       d.configurationSnippets.map((s) => [s.label, s.body.request]),
       [
         [CONFIG_SNIPPET_LABEL.launch, 'launch'],
+        [CONFIG_SNIPPET_LABEL.launch2024, 'launch'],
+        [CONFIG_SNIPPET_LABEL.launch16k, 'launch'],
+        [CONFIG_SNIPPET_LABEL.launchPkvm, 'launch'],
         [CONFIG_SNIPPET_LABEL.attach, 'attach'],
         [CONFIG_SNIPPET_LABEL.snapshot, 'launch'],
       ],
