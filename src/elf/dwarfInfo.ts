@@ -62,21 +62,21 @@ export interface DwarfFunction {
   cu: number;
 }
 
-interface AttrSpec {
+export interface AttrSpec {
   at: number;
   form: number;
   implicitConst?: bigint;
 }
 
-interface Abbrev {
+export interface Abbrev {
   tag: number;
   hasChildren: boolean;
   attrs: AttrSpec[];
 }
 
-type Attrs = Map<number, FormValue>;
+export type Attrs = Map<number, FormValue>;
 
-function parseAbbrevs(data: Uint8Array, offset: number): Map<number, Abbrev> {
+export function parseAbbrevs(data: Uint8Array, offset: number): Map<number, Abbrev> {
   const r = new Reader(data, offset);
   const out = new Map<number, Abbrev>();
   for (let code = r.ulebn(); code !== 0; code = r.ulebn()) {
@@ -95,7 +95,7 @@ function parseAbbrevs(data: Uint8Array, offset: number): Map<number, Abbrev> {
 }
 
 /** Unit-level context needed to resolve strx/addrx/rnglistx values. */
-interface UnitBases {
+export interface UnitBases {
   ctx: FormContext;
   strOffsetsBase: number;
   addrBase: number;
@@ -231,7 +231,7 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
   return { units, functions, errors };
 }
 
-function readUnitDie(
+export function readUnitDie(
   attrs: Attrs,
   bases: UnitBases,
   s: DebugSections,
@@ -263,11 +263,11 @@ function readUnitDie(
   return unit;
 }
 
-function refOf(v: FormValue | undefined): number | undefined {
+export function refOf(v: FormValue | undefined): number | undefined {
   return v?.kind === 'ref' ? v.offset : undefined;
 }
 
-function resolveString(v: FormValue | undefined, b: UnitBases, s: DebugSections): string | undefined {
+export function resolveString(v: FormValue | undefined, b: UnitBases, s: DebugSections): string | undefined {
   if (!v) return undefined;
   if (v.kind === 'str') return v.value;
   if (v.kind === 'strp') return stringAt(v.section === '.debug_str' ? s.debugStr : s.debugLineStr, v.offset);
@@ -278,7 +278,7 @@ function resolveString(v: FormValue | undefined, b: UnitBases, s: DebugSections)
   return undefined;
 }
 
-function resolveAddress(v: FormValue | undefined, b: UnitBases, s: DebugSections): bigint | undefined {
+export function resolveAddress(v: FormValue | undefined, b: UnitBases, s: DebugSections): bigint | undefined {
   if (!v) return undefined;
   if (v.kind === 'addr') return v.value;
   if (v.kind === 'addrx' && s.debugAddr) {
@@ -288,7 +288,7 @@ function resolveAddress(v: FormValue | undefined, b: UnitBases, s: DebugSections
 }
 
 /** The code ranges of a DIE: low_pc/high_pc (high as address or as length) or DW_AT_ranges. */
-function codeRanges(attrs: Attrs, b: UnitBases, s: DebugSections): AddressRange[] {
+export function codeRanges(attrs: Attrs, b: UnitBases, s: DebugSections): AddressRange[] {
   const low = resolveAddress(attrs.get(DW_AT_low_pc), b, s);
   const high = attrs.get(DW_AT_high_pc);
   if (low !== undefined && high) {

@@ -1,6 +1,9 @@
 // ElfImage: the symbol and source-line view of one aarch64 ELF that the adapter asks questions of.
 // Addresses are bigint at this API edge (a Linux kernel lives at 0xffff_8000_…).
 import { parseAranges, type ArangeEntry } from './aranges';
+import { CallFrameInfo } from './cfi';
+import { DieIndex } from './dies';
+import { ProgramScopes } from './program';
 import { parseDebugInfo, type CompileUnit, type DebugSections, type DwarfFunction } from './dwarfInfo';
 import { parseLineTable, type LineTable } from './dwarfLine';
 import { ElfFile, type ElfSymbol, type SymbolType } from './elf';
@@ -45,7 +48,32 @@ export class ElfImage {
     lines: LineIndex;
     aranges: ArangeEntry[];
     errors: string[];
+    sections: DebugSections | undefined;
   };
+  private program?: ProgramScopes | null;
+
+  /** Scopes, inlined frames, variables and types (undefined without .debug_info). */
+  scopes(): ProgramScopes | undefined {
+    if (this.program === undefined) {
+      const d = this.debugInfo();
+      this.program = d.sections
+        ? new ProgramScopes(
+            this,
+            new DieIndex(
+              {
+                ...d.sections,
+                ...defined({
+                  debugLoc: this.elf.sectionData('.debug_loc'),
+                  debugLoclists: this.elf.sectionData('.debug_loclists'),
+                }),
+              },
+              d.units.map((u) => u.offset),
+            ),
+          )
+        : null;
+    }
+    return this.program ?? undefined;
+  }
 
   private constructor(readonly elf: ElfFile) {}
 
@@ -152,6 +180,19 @@ export class ElfImage {
     return fn ? `${fn.name}@${fn.low}` : `@${address}`;
   }
 
+  /** Calls inlined at `addr`, innermost first, with their code ranges and call sites. */
+  inlinedAt(addr: bigint): { ranges: { low: bigint; high: bigint }[]; callLine: number; callFile: string }[] {
+    const p = this.scopes();
+    if (!p) return [];
+    return p
+      .framesAt(addr)
+      .filter((f) => f.inlined)
+      .map((f) => {
+        const site = p.callSite(f);
+        return { ranges: f.ranges, callLine: site?.line ?? 0, callFile: site?.file ?? '' };
+      });
+  }
+
   /** Where the body of the function entered at `low` starts: see LineIndex.prologueEnd. */
   prologueEnd(low: bigint): { address: bigint; line: number } | undefined {
     const fn = this.functionAt(low);
@@ -197,6 +238,23 @@ export class ElfImage {
     const a = d.aranges.find((e) => addr >= e.low && addr < e.high);
     if (a) return d.units.find((u) => u.offset === a.cuOffset);
     return d.units.find((u) => u.ranges.some((r) => addr >= r.low && addr < r.high));
+  }
+
+  private cfi?: CallFrameInfo;
+
+  /** Call frame information from .debug_frame and .eh_frame (empty when neither exists). */
+  callFrameInfo(): CallFrameInfo {
+    if (!this.cfi) {
+      const eh = this.elf.section('.eh_frame');
+      this.cfi = new CallFrameInfo({
+        ...defined({
+          debugFrame: this.elf.sectionData('.debug_frame'),
+          ehFrame: this.elf.sectionData('.eh_frame'),
+        }),
+        ...(eh ? { ehFrameAddress: eh.addr } : {}),
+      });
+    }
+    return this.cfi;
   }
 
   /** File bytes of the loaded image at `addr` (for disassembly without a target). */
@@ -254,8 +312,9 @@ export class ElfImage {
       };
       let units: CompileUnit[] = [];
       let functions: DwarfFunction[] = [];
+      let sections: DebugSections | undefined;
       if (debugInfo && debugAbbrev) {
-        const sections: DebugSections = {
+        sections = {
           debugInfo,
           debugAbbrev,
           ...strings,
@@ -266,7 +325,8 @@ export class ElfImage {
             debugRnglists: data('.debug_rnglists'),
           }),
         };
-        const info = attempt('.debug_info', () => parseDebugInfo(sections));
+        const all = sections;
+        const info = attempt('.debug_info', () => parseDebugInfo(all));
         if (info) {
           ({ units, functions } = info);
           errors.push(...info.errors);
@@ -291,6 +351,7 @@ export class ElfImage {
         units,
         functions,
         lines: new LineIndex(tables, (a) => this.elf.isMapped(a)),
+        sections,
         aranges: (ar && attempt('.debug_aranges', () => parseAranges(ar))) || [],
         errors,
       };

@@ -1,0 +1,250 @@
+// The whole DIE tree of a compile unit (.debug_info), read on demand one unit at a time: what
+// scopes, inlined subroutines, variables and types need. dwarfInfo.ts reads only units and functions,
+// for every unit at load; this reads a unit completely the first time something in it is asked for.
+import {
+  codeRanges,
+  parseAbbrevs,
+  readUnitDie,
+  refOf,
+  resolveAddress,
+  resolveString,
+  type Abbrev,
+  type Attrs,
+  type DebugSections,
+  type UnitBases,
+} from './dwarfInfo';
+import { readForm, type FormValue } from './forms';
+import type { AddressRange } from './ranges';
+import { ElfFormatError, Reader } from './reader';
+
+export const DW_TAG = {
+  array_type: 0x01,
+  enumeration_type: 0x04,
+  formal_parameter: 0x05,
+  lexical_block: 0x0b,
+  member: 0x0d,
+  pointer_type: 0x0f,
+  reference_type: 0x10,
+  compile_unit: 0x11,
+  structure_type: 0x13,
+  subroutine_type: 0x15,
+  typedef: 0x16,
+  union_type: 0x17,
+  inlined_subroutine: 0x1d,
+  subrange_type: 0x21,
+  base_type: 0x24,
+  const_type: 0x26,
+  enumerator: 0x28,
+  subprogram: 0x2e,
+  variable: 0x34,
+  volatile_type: 0x35,
+  restrict_type: 0x37,
+  atomic_type: 0x47,
+  call_site: 0x48,
+  call_site_parameter: 0x49,
+  GNU_call_site: 0x4109,
+  GNU_call_site_parameter: 0x410a,
+} as const;
+
+export const DW_AT = {
+  location: 0x02,
+  name: 0x03,
+  byte_size: 0x0b,
+  bit_size: 0x0d,
+  const_value: 0x1c,
+  upper_bound: 0x2f,
+  abstract_origin: 0x31,
+  count: 0x37,
+  data_member_location: 0x38,
+  encoding: 0x3e,
+  external: 0x3f,
+  declaration: 0x3c,
+  frame_base: 0x40,
+  specification: 0x47,
+  type: 0x49,
+  call_value: 0x7e,
+  call_return_pc: 0x7d,
+  call_file: 0x58,
+  call_line: 0x59,
+  data_bit_offset: 0x6b,
+  GNU_call_site_value: 0x2111,
+  low_pc: 0x11,
+} as const;
+
+export interface Die {
+  offset: number;
+  tag: number;
+  attrs: Attrs;
+  children: Die[];
+  parent?: Die;
+  unit: DieUnit;
+}
+
+export interface DieUnit {
+  offset: number;
+  end: number;
+  version: number;
+  addressSize: number;
+  bases: UnitBases;
+  root: Die;
+  /** The unit's line program offset (for DW_AT_call_file names). */
+  stmtList?: number;
+  compDir: string;
+}
+
+export interface LocationSections {
+  debugLoc?: Uint8Array;
+  debugLoclists?: Uint8Array;
+}
+
+export class DieIndex {
+  private readonly units = new Map<number, DieUnit>();
+  private readonly byOffset = new Map<number, Die>();
+  private readonly abbrevCache = new Map<number, Map<number, Abbrev>>();
+  /** Unit header offsets in order, for finding the unit that holds a DIE offset. */
+  private readonly unitStarts: number[];
+
+  constructor(
+    readonly sections: DebugSections & LocationSections,
+    unitOffsets: readonly number[],
+  ) {
+    this.unitStarts = [...unitOffsets].sort((a, b) => a - b);
+  }
+
+  /** The unit whose header is at `offset`, read completely. */
+  unit(offset: number): DieUnit {
+    let u = this.units.get(offset);
+    if (!u) {
+      u = this.read(offset);
+      this.units.set(offset, u);
+    }
+    return u;
+  }
+
+  /** The DIE at a .debug_info offset (reading its unit when needed). */
+  die(offset: number): Die | undefined {
+    const d = this.byOffset.get(offset);
+    if (d) return d;
+    let start: number | undefined;
+    for (const s of this.unitStarts) if (s <= offset) start = s;
+    if (start === undefined || this.units.has(start)) return undefined;
+    this.unit(start);
+    return this.byOffset.get(offset);
+  }
+
+  private read(offset: number): DieUnit {
+    const s = this.sections;
+    const top = new Reader(s.debugInfo, offset);
+    const { length, offsetSize } = top.initialLength();
+    const end = top.pos + length;
+    const r = top.window(top.pos, end);
+    const version = r.u16();
+    let addressSize: number;
+    let abbrevOffset: number;
+    if (version >= 5) {
+      const unitType = r.u8();
+      addressSize = r.u8();
+      abbrevOffset = r.offset(offsetSize);
+      if (unitType === 4 || unitType === 5) r.skip(8);
+    } else {
+      abbrevOffset = r.offset(offsetSize);
+      addressSize = r.u8();
+    }
+    let abbrevs = this.abbrevCache.get(abbrevOffset);
+    if (!abbrevs) {
+      abbrevs = parseAbbrevs(s.debugAbbrev, abbrevOffset);
+      this.abbrevCache.set(abbrevOffset, abbrevs);
+    }
+    const bases: UnitBases = {
+      ctx: { version, addressSize, offsetSize, unitOffset: offset },
+      strOffsetsBase: 0,
+      addrBase: 0,
+      rnglistsBase: 0,
+      baseAddress: 0n,
+    };
+    const unit = { offset, end, version, addressSize, bases, compDir: '' } as DieUnit;
+    const stack: Die[] = [];
+    while (!r.atEnd) {
+      const dieOffset = r.pos;
+      const code = r.ulebn();
+      if (code === 0) {
+        stack.pop();
+        if (stack.length === 0) break;
+        continue;
+      }
+      const abbrev = abbrevs.get(code);
+      if (!abbrev) throw new ElfFormatError(`unknown abbreviation ${code} at .debug_info+${dieOffset}`);
+      const attrs: Attrs = new Map();
+      for (const a of abbrev.attrs) attrs.set(a.at, readForm(r, a.form, bases.ctx, a.implicitConst));
+      const parent = stack[stack.length - 1];
+      const die: Die = { offset: dieOffset, tag: abbrev.tag, attrs, children: [], unit };
+      if (parent) {
+        die.parent = parent;
+        parent.children.push(die);
+      } else {
+        unit.root = die;
+        const cu = readUnitDie(attrs, bases, s, offset, version, addressSize);
+        unit.compDir = cu.compDir;
+        if (cu.stmtList !== undefined) unit.stmtList = cu.stmtList;
+      }
+      this.byOffset.set(dieOffset, die);
+      if (abbrev.hasChildren) stack.push(die);
+      else if (!parent) break;
+    }
+    if (!unit.root) throw new ElfFormatError(`.debug_info unit at ${offset} has no DIEs`);
+    return unit;
+  }
+
+  // ---- attribute helpers ---------------------------------------------------------------------
+
+  attr(die: Die, at: number): FormValue | undefined {
+    return die.attrs.get(at);
+  }
+
+  /** The attribute of the DIE or of its abstract origin / specification (bounded chain). */
+  inherited(die: Die, at: number): { value: FormValue; die: Die } | undefined {
+    let d: Die | undefined = die;
+    for (let hops = 0; d && hops < 8; hops++) {
+      const v = d.attrs.get(at);
+      if (v) return { value: v, die: d };
+      const next: number | undefined =
+        refOf(d.attrs.get(DW_AT.abstract_origin)) ?? refOf(d.attrs.get(DW_AT.specification));
+      d = next === undefined ? undefined : this.die(next);
+    }
+    return undefined;
+  }
+
+  name(die: Die): string | undefined {
+    const v = this.inherited(die, DW_AT.name);
+    return v ? resolveString(v.value, v.die.unit.bases, this.sections) : undefined;
+  }
+
+  /** A reference attribute (own or inherited), as the DIE it names. */
+  ref(die: Die, at: number): Die | undefined {
+    const v = this.inherited(die, at);
+    const off = refOf(v?.value);
+    return off === undefined ? undefined : this.die(off);
+  }
+
+  num(die: Die, at: number): bigint | undefined {
+    const v = this.inherited(die, at)?.value;
+    return v?.kind === 'const' ? v.value : undefined;
+  }
+
+  flag(die: Die, at: number): boolean {
+    const v = this.inherited(die, at)?.value;
+    return v?.kind === 'flag' ? v.value : v?.kind === 'const' ? v.value !== 0n : false;
+  }
+
+  address(die: Die, at: number): bigint | undefined {
+    return resolveAddress(die.attrs.get(at), die.unit.bases, this.sections);
+  }
+
+  /** Code ranges of a subprogram, lexical block or inlined subroutine. */
+  ranges(die: Die): AddressRange[] {
+    return codeRanges(die.attrs, die.unit.bases, this.sections);
+  }
+}
+
+export const contains = (ranges: readonly AddressRange[], pc: bigint) =>
+  ranges.some((r) => pc >= r.low && pc < r.high);

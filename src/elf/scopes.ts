@@ -1,0 +1,97 @@
+// Scopes at a PC: the subprogram, its lexical blocks and the inlined subroutines (DW_TAG_inlined_
+// subroutine) that hold it — the virtual frames gdb shows for inlined calls — and the variables and
+// parameters visible in each frame. Pure over a DieIndex.
+import { contains, DW_AT, DW_TAG, type Die, type DieIndex, type DieUnit } from './dies';
+import type { AddressRange } from './ranges';
+
+export interface ScopeFrame {
+  /** The subprogram or inlined subroutine this frame is. */
+  die: Die;
+  name: string;
+  inlined: boolean;
+  /** Its code ranges (for an inlined frame: the instance's; step out leaves them). */
+  ranges: AddressRange[];
+  /** The scopes of this frame holding the PC, innermost first (blocks, then the frame's own DIE). */
+  blocks: Die[];
+  /** For an inlined frame: where it was called from (file index of the CU's line table, line). */
+  call?: { file: number; line: number };
+}
+
+/** The unit DIE holding `pc`, by ranges of its subprograms (what compileUnitAt found). */
+export function scopeFrames(index: DieIndex, unit: DieUnit, pc: bigint): ScopeFrame[] {
+  // Outermost first, then reversed: the function, then each inlined call nested in it.
+  const frames: ScopeFrame[] = [];
+  let blocks: Die[] = [];
+  const visit = (die: Die): boolean => {
+    for (const c of die.children) {
+      if (
+        c.tag !== DW_TAG.subprogram &&
+        c.tag !== DW_TAG.lexical_block &&
+        c.tag !== DW_TAG.inlined_subroutine
+      )
+        continue;
+      const ranges = index.ranges(c);
+      if (!contains(ranges, pc)) continue;
+      if (c.tag === DW_TAG.lexical_block) {
+        blocks.unshift(c);
+      } else {
+        if (frames.length) frames[frames.length - 1].blocks = blocks;
+        const frame: ScopeFrame = {
+          die: c,
+          name: index.name(c) ?? '??',
+          inlined: c.tag === DW_TAG.inlined_subroutine,
+          ranges,
+          blocks: [],
+        };
+        if (frame.inlined) {
+          const file = index.num(c, DW_AT.call_file);
+          const line = index.num(c, DW_AT.call_line);
+          if (file !== undefined && line !== undefined)
+            frame.call = { file: Number(file), line: Number(line) };
+        }
+        frames.push(frame);
+        blocks = [c];
+      }
+      visit(c);
+      return true;
+    }
+    return false;
+  };
+  visit(unit.root);
+  if (frames.length) frames[frames.length - 1].blocks = blocks;
+  return frames.reverse();
+}
+
+export interface VariableDie {
+  die: Die;
+  name: string;
+  parameter: boolean;
+}
+
+/** Parameters and variables declared in the frame's blocks, innermost block first (as gdb lists). */
+export function frameVariables(index: DieIndex, frame: ScopeFrame): VariableDie[] {
+  const out: VariableDie[] = [];
+  const seen = new Set<string>();
+  for (const block of frame.blocks) {
+    for (const c of block.children) {
+      if (c.tag !== DW_TAG.variable && c.tag !== DW_TAG.formal_parameter) continue;
+      const name = index.name(c);
+      if (!name || seen.has(name)) continue;
+      seen.add(name);
+      out.push({ die: c, name, parameter: c.tag === DW_TAG.formal_parameter });
+    }
+  }
+  return out;
+}
+
+/** Variables at unit level with a location or a constant value (globals and file statics). */
+export function unitGlobals(index: DieIndex, unit: DieUnit): VariableDie[] {
+  const out: VariableDie[] = [];
+  for (const c of unit.root.children) {
+    if (c.tag !== DW_TAG.variable) continue;
+    if (!c.attrs.has(DW_AT.location) && !c.attrs.has(DW_AT.const_value)) continue;
+    const name = index.name(c);
+    if (name) out.push({ die: c, name, parameter: false });
+  }
+  return out;
+}

@@ -1,0 +1,259 @@
+// Values of C types: bytes read from where a location says, and their text as gdb prints it
+// (decimal integers, `0x… <symbol>` pointers, `{x = 1, y = 2}` aggregates, enum names, strings for
+// char pointers and arrays, `<optimized out>`), so the Variables view and the Debug Console read like
+// gdb and the tests can compare with it. Pure: memory and symbols come from the caller.
+import type { Location } from './location';
+import { DW_ATE, sizeOf, strip, typeName, type CType } from './types';
+
+export const OPTIMIZED_OUT = '<optimized out>';
+
+/** A value: its type, its bytes (undefined = optimized out) and, for an lvalue in memory, its address. */
+export interface Value {
+  type: CType;
+  bytes?: Uint8Array;
+  address?: bigint;
+  /** Register number when the value lives in a register. */
+  register?: number;
+  why?: string;
+}
+
+export interface ValueMemory {
+  read(address: bigint, size: number): Promise<Uint8Array>;
+}
+
+export interface FormatContext extends ValueMemory {
+  /** `name` or `name+off` for an address inside a data or code symbol (gdb's `<table+8>`). */
+  symbolFor(address: bigint): string | undefined;
+}
+
+const le = (v: bigint, size: number) => {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = Number((v >> BigInt(8 * i)) & 0xffn);
+  return out;
+};
+
+export function toBigInt(bytes: Uint8Array, signed = false): bigint {
+  let v = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
+  return signed && bytes.length ? BigInt.asIntN(bytes.length * 8, v) : v;
+}
+
+/** Reads a value of `type` from `loc` (a register's low bytes, memory, a computed value, pieces). */
+export async function readValue(
+  type: CType,
+  loc: Location,
+  mem: ValueMemory,
+  register: (n: number) => bigint | undefined,
+): Promise<Value> {
+  const size = sizeOf(type);
+  switch (loc.kind) {
+    case 'optimized':
+      return { type, why: loc.why };
+    case 'memory':
+      try {
+        return { type, address: loc.address, bytes: await mem.read(loc.address, size) };
+      } catch (e) {
+        return { type, address: loc.address, why: `cannot read memory: ${(e as Error).message}` };
+      }
+    case 'register': {
+      const v = register(loc.register);
+      if (v === undefined || size > 8)
+        return { type, why: `register ${loc.register} is not known in this frame` };
+      return { type, register: loc.register, bytes: le(v, size) };
+    }
+    case 'value':
+      return { type, bytes: le(loc.value, Math.min(size, 8)) };
+    case 'implicit':
+      return { type, bytes: loc.bytes.subarray(0, size) };
+    case 'pieces': {
+      const out = new Uint8Array(size);
+      let at = 0;
+      for (const p of loc.pieces) {
+        const part = await readValue(
+          { kind: 'array', element: BYTE, count: p.size },
+          p.location,
+          mem,
+          register,
+        );
+        if (!part.bytes) return { type, why: part.why ?? 'a piece is optimized out' };
+        out.set(part.bytes.subarray(0, Math.max(0, Math.min(p.size, size - at))), at);
+        at += p.size;
+      }
+      return { type, bytes: out };
+    }
+  }
+}
+
+const BYTE: CType = { kind: 'base', name: 'unsigned char', size: 1, encoding: DW_ATE.unsigned_char };
+
+/** The integer a scalar value holds (pointers, enums, integers, bools). */
+export function scalar(v: Value): bigint | undefined {
+  if (!v.bytes) return undefined;
+  const t = strip(v.type);
+  const signed =
+    (t.kind === 'base' && (t.encoding === DW_ATE.signed || t.encoding === DW_ATE.signed_char)) ||
+    (t.kind === 'enum' && t.signed);
+  return toBigInt(v.bytes, signed);
+}
+
+export function isCharType(t: CType): boolean {
+  const s = strip(t);
+  return (
+    s.kind === 'base' &&
+    s.size === 1 &&
+    (s.encoding === DW_ATE.signed_char || s.encoding === DW_ATE.unsigned_char || /char/.test(s.name))
+  );
+}
+
+/** gdb's escaping of a character inside a string (`\"`, `\\`, `\n`, octal for the rest). */
+function escapeChar(c: number, quote: string): string {
+  const named: Record<number, string> = {
+    7: '\\a',
+    8: '\\b',
+    9: '\\t',
+    10: '\\n',
+    11: '\\v',
+    12: '\\f',
+    13: '\\r',
+    27: '\\033',
+  };
+  if (named[c]) return named[c];
+  if (c === quote.charCodeAt(0) || c === 0x5c) return `\\${String.fromCharCode(c)}`;
+  if (c >= 0x20 && c < 0x7f) return String.fromCharCode(c);
+  return `\\${c.toString(8).padStart(3, '0')}`;
+}
+
+export function formatString(bytes: Uint8Array): string {
+  let s = '"';
+  for (const b of bytes) s += escapeChar(b, '"');
+  return `${s}"`;
+}
+
+/** Reads a NUL-terminated string (at most `max` bytes). */
+async function readCString(mem: ValueMemory, address: bigint, max = 200): Promise<Uint8Array | undefined> {
+  const out: number[] = [];
+  for (let chunk = 0; chunk < max; chunk += 32) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await mem.read(address + BigInt(chunk), 32);
+    } catch {
+      return out.length ? new Uint8Array(out) : undefined;
+    }
+    for (const b of bytes) {
+      if (b === 0 || out.length >= max) return new Uint8Array(out);
+      out.push(b);
+    }
+  }
+  return new Uint8Array(out);
+}
+
+/** Elements of an array value, or members of a struct/union, as values. */
+export function children(v: Value): { name: string; value: Value }[] {
+  const t = strip(v.type);
+  if (t.kind === 'array') {
+    const es = sizeOf(t.element);
+    const n = Math.min(t.count ?? 0, 10_000);
+    const out: { name: string; value: Value }[] = [];
+    for (let i = 0; i < n; i++) out.push({ name: `[${i}]`, value: sub(v, t.element, i * es, es) });
+    return out;
+  }
+  if (t.kind === 'struct' || t.kind === 'union') {
+    return t.members.map((m) => {
+      const size = sizeOf(m.type);
+      const child = sub(v, m.type, m.offset, size);
+      if (m.bitSize !== undefined && child.bytes) {
+        const raw = toBigInt(
+          v.bytes!.subarray(m.offset, m.offset + Math.ceil(((m.bitOffset ?? 0) + m.bitSize) / 8)),
+        );
+        const bits = (raw >> BigInt(m.bitOffset ?? 0)) & ((1n << BigInt(m.bitSize)) - 1n);
+        child.bytes = le(bits, size);
+        delete child.address;
+      }
+      return { name: m.name, value: child };
+    });
+  }
+  return [];
+}
+
+function sub(v: Value, type: CType, offset: number, size: number): Value {
+  const out: Value = { type };
+  if (v.address !== undefined) out.address = v.address + BigInt(offset);
+  if (v.bytes && offset + size <= v.bytes.length) out.bytes = v.bytes.subarray(offset, offset + size);
+  else out.why = v.why ?? OPTIMIZED_OUT;
+  return out;
+}
+
+/**
+ * gdb's text for a value. `top`: the outermost value of a `print` (pointers then show their type,
+ * `(u32 *) 0x… <table+8>`, except char pointers, which show their string).
+ */
+export async function formatValue(v: Value, ctx: FormatContext, top = true, depth = 0): Promise<string> {
+  if (!v.bytes) return OPTIMIZED_OUT;
+  const t = strip(v.type);
+  switch (t.kind) {
+    case 'base': {
+      if (t.encoding === DW_ATE.boolean) return toBigInt(v.bytes) ? 'true' : 'false';
+      if (t.encoding === DW_ATE.float) {
+        const dv = new DataView(v.bytes.buffer, v.bytes.byteOffset, v.bytes.length);
+        return String(t.size === 4 ? dv.getFloat32(0, true) : dv.getFloat64(0, true));
+      }
+      const n = scalar(v)!;
+      if (isCharType(t)) return `${n} '${escapeChar(Number(n & 0xffn), "'")}'`;
+      return n.toString();
+    }
+    case 'enum': {
+      const n = scalar(v)!;
+      const e = t.values.find((x) => x.value === n);
+      return e ? e.name : n.toString();
+    }
+    case 'pointer': {
+      const a = toBigInt(v.bytes);
+      const hex = `0x${a.toString(16)}`;
+      if (isCharType(t.target) && a !== 0n) {
+        const s = await readCString(ctx, a);
+        return s ? `${hex} ${formatString(s)}` : `${hex} <error: Cannot access memory at address ${hex}>`;
+      }
+      const sym = a !== 0n ? ctx.symbolFor(a) : undefined;
+      const text = `${hex}${sym ? ` <${sym}>` : ''}`;
+      return top ? `(${typeName(v.type)}) ${text}` : text;
+    }
+    case 'struct':
+    case 'union': {
+      if (depth > 8) return '{...}';
+      const parts: string[] = [];
+      for (const c of children(v))
+        parts.push(`${c.name} = ${await formatValue(c.value, ctx, false, depth + 1)}`);
+      return `{${parts.join(', ')}}`;
+    }
+    case 'array': {
+      if (isCharType(t.element)) {
+        // gdb drops trailing NULs of a char array (print null-stop off keeps embedded ones).
+        let end = v.bytes.length;
+        while (end > 0 && v.bytes[end - 1] === 0) end--;
+        return formatString(v.bytes.subarray(0, end));
+      }
+      if (depth > 8) return '{...}';
+      const items = children(v);
+      const texts: string[] = [];
+      for (const c of items.slice(0, 200)) texts.push(await formatValue(c.value, ctx, false, depth + 1));
+      return `{${repeats(texts).join(', ')}${items.length > 200 ? '...' : ''}}`;
+    }
+    case 'function':
+      return `{${typeName(v.type)}} 0x${(v.address ?? 0n).toString(16)}`;
+    default:
+      return 'void';
+  }
+}
+
+/** gdb collapses 10 or more equal elements in a row into `X <repeats N times>`. */
+function repeats(texts: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < texts.length;) {
+    let j = i;
+    while (j < texts.length && texts[j] === texts[i]) j++;
+    if (j - i >= 10) out.push(`${texts[i]} <repeats ${j - i} times>`);
+    else for (let k = i; k < j; k++) out.push(texts[k]);
+    i = j;
+  }
+  return out;
+}
