@@ -12,6 +12,10 @@ export interface RawFrame {
   interrupted?: { vector: string; elr: string };
   /** A marker frame naming the exception entry. */
   label?: string;
+  /** Registers recovered for this frame by DWARF number (0–30, 31 = sp), when CFI unwound it. */
+  regs?: Map<number, bigint>;
+  /** This frame's canonical frame address (the SP its caller had at the call). */
+  cfa?: bigint;
 }
 
 export interface UnwindInput {
@@ -28,7 +32,7 @@ export interface UnwindInput {
 const sane = (p: bigint) => p !== 0n && (p & 3n) === 0n && p < 1n << 56n;
 const saneFp = (p: bigint) => p !== 0n && (p & 7n) === 0n;
 
-async function chain(
+export async function chain(
   pc: bigint,
   x29: bigint | undefined,
   x30: bigint | undefined,
