@@ -29,6 +29,19 @@ export interface LineSource {
   ): { name: string; low: bigint; high: bigint; source?: 'dwarf' | 'symtab' } | undefined;
   /** Assembly has no prologue to skip: step-in stops at its first instruction. */
   isAssembly?(addr: bigint): boolean;
+  /** Where the body of the function entered at `low` starts (prologue_end, or the second row). */
+  prologueEnd?(low: bigint): { address: bigint; line: number } | undefined;
+  /** Calls inlined at `addr`, innermost first: their code ranges and the line they were called from. */
+  inlinedAt?(addr: bigint): { ranges: { low: bigint; high: bigint }[]; callLine: number; callFile: string }[];
+}
+
+/** Where a PC is as the call stack shows it: how many inlined calls deep, and at which line. */
+interface View {
+  depth: number;
+  line: number | undefined;
+  file: string | undefined;
+  /** The innermost inlined call the PC is shown in (entered, not just at its first instruction). */
+  inline?: { ranges: { low: bigint; high: bigint }[] };
 }
 
 export type StepResult =
@@ -90,10 +103,11 @@ export class LineStepper {
   /**
    * Step out: run to `returnAddress` (the caller's resume point, from the unwinder) until it is
    * reached in the caller's frame, not by a deeper recursive call. With `callerFp` (the caller's
-   * x29, from the frame record) that test is exact; without it SP decides: above the SP we started
-   * with, or equal to it when starting at a function's first instruction (nothing pushed yet).
+   * x29, from the frame record) or `callerSp` (the caller's SP, from CFI) that test is exact; without
+   * them SP decides: above the SP we started with, or equal to it when starting at a function's first
+   * instruction (nothing pushed yet).
    */
-  async stepOut(returnAddress: bigint, callerFp?: bigint): Promise<StepResult> {
+  async stepOut(returnAddress: bigint, callerFp?: bigint, callerSp?: bigint): Promise<StepResult> {
     const pc0 = await this.target.readRegister('pc');
     const sp0 = await this.target.readRegister('sp');
     const atEntry = this.lines.functionAt(pc0)?.low === pc0;
@@ -101,7 +115,10 @@ export class LineStepper {
       const h = await this.target.runTo(returnAddress);
       if (h.kind === 'exited') return h;
       if (h.pc !== returnAddress || h.breakpoint) return { kind: 'interrupted', pc: h.pc };
-      if (callerFp !== undefined) {
+      if (callerSp !== undefined) {
+        // The caller's SP (from CFI): back in the caller's frame once SP is at or above it.
+        if ((await this.target.readRegister('sp')) >= callerSp) return { kind: 'step', pc: h.pc };
+      } else if (callerFp !== undefined) {
         if ((await this.target.readRegister('x29')) === callerFp) return { kind: 'step', pc: h.pc };
       } else {
         const sp = await this.target.readRegister('sp');
@@ -115,6 +132,49 @@ export class LineStepper {
     };
   }
 
+  /**
+   * The frame a PC shows in. An inlined call whose code starts exactly at the PC is not entered yet
+   * (gdb shows its call site until a step goes in): the PC is then at the call's line, one level up.
+   */
+  private view(pc: bigint): View {
+    const inl = this.lines.inlinedAt?.(pc) ?? [];
+    let hidden = 0;
+    while (hidden < inl.length && inl[hidden].ranges.some((r) => r.low === pc)) hidden++;
+    const at = hidden > 0 ? inl[hidden - 1] : undefined;
+    const loc = at ? undefined : this.lines.lineForAddress(pc);
+    const v: View = {
+      depth: inl.length - hidden,
+      line: at ? at.callLine : loc?.line,
+      file: at ? at.callFile : loc?.file,
+    };
+    if (hidden < inl.length) v.inline = inl[hidden];
+    return v;
+  }
+
+  /** The innermost inlined call the PC shows in, if any (step out leaves it). */
+  inlinedFrame(pc: bigint): { ranges: { low: bigint; high: bigint }[] } | undefined {
+    return this.view(pc).inline;
+  }
+
+  /**
+   * Step out of an inlined call: run (stepping over calls) until the PC leaves the call's code, in
+   * this frame. No return address exists: the caller's code simply follows.
+   */
+  async stepOutInline(ranges: { low: bigint; high: bigint }[]): Promise<StepResult> {
+    const max = this.options.maxInstructions ?? 20_000;
+    let pc = await this.target.readRegister('pc');
+    const inside = (a: bigint) => ranges.some((r) => a >= r.low && a < r.high);
+    for (let n = 0; n < max; n++) {
+      const h = await this.instruction(pc, 'over');
+      if (h.kind === 'exited') return h;
+      pc = h.pc;
+      if (h.trapped) return { kind: 'step', pc, why: h.trapped };
+      if (h.breakpoint) return { kind: 'interrupted', pc };
+      if (!inside(pc)) return { kind: 'step', pc };
+    }
+    return { kind: 'step', pc, why: `stopped after ${max} instructions inside the inlined call` };
+  }
+
   private async stepLine(mode: 'over' | 'in'): Promise<StepResult> {
     const max = this.options.maxInstructions ?? 20_000;
     let pc = await this.target.readRegister('pc');
@@ -124,6 +184,7 @@ export class LineStepper {
       return this.fromHalt(await this.instruction(pc, mode));
     }
     const startFn = this.lines.functionAt(pc);
+    const start = this.view(pc);
     const sp0 = await this.target.readRegister('sp');
     for (let n = 0; n < max; n++) {
       const h = await this.instruction(pc, mode);
@@ -149,24 +210,28 @@ export class LineStepper {
       }
       if (here.line === 0) continue;
       if (h.entered) {
-        // Stepped into a function with lines: stop after its prologue (the end of the entry line).
+        // Stepped into a function with lines: stop after its prologue, where the line table says
+        // the body starts (prologue_end, or its second row), never a guessed range.
         const fn = this.lines.functionAt(pc);
-        const entry = this.lines.lineRangeAt(pc);
-        if (
-          fn &&
-          fn.source !== 'symtab' &&
-          !this.lines.isAssembly?.(pc) &&
-          pc === fn.low &&
-          entry &&
-          entry.end < fn.high
-        ) {
-          const r = await this.target.runTo(entry.end);
+        const body =
+          fn && fn.source !== 'symtab' && !this.lines.isAssembly?.(pc) && pc === fn.low
+            ? this.lines.prologueEnd?.(fn.low)
+            : undefined;
+        if (body && body.address > pc && body.address < fn!.high) {
+          const r = await this.target.runTo(body.address);
           if (r.kind === 'exited') return r;
-          return r.pc === entry.end && !r.breakpoint
+          return r.pc === body.address && !r.breakpoint
             ? { kind: 'step', pc: r.pc }
             : { kind: 'interrupted', pc: r.pc };
         }
         return { kind: 'step', pc };
+      }
+      const v = this.view(pc);
+      const sameFn = startFn !== undefined && this.lines.functionAt(pc)?.low === startFn.low;
+      if (sameFn && v.depth > start.depth) {
+        // Inside a call inlined into this line: next steps over it; step in stops in it.
+        if (mode === 'in') return { kind: 'step', pc };
+        continue;
       }
       // Returned into the middle of a caller's line: keep going to the start of a statement, as
       // gdb does, unless the frame is gone (a return from the function we started in).
@@ -177,6 +242,16 @@ export class LineStepper {
         if (!returned) continue;
         return this.finishLine(pc, max - n);
       }
+      // At -O2 one line has statements at several addresses: another of the same line (not a new
+      // iteration from its start) is still that line.
+      if (
+        sameFn &&
+        v.depth === start.depth &&
+        v.line === start.line &&
+        v.file === start.file &&
+        pc !== range.start
+      )
+        continue;
       return { kind: 'step', pc };
     }
     return { kind: 'step', pc, why: `stopped after ${max} instructions without leaving the line` };

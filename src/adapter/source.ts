@@ -10,6 +10,9 @@ import { evalAddress, parseExpression, type Expression } from './evaluate';
 import { LineStepper, type LineStepTarget, type StepResult } from './lineStepping';
 import { fromLittleEndian, readSpan } from './memory';
 import type { Stop } from '../target/runControl';
+import type { RawFrame } from './stack';
+import type { StackFrameInfo } from './stackView';
+import { SourceVariables } from './sourceVars';
 import type { AdapterHost } from './host';
 import { localSourcePath, SourceBreakpoints, sourceRoots } from './sourceBreakpoints';
 import { StopContext } from '../target/stopContext';
@@ -20,12 +23,15 @@ export class SourceSupport {
   readonly breakpoints: SourceBreakpoints;
   private readonly sources = new Map<string, DebugProtocol.Source>();
 
+  readonly variables: SourceVariables;
+
   constructor(
     private readonly s: Pick<
       AdapterHost,
-      'gdb' | 'port' | 'run' | 'bps' | 'symbols' | 'mmu' | 'need' | 'requireStopped' | 'log'
+      'gdb' | 'port' | 'run' | 'bps' | 'symbols' | 'mmu' | 'vars' | 'need' | 'requireStopped' | 'log'
     >,
   ) {
+    this.variables = new SourceVariables(s, () => this.image);
     this.breakpoints = new SourceBreakpoints(() => this.image, {
       replace: (owner, addrs) => s.bps.replace(owner, addrs),
     });
@@ -53,6 +59,48 @@ export class SourceSupport {
     const l = this.image?.lineForAddress(pc);
     if (!l || l.line === 0) return undefined;
     return { source: this.source(l.file), line: l.line, column: l.column > 0 ? l.column : 1 };
+  }
+
+  /**
+   * The scopes request: the frame's Locals, Arguments and Globals from DWARF, after the Fault scope
+   * when the register scopes start with it (at a fault the verdict stays first).
+   */
+  async scopes(
+    frame: StackFrameInfo | undefined,
+    base: () => Promise<DebugProtocol.ScopesResponse['body']>,
+  ): Promise<DebugProtocol.ScopesResponse['body']> {
+    const regs = (await base()).scopes;
+    const src = await Promise.resolve()
+      .then(() => this.variables.scopes(frame))
+      .catch(() => []);
+    const at = regs[0]?.name === 'Fault' ? 1 : 0;
+    return { scopes: [...regs.slice(0, at), ...src, ...regs.slice(at)] };
+  }
+
+  /**
+   * The evaluate request: console commands, memory reads and register/address sums go to the
+   * console language (`fallback`); anything naming a variable of the program's DWARF, or that only
+   * C reads (`a->b[2]`, `&x`, casts, sizeof), is a C expression in the frame.
+   */
+  async evaluateRequest(
+    args: DebugProtocol.EvaluateArguments,
+    frame: StackFrameInfo | undefined,
+    fallback: () => Promise<DebugProtocol.EvaluateResponse['body']>,
+  ): Promise<DebugProtocol.EvaluateResponse['body']> {
+    let console: Expression | undefined;
+    try {
+      console = parseExpression(args.expression);
+    } catch {
+      console = undefined;
+    }
+    if (!this.image?.scopes()) return fallback();
+    if (console && console.kind !== 'value') return fallback();
+    if (console?.kind === 'value') {
+      const named = console.expr.terms.flatMap((t) => (t.term.kind === 'symbol' ? [t.term.name] : []));
+      // `a.b` reads as one symbol name to the console: its first part decides.
+      if (!named.some((n) => this.variables.knows(n.split('.')[0], frame))) return fallback();
+    }
+    return this.variables.evaluate(args.expression, frame);
   }
 
   /** Value of a condition or logpoint expression: the console language plus one comparison. */
@@ -149,6 +197,7 @@ export class SourceSupport {
     threadId: number,
     kind: 'in' | 'over' | 'out',
     returnAddress: bigint | undefined,
+    caller?: RawFrame,
   ): Promise<StepResult | undefined> {
     const image = this.image;
     const run = this.s.need(this.s.run);
@@ -168,7 +217,14 @@ export class SourceSupport {
     };
     const stepper = new LineStepper(target, image);
     const pc = await gdb.readRegister('pc', threadId);
-    if (kind === 'out') return returnAddress === undefined ? undefined : stepper.stepOut(returnAddress);
+    // Out of an inlined call: until its code is left. Out of a function: to the return address with
+    // the caller's SP from CFI, reached exactly when the frame is gone, even from a frameless leaf.
+    const inline = stepper.inlinedFrame(pc);
+    if (kind === 'out' && inline) return stepper.stepOutInline(inline.ranges);
+    if (kind === 'out')
+      return returnAddress === undefined
+        ? undefined
+        : stepper.stepOut(returnAddress, undefined, caller?.regs?.get(31));
     if (!stepper.hasLine(pc)) return undefined;
     return kind === 'in' ? stepper.stepIn() : stepper.next();
   }

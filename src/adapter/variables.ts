@@ -12,7 +12,9 @@ export type VarNode =
   | { kind: 'system' }
   | { kind: 'fault' }
   | { kind: 'lines'; lines: readonly string[] }
-  | { kind: 'children'; vars: DebugProtocol.Variable[] };
+  | { kind: 'children'; vars: DebugProtocol.Variable[] }
+  /** Children computed when expanded (source variables: struct members, array elements, *p). */
+  | { kind: 'lazy'; load: () => Promise<DebugProtocol.Variable[]> };
 
 export interface VariableSources {
   ctx: StopContext;
@@ -56,6 +58,8 @@ export class VariableStore {
         return this.lineVars(node.lines);
       case 'children':
         return node.vars;
+      case 'lazy':
+        return node.load();
       case 'general':
         return this.general(src);
       case 'system':

@@ -1,0 +1,261 @@
+// Source-level variables: the Locals, Arguments and Globals scopes of a frame (a physical frame or
+// an inlined call), values read from DWARF locations against the frame's registers (the stop's, or
+// those CFI recovered for a caller) and formatted as gdb prints them, children expandable, values
+// with memoryReference; and C-like expressions (expr.ts) over the same variables for evaluate.
+import type { DebugProtocol } from '@vscode/debugprotocol';
+import type { ElfImage } from '../elf';
+import type { FrameContext, ProgramScopes, ScopeFrame, VariableDie } from '../elf/program';
+import { strip, typeName, type CType } from '../elf/types';
+import {
+  children,
+  formatValue,
+  isCharType,
+  OPTIMIZED_OUT,
+  toBigInt,
+  type FormatContext,
+  type Value,
+} from '../elf/values';
+import { GENERAL_REGISTERS } from '../target/registers';
+import type { StopContext } from '../target/stopContext';
+import { CExpression } from './expr';
+import type { AdapterHost } from './host';
+import { memoryReference, readSpan } from './memory';
+import type { StackFrameInfo } from './stackView';
+
+const hex = (a: bigint) => `0x${a.toString(16)}`;
+
+export class SourceVariables {
+  constructor(
+    private readonly s: Pick<AdapterHost, 'port' | 'mmu' | 'vars' | 'need' | 'requireStopped'>,
+    private readonly image: () => ElfImage | undefined,
+  ) {}
+
+  private program(): ProgramScopes | undefined {
+    return this.image()?.scopes();
+  }
+
+  /** Memory of the stopped target for values; device pages are never read implicitly. */
+  private async read(address: bigint, size: number): Promise<Uint8Array> {
+    if (await this.s.mmu.isDevice('virtual', address))
+      throw new Error(`0x${address.toString(16)} is device memory (reading has side effects)`);
+    const r = await readSpan(this.s.need(this.s.port), { space: 'virtual', address }, size);
+    if (r.faultAt !== undefined) throw new Error(`cannot read 0x${r.faultAt.toString(16)}`);
+    return r.data;
+  }
+
+  private fmt(): FormatContext {
+    const image = this.image();
+    return {
+      read: (a, n) => this.read(a, n),
+      symbolFor: (a) => {
+        const hit = image?.symbolAt(a);
+        if (!hit || hit.symbol.type === 'notype' || (hit.symbol.size === 0n && hit.offset !== 0n))
+          return undefined;
+        return hit.offset === 0n ? hit.name : `${hit.name}+${hit.offset}`;
+      },
+    };
+  }
+
+  /** The registers and CFA of a physical frame, and its caller's (for entry values). */
+  async frameContext(
+    info: StackFrameInfo,
+    ctx: StopContext,
+    rawIndex = info.view?.rawIndex ?? 0,
+  ): Promise<FrameContext> {
+    const raw = info.all?.[rawIndex] ?? info;
+    let regs = raw.regs;
+    if (rawIndex === 0 && !regs) {
+      const g = await ctx.regs(GENERAL_REGISTERS);
+      regs = new Map();
+      for (let i = 0; i <= 30; i++) {
+        const v = g.get(`x${i}`);
+        if (v !== undefined) regs.set(i, v);
+      }
+      const sp = g.get('sp');
+      if (sp !== undefined) regs.set(31, sp);
+    }
+    const known = regs ?? new Map<number, bigint>();
+    const fc: FrameContext = {
+      pc: raw.pc,
+      register: (n) => known.get(n),
+      read: (a, n) => this.read(a, n),
+      ...(raw.cfa !== undefined ? { cfa: raw.cfa } : {}),
+    };
+    const up = info.all?.[rawIndex + 1];
+    if (up && rawIndex < 32 && !up.interrupted) {
+      const callerRegs = up.regs ?? new Map<number, bigint>();
+      fc.caller = {
+        pc: up.pc,
+        register: (n) => callerRegs.get(n),
+        read: (a, n) => this.read(a, n),
+        ...(up.cfa !== undefined ? { cfa: up.cfa } : {}),
+      };
+    }
+    return fc;
+  }
+
+  /** Locals, Arguments and Globals of a frame with DWARF scopes (none otherwise). */
+  scopes(info: StackFrameInfo | undefined): Promise<DebugProtocol.Scope[]> {
+    const program = this.program();
+    const view = info?.view;
+    if (!program || !info || !view?.scopes || view.scopeIndex === undefined) return Promise.resolve([]);
+    const frame = view.scopes[view.scopeIndex];
+    const ctx = this.s.requireStopped();
+    const vars = program.variables(frame);
+    const lazy = (list: VariableDie[]) =>
+      this.s.vars.add({
+        kind: 'lazy',
+        load: async () => {
+          const fc = await this.frameContext(info, ctx);
+          const out: DebugProtocol.Variable[] = [];
+          for (const v of list)
+            out.push(
+              await this.variable(
+                v.name,
+                await program.value(v, fc, view.scopes!.slice(view.scopeIndex)),
+                v.name,
+              ),
+            );
+          return out;
+        },
+      });
+    const out: DebugProtocol.Scope[] = [
+      {
+        name: 'Locals',
+        presentationHint: 'locals',
+        variablesReference: lazy(vars.filter((v) => !v.parameter)),
+        expensive: false,
+      },
+      {
+        name: 'Arguments',
+        presentationHint: 'arguments',
+        variablesReference: lazy(vars.filter((v) => v.parameter)),
+        expensive: false,
+      },
+    ];
+    if (program.globals().length)
+      out.push({ name: 'Globals', variablesReference: lazy(program.globals()), expensive: true });
+    return Promise.resolve(out);
+  }
+
+  /** A DAP variable for a value: gdb's text, its C type, children and a memory reference. */
+  async variable(name: string, v: Value, evaluateName: string): Promise<DebugProtocol.Variable> {
+    const out: DebugProtocol.Variable = {
+      name,
+      value: await formatValue(v, this.fmt(), false).catch((e: Error) => `<error: ${e.message}>`),
+      type: typeName(v.type),
+      variablesReference: 0,
+      evaluateName,
+    };
+    if (v.address !== undefined) out.memoryReference = memoryReference('virtual', v.address);
+    if (!v.bytes) {
+      out.presentationHint = { attributes: ['readOnly'] };
+      return out;
+    }
+    const s = strip(v.type);
+    if (s.kind === 'struct' || s.kind === 'union' || s.kind === 'array') {
+      out.variablesReference = this.s.vars.add({
+        kind: 'lazy',
+        load: async () => {
+          const list: DebugProtocol.Variable[] = [];
+          for (const c of children(v).slice(0, 1000)) {
+            const path = c.name.startsWith('[') ? `${evaluateName}${c.name}` : `(${evaluateName}).${c.name}`;
+            list.push(await this.variable(c.name, c.value, path));
+          }
+          return list;
+        },
+      });
+      if (s.kind === 'array') out.indexedVariables = s.count ?? 0;
+    } else if (s.kind === 'pointer') {
+      const target = toBigInt(v.bytes);
+      if (target !== 0n) out.memoryReference = memoryReference('virtual', target);
+      if (target !== 0n && derefable(s.target)) {
+        out.variablesReference = this.s.vars.add({
+          kind: 'lazy',
+          load: async () => {
+            const size = sizeOfSafe(s.target);
+            const bytes = await this.read(target, size).catch(() => undefined);
+            const pointee: Value = bytes
+              ? { type: s.target, address: target, bytes }
+              : { type: s.target, address: target, why: OPTIMIZED_OUT };
+            return [await this.variable(`*${name}`, pointee, `*(${evaluateName})`)];
+          },
+        });
+      }
+    }
+    return out;
+  }
+
+  /** A C expression in a frame (or over globals only, without one). */
+  async evaluate(
+    text: string,
+    info: StackFrameInfo | undefined,
+  ): Promise<DebugProtocol.EvaluateResponse['body']> {
+    const program = this.program();
+    if (!program) throw new Error('the program has no DWARF debug information');
+    const ctx = this.s.requireStopped();
+    const view = info?.view;
+    const frames = view?.scopes && view.scopeIndex !== undefined ? view.scopes.slice(view.scopeIndex) : [];
+    const fc = info ? await this.frameContext(info, ctx) : undefined;
+    const value = await CExpression.evaluate(text, {
+      variable: async (name) => {
+        if (fc)
+          for (const f of frames) {
+            const v = program.variables(f).find((x) => x.name === name);
+            if (v) return program.value(v, fc, frames);
+          }
+        const g = program.globals().find((x) => x.name === name);
+        return g
+          ? program.value(g, fc ?? { pc: 0n, register: () => undefined, read: (a, n) => this.read(a, n) })
+          : undefined;
+      },
+      register: async (name) => {
+        const n = /^x(\d+)$/i.exec(name);
+        if (fc && n && Number(n[1]) <= 30 && info?.view?.rawIndex) return fc.register(Number(n[1]));
+        if (fc && name.toLowerCase() === 'sp' && info?.view?.rawIndex) return fc.register(31);
+        return ctx.reg(name);
+      },
+      type: (name) => program.typeByName(name),
+      read: (a, n) => this.read(a, n),
+    });
+    const v = await this.variable('', value, text);
+    return {
+      result: await formatValue(value, this.fmt(), true),
+      type: v.type,
+      variablesReference: v.variablesReference,
+      ...(v.memoryReference ? { memoryReference: v.memoryReference } : {}),
+      ...(v.indexedVariables !== undefined ? { indexedVariables: v.indexedVariables } : {}),
+    };
+  }
+
+  /** Whether `name` is a variable the program's DWARF knows (in the frame or global). */
+  knows(name: string, info: StackFrameInfo | undefined): boolean {
+    const program = this.program();
+    if (!program) return false;
+    const view = info?.view;
+    const frames: ScopeFrame[] =
+      view?.scopes && view.scopeIndex !== undefined ? view.scopes.slice(view.scopeIndex) : [];
+    return (
+      frames.some((f) => program.variables(f).some((v) => v.name === name)) ||
+      program.globals().some((g) => g.name === name)
+    );
+  }
+}
+
+function derefable(t: CType): boolean {
+  const s = strip(t);
+  return s.kind !== 'void' && s.kind !== 'function' && !isCharType(t);
+}
+
+function sizeOfSafe(t: CType): number {
+  const s = strip(t);
+  return s.kind === 'struct' ||
+    s.kind === 'union' ||
+    s.kind === 'base' ||
+    s.kind === 'enum' ||
+    s.kind === 'pointer'
+    ? Math.max(1, s.size)
+    : 8;
+}
+
+export { hex as hexAddress };
