@@ -121,17 +121,14 @@ export function golden(name: string, text: string): void {
   );
 }
 
-/** Continues to the `hits`-th arrival at `symbol` (breakpoint removed afterwards). */
-export async function runTo(gdb: GdbClient, symbols: Symbols, symbol: string, hits = 1): Promise<void> {
+/** Continues to the next arrival at `symbol` (breakpoint removed afterwards). */
+export async function runTo(gdb: GdbClient, symbols: Symbols, symbol: string): Promise<void> {
   const at = sym(symbols, symbol);
   // Already there: step off first, or the breakpoint would report this same stop again.
   if ((await gdb.readRegister('pc', 1)) === at) await gdb.step(1, 15000);
   await gdb.insertBreakpoint(BP_SOFTWARE, at);
-  for (let i = 0; i < hits; i++) {
-    await gdb.resume('continue');
-    const stop = await gdb.waitForStop(15000);
-    assert.equal(stop.kind, 'signal');
-  }
+  await gdb.resume('continue');
+  assert.equal((await gdb.waitForStop(15000)).kind, 'signal');
   await gdb.removeBreakpoint(BP_SOFTWARE, at);
   assert.equal(await gdb.readRegister('pc', 1), at, `stopped at ${symbol}`);
 }

@@ -372,6 +372,37 @@ for (const v of VARIANTS) {
           );
         }));
 
+    if (v.bugs.includes('c') && v.granule > 0x1000n)
+      void test('c at the fault: the verdict checks the whole guard granule and predicts the InvalidPte the firmware hits', async () => {
+        const qemu = await startQemu(demoQemu('c', {}, v.fw));
+        let gdb: GdbClient | undefined;
+        try {
+          gdb = await connectTcp(qemu.host, qemu.port, { timeoutMs: 5000, requestTimeoutMs: 10000 });
+          // Faults 1-4 are the devices; the fifth is the write to bug_c_page.
+          for (let i = 0; i < 5; i++) await runTo(gdb, symbols, 'sync_exception_current');
+          const bug = sym(symbols, 'bug_c_page');
+          assert.equal(await gdb.readRegister('FAR_EL1', 1), bug);
+          const c = await capture(gdb, symbols, table, 'scenario c, fault on bug_c_page');
+          golden(`${v.name}-c-fault`, c.text);
+          assert.equal(c.verdict?.kind, 'invalidPte', c.verdict?.summary);
+          const base = bug & ~(v.granule - 1n);
+          assert.match(c.verdict?.summary ?? '', new RegExp(`guard granule ${h(base)}\\)`));
+          const named = /level-3 entry (0x[0-9a-f]{16})/.exec(c.verdict?.summary ?? '')?.[1];
+          assert.ok(named, c.verdict?.summary);
+          // What the firmware then does (its own words on the UART).
+          await runToPark(gdb, symbols);
+          await qemu.waitForOutput(/parked at panic_park/, 5000);
+          assert.match(qemu.output(), /handle_mmio_fault\(0x[0-9a-f]+\) failed: InvalidPte/);
+          assert.ok(
+            qemu.output().includes(`level-3 entry ${named} is not a lazy invalid leaf`),
+            'the entry the verdict named',
+          );
+        } finally {
+          await gdb?.close();
+          await qemu.kill();
+        }
+      });
+
     if (v.bugs.includes('d'))
       void test('d: mmio_unmap_all skipped: the granules stay guard-mapped, each a guardLeak', () =>
         parked('d', async (gdb, park, c) => {
