@@ -4,8 +4,11 @@
 //    p90 of request -> stopped, stopped -> mmuChanged, request -> mmuChanged, and the adapter's own
 //    computeMs; against the floor measured in the same run: a bare gdb-client instruction step (and
 //    pc read) on a QEMU of its own, stepping the same handler.
-// 2. Adapter peak memory (VmHWM of the adapter process) attached to a Debian arm64 kernel stopped in
+// 2. The same stop -> mmuChanged on demo-16k.elf (16 KiB stage 2 and MMIO-guard granule, late-2023
+//    encodings) beside demo.elf: the 16 KiB stage-2 walk, the granule-wide guard state and verdict.
+// 3. Adapter peak memory (VmHWM of the adapter process) attached to a Debian arm64 kernel stopped in
 //    its panic loop, after the stop's full walk + diff and a pageTable sweep of TTBR1's root.
+// BENCH_ADAPTER=steps,variants,kernel picks parts (all by default); BENCH_STEPS overrides 100.
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -17,8 +20,10 @@ import type { MmuChangedEventBody, PageTableResponseBody } from '../src/shared/p
 import { startQemu } from '../test/harness/qemu';
 import { bootKernelToPanic } from '../test/qemu/kernel-boot';
 import { buildGuest, demoElf, demoLaunch, repoRoot } from '../test/dap/support';
+import { demoElfFor, demoQemuArgs } from '../test/harness/demo';
 
-const STEPS = 100;
+const STEPS = Number(process.env.BENCH_STEPS ?? 100);
+const PARTS = (process.env.BENCH_ADAPTER ?? 'steps,variants,kernel').split(',');
 /** Figures written to bench/results/adapter.json as well as printed. */
 const results: Record<string, number | string> = {};
 const adapter = resolve(repoRoot, 'out/src/adapter/main.js');
@@ -98,15 +103,22 @@ function vmHwmMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function stepLatency(): Promise<void> {
-  buildGuest();
-  const base = await floor();
+interface StepTimes {
+  readonly reqToStop: number[];
+  readonly stopToMmu: number[];
+  readonly reqToMmu: number[];
+  readonly compute: number[];
+  readonly rssMb: number;
+}
+
+/** Launches `launch` in a fresh adapter, breaks in handle_mmio_fault, times STEPS instruction steps. */
+async function adapterSteps(launch: Record<string, unknown>): Promise<StepTimes> {
   const c = new Client();
   await c.start();
   try {
     await c.dc.initializeRequest({ adapterID: 'pvmfw-mmu', pathFormat: 'path' });
     let m = c.events.length;
-    await c.dc.launchRequest(demoLaunch());
+    await c.dc.launchRequest(launch);
     await c.next('initialized', m);
     await c.dc.setFunctionBreakpointsRequest({ breakpoints: [{ name: 'handle_mmio_fault' }] });
     await c.dc.configurationDoneRequest();
@@ -131,6 +143,19 @@ async function stepLatency(): Promise<void> {
       reqToMmu.push(mmu.t - t0);
       compute.push((mmu.e.body as MmuChangedEventBody).computeMs);
     }
+    const rssMb = vmHwmMb(c.pid);
+    await c.dc.disconnectRequest({ terminateDebuggee: true });
+    return { reqToStop, stopToMmu, reqToMmu, compute, rssMb };
+  } finally {
+    await c.dc.stop();
+  }
+}
+
+async function stepLatency(): Promise<void> {
+  buildGuest();
+  const base = await floor();
+  const { reqToStop, stopToMmu, reqToMmu, compute, rssMb } = await adapterSteps(demoLaunch());
+  {
     console.log(`instruction steps inside handle_mmio_fault: ${STEPS}`);
     console.log(`  floor (gdb client step + pc read)  median ${f(median(base))} ms  p90 ${f(p90(base))} ms`);
     console.log(
@@ -143,7 +168,7 @@ async function stepLatency(): Promise<void> {
       `  request -> mmuChanged              median ${f(median(reqToMmu))} ms  p90 ${f(p90(reqToMmu))} ms  (${f(median(reqToMmu) / median(base))}x floor)`,
     );
     console.log(`  adapter computeMs (walk+diff+guard) median ${f(median(compute))} ms`);
-    console.log(`  adapter peak RSS ${f(vmHwmMb(c.pid))} MB`);
+    console.log(`  adapter peak RSS ${f(rssMb)} MB`);
     Object.assign(results, {
       floorStepMedianMs: median(base),
       requestToStoppedMedianMs: median(reqToStop),
@@ -151,12 +176,36 @@ async function stepLatency(): Promise<void> {
       stoppedToMmuChangedP90Ms: p90(stopToMmu),
       requestToMmuChangedMedianMs: median(reqToMmu),
       computeMedianMs: median(compute),
-      demoPeakRssMb: vmHwmMb(c.pid),
+      demoPeakRssMb: rssMb,
     });
-    await c.dc.disconnectRequest({ terminateDebuggee: true });
-  } finally {
-    await c.dc.stop();
   }
+}
+
+/** Stop -> mmuChanged on demo-16k.elf beside demo.elf, each in its own adapter and QEMU. */
+async function granuleVariants(): Promise<void> {
+  buildGuest();
+  const runs: [string, StepTimes][] = [
+    ['demo.elf', await adapterSteps(demoLaunch())],
+    [
+      'demo-16k.elf',
+      await adapterSteps(
+        demoLaunch({ program: demoElfFor('16k'), qemuArgs: demoQemuArgs(undefined, { variant: '16k' }) }),
+      ),
+    ],
+  ];
+  console.log(`stopped -> mmuChanged by firmware variant (${STEPS} instruction steps in handle_mmio_fault):`);
+  for (const [name, t] of runs)
+    console.log(
+      `  ${name.padEnd(14)} median ${f(median(t.stopToMmu))} ms  p90 ${f(p90(t.stopToMmu))} ms  computeMs median ${f(median(t.compute))} ms`,
+    );
+  const [, seed] = runs[0];
+  const [, g16] = runs[1];
+  Object.assign(results, {
+    variantSeedStoppedToMmuChangedMedianMs: median(seed.stopToMmu),
+    variant16kStoppedToMmuChangedMedianMs: median(g16.stopToMmu),
+    variant16kStoppedToMmuChangedP90Ms: p90(g16.stopToMmu),
+    variant16kComputeMedianMs: median(g16.compute),
+  });
 }
 
 async function kernelMemory(): Promise<void> {
@@ -214,8 +263,11 @@ async function kernelMemory(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  await stepLatency();
-  await kernelMemory();
+  if (PARTS.includes('steps')) await stepLatency();
+  if (PARTS.includes('variants')) await granuleVariants();
+  if (PARTS.includes('kernel')) await kernelMemory();
+  // A partial run (BENCH_ADAPTER) does not replace the last full run's figures.
+  if (process.env.BENCH_ADAPTER !== undefined || process.env.BENCH_STEPS !== undefined) return;
   const dir = resolve(repoRoot, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(
