@@ -257,6 +257,9 @@ export class CExpression {
   }
 
   private async deref(p: Value): Promise<Value> {
+    const a = strip(p.type);
+    // An array decays to a pointer to its first element.
+    if (a.kind === 'array') p = intValue(this.addressOf(p), pointerTo(a.element));
     const s = strip(p.type);
     if (s.kind !== 'pointer') throw new CExpressionError(`cannot dereference a ${typeName(p.type)}`);
     const t = strip(s.target);
