@@ -105,6 +105,25 @@ export class SourceSupport {
 
   /** Value of a condition or logpoint expression: the console language plus one comparison. */
   async evaluate(text: string, ctx?: StopContext): Promise<bigint | boolean> {
+    // A condition over the program's variables (`addr == 0x9010456`, `r->mode != 0`) is C, read in
+    // the frame of this hit; the console language is the fallback's fallback, as before.
+    const at = ctx ?? this.s.requireStopped();
+    const pc = this.image?.scopes() ? await at.reg('pc') : undefined;
+    if (pc !== undefined) {
+      const frame = this.variables.topFrame(pc, at.threadId);
+      const words = text.replace(/\$\w+|0x[0-9a-f]+/gi, ' ').match(/[A-Za-z_]\w*/g) ?? [];
+      if (words.some((w) => this.variables.knows(w, frame))) return this.variables.scalar(text, frame, at);
+      try {
+        return await this.consoleCondition(text, at);
+      } catch (e) {
+        // Not the console language: C, whose error is kept only when the console had none to say.
+        return this.variables.scalar(text, frame, at).catch(() => Promise.reject(e as Error));
+      }
+    }
+    return this.consoleCondition(text, at);
+  }
+
+  private async consoleCondition(text: string, ctx: StopContext): Promise<bigint | boolean> {
     // The first operator splits the text (a search, not `^(.*?)\s*(op)`, which backtracks
     // quadratically over spaces in a long condition).
     const cmp = /==|!=|>=|<=|>|</.exec(text);

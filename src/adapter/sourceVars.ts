@@ -11,6 +11,7 @@ import {
   formatValue,
   isCharType,
   OPTIMIZED_OUT,
+  scalar as scalarOf,
   toBigInt,
   type FormatContext,
   type Value,
@@ -186,18 +187,53 @@ export class SourceVariables {
     return out;
   }
 
+  /**
+   * The innermost frame at `pc` without an unwind (a breakpoint hit deciding its condition): its
+   * registers are the hit's, an inlined call starting exactly at `pc` shows from its call site.
+   */
+  topFrame(pc: bigint, threadId: number): StackFrameInfo {
+    const scopes = this.program()?.framesAt(pc) ?? [];
+    let first = 0;
+    while (
+      first < scopes.length - 1 &&
+      scopes[first].inlined &&
+      scopes[first].ranges.some((r) => r.low === pc)
+    )
+      first++;
+    const raw = { pc };
+    return { ...raw, threadId, all: [raw], view: { raw, rawIndex: 0, scopes, scopeIndex: first } };
+  }
+
+  /** A C expression's integer value (conditions), in `info` with the registers of `ctx`. */
+  async scalar(text: string, info: StackFrameInfo, ctx: StopContext): Promise<bigint> {
+    const v = scalarOf(await this.value(text, info, ctx));
+    if (v === undefined) throw new Error(`'${text}' is optimized out here`);
+    return v;
+  }
+
   /** A C expression in a frame (or over globals only, without one). */
   async evaluate(
     text: string,
     info: StackFrameInfo | undefined,
   ): Promise<DebugProtocol.EvaluateResponse['body']> {
+    const value = await this.value(text, info, this.s.requireStopped());
+    const v = await this.variable('', value, text);
+    return {
+      result: await formatValue(value, this.fmt(), true),
+      type: v.type,
+      variablesReference: v.variablesReference,
+      ...(v.memoryReference ? { memoryReference: v.memoryReference } : {}),
+      ...(v.indexedVariables !== undefined ? { indexedVariables: v.indexedVariables } : {}),
+    };
+  }
+
+  private async value(text: string, info: StackFrameInfo | undefined, ctx: StopContext): Promise<Value> {
     const program = this.program();
     if (!program) throw new Error('the program has no DWARF debug information');
-    const ctx = this.s.requireStopped();
     const view = info?.view;
     const frames = view?.scopes && view.scopeIndex !== undefined ? view.scopes.slice(view.scopeIndex) : [];
     const fc = info ? await this.frameContext(info, ctx) : undefined;
-    const value = await CExpression.evaluate(text, {
+    return CExpression.evaluate(text, {
       variable: async (name) => {
         if (fc)
           for (const f of frames) {
@@ -218,14 +254,6 @@ export class SourceVariables {
       type: (name) => program.typeByName(name),
       read: (a, n) => this.read(a, n),
     });
-    const v = await this.variable('', value, text);
-    return {
-      result: await formatValue(value, this.fmt(), true),
-      type: v.type,
-      variablesReference: v.variablesReference,
-      ...(v.memoryReference ? { memoryReference: v.memoryReference } : {}),
-      ...(v.indexedVariables !== undefined ? { indexedVariables: v.indexedVariables } : {}),
-    };
   }
 
   /** Whether `name` is a variable the program's DWARF knows (in the frame or global). */

@@ -255,4 +255,22 @@ void describe('source-level debugging at -O2 (DAP, QEMU, test/fixtures/opt, gdb 
         assert.equal(vars.find((v) => v.name === name)?.value, value, `${scope} ${name}`);
     }
   });
+
+  void test('conditions and logpoints over C variables read the frame of each hit (addr == …, {addr})', async () => {
+    await run(() => dap.dc.restartRequest({}));
+    const m = dap.mark();
+    await setLines([
+      { line: optLine('handle_page: page'), logMessage: 'a={addr}' },
+      { line: optLine('handle_page: sink'), condition: 'addr == 0x9020789 && handled_count == 2' },
+    ]);
+    const stop = await cont();
+    assert.equal(stop.reason, 'breakpoint');
+    assert.equal(await dap.evaluate('$x0'), '0x0000000009020789');
+    const logged = dap.events
+      .slice(m)
+      .filter((e) => e.event === 'output')
+      .map((e) => String((e.body as { output: string }).output))
+      .filter((o) => o.startsWith('a='));
+    assert.deepEqual(logged, ['a=0x9000123\n', 'a=0x9010456\n', 'a=0x9020789\n']);
+  });
 });
