@@ -80,7 +80,9 @@ export class SourceSupport {
   /**
    * The evaluate request: console commands, memory reads and register/address sums go to the
    * console language (`fallback`); anything naming a variable of the program's DWARF, or that only
-   * C reads (`a->b[2]`, `&x`, casts, sizeof), is a C expression in the frame.
+   * C reads (`a->b[2]`, `&x`, casts, sizeof), is a C expression in the frame. In the Debug Console a
+   * global's bare name keeps its documented console meaning (its address, `pt_root`); a local or
+   * argument there, and any name in watches and hovers, is the variable's value.
    */
   async evaluateRequest(
     args: DebugProtocol.EvaluateArguments,
@@ -98,7 +100,15 @@ export class SourceSupport {
     if (console?.kind === 'value') {
       const named = console.expr.terms.flatMap((t) => (t.term.kind === 'symbol' ? [t.term.name] : []));
       // `a.b` reads as one symbol name to the console: its first part decides.
-      if (!named.some((n) => this.variables.knows(n.split('.')[0], frame))) return fallback();
+      const repl = args.context === 'repl';
+      if (!named.some((n) => this.variables.knows(n.split('.')[0], frame, repl))) {
+        try {
+          return await fallback();
+        } catch (e) {
+          // Not a symbol or register (`last_word.value`): C, keeping the console's error otherwise.
+          return this.variables.evaluate(args.expression, frame).catch(() => Promise.reject(e as Error));
+        }
+      }
     }
     return this.variables.evaluate(args.expression, frame);
   }

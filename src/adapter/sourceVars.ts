@@ -257,7 +257,7 @@ export class SourceVariables {
   }
 
   /** Whether `name` is a variable the program's DWARF knows (in the frame or global). */
-  knows(name: string, info: StackFrameInfo | undefined): boolean {
+  knows(name: string, info: StackFrameInfo | undefined, localsOnly = false): boolean {
     const program = this.program();
     if (!program) return false;
     const view = info?.view;
@@ -265,7 +265,7 @@ export class SourceVariables {
       view?.scopes && view.scopeIndex !== undefined ? view.scopes.slice(view.scopeIndex) : [];
     return (
       frames.some((f) => program.variables(f).some((v) => v.name === name)) ||
-      program.globals().some((g) => g.name === name)
+      (!localsOnly && program.globals().some((g) => g.name === name))
     );
   }
 }

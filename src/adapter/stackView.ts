@@ -115,7 +115,8 @@ export class StackView {
       const name = scope?.inlined ? `${scope.name} [inlined]` : sym;
       const frame: DebugProtocol.StackFrame = {
         id,
-        name: f.label && !scope?.inlined ? `${name} [interrupted: ${f.label}]` : name,
+        // The interrupted context is named on its innermost frame (an inlined call there included).
+        name: f.label && i > 0 && frames[i - 1].raw !== f ? `${name} [interrupted: ${f.label}]` : name,
         line: 0,
         column: 0,
         instructionPointerReference: `0x${f.pc.toString(16)}`,

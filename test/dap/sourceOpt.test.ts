@@ -216,6 +216,9 @@ void describe('source-level debugging at -O2 (DAP, QEMU, test/fixtures/opt, gdb 
       for (const [name, value] of want)
         assert.equal(vars.find((v) => v.name === name)?.value, value, `${scope} ${name}`);
     }
+    // In the Debug Console an argument's name is its value; a global's bare name stays its address.
+    assert.equal(await dap.evaluate('addr', top.id), gdbValues(args).get('addr'));
+    assert.match(await dap.evaluate('handled_count', top.id), /^0x[0-9a-f]{16} <handled_count>$/);
     for (const [i, e] of exprs.entries()) {
       const r = await dap.dc.evaluateRequest({ expression: e, frameId: top.id, context: 'watch' });
       assert.equal(r.body.result, printed[i].replace(/^\$\d+ = /, ''), e);
