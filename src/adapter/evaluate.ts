@@ -1,16 +1,33 @@
 // The Debug Console / watch language: registers (`$x0`, `$TTBR0_EL1`, `pc`), symbols, integer
 // arithmetic (+ - only, as addresses need), memory (`*(u64*)ADDR`, `*(u32*)p:ADDR` physical) and
-// commands (`pte ADDR`, `translate ADDR`, `guard`, `monitor CMD`). Parsing is pure; the session
-// supplies the lookups.
+// commands (`pte ADDR`, `translate ADDR [--write|--exec]`, `x/FMT ADDR`, `guard`, `monitor CMD`).
+// Parsing is pure; the session supplies the lookups.
 
 export type Expression =
   | { kind: 'value'; expr: AddressExpr }
   | { kind: 'deref'; width: 1 | 2 | 4 | 8; physical: boolean; address: AddressExpr }
   | { kind: 'pte'; address: AddressExpr }
-  | { kind: 'translate'; address: AddressExpr }
+  | { kind: 'translate'; address: AddressExpr; access?: TranslateAccess }
+  | {
+      kind: 'examine';
+      unit: 1 | 2 | 4 | 8;
+      count: number;
+      format: ExamineFormat;
+      physical: boolean;
+      address: AddressExpr;
+    }
   | { kind: 'guard' }
   | { kind: 'help' }
   | { kind: 'monitor'; command: string };
+
+/** The access `translate` checks (the CLI's `--write` / `--exec`); a read when absent. */
+export type TranslateAccess = 'write' | 'exec';
+
+/** How `x` prints each unit: hex (x), unsigned (u) or signed (d) decimal. */
+export type ExamineFormat = 'x' | 'u' | 'd';
+
+/** The most bytes one `x` command reads (a page: enough to see a table's 512 entries in two goes). */
+export const EXAMINE_MAX_BYTES = 4096;
 
 export type Term =
   { kind: 'number'; value: bigint } | { kind: 'register'; name: string } | { kind: 'symbol'; name: string };
@@ -72,14 +89,19 @@ export const CONSOLE_HELP = [
   'Debug Console commands (pvmfw MMU):',
   '  pte ADDRESS          the entry that maps ADDRESS, decoded, with its guard state and pvmfw verdict',
   '                       e.g. pte 0x9010000',
-  '  translate ADDRESS    the walk of ADDRESS, both stages when stage 2 is on: VA -> IPA -> PA',
-  '                       e.g. translate $FAR_EL1',
+  '  translate ADDRESS [--write|--exec]',
+  '                       the walk of ADDRESS, both stages when stage 2 is on: VA -> IPA -> PA; with',
+  '                       --write or --exec the permissions are checked for that access (as the CLI)',
+  '                       e.g. translate $FAR_EL1, translate _start --write',
+  '  x/NFU ADDRESS        dump N units of U (b 1, h 2, w 4, g 8 bytes) as F (x hex, u, d decimal),',
+  '                       like gdb; p:ADDRESS reads physically. At most 4096 bytes',
+  '                       e.g. x/16gx pt_root, x/32bx $sp, x/8wx p:0x9000000',
   '  guard                MMIO guard: tracked regions, page states, the last guard calls, anomalies',
   '  *(u64*)ADDRESS       read 1, 2, 4 or 8 bytes (u8 u16 u32 u64); *(u32*)p:ADDRESS reads physically',
   '                       e.g. *(u64*)pt_root, *(u32*)p:0x9000000 (device reads have side effects)',
   '  $REGISTER, NAME      a register ($x0, $pc, $TTBR0_EL1) or a symbol (handle_mmio_fault); + and - work',
   '  monitor COMMAND      a QEMU monitor command, echoed first (e.g. monitor info mtree -f)',
-  '  help                 this list',
+  '  help                 this list (Tab completes commands, options, registers and symbols)',
 ].join('\n');
 
 export function parseExpression(input: string): Expression {
@@ -93,10 +115,12 @@ export function parseExpression(input: string): Expression {
   }
   if (word === 'guard' && !rest) return { kind: 'guard' };
   if ((word === 'help' || word === '?') && !rest) return { kind: 'help' };
-  if (word === 'pte' || word === 'translate') {
-    if (!rest) throw new ExpressionError(`usage: ${word} ADDRESS`);
+  if (word === 'pte') {
+    if (!rest) throw new ExpressionError('usage: pte ADDRESS');
     return { kind: word, address: parseAddressExpr(rest) };
   }
+  if (word === 'translate') return parseTranslate(rest);
+  if (word === 'x' || word.startsWith('x/')) return parseExamine(word, rest);
   const deref =
     /^\*\s*\(\s*(u8|u16|u32|u64|uint8_t|uint16_t|uint32_t|uint64_t)\s*\*\s*\)\s*(p:)?\s*([\s\S]+)$/.exec(
       text,
@@ -116,6 +140,60 @@ export function parseExpression(input: string): Expression {
       'memory reads look like *(u64*)ADDRESS (u8, u16, u32, u64; p:ADDRESS for physical)',
     );
   return { kind: 'value', expr: parseAddressExpr(text) };
+}
+
+const TRANSLATE_USAGE = 'usage: translate ADDRESS [--write|--exec]';
+
+function parseTranslate(rest: string): Expression {
+  let access: TranslateAccess | undefined;
+  const words: string[] = [];
+  for (const w of rest.split(/\s+/).filter(Boolean)) {
+    if (!w.startsWith('--')) words.push(w);
+    else if (w === '--read') access = undefined;
+    else if (w === '--write' || w === '--exec') {
+      if (access && access !== w.slice(2))
+        throw new ExpressionError(
+          `--write and --exec name different accesses: pick one (${TRANSLATE_USAGE})`,
+        );
+      access = w.slice(2) as TranslateAccess;
+    } else throw new ExpressionError(`unknown option '${w}' (${TRANSLATE_USAGE})`);
+  }
+  if (!words.length) throw new ExpressionError(TRANSLATE_USAGE);
+  return { kind: 'translate', address: parseAddressExpr(words.join(' ')), ...(access ? { access } : {}) };
+}
+
+const UNITS: Record<string, 1 | 2 | 4 | 8> = { b: 1, h: 2, w: 4, g: 8 };
+const EXAMINE_USAGE = 'usage: x/NFU ADDRESS, e.g. x/16gx pt_root (N count; U b h w g; F x u d)';
+
+/** `x/16gx ADDR`: gdb's examine. Count, unit and format may come in any order after the slash. */
+function parseExamine(word: string, rest: string): Expression {
+  const spec = word.slice(2);
+  const m = /^(\d*)([bhwgxud]*)$/.exec(spec);
+  if (!m || (word !== 'x' && !word.startsWith('x/'))) throw new ExpressionError(EXAMINE_USAGE);
+  let unit: 1 | 2 | 4 | 8 | undefined;
+  let format: ExamineFormat | undefined;
+  for (const c of m[2]) {
+    if (c in UNITS) {
+      if (unit) throw new ExpressionError(`two unit sizes in '${word}' (${EXAMINE_USAGE})`);
+      unit = UNITS[c];
+    } else {
+      if (format) throw new ExpressionError(`two formats in '${word}' (${EXAMINE_USAGE})`);
+      format = c as ExamineFormat;
+    }
+  }
+  const count = m[1] ? Number(m[1]) : 1;
+  unit ??= 8;
+  if (count < 1) throw new ExpressionError(`the count must be at least 1 (${EXAMINE_USAGE})`);
+  if (count * unit > EXAMINE_MAX_BYTES)
+    throw new ExpressionError(
+      `x reads at most ${EXAMINE_MAX_BYTES} bytes at a time: ${count} units of ${unit} bytes is ${count * unit}`,
+    );
+  let text = rest.trim();
+  if (!text) throw new ExpressionError(EXAMINE_USAGE);
+  const physical = text.startsWith('p:');
+  if (physical) text = text.slice(2).trim();
+  if (text.startsWith('(') && text.endsWith(')')) text = text.slice(1, -1);
+  return { kind: 'examine', unit, count, format: format ?? 'x', physical, address: parseAddressExpr(text) };
 }
 
 /** Evaluates an address expression with the given lookups (64-bit wrap-around, like the CPU). */

@@ -9,6 +9,8 @@ import {
   CONSOLE_HELP,
 } from './evaluate';
 import { evaluateTranslate, guardSummary } from './mmuConsole';
+import { consoleCompletions } from './consoleCompletions';
+import { examine } from './memoryConsole';
 import { fromLittleEndian, memoryReference, parseMemoryReference, readSpan } from './memory';
 import { formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from '../target/registers';
 import type { AdapterHost } from './host';
@@ -119,8 +121,19 @@ export class Inspect {
       case 'help':
         return { result: CONSOLE_HELP, variablesReference: 0 };
       case 'pte':
-      case 'translate':
         return evaluateTranslate(this.s.mmu, await this.addr(expr.address), expr.kind);
+      case 'translate':
+        return evaluateTranslate(this.s.mmu, await this.addr(expr.address), expr.kind, expr.access);
+      case 'examine': {
+        const mmu = this.s.mmu;
+        const host = {
+          port,
+          isDevice: (space: 'virtual' | 'physical', a: bigint) => mmu.isDevice(space, a),
+          explainUnreadable: (space: 'virtual' | 'physical', a: bigint) => mmu.explainUnreadable(space, a),
+          describe: (a: bigint) => this.s.symbols.describe(a),
+        };
+        return examine(host, expr, await this.addr(expr.address), explicit, from);
+      }
       case 'deref': {
         const a = await this.addr(expr.address);
         const space = expr.physical ? 'physical' : 'virtual';
@@ -159,27 +172,14 @@ export class Inspect {
     }
   }
 
-  /** Console completions: commands, `$register` names, symbols. */
+  /** Console completions: commands and their options, `$register` names, symbols. */
   completions(args: DebugProtocol.CompletionsArguments): DebugProtocol.CompletionsResponse['body'] {
-    const upto = args.text.slice(0, Math.max(0, args.column - 1));
-    // The word before the cursor, scanned backwards (`/[$\w.]*$/` is quadratic on long text).
-    let from = upto.length;
-    while (from > 0 && /[$\w.]/.test(upto[from - 1])) from--;
-    const word = upto.slice(from);
-    const targets: DebugProtocol.CompletionItem[] = [];
-    const add = (label: string, type: DebugProtocol.CompletionItemType) => {
-      if (label.toLowerCase().startsWith(word.toLowerCase()))
-        targets.push({ label, type, start: upto.length - word.length, length: word.length });
+    return {
+      targets: consoleCompletions(args.text, args.column, {
+        registers: [...GENERAL_REGISTERS, ...SYSTEM_REGISTERS.map((x) => x.name)],
+        symbols: (prefix, limit) => this.s.symbols.complete(prefix, limit),
+      }),
     };
-    if (upto.trim() === word)
-      for (const c of ['pte', 'translate', 'guard', 'monitor', 'help']) add(c, 'keyword');
-    if (word.startsWith('$')) {
-      for (const r of [...GENERAL_REGISTERS, ...SYSTEM_REGISTERS.map((x) => x.name)])
-        add(`$${r}`, 'variable');
-    } else if (word.length > 0) {
-      for (const n of this.s.symbols.complete(word, 50)) add(n, 'function');
-    }
-    return { targets: targets.slice(0, 100) };
   }
 
   /** Writes a general register (x0–x30, sp, pc, cpsr); system registers are read-only over the stub. */

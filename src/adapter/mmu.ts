@@ -68,6 +68,12 @@ export class MmuModel {
   /** RAM ranges from QEMU's memory tree: the walker reads no table outside them. */
   private ram: { start: bigint; end: bigint }[] | undefined;
   private ramLoaded = false;
+  /**
+   * The target's stop number at the last restart: stops are numbered for users from the session's
+   * start or its last restart (the target's own counter never goes back, so nothing keyed on a
+   * stop context can take a new stop for an old one).
+   */
+  private stopBase = 0;
 
   constructor(private readonly s: MmuHost) {
     this.cache = new PhysCache(() => s.need(s.port));
@@ -81,7 +87,9 @@ export class MmuModel {
     // Symbols are read from the session at every stop (StopInput.symbols).
   }
 
-  reset(): void {
+  /** Forgets every stop (a restart): `stopBase` is the target's last stop number before it. */
+  reset(stopBase = this.stopBase): void {
+    this.stopBase = stopBase;
     this.picture = undefined;
     this.pictureStop = undefined;
     this.previous = undefined;
@@ -119,7 +127,7 @@ export class MmuModel {
     const regs = await ctx.regs(STOP_REGISTERS);
     const c = this.s.config;
     return {
-      stopId: ctx.stopId,
+      stopId: ctx.stopId - this.stopBase,
       reason: stop.reason,
       threadId: stop.threadId,
       registers: Object.fromEntries(regs),
@@ -150,6 +158,8 @@ export class MmuModel {
     this.previousWords = new Map([...(prev?.tables ?? [])].map(([k, v]) => [k, v.words]));
     this.previous = next;
     const body = stopSummary(prev, next);
+    // Pages guard-mapped outside the tracked regions (the console), for the tree and the status bar.
+    if (body.untracked === undefined && next.guard.untracked.length) body.untracked = next.guard.untracked;
     // The whole cost of the stop as the views wait for it: register reads included.
     body.computeMs = Math.round((performance.now() - t0) * 100) / 100;
     return body;

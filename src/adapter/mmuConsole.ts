@@ -1,6 +1,15 @@
-// Debug Console text for the `guard`, `pte ADDR` and `translate ADDR` commands.
+// Debug Console text for the `guard`, `pte ADDR` and `translate ADDR [--write|--exec]` commands.
 import { sizeName } from '../aarch64/format';
-import { guardSummaryLines, hex } from '../analysis';
+import { guardSummaryLines, hex, translateEl1, twoStageBody } from '../analysis';
+import { predictAccess } from '../pvmfw';
+import {
+  PAGE_GUARD_STATE_LABEL,
+  UNTRACKED_GUARD_LABEL,
+  type PageRun,
+  type PteEntry,
+  type TranslateResponseBody,
+} from '../shared/protocol';
+import type { TranslateAccess } from './evaluate';
 import type { MmuModel } from './mmu';
 
 export async function guardSummary(mmu: MmuModel): Promise<{ result: string; variablesReference: number }> {
@@ -8,12 +17,65 @@ export async function guardSummary(mmu: MmuModel): Promise<{ result: string; var
   return { result: lines.join('\n'), variablesReference: 0 };
 }
 
+/**
+ * The translation of `address` for a write or an instruction fetch, as the CLI's `translate
+ * --write/--exec` checks it: the same walk with the access's permissions, and pvmfw's verdict for
+ * that access (a stage-2 fault is taken to EL2: no pvmfw verdict).
+ */
+async function forAccess(
+  mmu: MmuModel,
+  address: bigint,
+  access: TranslateAccess,
+  base: TranslateResponseBody,
+): Promise<TranslateResponseBody> {
+  const p = await mmu.current();
+  const x = await translateEl1(p.input.registers, p.input.reader, address, { [access]: true });
+  const two = twoStageBody(x, mmu.lazyBit);
+  const v = x.fault?.stage === 2 ? undefined : predictAccess(x.stage1, access === 'write', mmu.lazyBit);
+  const { fault: _f, faultStage: _s, verdict: _v, ...rest } = base;
+  return {
+    ...rest,
+    ok: two.ok,
+    ...(two.fault ? { fault: two.fault, faultStage: two.faultStage } : {}),
+    ...(v
+      ? {
+          verdict: {
+            kind: v.kind,
+            summary: v.summary,
+            ...(v.mapIpa !== undefined ? { mapIpa: hex(v.mapIpa) } : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** The page run of `runs` holding `address`. */
+function runAt(runs: readonly PageRun[], address: bigint): PageRun | undefined {
+  return runs.find((r) => address >= BigInt(r.start) && address < BigInt(r.start) + BigInt(r.pages) * 4096n);
+}
+
+/**
+ * The guard line of an entry: its tracked region's state, or, for a valid 4 KiB page whose output
+ * address the guard state lists as guard-mapped outside the tracked regions (pvmfw's console), that.
+ */
+async function guardLine(mmu: MmuModel, e: PteEntry): Promise<string | undefined> {
+  if (e.guard) return PAGE_GUARD_STATE_LABEL[e.guard];
+  if (e.kind !== 'page' || !e.outputAddress) return undefined;
+  const g = await mmu.guardState({ omitLog: true });
+  const run = runAt(g.untracked, BigInt(e.outputAddress));
+  return run
+    ? `${UNTRACKED_GUARD_LABEL} (outside every tracked MMIO region, e.g. the console pvmfw maps at boot)`
+    : undefined;
+}
+
 export async function evaluateTranslate(
   mmu: MmuModel,
   address: bigint,
   kind: 'pte' | 'translate',
+  access?: TranslateAccess,
 ): Promise<{ result: string; variablesReference: number }> {
-  const r = await mmu.translateRequest({ address: hex(address) });
+  const plain = await mmu.translateRequest({ address: hex(address) });
+  const r = access ? await forAccess(mmu, address, access, plain) : plain;
   const lines: string[] = [];
   const s2 = r.stage2;
   // A stage-2 walk that fails is what the access faults on when stage 1 let it through.
@@ -26,7 +88,8 @@ export async function evaluateTranslate(
   const where =
     r.ipa !== undefined ? `IPA ${r.ipa} -> PA ${r.outputAddress ?? '?'}` : (r.outputAddress ?? '?');
   if (kind === 'translate') {
-    lines.push(`${r.address} (${r.regime}) -> ${r.ok ? where : `fault: ${r.fault ?? 'none'}`}`);
+    const what = access ? `${r.regime}, ${access === 'write' ? 'write' : 'instruction fetch'}` : r.regime;
+    lines.push(`${r.address} (${what}) -> ${r.ok ? where : `fault: ${r.fault ?? 'none'}`}`);
     r.walk.forEach((s, k) =>
       lines.push(
         `  L${s.level}[${s.index}] @ ${at(k, s.descriptorAddress)} = ${s.descriptor ?? '??'} ${s.kind ?? ''}`.trimEnd(),
@@ -51,7 +114,8 @@ export async function evaluateTranslate(
         `${r.address}: L${e.level} ${e.kind} ${sizeName(e.size)} ${e.descriptor} @ ${at(r.walk.length - 1, e.descriptorAddress)}`,
       );
       for (const f of e.fields) lines.push(`  ${f}`);
-      if (e.guard) lines.push(`  guard: ${e.guard}`);
+      const guard = await guardLine(mmu, e);
+      if (guard) lines.push(`  guard: ${guard}`);
       for (const a of e.anomalies ?? []) lines.push(`  anomaly: ${a.message}`);
     }
     // The entry maps an IPA under stage 2: where stage 2 sends it, and what the access gets.

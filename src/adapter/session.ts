@@ -1,6 +1,7 @@
 // The DAP session of debug type `pvmfw-mmu`: launch (QEMU spawned here) or attach to a gdbstub, then
 // translate between DAP and the target. Request areas live in their own files; this one wires them.
 import {
+  ContinuedEvent,
   DebugSession,
   ExitedEvent,
   InitializedEvent,
@@ -16,6 +17,7 @@ import { loadProgram, type LoadedProgram } from '../target/connect';
 import { Exceptions, EXCEPTION_FILTERS } from './exceptions';
 import { Inspect } from './inspect';
 import { MmuModel } from './mmu';
+import { qemuOutput } from './qemuConsole';
 import {
   checkRequest,
   errorResponse,
@@ -48,7 +50,10 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
         this.sendEvent(new ExitedEvent(code));
         this.sendEvent(new TerminatedEvent());
       },
-      output: (text, category) => this.sendEvent(new OutputEvent(text, category)),
+      output: (text, category) => {
+        // QEMU's "terminating on signal 15" after our own Stop is not an error (qemuConsole.ts).
+        for (const o of qemuOutput(text, category)) this.sendEvent(new OutputEvent(o.text, o.category));
+      },
     },
     (pc, tid) => this.exceptions.classify(pc, tid),
   );
@@ -269,10 +274,16 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
   }
 
   private async restart(): Promise<void> {
+    // The stop the machine was in is over: the stop numbers and the changes start again from here.
+    const lastStop = this.ctx?.stopId ?? 0;
     await this.target.restart();
-    this.mmu.reset();
-    await this.exceptions.refresh();
+    this.mmu.reset(lastStop);
+    this.invalidate();
     const { threadId, pc } = await this.target.here();
+    // A client keeps the last stop's details (VS Code's Call Stack label "Lazy MMIO fault at …")
+    // until it hears the target ran: a reset is a run, so say so before the new stop.
+    this.sendEvent(new ContinuedEvent(threadId, true));
+    await this.exceptions.refresh();
     if (this.config.stopOnEntry !== false)
       this.target.reportStop({ reason: 'entry', threadId, pc, description: 'Restarted' });
     else {
