@@ -82,10 +82,13 @@ function onMessage(m: HostToWebview): void {
       // Drawn from directly: a malformed comparison is dropped (the previous-stop diff shows instead).
       if (m.comparison !== undefined && !isStopComparison(m.comparison)) delete m.comparison;
       const prev = state.last;
+      // Stops compare only within one run of one session: a new session (same name) or a restart
+      // has no previous stop here.
+      const sameRun = prev !== undefined && prev.session === m.session && prev.run === m.run;
       // A new stop moves the current regions to "previous"; the same stop again (refresh) keeps the diff.
-      if (prev && (prev.state.stopId !== m.state.stopId || prev.session !== m.session)) {
-        state.previous = prev.session === m.session ? prev.state.regions.map(snapshotOf) : [];
-        state.previousStopId = prev.session === m.session ? prev.state.stopId : undefined;
+      if (prev && (prev.state.stopId !== m.state.stopId || !sameRun)) {
+        state.previous = sameRun ? prev.state.regions.map(snapshotOf) : [];
+        state.previousStopId = sameRun ? prev.state.stopId : undefined;
       }
       state.last = m;
       vscode.setState(state);

@@ -2,11 +2,14 @@
 // region, the changes since the previous stop, the guard-call timeline and the anomalies. DOM text goes
 // through textContent only: every string here comes from the debuggee.
 
-import type {
-  GuardCall,
-  GuardStateResponseBody,
-  MmuChangedEventBody,
-  PageGuardState,
+import {
+  PAGE_GUARD_STATE_LABEL,
+  UNTRACKED_GUARD_LABEL,
+  type GuardCall,
+  type GuardStateResponseBody,
+  type MmuChangedEventBody,
+  type PageGuardState,
+  type PageRun,
 } from '../src/shared/protocol';
 import type { GuardPageTransition, StopComparison } from '../src/shared/webviewMessages';
 import { MAX_RENDERED_DIFF_LINES } from '../src/shared/webviewMessages';
@@ -20,14 +23,8 @@ import {
 } from './diff';
 import { PageGrid, type GridPalette } from './grid';
 
-export const STATE_LABEL: Record<PageGuardState, string> = {
-  lazy: 'untouched (lazy)',
-  guardMapped: 'guard-mapped',
-  guardMappedPending: 'mapped, stage 1 pending',
-  validUnguarded: 'valid, unguarded',
-  unmapped: 'unmapped',
-  anomaly: 'anomaly',
-};
+/** The same words as the tree, the status bar and the Debug Console (src/shared/protocol). */
+export const STATE_LABEL: Readonly<Record<PageGuardState, string>> = PAGE_GUARD_STATE_LABEL;
 
 const STATE_ORDER: readonly PageGuardState[] = [
   'lazy',
@@ -77,7 +74,42 @@ export function countsSummary(counts: Record<PageGuardState, number>): string {
   return `${total} pages: ${parts.join(' · ') || 'none'}`;
 }
 
-function counters(counts: Record<PageGuardState, number>): HTMLElement {
+const pagesText = (n: number): string => `${n} page${n === 1 ? '' : 's'}`;
+
+/** Pages guard-mapped outside every tracked region: what the summary line adds for them. */
+export function untrackedSummary(untracked: readonly PageRun[]): string {
+  const n = untracked.reduce((k, r) => k + r.pages, 0);
+  return n ? ` · ${UNTRACKED_GUARD_LABEL} ${n}` : '';
+}
+
+/** The guard-mapped pages outside the tracked regions, one line per run (pvmfw's console). */
+function untrackedSection(untracked: readonly PageRun[]): HTMLElement {
+  const n = untracked.reduce((k, r) => k + r.pages, 0);
+  const s = el(
+    'section',
+    { class: 'untracked', id: 'untracked' },
+    el('h2', {}, `Guard-mapped outside the tracked regions (${n})`),
+    el(
+      'p',
+      { class: 'meta' },
+      'MMIO_GUARD_MAPped but in no tracked MMIO region: pvmfw maps its console this way at boot, not through mmio_regions.',
+    ),
+  );
+  const ul = el('ul', {});
+  for (const r of untracked)
+    ul.append(
+      el(
+        'li',
+        { class: 'state-guardMapped' },
+        el('span', { class: 'swatch' }),
+        `${hex(BigInt(r.start))} (${pagesText(r.pages)}): ${UNTRACKED_GUARD_LABEL}`,
+      ),
+    );
+  s.append(ul);
+  return s;
+}
+
+function counters(counts: Record<PageGuardState, number>, untracked: number): HTMLElement {
   const box = el('div', { class: 'counters' });
   for (const s of STATE_ORDER) {
     box.append(
@@ -90,6 +122,16 @@ function counters(counts: Record<PageGuardState, number>): HTMLElement {
       ),
     );
   }
+  if (untracked)
+    box.append(
+      el(
+        'span',
+        { class: 'counter state-guardMapped', 'data-state': 'untracked' },
+        el('span', { class: 'swatch' }),
+        `${UNTRACKED_GUARD_LABEL} `,
+        el('b', {}, String(untracked)),
+      ),
+    );
   return box;
 }
 
@@ -139,7 +181,8 @@ export function render(
 
   const totals = {} as Record<PageGuardState, number>;
   for (const s of STATE_ORDER) totals[s] = state.regions.reduce((n, r) => n + (r.counts[s] ?? 0), 0);
-  const summary = countsSummary(totals);
+  const untracked = state.untracked ?? [];
+  const summary = countsSummary(totals) + untrackedSummary(untracked);
 
   const header = el(
     'header',
@@ -153,7 +196,10 @@ export function render(
         (state.granule ? ` · granule ${state.granule / 1024} KiB` : ''),
     ),
     el('p', { class: 'summary', id: 'summary' }, summary),
-    counters(totals),
+    counters(
+      totals,
+      untracked.reduce((n, r) => n + r.pages, 0),
+    ),
   );
   root.append(header);
   if (!state.available)
@@ -235,6 +281,7 @@ export function render(
   if (!state.regions.length)
     regions.append(el('p', { class: 'placeholder' }, 'No tracked MMIO regions yet.'));
   root.append(regions);
+  if (untracked.length) root.append(untrackedSection(untracked));
 
   // What changed since the previous stop, or since the snapshot this stop is compared with.
   const diff = comparison

@@ -17,6 +17,11 @@ export interface GuardStateMessage {
   type: 'guardState';
   /** Name of the debug session the state comes from. */
   session: string;
+  /**
+   * The session run (its id and restart count): the webview diffs a stop against the previous one only
+   * within a run, so a new session of the same name, or a restart, starts clean.
+   */
+  run?: string;
   state: GuardStateResponseBody;
   /** The `mmuChanged` event of the stop the state belongs to, when the host has seen it. */
   change?: MmuChangedEventBody;

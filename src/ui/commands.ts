@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import type { TranslateResponseBody } from '../shared/protocol';
-import { parseAddress, shortHex, toHex } from './format';
+import { copiedText, parseAddress, shortHex, toHex } from './format';
 import { COMMAND, DIFF_SCHEME, SETTING } from './ids';
 import type { GuardPanel } from './guardPanel';
 import type { MmuSessions } from './mmuSession';
@@ -114,8 +114,11 @@ export function registerCommands(
     vscode.commands.registerCommand(COMMAND.copyDescriptor, async (node?: unknown) => {
       const target = isEntryNode(node) ? node : view.selection.find(isEntryNode);
       if (!target) return undefined;
-      await vscode.env.clipboard.writeText(target.entry.descriptor);
-      return target.entry.descriptor;
+      const e = target.entry;
+      await vscode.env.clipboard.writeText(e.descriptor);
+      // Copying is silent otherwise: say what went to the clipboard, where a glance finds it.
+      vscode.window.setStatusBarMessage(`$(copy) ${copiedText(e)}`, 5000);
+      return e.descriptor;
     }),
     vscode.commands.registerCommand(COMMAND.toggleCoalesce, async () => {
       const config = vscode.workspace.getConfiguration();

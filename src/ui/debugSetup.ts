@@ -90,6 +90,7 @@ export class StopTracker implements vscode.DebugAdapterTrackerFactory {
         record('>', m);
         if (m.type === 'request' && m.command && RESUMING.has(m.command)) {
           if (typeof m.seq === 'number') resuming.add(m.seq);
+          if (m.command === 'restart') this.sessions.markRestarted(session);
           this.sessions.markRunning(session);
         }
       },

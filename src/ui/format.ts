@@ -1,7 +1,14 @@
 // How a translation-table entry reads in the Page Tables tree: label, description, icon, tooltip,
 // and the optional coalescing of runs of alike entries. Pure (no `vscode`), so it is unit tested.
 
-import type { PageGuardState, PteEntry, PteKind } from '../shared/protocol';
+import {
+  PAGE_GUARD_STATE_LABEL,
+  UNTRACKED_GUARD_LABEL,
+  type PageGuardState,
+  type PageRun,
+  type PteEntry,
+  type PteKind,
+} from '../shared/protocol';
 import { COLOR } from './ids';
 
 /** Parses what a user types for an address: `0x0901_0000`, `0x9010000`, `151060480`, `9010000h`. */
@@ -47,33 +54,54 @@ const KIND_LABEL: Record<PteKind, string> = {
   reserved: 'reserved',
 };
 
-const GUARD_LABEL: Record<PageGuardState, string> = {
-  lazy: 'untouched',
-  guardMapped: 'guard-mapped',
-  guardMappedPending: 'guard-mapped, stage 1 pending',
-  validUnguarded: 'valid, never guard-mapped',
-  unmapped: 'guard-unmapped',
-  anomaly: 'anomaly',
-};
-
+/** The panel's words for a page state (one table: src/shared/protocol PAGE_GUARD_STATE_LABEL). */
 export function guardStateLabel(s: PageGuardState): string {
-  return GUARD_LABEL[s];
+  return PAGE_GUARD_STATE_LABEL[s];
+}
+
+/**
+ * Whether `e` is a valid 4 KiB page whose output address the guard state lists as guard-mapped outside
+ * every tracked region (`untracked`: pvmfw's console, mapped eagerly at boot). The core annotates
+ * tracked pages itself (`e.guard`); these it reports only as page runs.
+ */
+export function isUntrackedGuardMapped(e: PteEntry, untracked: readonly PageRun[] | undefined): boolean {
+  if (e.guard || e.kind !== 'page' || !e.outputAddress || !untracked?.length) return false;
+  const oa = BigInt(e.outputAddress);
+  return untracked.some((r) => oa >= BigInt(r.start) && oa < BigInt(r.start) + BigInt(r.pages) * 4096n);
+}
+
+/** The guard words of an entry in the tree (description and tooltip), when it has a guard state. */
+function guardWords(e: PteEntry, untracked: readonly PageRun[] | undefined): string | undefined {
+  if (e.guard) return PAGE_GUARD_STATE_LABEL[e.guard];
+  return isUntrackedGuardMapped(e, untracked) ? UNTRACKED_GUARD_LABEL : undefined;
+}
+
+/** What Copy Descriptor says it copied: `Copied 0x00e0000009010402: TTBR0_EL1 L3[16] descriptor (VA 0x09010000, lazy MMIO)`. */
+export function copiedText(e: PteEntry): string {
+  return `Copied ${e.descriptor}: ${e.regime} L${e.level}[${e.index}] descriptor (VA ${shortHex(e.vaStart)}, ${KIND_LABEL[e.kind]})`;
 }
 
 export function entryLabel(e: PteEntry): string {
   return `L${e.level}[${e.index}] ${shortHex(e.vaStart)}`;
 }
 
-/** One line after the label: where it goes, how big, what it is. */
-export function entryDescription(e: PteEntry, changed: boolean): string {
+/**
+ * One line after the label: where it goes, how big, what it is. `untracked`: the pages guard-mapped
+ * outside the tracked regions (mmuChanged's `untracked`).
+ */
+export function entryDescription(e: PteEntry, changed: boolean, untracked?: readonly PageRun[]): string {
   // The change marker goes first: long descriptions are cut at the right edge of the view.
   const parts: string[] = changed ? ['Δ'] : [];
   if (e.kind === 'table') parts.push(`→ table ${shortHex(e.child?.table ?? e.outputAddress ?? '0x0')}`);
   else if (e.outputAddress) parts.push(`→ ${shortHex(e.outputAddress)}`);
   if (e.kind !== 'table') parts.push(sizeLabel(e.size));
   parts.push(KIND_LABEL[e.kind]);
-  if (e.guard && e.kind !== 'lazy') parts.push(GUARD_LABEL[e.guard]);
+  // A lazy entry's kind already says "untouched"; any other state is news (the panel's words).
+  const guard = guardWords(e, untracked);
+  if (guard && !(e.kind === 'lazy' && e.guard === 'lazy')) parts.push(guard);
   if (e.attributes && e.kind !== 'lazy') parts.push(e.attributes.memoryType, e.attributes.permissions);
+  // The regime profile's meaning (Linux's PROT_NONE, pKVM's owner) beside the raw decode.
+  if (e.meaning && e.kind !== 'lazy') parts.push(e.meaning);
   if (e.anomalies?.length) parts.push(`⚠ ${e.anomalies.length}`);
   return parts.join(' · ');
 }
@@ -86,7 +114,7 @@ export interface IconChoice {
 }
 
 /** Anomalies win over guard state, which wins over the architectural kind. */
-export function entryIcon(e: PteEntry): IconChoice {
+export function entryIcon(e: PteEntry, untracked?: readonly PageRun[]): IconChoice {
   if (e.anomalies?.length || e.guard === 'anomaly' || e.guard === 'validUnguarded') {
     return { icon: 'warning', color: COLOR.anomaly };
   }
@@ -95,7 +123,8 @@ export function entryIcon(e: PteEntry): IconChoice {
       ? { icon: 'sync', color: COLOR.guardMapped }
       : { icon: 'clock', color: COLOR.lazy };
   }
-  if (e.guard === 'guardMapped') return { icon: 'shield', color: COLOR.guardMapped };
+  if (e.guard === 'guardMapped' || isUntrackedGuardMapped(e, untracked))
+    return { icon: 'shield', color: COLOR.guardMapped };
   switch (e.kind) {
     case 'invalidWithBits':
       return { icon: 'circle-slash', color: COLOR.invalidWithBits };
@@ -116,7 +145,12 @@ export function entryIcon(e: PteEntry): IconChoice {
  * Markdown for the tooltip: the full decode the adapter computed, plus the raw bits. `since` names
  * the snapshot the stop is compared with, when it is not compared with its previous stop.
  */
-export function entryTooltip(e: PteEntry, changedSummary?: string, since?: string): string {
+export function entryTooltip(
+  e: PteEntry,
+  changedSummary?: string,
+  since?: string,
+  untracked?: readonly PageRun[],
+): string {
   const lines: string[] = [];
   lines.push(`**${e.regime} level ${e.level} entry ${e.index}** — ${KIND_LABEL[e.kind]}`);
   lines.push('');
@@ -131,7 +165,11 @@ export function entryTooltip(e: PteEntry, changedSummary?: string, since?: strin
     );
     lines.push(`Software bits [58:55]: 0b${a.software.toString(2).padStart(4, '0')}`);
   }
-  if (e.guard) lines.push(`MMIO guard: ${GUARD_LABEL[e.guard]}`);
+  if (e.guard) lines.push(`MMIO guard: ${PAGE_GUARD_STATE_LABEL[e.guard]}`);
+  else if (isUntrackedGuardMapped(e, untracked))
+    lines.push(
+      `MMIO guard: ${UNTRACKED_GUARD_LABEL}: MMIO_GUARD_MAPped outside every tracked MMIO region (pvmfw maps its console at boot, not through mmio_regions)`,
+    );
   if (changedSummary) lines.push(`Changed since ${since ?? 'the previous stop'}: ${changedSummary}`);
   for (const an of e.anomalies ?? []) lines.push(`⚠ ${an.severity}: ${an.message} (${an.code})`);
   if (e.fields.length) {

@@ -136,6 +136,7 @@ export class GuardPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
       const message: GuardStateMessage = {
         type: 'guardState',
         session: session.name,
+        ...(this.sessions.run ? { run: this.sessions.run } : {}),
         state,
         change: this.sessions.lastChange,
         ...(baseline ? { comparison: { since: baseline.since, transitions: baseline.transitions } } : {}),

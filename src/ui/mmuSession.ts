@@ -40,6 +40,8 @@ export class MmuSessions implements vscode.Disposable {
   private current: vscode.DebugSession | undefined;
   /** Sessions whose vCPUs are stopped (from DAP `stopped`/`continued`, seen by the tracker). */
   private readonly stopped = new Set<string>();
+  /** Restarts per session: a restarted machine is compared with nothing from before it. */
+  private readonly restarts = new Map<string, number>();
 
   private readonly stopEmitter = new vscode.EventEmitter<MmuStop>();
   /** After every stop of the followed session, with what changed. */
@@ -75,6 +77,7 @@ export class MmuSessions implements vscode.Disposable {
         this.lastStop.delete(s.id);
         this.stopped.delete(s.id);
         this.baselines.delete(s.id);
+        this.restarts.delete(s.id);
         if (s === this.current) {
           const next = vscode.debug.activeDebugSession;
           this.current = undefined;
@@ -148,6 +151,22 @@ export class MmuSessions implements vscode.Disposable {
       newAnomalies: b.newAnomalies,
       newGuardCalls: b.newGuardCalls,
     };
+  }
+
+  /**
+   * Which run of the followed session the views show: its id and restart count. Views compare a stop
+   * with the previous one only within one run, so neither a new session (whose name is the same) nor
+   * a restart inherits the changes of the old one.
+   */
+  get run(): string | undefined {
+    return this.current ? `${this.current.id}#${this.restarts.get(this.current.id) ?? 0}` : undefined;
+  }
+
+  /** Called by the adapter tracker on a `restart` request: the session's stops start over. */
+  markRestarted(session: vscode.DebugSession): void {
+    this.restarts.set(session.id, (this.restarts.get(session.id) ?? 0) + 1);
+    this.lastStop.delete(session.id);
+    this.baselines.delete(session.id);
   }
 
   /** True while the followed session is stopped: only then are its tables worth reading. */

@@ -127,12 +127,14 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
         item.iconPath = new vscode.ThemeIcon(r.enabled ? 'symbol-namespace' : 'circle-slash');
         item.description = r.enabled
           ? `root ${shortHex(r.rootTable ?? '0x0')} · L${r.startLevel ?? '?'} start · ${r.inputBits ?? '?'}-bit VA` +
-            (r.asid !== undefined ? ` · ASID ${r.asid}` : '')
+            (r.asid !== undefined ? ` · ASID ${r.asid}` : '') +
+            (r.profile ? ` · ${r.profile}` : '')
           : (r.reason ?? 'disabled');
         if (!r.enabled) item.collapsibleState = vscode.TreeItemCollapsibleState.None;
         item.tooltip = new vscode.MarkdownString(
           [
             `**${r.regime}** ${r.enabled ? '' : '(disabled)'}`,
+            ...(r.profile ? [`profile **${r.profile}**: ${r.profileEvidence ?? ''}`] : []),
             r.reason,
             r.ttbr && `${r.regime} = \`${r.ttbr}\``,
             r.vaStart && `Input range \`${r.vaStart}\` – \`${r.vaEnd}\``,
@@ -152,15 +154,17 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
         );
         item.id = node.id;
         item.contextValue = CONTEXT_VALUE.entry;
-        item.description = entryDescription(e, changed);
-        const icon = entryIcon(e);
+        // Pages guard-mapped outside the tracked regions (the console): the stop's own list.
+        const untracked = this.sessions.lastChange?.untracked;
+        item.description = entryDescription(e, changed, untracked);
+        const icon = entryIcon(e, untracked);
         item.iconPath = new vscode.ThemeIcon(
           icon.icon,
           icon.color ? new vscode.ThemeColor(icon.color) : undefined,
         );
         const since = this.sessions.baseline?.since;
         item.tooltip = new vscode.MarkdownString(
-          entryTooltip(e, this.changed.get(e.descriptorAddress.toLowerCase()), since),
+          entryTooltip(e, this.changed.get(e.descriptorAddress.toLowerCase()), since, untracked),
         );
         // The resource URI only carries the "changed" decoration (label colour + badge).
         if (changed) item.resourceUri = changedUri(node.id, since);

@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { encodeSnapshot, type Snapshot } from '../analysis/snapshot';
 import type { MmuSessions } from './mmuSession';
-import { defaultExportUri, SAVE_FILTERS, uriArgument } from './snapshotFiles';
+import { defaultExportUri, fileLabel, SAVE_FILTERS, uriArgument } from './snapshotFiles';
 
 /** What an export wrote. */
 interface ExportedSnapshot {
@@ -18,6 +18,9 @@ interface ExportedSnapshot {
 }
 
 const count = (n: number): string => n.toLocaleString('en-US');
+
+/** The buttons of the notification after an export. */
+export const EXPORT_ACTION = { open: 'Open', reveal: 'Reveal in Explorer' } as const;
 
 export async function exportSnapshot(
   sessions: MmuSessions,
@@ -61,10 +64,20 @@ export async function exportSnapshot(
   const memory = `${count(written.memoryBytes)} bytes of guest memory`;
   output.appendLine(`snapshot -> ${where}: ${memory}, ${count(written.fileBytes)} bytes gzip-compressed`);
   output.appendLine(`  replay: pvmfw-mmu guard --snapshot ${where}`);
+  // What a person does next with the file: open it post-mortem, or find it among the files.
+  const inWorkspace = vscode.workspace.getWorkspaceFolder(uri) !== undefined;
+  const desktop = vscode.env.uiKind === vscode.UIKind.Desktop && uri.scheme === 'file';
+  const actions = [
+    ...(open ? [EXPORT_ACTION.open] : []),
+    ...(inWorkspace || desktop ? [EXPORT_ACTION.reveal] : []),
+  ];
   void vscode.window
-    .showInformationMessage(`Snapshot saved to ${where}: it holds ${memory}.`, 'Open Snapshot')
+    .showInformationMessage(`Snapshot saved to ${fileLabel(uri)}: it holds ${memory}.`, ...actions)
     .then((choice) => {
-      if (choice === 'Open Snapshot' && open) void open(uri);
+      if (choice === EXPORT_ACTION.open && open) void open(uri);
+      else if (choice === EXPORT_ACTION.reveal)
+        // The workspace's Explorer when the file is in it, else the system's file manager.
+        void vscode.commands.executeCommand(inWorkspace ? 'revealInExplorer' : 'revealFileInOS', uri);
     });
   return uri;
 }

@@ -9,9 +9,11 @@ import type { MmuSessions } from './mmuSession';
 /** `since`: the snapshot the stop is compared with, when not its previous stop. */
 export function statusText(change: MmuChangedEventBody, since?: string): { text: string; tooltip: string } {
   const c = change.guardCounts;
+  // Pages guard-mapped outside the tracked regions (pvmfw's console) are guard-mapped too.
+  const untracked = (change.untracked ?? []).reduce((n, r) => n + r.pages, 0);
   const parts = c
     ? [
-        `${c.guardMapped} guard-mapped`,
+        `${c.guardMapped + untracked} guard-mapped`,
         `${c.lazy} lazy`,
         ...(c.guardMappedPending ? [`${c.guardMappedPending} pending`] : []),
       ]
@@ -21,6 +23,10 @@ export function statusText(change: MmuChangedEventBody, since?: string): { text:
   const tooltip = [
     `Stop ${change.stopId} (${change.reason}) at ${change.pc}`,
     change.fault ? change.fault.verdict.summary : undefined,
+    c
+      ? `Guard-mapped: ${c.guardMapped} in the tracked MMIO regions, ${untracked} outside them` +
+        (untracked ? ` (${(change.untracked ?? []).map((r) => r.start).join(', ')})` : '')
+      : undefined,
     `${change.changes.length} table entries changed since ${since ?? 'the previous stop'}`,
     'Click to open MMIO Guard',
   ]

@@ -7,6 +7,18 @@ import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { launchBrowser, poll, runCommand, webviewFrame } from './browser';
 import { qemusInGroup, REPO, startCodeServer } from './codeServer';
+import {
+  consoleCommands,
+  consolePageInPanel,
+  consolePageShown,
+  copyDescriptor,
+  countOf,
+  exportAndReveal,
+  restartClean,
+  startAgainClean,
+  stopWithoutRedLine,
+  type UiContext,
+} from './uiFreshChecks';
 
 export interface Check {
   name: string;
@@ -93,6 +105,7 @@ export async function runUiScenario(
     Number(/stop (\d+)/.exec(await guard.locator('.meta').first().innerText())?.[1] ?? -1);
   const pageTablesRow = (text: string | RegExp): Locator =>
     pane(page, 'Page Tables').locator('.monaco-list-row', { hasText: text });
+  const ui: UiContext = { page, guard, shot, pane: (title) => pane(page, title) };
 
   try {
     await check('the workbench opens the demo workspace with the installed extension', async () => {
@@ -184,6 +197,11 @@ export async function runUiScenario(
       return farRow;
     });
 
+    await check(
+      'the console page reads guard-mapped, untracked in Page Tables and counts in the status bar',
+      () => consolePageShown(ui),
+    );
+
     let before = '';
     await check('MMIO Guard shows the fault and the page states', async () => {
       // The Debug Console spans the editor area; close it so the panel gets the full height.
@@ -202,10 +220,16 @@ export async function runUiScenario(
       return `${before} | ${fault.split('\n').slice(1, 3).join(' ')}`;
     });
 
+    await check('MMIO Guard lists the console page outside the tracked regions', () =>
+      consolePageInPanel(ui),
+    );
+
     let after = '';
+    let pendingRow = '';
     await check('step until the page turns guard-mapped: both views change', async () => {
       const mapped = (s: string): number => Number(/guard-mapped (\d+)/.exec(s)?.[1] ?? 0);
       const start = mapped(before);
+      const address = /0x[0-9a-f]{8,}/.exec(farRow)?.[0] ?? '';
       let steps = 0;
       for (; steps < 40; steps++) {
         const n = await stopNumber();
@@ -217,19 +241,26 @@ export async function runUiScenario(
           100,
         );
         after = await guard.locator('#summary').innerText();
-        if (/stage 1 pending/.test(after)) await shot('05-guard-map-pending');
+        if (/stage 1 pending/.test(after)) {
+          await shot('05-guard-map-pending');
+          // The tree says it in the panel's words (not just with an icon).
+          const row = pageTablesRow(address).filter({ hasText: 'mapped, stage 1 pending' }).first();
+          await row.waitFor({ timeout: 10_000 });
+          pendingRow = (await row.innerText()).replace(/\s+/g, ' ');
+        }
         if (mapped(after) > start) break;
       }
       if (mapped(after) <= start) throw new Error(`after ${steps} steps: ${after}`);
       const diff = await guard.locator('#diff').innerText();
       if (!/→ guard-mapped/.test(diff)) throw new Error(`diff: ${diff}`);
-      // The status bar item follows the same stop.
-      const status = page.locator('.statusbar-item', { hasText: `${mapped(after)} guard-mapped` });
+      // The status bar item follows the same stop, counting the console page too.
+      const all = mapped(after) + countOf(after, 'guard-mapped, untracked');
+      const status = page.locator('.statusbar-item', { hasText: `${all} guard-mapped` });
       await status.first().waitFor({ timeout: 10_000 });
       await shot('06-mmio-guard-mapped');
       await guard.locator('#diff').scrollIntoViewIfNeeded();
       await shot('06b-mmio-guard-diff');
-      return `${steps + 1} step(s): ${before} -> ${after}; diff: ${diff.split('\n')[1] ?? ''}`;
+      return `${steps + 1} step(s): ${before} -> ${after}; diff: ${diff.split('\n')[1] ?? ''}${pendingRow ? `; pending row: ${pendingRow}` : ''}`;
     });
 
     await check('Page Tables shows the page valid and changed', async () => {
@@ -250,6 +281,15 @@ export async function runUiScenario(
       await shot('07-page-tables-guard-mapped');
       return (await row.innerText()).replace(/\s+/g, ' ');
     });
+
+    await check('Copy Descriptor says in the status bar what it copied', () =>
+      copyDescriptor(ui, /0x[0-9a-f]{8,}/.exec(farRow)?.[0] ?? '?'),
+    );
+
+    await check(
+      'the Debug Console dumps memory (x/2gx), checks a write (translate --write) and completes',
+      () => consoleCommands(ui),
+    );
 
     await check('MMIO Guard keeps its state when hidden and shown again', async () => {
       // Hide the panel behind another editor in its group (the webview is torn down: no
@@ -287,6 +327,14 @@ export async function runUiScenario(
       return (await selected.innerText()).replace(/\s+/g, ' ');
     });
 
+    await check('Export Snapshot offers Open and Reveal in Explorer, which selects the file', () =>
+      exportAndReveal(ui),
+    );
+
+    await check('Restart: the Call Stack forgets the fault, MMIO Guard starts again at stop 1', () =>
+      restartClean(ui),
+    );
+
     await check('no error notification was shown', async () => {
       const errors = await page
         .locator(
@@ -309,6 +357,14 @@ export async function runUiScenario(
       await shot('09-session-ended');
       return 'debug toolbar gone, no QEMU left in the code-server process group';
     });
+
+    await check('the Stop left no red line: QEMU\'s "terminating on signal 15" is not an error', () =>
+      stopWithoutRedLine(ui),
+    );
+
+    await check("Start again: the new session does not inherit the old one's changes", () =>
+      startAgainClean(ui, () => qemusInGroup(server.pgid)),
+    );
   } finally {
     await context.close().catch(() => undefined);
     await server.stop();
