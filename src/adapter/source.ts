@@ -90,12 +90,25 @@ export class SourceSupport {
     fallback: () => Promise<DebugProtocol.EvaluateResponse['body']>,
   ): Promise<DebugProtocol.EvaluateResponse['body']> {
     let console: Expression | undefined;
+    let consoleError: unknown;
     try {
       console = parseExpression(args.expression);
-    } catch {
-      console = undefined;
+    } catch (e) {
+      consoleError = e;
     }
     if (!this.image?.scopes()) return fallback();
+    if (consoleError !== undefined) {
+      // Not the console language: C. When C stumbles on the first word too (`x/16q ADDR`, a console
+      // command used wrongly), the console's usage message is the one that helps.
+      try {
+        return await this.variables.evaluate(args.expression, frame);
+      } catch (e) {
+        const first = /^\s*([A-Za-z_]\w*)/.exec(args.expression)?.[1];
+        const missing = /^no symbol "(\w+)"/.exec((e as Error).message)?.[1];
+        if (first && missing === first) return fallback();
+        throw e;
+      }
+    }
     if (console && console.kind !== 'value') return fallback();
     if (console?.kind === 'value') {
       const named = console.expr.terms.flatMap((t) => (t.term.kind === 'symbol' ? [t.term.name] : []));
