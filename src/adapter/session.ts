@@ -64,7 +64,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
   readonly exceptions = new Exceptions(this);
   readonly inspect = new Inspect(this);
   readonly source = new SourceSupport(this);
-  readonly stack = new StackView(this);
+  readonly stack = new StackView(this, () => this.source);
   private mmuPending: Promise<MmuChangedEventBody | undefined> = Promise.resolve(undefined);
   private readonly handlers: Handlers;
 
@@ -78,9 +78,10 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
       configurationDone: () => this.configurationDone(),
       threads: () => this.stack.threads(),
       stackTrace: (a) => this.stack.stackTrace(a),
-      scopes: (a) => this.inspect.scopes(a),
+      scopes: (a) => this.source.scopes(this.stack.frame(a.frameId), () => this.inspect.scopes(a)),
       variables: (a) => this.inspect.variables(a),
-      evaluate: (a) => this.inspect.evaluate(a),
+      evaluate: (a) =>
+        this.source.evaluateRequest(a, this.stack.frame(a.frameId ?? -1), () => this.inspect.evaluate(a)),
       readMemory: (a) => this.inspect.readMemory(a),
       setVariable: (a) => this.inspect.setVariable(a),
       completions: (a) => Promise.resolve(this.inspect.completions(a)),
@@ -337,7 +338,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
           // Line granularity (the default outside the Disassembly view): DWARF line steps, and a
           // step out that is safe against recursion (the same return address in a deeper frame).
           if (granularity !== 'instruction') {
-            const r = await this.source.stepLine(threadId, kind, returnAddress);
+            const r = await this.source.stepLine(threadId, kind, returnAddress, ret);
             if (r) {
               if (r.kind === 'exited') return;
               if (r.kind === 'interrupted') {
