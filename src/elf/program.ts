@@ -4,7 +4,7 @@
 // callers) and the target's memory; DW_OP_entry_value is resolved at a function's entry or from the
 // caller's call site (DW_TAG_call_site_parameter); what cannot be known is "optimized out".
 import { contains, DW_AT, DW_TAG, type Die, type DieIndex } from './dies';
-import type { ElfImage } from './image';
+import type { LineTable } from './dwarfLine';
 import { evaluateLocation, locationListAt, type Location } from './location';
 import { Reader } from './reader';
 import { frameVariables, scopeFrames, unitGlobals, type ScopeFrame, type VariableDie } from './scopes';
@@ -24,12 +24,19 @@ export interface FrameContext {
 
 export type { ScopeFrame, VariableDie };
 
+/** What ElfImage offers this module (structural: image.ts builds ProgramScopes, no import circle). */
+export interface ProgramImage {
+  compileUnitAt(pc: bigint): { offset: number } | undefined;
+  compileUnits(): { offset: number }[];
+  lineTables(): LineTable[];
+}
+
 export class ProgramScopes {
   readonly types: TypeReader;
   private globalsCache?: VariableDie[];
 
   constructor(
-    private readonly image: ElfImage,
+    private readonly image: ProgramImage,
     readonly index: DieIndex,
   ) {
     this.types = new TypeReader(index);
