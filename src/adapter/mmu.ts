@@ -45,13 +45,14 @@ import type { TargetPort } from '../target/port';
 import type { Stop } from '../target/runControl';
 import { StopContext } from '../target/stopContext';
 import type { SymbolTable } from '../elf/symbolTable';
+import { parseProfileOverride, profileById } from '../profiles/choose';
 
 /** What the MMU model needs of the session, and nothing more. */
 export interface MmuHost {
   readonly gdb: GdbClient | undefined;
   readonly port: TargetPort | undefined;
   readonly symbols: SymbolTable;
-  readonly config: { lazyFlagBit?: number; walkLimit?: number; guardLogSymbol?: string };
+  readonly config: { lazyFlagBit?: number; walkLimit?: number; guardLogSymbol?: string; profile?: string };
   readonly lastStop: Stop | undefined;
   need<T>(v: T | undefined): T;
   requireStopped(): StopContext;
@@ -138,6 +139,8 @@ export class MmuModel {
         guardLogSymbol: c.guardLogSymbol ?? 'guard_log',
         ...(c.walkLimit ? { maxTables: Math.ceil(c.walkLimit / 512) } : {}),
         ...(this.ram ? { ram: this.ram } : {}),
+        // Validated at launch (requestArgs.ts): parsing cannot fail here.
+        profile: parseProfileOverride(c.profile),
       },
     };
   }
@@ -222,6 +225,8 @@ export class MmuModel {
     // Called while classifying a stop, before the session has a context for it: read afresh, through
     // a stop context of its own (the stub's register names), and walk stage 1 as the CPU does, its
     // tables read through stage 2 when HCR_EL2.VM is set.
+    // No pvmfw verdict where pvmfw's profile does not apply (a Linux kernel's abort is its own).
+    if (this.previous && !profileById(this.previous.profiles.el1.profile).lazyMmio) return undefined;
     this.cache.clear();
     const regs = await new StopContext(this.s.need(this.s.port), threadId, -1).regs(STOP_REGISTERS);
     const two = await translateEl1(Object.fromEntries(regs), this.cache, far);

@@ -5,6 +5,7 @@
 // undefined". Also the wording of errors that escape a handler.
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { AttachArguments, LaunchArguments } from '../shared/config';
+import { parseProfileOverride } from '../profiles/choose';
 import type {
   GuardStateArguments,
   PageTableArguments,
@@ -62,6 +63,16 @@ const u64: Check<string> = (v, field) => {
   if (BigInt(s) >= 1n << 64n) throw new ArgumentError(`'${field}' does not fit in 64 bits: ${s}`);
   return s;
 };
+/** A profile setting, checked here so a typo fails the launch with the syntax named. */
+const profileText: Check<string> = (v, field) => {
+  const s = text(v, field);
+  try {
+    parseProfileOverride(s);
+  } catch (e) {
+    throw new ArgumentError(`'${field}': ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return s;
+};
 const granularity = optional(oneOf('statement', 'line', 'instruction'));
 const breakpointText = {
   condition: optional(text),
@@ -73,6 +84,7 @@ const common = {
   stopOnEntry: optional(bool()),
   guardLogSymbol: optional(text),
   lazyFlagBit: optional(int({ min: 55, max: 58 })),
+  profile: optional(profileText),
   walkLimit: optional(int({ min: 1 })),
   trace: optional(bool()),
 };

@@ -214,7 +214,8 @@ export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean)
   // What the regime's software bits mean: pvmfw's lazy MMIO (and its invariants) only under its profile.
   const choice = cliProfile(src, o, o.regime);
   const profile = profileById(choice.profile, o.lazyBit);
-  const column = profile.lazyMmio ? o.lazyBit : profile;
+  // Stage 2 has no lazy state: its MEANING is the hypervisor's (pKVM's MMIO-guard notes under pvmfw).
+  const column = profile.lazyMmio && o.regime !== 'stage2' ? o.lazyBit : profile;
   if (o.json) {
     const guard = profile.lazyMmio && o.regime !== 'stage2' ? classify(w, { lazyBit: o.lazyBit }) : undefined;
     writeReportJson(

@@ -10,6 +10,11 @@ interface CommonArguments {
   guardLogSymbol?: string;
   /** Software bit pvmfw uses as MMIO_LAZY_MAP_FLAG (default 55). */
   lazyFlagBit?: number;
+  /**
+   * What the software bits of each regime mean: `auto` (default: chosen per regime from the program's
+   * symbols and the registers), `pvmfw`, `linux`, `pkvm`, `none`, or `el1=linux,el2=pkvm-hyp,stage2=…`.
+   */
+  profile?: string;
   /** Upper bound of descriptors read per walk (default 1,000,000). */
   walkLimit?: number;
   /** Print GDB remote protocol traffic to the Debug Console. */

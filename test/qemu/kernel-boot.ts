@@ -35,20 +35,51 @@ export interface BootedKernel {
 
 const UPPER = 0xffff_0000_0000_0000n;
 
-export async function bootKernelToPanic(): Promise<BootedKernel> {
+/** How to boot: the plain kernel by default; pKVM with PKVM_BOOT. */
+export interface KernelBootOptions {
+  readonly machine?: string;
+  readonly cpu?: string;
+  readonly smp?: number;
+  readonly memory?: string;
+  readonly append?: string;
+  readonly initrd?: string;
+  /** Console output that must appear before the panic (else the boot fails with it named). */
+  readonly expect?: RegExp;
+  /** Console output to wait for instead of the root-fs panic. */
+  readonly until?: RegExp;
+}
+
+/** Debian's kernel under pKVM: EL2 on, `kvm-arm.mode=protected` (the host runs under pKVM's stage 2). */
+export const PKVM_BOOT: KernelBootOptions = {
+  machine: 'virt,virtualization=on',
+  cpu: 'max',
+  smp: 2,
+  memory: '1G',
+  append: 'console=ttyAMA0 kvm-arm.mode=protected',
+  expect: /Protected nVHE mode initialized successfully/,
+};
+
+export async function bootKernelToPanic(o: KernelBootOptions = {}): Promise<BootedKernel> {
   // Started halted and resumed by the client: attaching to a running QEMU makes it send an
   // unsolicited stop that races the client's first request.
   const qemu = await startQemu({
     kernel: kernelImage(),
-    machine: 'virt',
-    cpu: 'cortex-a57',
-    memory: '1G',
-    extraArgs: ['-append', 'console=ttyAMA0 rodata=full'],
+    machine: o.machine ?? 'virt',
+    cpu: o.cpu ?? 'cortex-a57',
+    memory: o.memory ?? '1G',
+    ...(o.smp ? { smp: o.smp } : {}),
+    extraArgs: [
+      '-append',
+      o.append ?? 'console=ttyAMA0 rodata=full',
+      ...(o.initrd ? ['-initrd', o.initrd] : []),
+    ],
   });
   try {
     const gdb = await connectTcp(qemu.host, qemu.port, { timeoutMs: 5000, requestTimeoutMs: 10_000 });
     await gdb.resume('continue');
-    await qemu.waitForOutput(/end Kernel panic - not syncing/, 120_000);
+    await qemu.waitForOutput(o.until ?? /end Kernel panic - not syncing/, 120_000);
+    if (o.expect && !o.expect.test(qemu.output()))
+      throw new Error(`the kernel booted without printing ${String(o.expect)}`);
     await gdb.interrupt(5000);
     const firstCpsr = await gdb.readRegister('cpsr');
     // With KPTI, TTBR1 holds the trampoline table while at EL0 or in the entry trampoline: step until
