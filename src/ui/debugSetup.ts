@@ -41,6 +41,9 @@ export class ConfigurationProvider implements vscode.DebugConfigurationProvider 
         SETTING_DEFAULT[SETTING.lazyFlagBit] as number,
       );
     }
+    if (config.profile === undefined) {
+      config.profile = settings.get<string>(SETTING.profile, SETTING_DEFAULT[SETTING.profile] as string);
+    }
     if (config.walkLimit === undefined) {
       config.walkLimit = settings.get<number>(
         SETTING.walkLimit,

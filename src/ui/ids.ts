@@ -50,12 +50,14 @@ export const SETTING = {
   entriesPerRequest: 'pvmfwMmu.pageTables.entriesPerRequest',
   coalesce: 'pvmfwMmu.pageTables.coalesce',
   openGuardOnFault: 'pvmfwMmu.guard.openOnLazyFault',
+  profile: 'pvmfwMmu.profile',
 } as const;
 
 export type SettingId = (typeof SETTING)[keyof typeof SETTING];
 
 /** Defaults, also the `default` of each setting in package.json. */
-export const SETTING_DEFAULT: Record<SettingId, number | boolean> = {
+export const SETTING_DEFAULT: Record<SettingId, number | boolean | string> = {
+  [SETTING.profile]: 'auto',
   [SETTING.lazyFlagBit]: 55,
   [SETTING.walkLimit]: 1_000_000,
   [SETTING.entriesPerRequest]: 512,
@@ -89,6 +91,7 @@ export const CONFIG_SNIPPET_LABEL = {
   launchPkvm: 'Launch demo firmware in QEMU (pKVM stage 2: annotated invalid guard entries)',
   attach: 'Attach to a QEMU gdbstub',
   snapshot: 'Open a snapshot (post-mortem)',
+  pkvm: 'Launch Debian’s arm64 kernel under pKVM (kvm-arm.mode=protected)',
 } as const;
 
 /** What Export Snapshot names its files (gzip-compressed JSON, docs/snapshot.md); Open and Compare offer them. */

@@ -144,6 +144,7 @@ void describe('package.json contributes matches src/ui/ids.ts', () => {
         [CONFIG_SNIPPET_LABEL.launch2024, 'launch'],
         [CONFIG_SNIPPET_LABEL.launch16k, 'launch'],
         [CONFIG_SNIPPET_LABEL.launchPkvm, 'launch'],
+        [CONFIG_SNIPPET_LABEL.pkvm, 'launch'],
         [CONFIG_SNIPPET_LABEL.attach, 'attach'],
         [CONFIG_SNIPPET_LABEL.snapshot, 'launch'],
       ],
