@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './mini';
-import { startQemu } from './qemu';
+import { startQemu, type QemuOptions } from './qemu';
 
 const CROSS = process.env.CROSS_COMPILE ?? 'aarch64-linux-gnu-';
 export const optSource = join(repoRoot, 'test', 'fixtures', 'opt', 'opt.c');
@@ -89,8 +89,9 @@ export async function gdbLive(
   location: string,
   commands: readonly string[],
   hits = 1,
+  machine: Omit<QemuOptions, 'kernel'> = {},
 ): Promise<string[]> {
-  const qemu = await startQemu({ kernel: elf });
+  const qemu = await startQemu({ kernel: elf, ...machine });
   try {
     const script = [
       'set pagination off',
