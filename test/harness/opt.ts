@@ -11,21 +11,26 @@ const CROSS = process.env.CROSS_COMPILE ?? 'aarch64-linux-gnu-';
 export const optSource = join(repoRoot, 'test', 'fixtures', 'opt', 'opt.c');
 const FLAGS = ['-O2', '-g', '-fomit-frame-pointer', '-ffreestanding', '-nostdlib', '-static'];
 
-let built: string | undefined;
+const built = new Map<number, string>();
 
-/** The fixture ELF (rebuilt when a source is newer). */
-export function buildOpt(): string {
-  if (built) return built;
+/**
+ * The fixture ELF (rebuilt when a source is newer): DWARF 5 by default (GCC 12's own: .debug_loclists,
+ * .debug_rnglists), or DWARF 4 (.debug_loc, .debug_ranges).
+ */
+export function buildOpt(dwarf: 4 | 5 = 5): string {
+  const done = built.get(dwarf);
+  if (done) return done;
   const src = join(repoRoot, 'test', 'fixtures', 'opt');
   const outDir = join(repoRoot, 'out', 'fixtures', 'opt');
   mkdirSync(outDir, { recursive: true });
-  const elf = join(outDir, 'opt.elf');
+  const elf = join(outDir, dwarf === 5 ? 'opt.elf' : 'opt-dwarf4.elf');
   const inputs = ['start.S', 'opt.c', 'opt.ld'].map((f) => join(src, f));
   if (!existsSync(elf) || inputs.some((f) => statSync(f).mtimeMs > statSync(elf).mtimeMs)) {
     execFileSync(
       `${CROSS}gcc`,
       [
         ...FLAGS,
+        `-gdwarf-${dwarf}`,
         '-Wl,--build-id=none',
         '-Wl,--no-warn-rwx-segments',
         `-Wl,-T,${inputs[2]}`,
@@ -37,7 +42,8 @@ export function buildOpt(): string {
       { stdio: 'pipe' },
     );
   }
-  return (built = elf);
+  built.set(dwarf, elf);
+  return elf;
 }
 
 /** The 1-based line of opt.c holding `text` (tests name lines by their text, never by number). */

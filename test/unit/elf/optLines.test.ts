@@ -38,50 +38,51 @@ function gdbLocations(elf: string, lines: number[]): Map<number, GdbLocation[]> 
   return result;
 }
 
-void describe('line tables at -O2 against gdb (test/fixtures/opt)', () => {
-  const elf = buildOpt();
-  const image = ElfImage.parse(new Uint8Array(readFileSync(elf)));
-  const lineCount = readFileSync(optSource, 'utf8').split('\n').length;
-  const lines = Array.from({ length: lineCount }, (_, i) => i + 1);
+for (const dwarf of [5, 4] as const)
+  void describe(`line tables at -O2 against gdb (test/fixtures/opt, DWARF ${dwarf})`, () => {
+    const elf = buildOpt(dwarf);
+    const image = ElfImage.parse(new Uint8Array(readFileSync(elf)));
+    const lineCount = readFileSync(optSource, 'utf8').split('\n').length;
+    const lines = Array.from({ length: lineCount }, (_, i) => i + 1);
 
-  void test('every source line binds where gdb binds it (moved to the next line with code, every location)', () => {
-    const oracle = gdbLocations(elf, lines);
-    assert.ok(oracle.size > 40, `gdb bound only ${oracle.size} lines`);
-    const wrong: string[] = [];
-    for (const line of lines) {
-      const want = oracle.get(line);
-      const got = image.addressesForLine(optSource, line);
-      const w = (want ?? []).map((x) => `${x.line}@${hex(x.address)}`).sort();
-      const g = got.map((x) => `${x.line}@${hex(x.address)}`).sort();
-      if (JSON.stringify(w) !== JSON.stringify(g))
-        wrong.push(`line ${line}: gdb [${w.join(' ')}], ours [${g.join(' ')}]`);
-    }
-    assert.deepEqual(wrong, []);
-  });
+    void test('every source line binds where gdb binds it (moved to the next line with code, every location)', () => {
+      const oracle = gdbLocations(elf, lines);
+      assert.ok(oracle.size > 40, `gdb bound only ${oracle.size} lines`);
+      const wrong: string[] = [];
+      for (const line of lines) {
+        const want = oracle.get(line);
+        const got = image.addressesForLine(optSource, line);
+        const w = (want ?? []).map((x) => `${x.line}@${hex(x.address)}`).sort();
+        const g = got.map((x) => `${x.line}@${hex(x.address)}`).sort();
+        if (JSON.stringify(w) !== JSON.stringify(g))
+          wrong.push(`line ${line}: gdb [${w.join(' ')}], ours [${g.join(' ')}]`);
+      }
+      assert.deepEqual(wrong, []);
+    });
 
-  void test("a function's first line is where gdb's `break FUNCTION` stops (prologue end from the line table)", () => {
-    const names = [
-      'leaf',
-      'scale',
-      'handle_page',
-      'sum_points',
-      'sync_handler',
-      'syscall',
-      'run_loop',
-      'opt_main',
-    ];
-    const out = gdbStatic(
-      elf,
-      names.map((n) => `break ${n}`),
-    );
-    const found = [...out.matchAll(/^Breakpoint \d+ at (0x[0-9a-f]+): file \S+, line (\d+)\./gm)];
-    assert.equal(found.length, names.length, out);
-    names.forEach((name, i) => {
-      const fn = image.dwarfFunctions().find((f) => f.name === name);
-      assert.ok(fn, name);
-      const end = image.prologueEnd(fn.low);
-      assert.equal(end && hex(end.address), found[i][1], `${name}: prologue end`);
-      assert.equal(end?.line, Number(found[i][2]), `${name}: first line`);
+    void test("a function's first line is where gdb's `break FUNCTION` stops (prologue end from the line table)", () => {
+      const names = [
+        'leaf',
+        'scale',
+        'handle_page',
+        'sum_points',
+        'sync_handler',
+        'syscall',
+        'run_loop',
+        'opt_main',
+      ];
+      const out = gdbStatic(
+        elf,
+        names.map((n) => `break ${n}`),
+      );
+      const found = [...out.matchAll(/^Breakpoint \d+ at (0x[0-9a-f]+): file \S+, line (\d+)\./gm)];
+      assert.equal(found.length, names.length, out);
+      names.forEach((name, i) => {
+        const fn = image.dwarfFunctions().find((f) => f.name === name);
+        assert.ok(fn, name);
+        const end = image.prologueEnd(fn.low);
+        assert.equal(end && hex(end.address), found[i][1], `${name}: prologue end`);
+        assert.equal(end?.line, Number(found[i][2]), `${name}: first line`);
+      });
     });
   });
-});
