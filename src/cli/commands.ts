@@ -274,7 +274,10 @@ export async function runTranslate(
   const s1 = x.stage1;
   // pvmfw's verdict is about its stage-1 tables; a stage-2 fault (on the walk or on the IPA) is
   // taken to EL2, not by pvmfw's handler.
-  const pvmfw = profileById(cliProfile(src, o, o.regime).profile).lazyMmio;
+  const s1profile = profileById(cliProfile(src, o, o.regime).profile, o.lazyBit);
+  const pvmfw = s1profile.lazyMmio;
+  // The regime profile's meaning of the stage-1 entry the walk ended on (PROT_NONE, a swap entry).
+  const s1meaning = pvmfw ? undefined : stepMeaning(s1, regime, s1profile);
   const verdict =
     pvmfw && regime.fmt.stage === 1 && x.fault?.stage !== 2
       ? predictAccess(s1, access.write, o.lazyBit)
@@ -337,10 +340,12 @@ export async function runTranslate(
             ? { memType: x.memType.name, perms: formatPerms(regime.perm, x.perms) }
             : null,
         verdict: verdictJson(verdict),
+        meaning: s1meaning ?? null,
       }) + '\n',
     );
   } else {
     lines(o, translationLines(x, regime, verdict));
+    if (s1meaning) o.out(`${s1profile.id}: ${s1meaning}\n`);
     if (s2meaning) o.out(`stage 2 entry: ${s2meaning}\n`);
   }
   return x.pa !== undefined ? 0 : 4;

@@ -47,6 +47,11 @@ export interface KernelBootOptions {
   readonly expect?: RegExp;
   /** Console output to wait for instead of the root-fs panic. */
   readonly until?: RegExp;
+  /**
+   * Where to leave the CPU: in kernel text at EL1 (default: TTBR1 is swapper_pg_dir), or at EL0 in
+   * the user process (TTBR0 is its tables: in the kernel, SW PAN parks TTBR0 on an empty table).
+   */
+  readonly stopIn?: 'kernel' | 'user';
 }
 
 /** Debian's kernel under pKVM: EL2 on, `kvm-arm.mode=protected` (the host runs under pKVM's stage 2). */
@@ -79,7 +84,9 @@ export async function bootKernelToPanic(o: KernelBootOptions = {}): Promise<Boot
     await gdb.resume('continue');
     await qemu.waitForOutput(o.until ?? /end Kernel panic - not syncing/, 120_000);
     if (o.expect && !o.expect.test(qemu.output()))
-      throw new Error(`the kernel booted without printing ${String(o.expect)}`);
+      throw new Error(
+        `the kernel booted without printing ${String(o.expect)}:\n${qemu.output().slice(-2000)}`,
+      );
     await gdb.interrupt(5000);
     const firstCpsr = await gdb.readRegister('cpsr');
     // With KPTI, TTBR1 holds the trampoline table while at EL0 or in the entry trampoline: step until
@@ -88,8 +95,12 @@ export async function bootKernelToPanic(o: KernelBootOptions = {}): Promise<Boot
     for (;;) {
       const cpsr = await gdb.readRegister('cpsr');
       const pc = await gdb.readRegister('pc');
-      if (decodeSpsr(cpsr).el === 1 && pc >= UPPER) break;
-      if (++stepped > 100_000) throw new Error('kernel never reached EL1 kernel text');
+      const el = decodeSpsr(cpsr).el;
+      if (o.stopIn === 'user' ? el === 0 && pc < UPPER : el === 1 && pc >= UPPER) break;
+      if (++stepped > 100_000)
+        throw new Error(
+          o.stopIn === 'user' ? 'the CPU never reached EL0' : 'kernel never reached EL1 kernel text',
+        );
       await gdb.step(undefined, 5000);
     }
     return { qemu, gdb, firstCpsr, stepped };
