@@ -300,13 +300,14 @@ export function locationListAt(
       if (v === undefined) throw new NotAvailable('no .debug_addr');
       return v;
     };
+    let fallback: Uint8Array | undefined;
     for (let n = 0; n < 100_000 && !r.atEnd; n++) {
       const kind = r.u8();
       let low: bigint;
       let high: bigint;
       switch (kind) {
         case 0:
-          return undefined;
+          return fallback;
         case 1:
           base = addrx(r.ulebn());
           continue;
@@ -322,10 +323,10 @@ export function locationListAt(
           low = base + r.uleb();
           high = base + r.uleb();
           break;
-        case 5: {
-          const e = block(r, r.ulebn());
-          return e;
-        }
+        case 5:
+          // DW_LLE_default_location: where the value is when no bounded entry covers the PC.
+          fallback = block(r, r.ulebn());
+          continue;
         case 6:
           base = r.u64();
           continue;
@@ -343,7 +344,7 @@ export function locationListAt(
       const e = block(r, r.ulebn());
       if (pc >= low && pc < high) return e;
     }
-    return undefined;
+    return fallback;
   }
   if (!sections.debugLoc) return undefined;
   const r = new Reader(sections.debugLoc, offset);
