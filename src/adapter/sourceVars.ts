@@ -17,7 +17,7 @@ import {
   type Value,
 } from '../elf/values';
 import { GENERAL_REGISTERS } from '../target/registers';
-import type { StopContext } from '../target/stopContext';
+import { StopContext } from '../target/stopContext';
 import { CExpression } from './expr';
 import type { AdapterHost } from './host';
 import { memoryReference, readSpan } from './memory';
@@ -66,7 +66,12 @@ export class SourceVariables {
     const raw = info.all?.[rawIndex] ?? info;
     let regs = raw.regs;
     if (rawIndex === 0 && !regs) {
-      const g = await ctx.regs(GENERAL_REGISTERS);
+      // Another vCPU's stack: its own registers, not the stopped thread's.
+      const tctx =
+        info.threadId === ctx.threadId
+          ? ctx
+          : new StopContext(this.s.need(this.s.port), info.threadId, ctx.stopId);
+      const g = await tctx.regs(GENERAL_REGISTERS);
       regs = new Map();
       for (let i = 0; i <= 30; i++) {
         const v = g.get(`x${i}`);
