@@ -235,6 +235,7 @@ export function guardReport(p: StopPicture, args: GuardStateArguments = {}): Gua
     untracked: g.untracked,
     log: args.omitLog ? [] : g.log,
     anomalies: g.anomalies,
+    ...(g.firmware ? { firmware: { ...g.firmware } } : {}),
     ...(p.fault ? { fault: p.fault } : {}),
     stopId: p.input.stopId,
   };

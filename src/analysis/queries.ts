@@ -236,7 +236,10 @@ export async function translateQuery(
   };
   // pvmfw's verdict is about its own (stage-1) tables; a stage-2 fault, even one on the stage-1
   // walk (S1PTW), is taken to EL2 and never reaches pvmfw's handler.
-  const v = two.fault?.stage === 2 || lazyBit === undefined ? undefined : verdictForAccess(t, lazyBit);
+  const v =
+    two.fault?.stage === 2 || lazyBit === undefined
+      ? undefined
+      : verdictForAccess(t, lazyBit, p.guard.firmware);
   if (v) out.verdict = v;
   return out;
 }

@@ -390,6 +390,11 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
     for (const r of ['el1', 'el2', 'stage2'] as const)
       sink.line(`profile ${r}: ${picture.profiles[r].profile} (${picture.profiles[r].evidence})`);
     sink.all(guardSummaryLines({ ...guard, stopId: 0 }));
+    const f = guard.firmware;
+    if (f)
+      sink.line(
+        `  pvmfw: ${f.generation}, handler ${f.handler}, guard granule ${f.granule} (${f.granuleFrom})${f.stage2 ? `, stage 2 guard maps ${f.stage2}` : ''}`,
+      );
     if (!guard.anomalies.length) sink.line('anomalies: none');
     if (atFault) sink.line(`stopped in an EL1 exception: ${atFault.verdict.summary}`);
     sink.flush();

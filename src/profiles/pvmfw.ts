@@ -6,23 +6,20 @@
 // invalid stage-2 entry with an annotation (the whole entry 0x9a9a929e on older kernels, the
 // KVM_INVALID_PTE_MMIO_NOTE bit 11 on newer ones) instead of a valid device mapping.
 import { DEFAULT_LAZY_BIT } from '../pvmfw/flags';
+import { pkvmGuardNote } from '../pvmfw/generation';
 import { bitOf, type EntryBits, type Meaning, type Profile } from './types';
 
-export const PKVM_MMIO_ANNOTATION_OLD = 0x9a9a929e;
-export const PKVM_MMIO_NOTE_BIT = 11;
-
-/** Whether an invalid stage-2 entry is pKVM's record of a guard-mapped MMIO page. */
+/** Whether an invalid stage-2 entry is pKVM's record of a guard-mapped MMIO page (src/pvmfw decides). */
 export function isPkvmMmioNote(e: { lo: number; hi: number; valid: boolean }): boolean {
-  return (
-    !e.valid && ((e.hi === 0 && e.lo >>> 0 === PKVM_MMIO_ANNOTATION_OLD) || bitOf(e, PKVM_MMIO_NOTE_BIT))
-  );
+  return !e.valid && pkvmGuardNote(e.lo, e.hi) !== undefined;
 }
 
 export function pvmfwMeaning(e: EntryBits, lazyBit = DEFAULT_LAZY_BIT): Meaning | undefined {
   if (!e.leafLevel) return undefined;
   if (e.base === 'VTTBR_EL2') {
-    if (!isPkvmMmioNote(e)) return undefined;
-    const old = e.hi === 0 && e.lo >>> 0 === PKVM_MMIO_ANNOTATION_OLD;
+    const note = e.valid ? undefined : pkvmGuardNote(e.lo, e.hi);
+    if (!note) return undefined;
+    const old = note === 'pkvmLegacy';
     return {
       label: 'guard-mapped MMIO (pKVM: invalid entry, access forwarded)',
       fields: [

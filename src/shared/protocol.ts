@@ -315,6 +315,18 @@ export interface GuardStateResponseBody {
   untracked: PageRun[];
   log: GuardCall[];
   anomalies: Anomaly[];
+  /**
+   * Which pvmfw the stop shows, read from the machine: the lazy encoding's generation ('seed2023',
+   * 'late2023'), the handler style, the guard granule and where it came from, stage 2's
+   * representation of a guard map ('valid', pKVM's 'pkvmNote' or 'pkvmLegacy').
+   */
+  firmware?: {
+    generation: string;
+    handler: string;
+    granule: number;
+    granuleFrom: string;
+    stage2?: string;
+  };
   /** The fault the vCPU is stopped in, if any. */
   fault?: FaultInfo;
   /** Increments at every stop; matches `MmuChangedEventBody.stopId`. */
