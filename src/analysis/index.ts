@@ -16,3 +16,4 @@ export * from './stopDiff';
 export * from './snapshotStop';
 export * from './stopDiffText';
 export * from './translation';
+export * from './ownership';

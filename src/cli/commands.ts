@@ -15,7 +15,15 @@ import {
   stage2Reader,
 } from '../aarch64';
 import { stage2For, translateTwoStage } from '../aarch64/twoStage';
-import { guardReport, guardSummaryLines, makeSnapshot, regimeInfos, type Snapshot } from '../analysis';
+import {
+  guardReport,
+  guardSummaryLines,
+  makeSnapshot,
+  ownershipLines,
+  ownershipSummary,
+  regimeInfos,
+  type Snapshot,
+} from '../analysis';
 import { stepMeaning, translateEl1 } from '../analysis/translation';
 import { classify, DEFAULT_LAZY_BIT, type GuardReport, leafJson, predictAccess, reportJson } from '../pvmfw';
 import {
@@ -368,6 +376,8 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
           stage2: choiceJson(picture.profiles.stage2),
         },
         guard,
+        // pKVM's page ownership (host stage 2, the hypervisor's tables), when a pKVM profile applies.
+        ownership: ownershipSummary(picture),
         counts: picture.guard.counts,
         // The last exception the registers record, with its walk and verdict (as the adapter's
         // Fault scope shows it); `verdict` is set only when PC is in the vector table.
@@ -390,6 +400,7 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
     for (const r of ['el1', 'el2', 'stage2'] as const)
       sink.line(`profile ${r}: ${picture.profiles[r].profile} (${picture.profiles[r].evidence})`);
     sink.all(guardSummaryLines({ ...guard, stopId: 0 }));
+    sink.all(ownershipLines(ownershipSummary(picture)));
     const f = guard.firmware;
     if (f)
       sink.line(

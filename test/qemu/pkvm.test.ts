@@ -9,7 +9,14 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { batchReader, getRegister, hex, S_VALID, type Leaf, type LeafStore } from '../../src/aarch64';
-import { analyzeStop, pageTable, STOP_REGISTERS, translateQuery, type StopPicture } from '../../src/analysis';
+import {
+  analyzeStop,
+  ownershipSummary,
+  pageTable,
+  STOP_REGISTERS,
+  translateQuery,
+  type StopPicture,
+} from '../../src/analysis';
 import { ALL_REGISTERS } from '../../src/cli/source';
 import type { GdbClient } from '../../src/gdb';
 import { pkvmOwnerId, pkvmPageState } from '../../src/profiles';
@@ -109,6 +116,16 @@ void describe('pKVM: Debian 6.1 with kvm-arm.mode=protected', { timeout: 240_000
     }
     assert.ok(seen.owned > 100 && seen.shared > 100, `pages checked: ${JSON.stringify(seen)}`);
     assert.deepEqual(broken.slice(0, 5), [], `${broken.length} pages break pKVM's invariants`);
+  });
+
+  void test('the ownership summary: what pKVM took from the host, what it shares, in both tables', () => {
+    const o = ownershipSummary(picture);
+    const pages = (cs: typeof o.hyp, name: string) => cs?.find((c) => c.name === name)?.pages ?? 0;
+    assert.ok(pages(o.hostStage2, "hyp (invalid in the host's stage 2)") > 100);
+    assert.ok(pages(o.hostStage2, 'host: owned') > 1000);
+    // Every page the hypervisor shares from the host is borrowed in the host's view, and only those.
+    assert.equal(pages(o.hostStage2, 'host: shared-borrowed'), pages(o.hyp, 'hyp: shared-owned'));
+    assert.ok(pages(o.hyp, 'hyp: shared-owned') > 100);
   });
 
   void test('the host stage 2’s entries carry their meaning: owner ids, page states, the lazy identity map', async () => {
