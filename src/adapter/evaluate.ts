@@ -17,6 +17,7 @@ export type Expression =
       address: AddressExpr;
     }
   | { kind: 'guard' }
+  | { kind: 'watchPte'; address?: AddressExpr; level?: number; clear?: boolean }
   | { kind: 'help' }
   | { kind: 'monitor'; command: string };
 
@@ -97,6 +98,10 @@ export const CONSOLE_HELP = [
   '                       like gdb; p:ADDRESS reads physically. At most 4096 bytes',
   '                       e.g. x/16gx pt_root, x/32bx $sp, x/8wx p:0x9000000',
   '  guard                MMIO guard: tracked regions, page states, the last guard calls, anomalies',
+  '  watch-pte ADDRESS [--level N]',
+  '                       stop when the descriptor of the entry mapping ADDRESS is written, and show',
+  '                       the old and new descriptor decoded; watch-pte lists, watch-pte clear removes',
+  '                       e.g. watch-pte 0x9010000',
   '  *(u64*)ADDRESS       read 1, 2, 4 or 8 bytes (u8 u16 u32 u64); *(u32*)p:ADDRESS reads physically',
   '                       e.g. *(u64*)pt_root, *(u32*)p:0x9000000 (device reads have side effects)',
   '  $REGISTER, NAME      a register ($x0, $pc, $TTBR0_EL1) or a symbol (handle_mmio_fault); + and - work',
@@ -120,6 +125,16 @@ export function parseExpression(input: string): Expression {
     return { kind: word, address: parseAddressExpr(rest) };
   }
   if (word === 'translate') return parseTranslate(rest);
+  if (word === 'watch-pte') {
+    if (!rest) return { kind: 'watchPte' };
+    if (rest === 'clear') return { kind: 'watchPte', clear: true };
+    // `--level N`: the entry of that level on the walk (a table entry), instead of the last one.
+    const lv = /\s--level\s+([0-3])\s*$/.exec(` ${rest}`);
+    const addr = lv ? ` ${rest}`.slice(0, lv.index).trim() : rest;
+    if (/--/.test(addr))
+      throw new ExpressionError('usage: watch-pte ADDRESS [--level 0-3] | watch-pte clear');
+    return { kind: 'watchPte', address: parseAddressExpr(addr), ...(lv ? { level: Number(lv[1]) } : {}) };
+  }
   if (word === 'x' || word.startsWith('x/')) return parseExamine(word, rest);
   const deref =
     /^\*\s*\(\s*(u8|u16|u32|u64|uint8_t|uint16_t|uint32_t|uint64_t)\s*\*\s*\)\s*(p:)?\s*([\s\S]+)$/.exec(

@@ -150,6 +150,17 @@ export class Exceptions {
     };
   }
 
+  /** The client's data breakpoints and the console's watch-pte watches share the stub's watchpoints. */
+  private dataWatch: readonly Watchpoint[] = [];
+  private pteWatch: readonly Watchpoint[] = [];
+
+  /** Replaces the console's PTE watchpoints, keeping the client's data breakpoints. */
+  async setPteWatchpoints(points: readonly Watchpoint[]): Promise<boolean[]> {
+    this.pteWatch = points;
+    const ok = await this.s.bps.setWatchpoints([...this.dataWatch, ...points]);
+    return ok.slice(this.dataWatch.length);
+  }
+
   async setDataBreakpoints(
     args: DebugProtocol.SetDataBreakpointsArguments,
   ): Promise<DebugProtocol.SetDataBreakpointsResponse['body']> {
@@ -165,7 +176,8 @@ export class Exceptions {
       const type = b.accessType === 'read' ? 3 : b.accessType === 'readWrite' ? 4 : 2;
       points.push({ type, address: BigInt(`0x${m[1]}`), length: Number(m[2]) });
     }
-    const ok = await this.s.bps.setWatchpoints(points);
+    this.dataWatch = points;
+    const ok = await this.s.bps.setWatchpoints([...points, ...this.pteWatch]);
     let k = 0;
     return {
       breakpoints: bad.map((msg) =>

@@ -11,6 +11,7 @@ import {
 import { evaluateTranslate, guardSummary } from './mmuConsole';
 import { consoleCompletions } from './consoleCompletions';
 import { examine } from './memoryConsole';
+import { PteWatches, type PteWatchHost } from './pteWatchConsole';
 import { fromLittleEndian, memoryReference, parseMemoryReference, readSpan } from './memory';
 import { formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from '../target/registers';
 import type { AdapterHost } from './host';
@@ -30,8 +31,13 @@ export class Inspect {
       | 'requireStopped'
       | 'log'
       | 'refreshContext'
-    >,
-  ) {}
+    > & { readonly exceptions: PteWatchHost },
+  ) {
+    this.pteWatches = new PteWatches(s.mmu, () => s.exceptions);
+  }
+
+  /** The console's `watch-pte` watches (the session asks them what a data-breakpoint stop was). */
+  readonly pteWatches: PteWatches;
 
   private sources(): VariableSources {
     const ctx = this.s.requireStopped();
@@ -124,6 +130,16 @@ export class Inspect {
         return evaluateTranslate(this.s.mmu, await this.addr(expr.address), expr.kind);
       case 'translate':
         return evaluateTranslate(this.s.mmu, await this.addr(expr.address), expr.kind, expr.access);
+      case 'watchPte': {
+        // Sets a watchpoint: an explicit action, like monitor commands.
+        if (!explicit) throw new Error(`watch-pte runs only from the Debug Console; refused ${from}`);
+        const result = expr.clear
+          ? await this.pteWatches.clear()
+          : expr.address
+            ? await this.pteWatches.add(await this.addr(expr.address), expr.level)
+            : this.pteWatches.list();
+        return { result, variablesReference: 0 };
+      }
       case 'examine': {
         const mmu = this.s.mmu;
         const host = {

@@ -378,6 +378,23 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
     });
     const mmu = this.mmuPending;
     void (async () => {
+      // A store to a descriptor the console's watch-pte watches: the old and new descriptor, decoded.
+      const watched = /at 0x([0-9a-f]+)/.exec(stop.description ?? '')?.[1];
+      const pte =
+        stop.reason === 'data breakpoint' && watched
+          ? this.inspect.pteWatches.watchAt(BigInt(`0x${watched}`))
+          : undefined;
+      if (pte) {
+        const hit = await this.inspect.pteWatches
+          .describeHit(pte, ctx, this.need(this.port), stop.pc, this.symbols.describe(stop.pc))
+          .catch((e: Error) => ({
+            description: 'PTE write',
+            detail: `PTE write: cannot decode it (${e.message})`,
+          }));
+        ev.body.description = hit.description;
+        ev.body.text = hit.detail;
+        this.log(hit.detail);
+      }
       if (stop.reason === 'step' && !stop.description) {
         const why = await vectorEntry(ctx, stop.pc).catch(() => undefined);
         if (why) {

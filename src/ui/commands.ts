@@ -120,6 +120,26 @@ export function registerCommands(
       vscode.window.setStatusBarMessage(`$(copy) ${copiedText(e)}`, 5000);
       return e.descriptor;
     }),
+    // "Who writes this PTE?": the console's watch-pte on the entry's own level (a table entry too).
+    vscode.commands.registerCommand(COMMAND.watchPte, async (node?: unknown) => {
+      const target = isEntryNode(node) ? node : view.selection.find(isEntryNode);
+      const session = sessions.session;
+      if (!target || !session) return undefined;
+      const e = target.entry;
+      const expression = `watch-pte ${e.vaStart} --level ${e.level}`;
+      try {
+        const r = (await session.customRequest('evaluate', { expression, context: 'repl' })) as {
+          result: string;
+        };
+        void vscode.window.showInformationMessage(r.result);
+        return r.result;
+      } catch (err) {
+        void vscode.window.showWarningMessage(
+          `Cannot watch the entry: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        return undefined;
+      }
+    }),
     vscode.commands.registerCommand(COMMAND.toggleCoalesce, async () => {
       const config = vscode.workspace.getConfiguration();
       const next = !config.get<boolean>(SETTING.coalesce, false);

@@ -23,6 +23,7 @@ export const COMMAND = {
   compareSnapshots: 'pvmfwMmu.compareSnapshots',
   compareSnapshotsInViews: 'pvmfwMmu.compareSnapshotsInViews',
   copyDescriptor: 'pvmfwMmu.copyDescriptor',
+  watchPte: 'pvmfwMmu.watchPte',
   toggleCoalesce: 'pvmfwMmu.toggleCoalesce',
 } as const;
 
@@ -39,6 +40,7 @@ export const COMMAND_TITLE: Record<CommandId, string> = {
   [COMMAND.compareSnapshots]: 'Compare Snapshots…',
   [COMMAND.compareSnapshotsInViews]: 'Compare Snapshots in Page Tables…',
   [COMMAND.copyDescriptor]: 'Copy Descriptor',
+  [COMMAND.watchPte]: 'Break When This Entry Is Written',
   [COMMAND.toggleCoalesce]: 'Toggle Coalesced Ranges',
 };
 

@@ -212,20 +212,56 @@ export async function restartClean(c: UiContext): Promise<string> {
   return `Call Stack: ${said}; ${panel}; then ${title}`;
 }
 
-/** After Stop: QEMU's "terminating on signal 15" is in the Debug Console, not as an error (red). */
+/**
+ * At the lazy fault (after Restart): "Break When This Entry Is Written" from the fault entry's context
+ * menu, Continue, and the Call Stack says which entry the store changes and how.
+ */
+export async function watchEntry(c: UiContext): Promise<string> {
+  const row = c.pane('Page Tables').locator('.monaco-list-row.selected').first();
+  await row.waitFor({ timeout: 20_000 });
+  await row.click({ button: 'right' });
+  const item = c.page
+    .locator('.monaco-menu .action-item', { hasText: 'Break When This Entry Is Written' })
+    .first();
+  await item.waitFor({ timeout: 10_000 });
+  await item.hover();
+  await item.click();
+  const toast = c.page.locator('.notifications-toasts .notification-list-item', {
+    hasText: 'watching TTBR0_EL1',
+  });
+  await toast.first().waitFor({ timeout: 15_000 });
+  const said = await text(toast.first());
+  await c.page.locator('.debug-toolbar .codicon-debug-continue').click();
+  const header = c.page.locator('.pane-header[aria-label^="Call Stack"]', { hasText: /PTE write/ });
+  await header.waitFor({ timeout: 60_000 });
+  await c.shot('18-pte-write');
+  const label = await text(header);
+  if (!/lazy → page/.test(label)) throw new Error(`Call Stack: ${label}`);
+  return `${said.slice(0, 90)}… | ${label}`;
+}
+
+/**
+ * After Stop: no red "terminating on signal 15" line in the Debug Console. VS Code sometimes drops
+ * output that arrives while a session terminates, so the line may be absent; when it is shown it must
+ * not be an error (test/dap/consoleAndRestart.test.ts checks the category the adapter sends).
+ */
 export async function stopWithoutRedLine(c: UiContext): Promise<string> {
   await runCommand(c.page, 'Debug Console: Focus on Debug Console View');
   const row = c.page.locator('.repl .monaco-list-row', { hasText: 'terminating on signal 15' }).last();
-  await row.waitFor({ timeout: 15_000 });
+  const shown = await row.waitFor({ timeout: 5_000 }).then(
+    () => true,
+    () => false,
+  );
   const red = await c.page
     .locator('.repl .monaco-list-row .value.error', { hasText: 'terminating on signal' })
     .allInnerTexts();
   if (red.length) throw new Error(`red lines: ${red.join(' | ')}`);
-  const cls = (await row.locator('.value').first().getAttribute('class')) ?? '';
-  const said = await text(row);
+  const said = shown
+    ? `${await text(row)} (${(await row.locator('.value').first().getAttribute('class')) ?? ''})`
+    : 'the goodbye line was not shown (output after terminate), and no red line';
   await c.shot('16-stop-console');
   await runCommand(c.page, 'View: Hide Panel');
-  return `${said} (${cls})`;
+  return said;
 }
 
 /** Start again after Stop: the new session's first stop, compared with nothing of the old one. */

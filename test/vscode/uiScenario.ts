@@ -17,6 +17,7 @@ import {
   restartClean,
   startAgainClean,
   stopWithoutRedLine,
+  watchEntry,
   type UiContext,
 } from './uiFreshChecks';
 
@@ -333,6 +334,11 @@ export async function runUiScenario(
 
     await check('Restart: the Call Stack forgets the fault, MMIO Guard starts again at stop 1', () =>
       restartClean(ui),
+    );
+
+    await check(
+      'Break When This Entry Is Written (tree menu) stops on the store: the Call Stack says lazy → page',
+      () => watchEntry(ui),
     );
 
     await check('no error notification was shown', async () => {

@@ -28,7 +28,10 @@ void describe('console commands', () => {
     assert.throws(() => parseExpression('x/4gq 0x10'), /usage: x\/NFU/);
     assert.throws(() => parseExpression('x/4gw 0x10'), /two unit sizes/);
     assert.throws(() => parseExpression('x/0x 0x10'), /at least 1/);
-    assert.throws(() => parseExpression('x/513gx 0x10'), /at most 4096 bytes at a time: 513 units of 8 bytes is 4104/);
+    assert.throws(
+      () => parseExpression('x/513gx 0x10'),
+      /at most 4096 bytes at a time: 513 units of 8 bytes is 4104/,
+    );
     assert.throws(() => parseExpression('x/4gx'), ExpressionError);
     // Not a command: a symbol named x is still a value.
     assert.equal(parseExpression('x1').kind, 'value');
@@ -44,6 +47,17 @@ void describe('console commands', () => {
     assert.throws(() => parseExpression('translate el1_entry --write --exec'), /pick one/);
     assert.throws(() => parseExpression('translate el1_entry --wr'), /unknown option '--wr'/);
     assert.throws(() => parseExpression('translate --write'), /usage: translate ADDRESS/);
+  });
+
+  void test('watch-pte ADDRESS [--level N], watch-pte, watch-pte clear', () => {
+    const w = parseExpression('watch-pte $x0 + 8 --level 2');
+    assert.ok(w.kind === 'watchPte' && w.level === 2 && w.address?.terms.length === 2);
+    const leaf = parseExpression('watch-pte 0x9010000');
+    assert.ok(leaf.kind === 'watchPte' && leaf.level === undefined && leaf.address);
+    assert.deepEqual(parseExpression('watch-pte'), { kind: 'watchPte' });
+    assert.deepEqual(parseExpression('watch-pte clear'), { kind: 'watchPte', clear: true });
+    assert.throws(() => parseExpression('watch-pte 0x10 --level 7'), /usage: watch-pte/);
+    assert.deepEqual(labels('watch'), ['watch-pte']);
   });
 
   void test('completions: commands, options, x forms, registers, symbols, monitor', () => {

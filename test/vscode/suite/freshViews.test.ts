@@ -1,7 +1,8 @@
 // Issue #14 inside the real extension host, real QEMU + the demo firmware: the console page (guard-mapped
 // at boot, outside every tracked region) shown as guard-mapped in the tree, the status bar and the
 // panel; the pending page in the same words in tree and panel; Copy Descriptor saying what it copied;
-// a Restart and a new session that start clean (stop 1, nothing "since the previous stop").
+// Break When This Entry Is Written stopping on the handler's store; a Restart and a new session that
+// start clean (stop 1, nothing "since the previous stop").
 
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
@@ -126,6 +127,34 @@ suite('issue #14: untracked guard pages, one set of words, clean restarts', () =
     const item = api.pageTables.getTreeItem(node);
     assert.match(String(item.description), /lazy MMIO · mapped, stage 1 pending/);
     assert.match(tooltipOf(item), /MMIO guard: mapped, stage 1 pending/);
+  });
+
+  test('Break When This Entry Is Written: the next stop is on the store that makes the page valid', async () => {
+    // The page is MMIO_GUARD_MAPped, its stage-1 entry still lazy: the handler's store comes next.
+    const node = await api.pageTables.findEntry(RTC_PAGE);
+    assert.ok(node, 'no entry for the RTC page');
+    const said = await vscode.commands.executeCommand<string>(COMMAND.watchPte, node);
+    assert.match(
+      said,
+      /^watching TTBR0_EL1 L3\[16\] of 0x9010000: descriptor 0x00e0000009010402 at PA 0x[0-9a-f]+ \(identity-mapped\)/,
+    );
+    const stopped = nextStop(api, 'the stop on the descriptor store', 60_000);
+    await session.customRequest('continue', { threadId });
+    const stop = await stopped;
+    assert.equal(stop.change.reason, 'data breakpoint');
+    // QEMU stops before the store: the entry is still lazy, and one instruction later it is the page.
+    assert.equal((await api.pageTables.findEntry(RTC_PAGE))?.entry.kind, 'lazy');
+    const stepped = nextStop(api, 'the stop after the store', 60_000);
+    await session.customRequest('next', { threadId, granularity: 'instruction' });
+    await stepped;
+    assert.equal((await api.pageTables.findEntry(RTC_PAGE))?.entry.kind, 'page');
+    const cleared = (await session.customRequest('evaluate', {
+      expression: 'watch-pte clear',
+      context: 'repl',
+    })) as {
+      result: string;
+    };
+    assert.equal(cleared.result, '1 PTE watch removed');
   });
 
   test('Restart starts clean: stop 1 (entry), no change since a previous stop', async () => {
