@@ -34,6 +34,7 @@ import {
   regionLines,
   statsLine,
   translationLines,
+  type OutputColumns,
 } from './render';
 import {
   leafMeaning,
@@ -63,6 +64,8 @@ export interface CommonOptions {
   readonly elf?: string;
   readonly guardLog?: string;
   readonly profile?: ProfileOverride;
+  /** walk: add the PA stage 2 gives each IPA (a stage-1 regime under an active stage 2). */
+  readonly finalPa?: boolean;
 }
 
 /**
@@ -114,6 +117,7 @@ function writeReportJson(
   extra: { packets?: number },
   tail: Record<string, unknown> = {},
   profile?: Profile,
+  finalPa?: (ipa: number) => number | undefined,
 ): void {
   const lean: WalkResult = {
     regime: w.regime,
@@ -131,10 +135,12 @@ function writeReportJson(
   const st = w.store;
   jsonItems(o, st.length, (i) => {
     const l = st.leaf(i);
-    if (!profile || profile.lazyMmio) return leafJson(l, bit);
+    // Under stage 2, `pa` is an IPA (the report's outputAddresses says so); --final-pa adds the PA.
+    const f = finalPa ? { finalPa: ((x) => (x !== undefined ? hex(x) : null))(finalPa(l.paNum)) } : {};
+    if (!profile || profile.lazyMmio) return { ...leafJson(l, bit), ...f };
     // Not pvmfw: no lazy state; the profile's meaning of the software bits instead.
     const m = leafMeaning(profile, l);
-    return { ...leafJson(l, bit), lazy: null, ...(m ? { meaning: m.label } : {}) };
+    return { ...leafJson(l, bit), ...f, lazy: null, ...(m ? { meaning: m.label } : {}) };
   });
   o.out('],"regions":[');
   jsonItems(o, regions.length, (i) => regions[i]);
@@ -179,12 +185,16 @@ function progress(enabled: boolean): { onProgress?: (p: WalkProgress) => void; d
  * The reader for a regime's tables: EL1&0 tables under an enabled stage 2 sit at IPAs, read through
  * the stage-2 walk like the hardware does; everything else is read physically.
  */
-async function tableReader(src: Source, o: CommonOptions, kind: RegimeKind): Promise<PhysReader> {
-  if (kind !== 'el1') return src.reader;
+async function tableReader(
+  src: Source,
+  o: CommonOptions,
+  kind: RegimeKind,
+): Promise<{ reader: PhysReader; stage2?: WalkResult }> {
+  if (kind !== 'el1') return { reader: src.reader };
   const s2 = regimeFromRegisters('stage2', src.registers);
-  if (!s2.roots[0]?.enabled) return src.reader;
+  if (!s2.roots[0]?.enabled) return { reader: src.reader };
   const w = await walk(s2, src.reader, { maxTables: o.maxTables });
-  return stage2Reader(src.reader, w.store);
+  return { reader: stage2Reader(src.reader, w.store), stage2: w };
 }
 
 /**
@@ -200,24 +210,53 @@ function requireKnown(kind: RegimeKind, registers: Source['registers']): void {
     );
 }
 
-async function doWalk(src: Source, o: CommonOptions, kind: RegimeKind): Promise<WalkResult> {
+async function doWalk(
+  src: Source,
+  o: CommonOptions,
+  kind: RegimeKind,
+): Promise<{ w: WalkResult; stage2?: WalkResult }> {
   requireKnown(kind, src.registers);
   const regime = regimeFromRegisters(kind, src.registers);
-  const reader = await tableReader(src, o, kind);
+  const { reader, stage2 } = await tableReader(src, o, kind);
   const bar = progress(o.progress);
   try {
-    return await walk(regime, reader, {
+    const w = await walk(regime, reader, {
       maxTables: o.maxTables,
       ...(bar.onProgress ? { onProgress: bar.onProgress } : {}),
     });
+    return { w, ...(stage2 ? { stage2 } : {}) };
   } finally {
     bar.done();
   }
 }
 
+/** The PA stage 2 gives an IPA, from its walk's leaves (sorted by IPA), or undefined. */
+function finalPaOf(s2: WalkResult): (ipa: number) => number | undefined {
+  const st = s2.store;
+  return (ipa) => {
+    let lo = 0;
+    let hi = st.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const start = st.va[mid];
+      if (start + 2 ** st.shift(mid) <= ipa) lo = mid + 1;
+      else if (start > ipa) hi = mid - 1;
+      else {
+        const l = st.leaf(mid);
+        return l.valid ? l.paNum + (ipa - start) : undefined;
+      }
+    }
+    return undefined;
+  };
+}
+
 export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean): Promise<number> {
   const p0 = src.packets();
-  const w = await doWalk(src, o, o.regime);
+  const { w, stage2 } = await doWalk(src, o, o.regime);
+  // Under an active stage 2 a stage-1 regime outputs IPAs: say so, and give the PA on request.
+  const out: OutputColumns = stage2
+    ? { label: 'IPA', ...(o.finalPa ? { finalPa: finalPaOf(stage2) } : {}) }
+    : { label: 'PA' };
   const packets = p0 !== undefined ? (src.packets() ?? 0) - p0 : undefined;
   // What the regime's software bits mean: pvmfw's lazy MMIO (and its invariants) only under its profile.
   const choice = cliProfile(src, o, o.regime);
@@ -231,8 +270,13 @@ export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean)
       w,
       guard,
       packets !== undefined ? { packets } : {},
-      { profile: choiceJson(choice) },
+      {
+        profile: choiceJson(choice),
+        outputAddresses: out.label,
+        ...(src.memoryPath ? { memoryPath: src.memoryPath } : {}),
+      },
       profile,
+      out.finalPa,
     );
     return 0;
   }
@@ -240,8 +284,17 @@ export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean)
   sink.all(regimeHeader(w.regime, src.label));
   sink.line(`  profile    ${choice.profile}: ${choice.evidence}`);
   const regions = coalesce(w.store);
-  sink.all(everyLeaf ? leafLines(w, column) : regionLines(w, column, regions));
-  sink.line(statsLine(w, packets, regions.length));
+  if (stage2)
+    sink.line(
+      `  note       stage 2 is on (HCR_EL2.VM = 1): the output addresses are IPAs${o.finalPa ? '; PA (stage 2) is where stage 2 maps each' : ' (--final-pa adds their PAs)'}`,
+    );
+  sink.all(everyLeaf ? leafLines(w, column, out) : regionLines(w, column, regions, out));
+  // Which path read the tables; when it is the gdbstub on a live QEMU, why the fast path is not in use.
+  const mp = src.memoryPath;
+  const via = mp
+    ? `; memory via ${mp.path}${mp.path === 'gdbstub' ? ` (${mp.detail.replace(/^[^:]*: /, '')})` : ''}`
+    : '';
+  sink.line(`${statsLine(w, packets, regions.length)}${via}`);
   diagnosticsText(sink, w);
   sink.flush();
   return 0;

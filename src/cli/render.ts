@@ -13,13 +13,7 @@ import {
   type WalkRoot,
 } from '../aarch64';
 import type { TwoStageTranslation } from '../aarch64/twoStage';
-import {
-  DEFAULT_LAZY_BIT,
-  type FaultVerdict,
-  type GuardReport,
-  lazyState,
-  type PvmfwAnomaly,
-} from '../pvmfw';
+import { type FaultVerdict, type GuardReport, lazyState, type PvmfwAnomaly } from '../pvmfw';
 import { leafMeaning, profileById, type Meaning, type Profile } from '../profiles';
 
 const pad = (s: string, n: number): string => s.padEnd(n);
@@ -49,11 +43,31 @@ export function regimeHeader(regime: RegimeConfig, label: string): string[] {
 type ColumnProfile = Profile | number;
 
 const asProfile = (p: ColumnProfile): Profile => (typeof p === 'number' ? profileById('pvmfw', p) : p);
-const lazyBitOf = (p: ColumnProfile): number | undefined =>
-  typeof p === 'number' ? p : p.lazyMmio ? DEFAULT_LAZY_BIT : undefined;
+const lazyBitOf = (p: ColumnProfile): number | undefined => (typeof p === 'number' ? p : undefined);
 
-function regionHead(p: ColumnProfile): string {
-  return `${pad('VA', 18)} ${pad('PA', 14)} ${lpad('SIZE', 6)} ${lpad('COUNT', 7)} ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${asProfile(p).lazyMmio ? 'LAZY' : 'MEANING'}`;
+/**
+ * The output-address columns: a stage-1 regime under an active stage 2 outputs IPAs, so the column
+ * says IPA; `finalPa` adds the PA stage 2 gives each (--final-pa), '-' where it maps none.
+ */
+export interface OutputColumns {
+  readonly label: 'PA' | 'IPA';
+  readonly finalPa?: (ipa: number) => number | undefined;
+}
+
+const PLAIN: OutputColumns = { label: 'PA' };
+
+function outHead(o: OutputColumns): string {
+  return `${pad(o.label, 14)}${o.finalPa ? ` ${pad('PA (stage 2)', 14)}` : ''}`;
+}
+
+function outCells(o: OutputColumns, pa: number): string {
+  if (!o.finalPa) return hex(pa, 12);
+  const f = o.finalPa(pa);
+  return `${hex(pa, 12)} ${pad(f !== undefined ? hex(f, 12) : '-', 14)}`;
+}
+
+function regionHead(p: ColumnProfile, o: OutputColumns): string {
+  return `${pad('VA', 18)} ${outHead(o)} ${lpad('SIZE', 6)} ${lpad('COUNT', 7)} ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${typeof p === 'number' ? 'LAZY' : 'MEANING'}`;
 }
 
 /** Permissions and memory type of a leaf, or '-' where its bits are not a mapping (swap, owner ids). */
@@ -67,25 +81,27 @@ export function* regionLines(
   w: WalkResult,
   profile: ColumnProfile,
   regions = coalesce(w.store),
+  out: OutputColumns = PLAIN,
 ): Generator<string> {
-  yield regionHead(profile);
+  yield regionHead(profile, out);
   const pr = asProfile(profile);
   const bit = lazyBitOf(profile);
   for (const g of regions) {
     const l = g.first;
-    const m = pr.lazyMmio ? undefined : leafMeaning(pr, l);
+    const m = bit !== undefined ? undefined : leafMeaning(pr, l);
     const [perms, mem] = mappingColumns(l, m);
     const last = bit !== undefined ? (lazyState(l, bit) ?? '-') : (m?.label ?? '-');
-    yield `${hex(g.va, 16)} ${hex(g.pa, 12)} ${lpad(sizeName(g.size), 6)} ${lpad(String(g.count), 7)} ${pad(l.kind, 8)} ${pad(perms, 8)} ${pad(mem, 22)} ${last}`;
+    yield `${hex(g.va, 16)} ${outCells(out, Number(g.pa))} ${lpad(sizeName(g.size), 6)} ${lpad(String(g.count), 7)} ${pad(l.kind, 8)} ${pad(perms, 8)} ${pad(mem, 22)} ${last}`;
   }
 }
 
-const LEAF_HEAD = `${pad('VA', 18)} ${pad('PA', 14)} ${lpad('SIZE', 5)} L ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${pad('DESCRIPTOR', 18)} FLAGS`;
+const leafHead = (o: OutputColumns): string =>
+  `${pad('VA', 18)} ${outHead(o)} ${lpad('SIZE', 5)} L ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${pad('DESCRIPTOR', 18)} FLAGS`;
 
-export function leafLine(l: Leaf, profile: ColumnProfile): string {
+export function leafLine(l: Leaf, profile: ColumnProfile, out: OutputColumns = PLAIN): string {
   const pr = asProfile(profile);
   const bit = lazyBitOf(profile);
-  const m = pr.lazyMmio ? undefined : leafMeaning(pr, l);
+  const m = bit !== undefined ? undefined : leafMeaning(pr, l);
   const lazy = bit !== undefined ? lazyState(l, bit) : null;
   const flags = [
     l.ctx.fmt.stage === 1 && l.bit(11) ? 'nG' : '',
@@ -97,14 +113,18 @@ export function leafLine(l: Leaf, profile: ColumnProfile): string {
     m ? `[${m.label}]` : '',
   ].filter(Boolean);
   const [perms, mem] = mappingColumns(l, m);
-  return `${hex(l.va, 16)} ${hex(l.pa, 12)} ${lpad(sizeName(l.size), 5)} ${l.level} ${pad(l.kind, 8)} ${pad(perms, 8)} ${pad(mem, 22)} ${hex(l.desc, 16)} ${flags.join(' ')}`.trimEnd();
+  return `${hex(l.va, 16)} ${outCells(out, l.paNum)} ${lpad(sizeName(l.size), 5)} ${l.level} ${pad(l.kind, 8)} ${pad(perms, 8)} ${pad(mem, 22)} ${hex(l.desc, 16)} ${flags.join(' ')}`.trimEnd();
 }
 
 /** Every leaf, made one at a time from the store (a walk may have millions). */
-export function* leafLines(w: WalkResult, profile: ColumnProfile): Generator<string> {
-  yield LEAF_HEAD;
+export function* leafLines(
+  w: WalkResult,
+  profile: ColumnProfile,
+  out: OutputColumns = PLAIN,
+): Generator<string> {
+  yield leafHead(out);
   const st = w.store;
-  for (let i = 0; i < st.length; i++) yield leafLine(st.leaf(i), profile);
+  for (let i = 0; i < st.length; i++) yield leafLine(st.leaf(i), profile, out);
 }
 
 export function statsLine(w: WalkResult, packets?: number, regions = coalesce(w.store).length): string {

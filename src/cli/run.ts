@@ -18,6 +18,7 @@ const USAGE = `usage: pvmfw-mmu <command> (--gdb HOST:PORT | --snapshot FILE) [o
 
 commands:
   walk       [--regime el1|el2|stage2] [--leaves] [--json]   translation tables: regions (or every leaf)
+             [--final-pa]                                     under stage 2: each IPA's PA as well
   translate  VA [--regime ...] [--write] [--exec] [--el0]    per-level walk of one address, PA or fault
   guard      [--elf FILE | --guard-log ADDR] [--json]         lazy-MMIO report with anomalies
   snapshot   -o FILE [--elf FILE | --guard-log ADDR]          registers, every range read, the program's
@@ -60,6 +61,7 @@ function parse(argv: string[]) {
         'lazy-bit': { type: 'string' },
         'max-tables': { type: 'string' },
         profile: { type: 'string' },
+        'final-pa': { type: 'boolean' },
         output: { type: 'string', short: 'o' },
         resume: { type: 'boolean' },
         'no-progress': { type: 'boolean' },
@@ -122,6 +124,7 @@ export async function main(
     ...(o.elf ? { elf: o.elf } : {}),
     ...(o['guard-log'] ? { guardLog: o['guard-log'] } : {}),
     ...(o.profile ? { profile: profileOption(o.profile) } : {}),
+    ...(o['final-pa'] ? { finalPa: true } : {}),
   };
   if (command === 'diff') return runDiff(rest[0], rest[1], common);
   const source: Source = o.gdb ? await openGdb(o.gdb, !!o.resume) : openSnapshot(o.snapshot!);

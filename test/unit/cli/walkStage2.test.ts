@@ -1,0 +1,51 @@
+// A stage-1 walk under an active stage 2 outputs IPAs: the CLI says so (column IPA, a note) and
+// --final-pa gives each the PA stage 2 maps it to, on a stage 2 that is not an identity map
+// (twoStageFixtures: RAM IPAs 0x8000_0000.. sit at PA 0x1_0000_0000..), text and JSON.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeSnapshot } from '../../../src/analysis';
+import { main } from '../../../src/cli/run';
+import { ramPa, twoStageLike } from '../aarch64/twoStageFixtures';
+
+function snapshotFile(): string {
+  const { mem, regs } = twoStageLike().build();
+  const file = join(mkdtempSync(join(tmpdir(), 'pvmfw-mmu-walk-s2-')), 'stop.json');
+  writeFileSync(file, JSON.stringify(makeSnapshot(regs, mem, { source: 'unit test' })));
+  return file;
+}
+
+async function run(args: string[]): Promise<{ code: number; out: string }> {
+  let out = '';
+  const code = await main(args, (s) => (out += s));
+  return { code, out };
+}
+
+void describe('walk under stage 2: IPAs said as such, PAs on request', () => {
+  const file = snapshotFile();
+  void test('text: the IPA column and the note; --final-pa adds the PA through stage 2', async () => {
+    const plain = await run(['walk', '--snapshot', file]);
+    assert.equal(plain.code, 0);
+    assert.match(plain.out, /^VA +IPA +SIZE/m);
+    assert.match(plain.out, /note +stage 2 is on \(HCR_EL2\.VM = 1\): the output addresses are IPAs/);
+    const pa = await run(['walk', '--snapshot', file, '--final-pa']);
+    assert.match(pa.out, /^VA +IPA +PA \(stage 2\) +SIZE/m);
+    const code = ramPa(0x8020_0000n).toString(16).padStart(12, '0');
+    assert.match(pa.out, new RegExp(`^0x0000000080200000 0x000080200000 0x${code} `, 'm'));
+    // The lazy 1 GiB block's IPA 0x4000_0000: stage 2 maps nothing there.
+    assert.match(pa.out, /^0x0000000040000000 0x000040000000 - /m);
+  });
+  void test('JSON: outputAddresses names IPA and each leaf carries finalPa', async () => {
+    const r = await run(['walk', '--snapshot', file, '--json', '--final-pa']);
+    const j = JSON.parse(r.out) as {
+      outputAddresses: string;
+      leaves: { va: string; pa: string; finalPa: string | null }[];
+    };
+    assert.equal(j.outputAddresses, 'IPA');
+    const code = j.leaves.find((l) => l.va === '0x80200000');
+    assert.equal(code?.finalPa, `0x${ramPa(0x8020_0000n).toString(16)}`);
+    assert.equal(j.leaves.find((l) => l.va === '0x40000000')?.finalPa, null);
+  });
+});
