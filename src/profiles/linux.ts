@@ -40,25 +40,52 @@ const SPECIAL_SWAP: Readonly<Record<number, { name: string; pfn: boolean }>> = {
 
 const B = LINUX_BITS;
 
+/** Labels of present entries by the bits they depend on: a kernel has 260,000 leaves and a few labels. */
+const LABELS = new Map<number, string>();
+
+function presentLabel(write: boolean, swDirty: boolean, hwDirty: boolean, e: EntryBits): string {
+  const special = bitOf(e, B.PTE_SPECIAL);
+  const devmap = bitOf(e, B.PTE_DEVMAP);
+  const old = !bitOf(e, 10);
+  const key = +write | (+swDirty << 1) | (+hwDirty << 2) | (+special << 3) | (+devmap << 4) | (+old << 5);
+  let label = LABELS.get(key);
+  if (label === undefined) {
+    const words: string[] = [write ? 'writable' : 'read-only'];
+    if (swDirty || hwDirty) words.push(swDirty ? 'dirty' : 'dirty (hardware DBM)');
+    else if (write) words.push('clean');
+    if (special) words.push('special');
+    if (devmap) words.push('devmap');
+    if (old) words.push('old (AF = 0)');
+    label = words.join(', ');
+    LABELS.set(key, label);
+  }
+  return label;
+}
+
 function presentMeaning(e: EntryBits): Meaning {
   const write = bitOf(e, B.PTE_WRITE);
   const swDirty = bitOf(e, B.PTE_DIRTY);
   const hwDirty = write && !bitOf(e, B.PTE_RDONLY);
-  const words: string[] = [write ? 'writable' : 'read-only'];
-  if (swDirty || hwDirty) words.push(swDirty ? 'dirty' : 'dirty (hardware DBM)');
-  else if (write) words.push('clean');
-  if (bitOf(e, B.PTE_SPECIAL)) words.push('special');
-  if (bitOf(e, B.PTE_DEVMAP)) words.push('devmap');
-  if (!bitOf(e, 10)) words.push('old (AF = 0)');
-  return {
-    label: words.join(', '),
-    fields: [
-      `bit 51 PTE_WRITE (DBM) = ${write ? 1 : 0}`,
-      `bit 55 PTE_DIRTY = ${swDirty ? 1 : 0}${hwDirty ? ' (dirty by hardware: PTE_WRITE and not PTE_RDONLY)' : ''}`,
+  return new PresentMeaning(presentLabel(write, swDirty, hwDirty, e), e, hwDirty);
+}
+
+/** A present PTE's meaning; its field lines are built when asked (listings need only the label). */
+class PresentMeaning implements Meaning {
+  constructor(
+    readonly label: string,
+    private readonly e: EntryBits,
+    private readonly hwDirty: boolean,
+  ) {}
+
+  get fields(): string[] {
+    const e = this.e;
+    return [
+      `bit 51 PTE_WRITE (DBM) = ${bitOf(e, B.PTE_WRITE) ? 1 : 0}`,
+      `bit 55 PTE_DIRTY = ${bitOf(e, B.PTE_DIRTY) ? 1 : 0}${this.hwDirty ? ' (dirty by hardware: PTE_WRITE and not PTE_RDONLY)' : ''}`,
       `bit 56 PTE_SPECIAL = ${bitOf(e, B.PTE_SPECIAL) ? 1 : 0}`,
       `bit 57 PTE_DEVMAP = ${bitOf(e, B.PTE_DEVMAP) ? 1 : 0}`,
-    ],
-  };
+    ];
+  }
 }
 
 /** A non-present, non-none entry: a swap entry (or a special one: migration, hwpoison). */

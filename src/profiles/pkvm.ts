@@ -26,20 +26,34 @@ const ownerName = (id: number): string => PKVM_OWNERS[id] ?? `id ${id}`;
 
 function stateMeaning(e: EntryBits, whose: string): Meaning {
   const s = pkvmPageState(e);
-  return {
-    label: s,
-    fields: [
-      `bits [56:55] page state = 0b${(bitOf(e, 56) ? '1' : '0') + (bitOf(e, 55) ? '1' : '0')} (${s}: ${
-        s === 'owned'
-          ? `owned by ${whose} exclusively`
-          : s === 'shared-owned'
-            ? `owned by ${whose}, shared with another component`
-            : s === 'shared-borrowed'
-              ? `shared with ${whose}, owned by another component`
-              : 'reserved for future use (lending)'
-      })`,
-    ],
-  };
+  return new StateMeaning(s, e, whose);
+}
+
+/** A page state's meaning; its field line is built when asked (listings need only the label). */
+class StateMeaning implements Meaning {
+  constructor(
+    readonly label: PkvmPageState,
+    private readonly e: EntryBits,
+    private readonly whose: string,
+  ) {}
+
+  get fields(): string[] {
+    return stateFields(this.e, this.label, this.whose);
+  }
+}
+
+function stateFields(e: EntryBits, s: PkvmPageState, whose: string): string[] {
+  return [
+    `bits [56:55] page state = 0b${(bitOf(e, 56) ? '1' : '0') + (bitOf(e, 55) ? '1' : '0')} (${s}: ${
+      s === 'owned'
+        ? `owned by ${whose} exclusively`
+        : s === 'shared-owned'
+          ? `owned by ${whose}, shared with another component`
+          : s === 'shared-borrowed'
+            ? `shared with ${whose}, owned by another component`
+            : 'reserved for future use (lending)'
+    })`,
+  ];
 }
 
 export function pkvmHypMeaning(e: EntryBits): Meaning | undefined {
