@@ -13,6 +13,7 @@ import {
 } from '../src/shared/protocol';
 import type { GuardPageTransition, StopComparison } from '../src/shared/webviewMessages';
 import { MAX_RENDERED_DIFF_LINES } from '../src/shared/webviewMessages';
+import { formatAddress, formatChange, formatDescriptor, formatPageState } from '../src/shared/format';
 import {
   changedIndexes,
   diffRegions,
@@ -46,7 +47,8 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   return e;
 }
 
-const hex = (v: bigint): string => '0x' + v.toString(16).padStart(8, '0');
+// Addresses, descriptors and state changes as every view writes them (src/shared/format).
+const hex = (v: bigint): string => formatAddress(v);
 
 /** Reads the palette from CSS (which maps states to --vscode-* theme variables). */
 export function readPalette(): GridPalette {
@@ -158,13 +160,12 @@ export interface RenderOutput {
   diffLines: string[];
 }
 
-const stateLabel = (s: PageGuardState | 'untracked'): string =>
-  s === 'untracked' ? 'untracked' : STATE_LABEL[s];
+const stateLabel = formatPageState;
 
 /** `0x09010000 (1 page, pl031): untouched (lazy) → guard-mapped`. */
 export function transitionLine(t: GuardPageTransition): string {
   const what = `${t.pages} page${t.pages === 1 ? '' : 's'}${t.region ? `, ${t.region}` : ''}`;
-  return `${hex(BigInt(t.start))} (${what}): ${stateLabel(t.from)} → ${stateLabel(t.to)}`;
+  return `${hex(BigInt(t.start))} (${what}): ${formatChange(stateLabel(t.from), stateLabel(t.to))}`;
 }
 
 /** How many transitions the diff section lists (the grid marks them all). */
@@ -215,14 +216,14 @@ export function render(
       el(
         'p',
         { class: 'verdict' },
-        el('b', {}, `FAR ${fault.far}`),
+        el('b', {}, `FAR ${hex(BigInt(fault.far))}`),
         ` — ${fault.esr.ecName}${fault.esr.fscName ? `, ${fault.esr.fscName}` : ''}${fault.esr.wnr !== undefined ? (fault.esr.wnr ? ', write' : ', read') : ''}`,
       ),
       el('p', { class: `verdict-${fault.verdict.kind}` }, fault.verdict.summary),
       el(
         'p',
         { class: 'meta' },
-        `ESR_EL1 ${fault.esr.raw} · ELR_EL1 ${fault.elr}${fault.elrSymbol ? ` (${fault.elrSymbol})` : ''}`,
+        `ESR_EL1 ${fault.esr.raw} · ELR_EL1 ${hex(BigInt(fault.elr))}${fault.elrSymbol ? ` (${fault.elrSymbol})` : ''}`,
       ),
     );
     const fields = el('ul', { class: 'fields' });
@@ -234,7 +235,7 @@ export function render(
         el(
           'li',
           {},
-          `L${s.level} [${s.index}] @ ${s.descriptorAddress} = ${s.descriptor ?? '?'} ${s.kind ?? ''}${s.stop ? ` — ${s.stop}` : ''}`,
+          `L${s.level} [${s.index}] @ ${hex(BigInt(s.descriptorAddress))} = ${s.descriptor ? formatDescriptor(s.descriptor) : '?'} ${s.kind ?? ''}${s.stop ? ` — ${s.stop}` : ''}`,
         ),
       );
     }
@@ -268,7 +269,7 @@ export function render(
       el(
         'h3',
         {},
-        `${r.name ?? 'region'} ${r.start}–${hex(BigInt(r.end) - 1n)} · ${r.pageCount} pages` +
+        `${r.name ?? 'region'} ${hex(BigInt(r.start))}–${hex(BigInt(r.end) - 1n)} · ${r.pageCount} pages` +
           (changed.size ? ` · ${changed.size} changed` : ''),
       ),
       el('p', { class: 'region-counts' }, countsSummary(r.counts)),
@@ -314,7 +315,7 @@ export function render(
         'li',
         { class: `state-${c.after}` },
         el('span', { class: 'swatch' }),
-        `${hex(c.address)}: ${c.before ? STATE_LABEL[c.before] : 'new'} → ${STATE_LABEL[c.after]}`,
+        `${hex(c.address)}: ${formatChange(c.before ? STATE_LABEL[c.before] : 'new', STATE_LABEL[c.after])}`,
       ),
     );
   }

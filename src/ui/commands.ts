@@ -3,6 +3,7 @@
 
 import * as vscode from 'vscode';
 import type { TranslateResponseBody } from '../shared/protocol';
+import { formatDescriptor } from '../shared/format';
 import { copiedText, parseAddress, shortHex, toHex } from './format';
 import { COMMAND, DIFF_SCHEME, SETTING } from './ids';
 import type { GuardPanel } from './guardPanel';
@@ -78,7 +79,7 @@ export function registerCommands(
     output.appendLine(`translate ${r.address} (${r.regime})`);
     for (const s of r.walk) {
       output.appendLine(
-        `  L${s.level} table ${shortHex(s.table)}[${s.index}] @ ${shortHex(s.descriptorAddress)} = ${s.descriptor ?? '?'} ${s.kind ?? ''}${s.stop ? ` — ${s.stop}` : ''}`,
+        `  L${s.level} table ${shortHex(s.table)}[${s.index}] @ ${shortHex(s.descriptorAddress)} = ${s.descriptor ? formatDescriptor(s.descriptor) : '?'} ${s.kind ?? ''}${s.stop ? ` — ${s.stop}` : ''}`,
       );
     }
     const result = r.ok ? `→ ${r.outputAddress ?? '?'}` : `fault: ${r.fault ?? 'no translation'}`;
@@ -115,10 +116,12 @@ export function registerCommands(
       const target = isEntryNode(node) ? node : view.selection.find(isEntryNode);
       if (!target) return undefined;
       const e = target.entry;
-      await vscode.env.clipboard.writeText(e.descriptor);
+      // 16 digits, as every view writes a descriptor.
+      const text = formatDescriptor(e.descriptor);
+      await vscode.env.clipboard.writeText(text);
       // Copying is silent otherwise: say what went to the clipboard, where a glance finds it.
-      vscode.window.setStatusBarMessage(`$(copy) ${copiedText(e)}`, 5000);
-      return e.descriptor;
+      vscode.window.setStatusBarMessage(`$(copy) ${copiedText(e, tree.addressBits(e.regime))}`, 5000);
+      return text;
     }),
     // "Who writes this PTE?": the console's watch-pte on the entry's own level (a table entry too).
     vscode.commands.registerCommand(COMMAND.watchPte, async (node?: unknown) => {

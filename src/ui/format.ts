@@ -9,6 +9,7 @@ import {
   type PteEntry,
   type PteKind,
 } from '../shared/protocol';
+import { formatAddress, formatDescriptor } from '../shared/format';
 import { COLOR } from './ids';
 
 /** Parses what a user types for an address: `0x0901_0000`, `0x9010000`, `151060480`, `9010000h`. */
@@ -27,10 +28,12 @@ export function toHex(v: bigint): string {
   return '0x' + v.toString(16);
 }
 
-/** `0x0000000009010000` -> `0x09010000`; keeps at least 8 digits so columns line up. */
-export function shortHex(hex: string): string {
-  const digits = hex.replace(/^0x/i, '').replace(/^0+/, '');
-  return '0x' + digits.padStart(8, '0');
+/**
+ * An address as every view writes it (src/shared/format): padded to the `bits` of its regime (a
+ * 39-bit VA takes 10 digits), at least 8 digits so columns line up.
+ */
+export function shortHex(hex: string, bits?: number): string {
+  return formatAddress(hex, bits);
 }
 
 export function sizeLabel(bytes: number): string {
@@ -77,23 +80,29 @@ function guardWords(e: PteEntry, untracked: readonly PageRun[] | undefined): str
 }
 
 /** What Copy Descriptor says it copied: `Copied 0x00e0000009010402: TTBR0_EL1 L3[16] descriptor (VA 0x09010000, lazy MMIO)`. */
-export function copiedText(e: PteEntry): string {
-  return `Copied ${e.descriptor}: ${e.regime} L${e.level}[${e.index}] descriptor (VA ${shortHex(e.vaStart)}, ${KIND_LABEL[e.kind]})`;
+export function copiedText(e: PteEntry, bits?: number): string {
+  return `Copied ${formatDescriptor(e.descriptor)}: ${e.regime} L${e.level}[${e.index}] descriptor (VA ${shortHex(e.vaStart, bits)}, ${KIND_LABEL[e.kind]})`;
 }
 
-export function entryLabel(e: PteEntry): string {
-  return `L${e.level}[${e.index}] ${shortHex(e.vaStart)}`;
+/** `L3[16] 0x0009010000`: `bits` is the regime's input width (RegimeInfo.inputBits). */
+export function entryLabel(e: PteEntry, bits?: number): string {
+  return `L${e.level}[${e.index}] ${shortHex(e.vaStart, bits)}`;
 }
 
 /**
  * One line after the label: where it goes, how big, what it is. `untracked`: the pages guard-mapped
  * outside the tracked regions (mmuChanged's `untracked`).
  */
-export function entryDescription(e: PteEntry, changed: boolean, untracked?: readonly PageRun[]): string {
+export function entryDescription(
+  e: PteEntry,
+  changed: boolean,
+  untracked?: readonly PageRun[],
+  bits?: number,
+): string {
   // The change marker goes first: long descriptions are cut at the right edge of the view.
   const parts: string[] = changed ? ['Δ'] : [];
-  if (e.kind === 'table') parts.push(`→ table ${shortHex(e.child?.table ?? e.outputAddress ?? '0x0')}`);
-  else if (e.outputAddress) parts.push(`→ ${shortHex(e.outputAddress)}`);
+  if (e.kind === 'table') parts.push(`→ table ${shortHex(e.child?.table ?? e.outputAddress ?? '0x0', bits)}`);
+  else if (e.outputAddress) parts.push(`→ ${shortHex(e.outputAddress, bits)}`);
   if (e.kind !== 'table') parts.push(sizeLabel(e.size));
   parts.push(KIND_LABEL[e.kind]);
   // A lazy entry's kind already says "untouched"; any other state is news (the panel's words).
@@ -156,7 +165,9 @@ export function entryTooltip(
   lines.push('');
   lines.push(`VA \`${e.vaStart}\` – \`${e.vaEnd}\` (${sizeLabel(e.size)})`);
   if (e.outputAddress) lines.push(`${e.kind === 'table' ? 'Next table' : 'OA'} \`${e.outputAddress}\``);
-  lines.push(`Descriptor \`${e.descriptor}\` at PA \`${e.descriptorAddress}\``);
+  lines.push(
+    `Descriptor \`${formatDescriptor(e.descriptor)}\` at PA \`${formatAddress(e.descriptorAddress)}\``,
+  );
   if (e.attributes) {
     const a = e.attributes;
     lines.push(`Memory type: ${a.memoryType} (AttrIndx ${a.attrIndx}), ${a.shareability} shareable`);
@@ -218,10 +229,10 @@ export function coalesce(entries: readonly PteEntry[], minRun = 3): (PteEntry | 
   return out;
 }
 
-export function groupLabel(g: EntryGroup): string {
+export function groupLabel(g: EntryGroup, bits?: number): string {
   const first = g.entries[0];
   const last = g.entries[g.entries.length - 1];
-  return `L${first.level}[${first.index}–${last.index}] ${shortHex(first.vaStart)}–${shortHex(last.vaEnd)}`;
+  return `L${first.level}[${first.index}–${last.index}] ${shortHex(first.vaStart, bits)}–${shortHex(last.vaEnd, bits)}`;
 }
 
 export function groupDescription(g: EntryGroup): string {

@@ -73,6 +73,8 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   private listings = new Map<string, Listing>();
   /** The previous stop's listings, shown while the target runs (a "Running…" item would collapse the tree). */
   private stale = new Map<string, Listing>();
+  /** Input address width of each regime (RegimeInfo.inputBits): entry addresses are padded to it. */
+  private readonly widths = new Map<Regime, number>();
   /** Descriptor addresses changed at the last stop, with the change's one-line summary. */
   private changed = new Map<Hex, string>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -105,6 +107,11 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     for (const [k, v] of this.listings) this.stale.set(k, v);
     this.listings = new Map();
     this.changeEmitter.fire(undefined);
+  }
+
+  /** The input width of `regime` (for padding its addresses), once the regimes were listed. */
+  addressBits(regime: Regime): number | undefined {
+    return this.widths.get(regime);
   }
 
   getParent(node: Node): Node | undefined {
@@ -148,15 +155,16 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
       case 'entry': {
         const e = node.entry;
         const changed = e.changed === true || this.changed.has(e.descriptorAddress.toLowerCase());
+        const bits = this.widths.get(e.regime);
         const item = new vscode.TreeItem(
-          entryLabel(e),
+          entryLabel(e, bits),
           e.child ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
         );
         item.id = node.id;
         item.contextValue = CONTEXT_VALUE.entry;
         // Pages guard-mapped outside the tracked regions (the console): the stop's own list.
         const untracked = this.sessions.lastChange?.untracked;
-        item.description = entryDescription(e, changed, untracked);
+        item.description = entryDescription(e, changed, untracked, bits);
         const icon = entryIcon(e, untracked);
         item.iconPath = new vscode.ThemeIcon(
           icon.icon,
@@ -171,7 +179,11 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
         return item;
       }
       case 'range': {
-        const item = new vscode.TreeItem(groupLabel(node.group), vscode.TreeItemCollapsibleState.Collapsed);
+        const bits = this.widths.get(node.group.entries[0].regime);
+        const item = new vscode.TreeItem(
+          groupLabel(node.group, bits),
+          vscode.TreeItemCollapsibleState.Collapsed,
+        );
         item.id = node.id;
         item.contextValue = CONTEXT_VALUE.range;
         item.description = groupDescription(node.group);
@@ -251,6 +263,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     try {
       if (!parent) {
         const { regimes } = await this.sessions.request('regimes', {});
+        for (const r of regimes) if (r.inputBits) this.widths.set(r.regime, r.inputBits);
         return {
           nodes: regimes.map((info) =>
             this.upsert<RegimeNode>(`regime:${info.regime}`, { kind: 'regime', info, parent }),

@@ -26,6 +26,7 @@ export function countOf(summary: string, label: string): number {
 
 /** At the first lazy fault: the console page is guard-mapped though no tracked region holds it. */
 export async function consolePageShown(c: UiContext): Promise<string> {
+  // Addresses in the tree are padded to the regime's width: 10 digits for pvmfw's 39-bit VAs.
   // Its entry (L3[0]) is the first of the fault entry's L3 table (L3[16]): arrow up to it, as a person
   // would, and the tree scrolls along.
   const selected = c.pane('Page Tables').locator('.monaco-list-row.selected').first();
@@ -36,7 +37,7 @@ export async function consolePageShown(c: UiContext): Promise<string> {
   const row = c
     .pane('Page Tables')
     .locator('.monaco-list-row', { hasText: 'guard-mapped, untracked' })
-    .filter({ hasText: '0x09000000' })
+    .filter({ hasText: '0x0009000000' })
     .first();
   await row.waitFor({ timeout: 20_000 });
   await row.scrollIntoViewIfNeeded();

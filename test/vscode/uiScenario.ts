@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { launchBrowser, poll, runCommand, webviewFrame } from './browser';
 import { qemusInGroup, REPO, startCodeServer } from './codeServer';
+import { formatAddress } from '../../src/shared/format';
 import {
   consoleCommands,
   consolePageInPanel,
@@ -321,7 +322,8 @@ export async function runUiScenario(
       const start = (await region.getAttribute('data-start')) ?? '';
       // Inside the grid's 4 px margin, on page 0.
       await region.locator('canvas').click({ position: { x: 7, y: 7 } });
-      const want = '0x' + BigInt(start).toString(16).padStart(8, '0');
+      // The tree pads addresses to the regime's width (39-bit VAs: 10 digits), as every view does.
+      const want = formatAddress(BigInt(start), 39);
       const selected = pane(page, 'Page Tables').locator('.monaco-list-row.selected', { hasText: want });
       await selected.waitFor({ timeout: 20_000 });
       await shot('08-grid-click-reveal');

@@ -78,6 +78,9 @@ suite('issue #14: untracked guard pages, one set of words, clean restarts', () =
     assert.equal(node?.entry.kind, 'page');
     assert.equal(node?.entry.guard, undefined, 'the core leaves untracked pages unannotated');
     const item = api.pageTables.getTreeItem(node);
+    // Addresses padded to the regime's width (39-bit: 10 digits), descriptors to 16.
+    assert.equal(item.label, 'L3[0] 0x0009000000');
+    assert.match(tooltipOf(item), /Descriptor `0x00e0000009000403`/);
     assert.match(String(item.description), /· guard-mapped, untracked ·/);
     assert.match(
       tooltipOf(item),
@@ -108,8 +111,10 @@ suite('issue #14: untracked guard pages, one set of words, clean restarts', () =
     const node = await api.pageTables.findEntry(RTC_PAGE);
     assert.ok(node);
     const copied = await vscode.commands.executeCommand<string>(COMMAND.copyDescriptor, node);
-    assert.equal(copied, node.entry.descriptor);
-    assert.equal(await vscode.env.clipboard.readText(), node.entry.descriptor);
+    // 16 hex digits, as every view writes a descriptor.
+    assert.equal(copied, '0x00e0000009010402');
+    assert.equal(BigInt(copied), BigInt(node.entry.descriptor));
+    assert.equal(await vscode.env.clipboard.readText(), copied);
   });
 
   test('the pending page reads "mapped, stage 1 pending" in the tree, as in the panel', async () => {

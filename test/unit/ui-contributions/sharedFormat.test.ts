@@ -1,0 +1,57 @@
+// One way to write things (src/shared/format.ts), as the tree, the webview and the console use it.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  addressDigits,
+  formatAddress,
+  formatChange,
+  formatDescriptor,
+  formatPageState,
+} from '../../../src/shared/format';
+import { copiedText, entryLabel } from '../../../src/ui/format';
+import type { PteEntry } from '../../../src/shared/protocol';
+
+void describe('shared formatter', () => {
+  void test('addresses padded to the regime width, never under 8 digits; descriptors 16 digits', () => {
+    assert.equal(addressDigits(39), 10);
+    assert.equal(addressDigits(48), 12);
+    assert.equal(addressDigits(25), 8);
+    assert.equal(formatAddress('0x9010000', 39), '0x0009010000');
+    assert.equal(formatAddress(0x9010000n), '0x09010000');
+    assert.equal(formatAddress('0xffff000000000000', 48), '0xffff000000000000');
+    assert.equal(formatDescriptor('0xe0000009010402'), '0x00e0000009010402');
+    assert.equal(formatDescriptor(0n), '0x0000000000000000');
+  });
+
+  void test('state names and changes in the views words', () => {
+    assert.equal(formatPageState('guardMapped'), 'guard-mapped');
+    assert.equal(formatPageState('guardMappedPending'), 'mapped, stage 1 pending');
+    assert.equal(formatPageState('untracked'), 'untracked');
+    assert.equal(
+      formatChange(formatPageState('lazy'), formatPageState('guardMapped')),
+      'untouched (lazy) → guard-mapped',
+    );
+  });
+
+  void test('the tree writes entries with it', () => {
+    const e = {
+      id: 'x',
+      regime: 'TTBR0_EL1',
+      level: 3,
+      index: 16,
+      descriptorAddress: '0x40224080',
+      descriptor: '0xe0000009010402',
+      kind: 'lazy',
+      vaStart: '0x9010000',
+      vaEnd: '0x9010fff',
+      size: 4096,
+      fields: [],
+    } satisfies PteEntry;
+    assert.equal(entryLabel(e, 39), 'L3[16] 0x0009010000');
+    assert.equal(entryLabel(e), 'L3[16] 0x09010000');
+    assert.equal(
+      copiedText(e, 39),
+      'Copied 0x00e0000009010402: TTBR0_EL1 L3[16] descriptor (VA 0x0009010000, lazy MMIO)',
+    );
+  });
+});
