@@ -162,6 +162,27 @@ export class VariableStore {
       value: `${f.walk.length} level(s)`,
       variablesReference: this.add({ kind: 'children', vars: walkVars }),
     });
+    const s2 = f.stage2;
+    if (s2) {
+      // A stage-2 abort taken to EL2: the IPA (HPFAR_EL2), its stage-2 walk and what the entry means.
+      const s2walk: DebugProtocol.Variable[] = s2.walk.map((s) => ({
+        name: `L${s.level}[${s.index}]`,
+        value: `${s.descriptor ?? '(unreadable)'}${s.kind ? ` ${s.kind}` : ''} @ ${s.descriptorAddress}${s.stop ? ` — ${s.stop}` : ''}`,
+        variablesReference: 0,
+        memoryReference: `p:${s.descriptorAddress}`,
+      }));
+      out.push({
+        name: 'IPA (HPFAR_EL2)',
+        // An IPA, not a PA: no memory reference (the stage-2 walk's entries have theirs).
+        value: `${s2.ipa}${s2.s1ptw ? ' (S1PTW: a stage-1 table fetch)' : ''}`,
+        variablesReference: 0,
+      });
+      out.push({
+        name: 'stage-2 walk of IPA',
+        value: `${s2.fault ?? 'translates'}${s2.meaning ? ` — ${s2.meaning}` : ''}`,
+        variablesReference: this.add({ kind: 'children', vars: s2walk }),
+      });
+    }
     if (f.verdict.mapIpa)
       out.push({ name: 'MMIO_GUARD_MAP IPA', value: f.verdict.mapIpa, variablesReference: 0 });
     if (f.verdict.splitLevel !== undefined) {

@@ -14,7 +14,9 @@ import { faultVerdict, predictAccess, type VerdictContext } from '../pvmfw/verdi
 import type { EsrInfo, FaultInfo, FaultVerdict } from '../shared/protocol';
 import { isGuardMappedPending, pageStateAt, type GuardState } from './guardState';
 import type { ProgramSymbols } from './input';
+import type { Profile } from '../profiles/types';
 import { hex, walkSteps } from './pte';
+import { stepMeaning } from './translation';
 
 export function esrInfo(raw: bigint): EsrInfo {
   const e = decodeEsr(raw);
@@ -157,6 +159,30 @@ export interface FaultInput {
   readonly guard: GuardState | undefined;
   /** Whether the stop is the fault itself (else the verdict follows the handler's progress). */
   readonly atFault: boolean;
+  /** Stage 2 of the stop and its profile, for an abort taken to EL2 (the IPA's walk and meaning). */
+  readonly stage2?: { readonly config: RegimeConfig; readonly profile: Profile };
+}
+
+/**
+ * A guest's (or pKVM host's) abort taken to EL2 from a lower EL: ESR_EL2 EC 0x20 (instruction) or
+ * 0x24 (data). HPFAR_EL2.FIPA (bits [43:4]) holds IPA[51:12] for stage-2 faults and S1PTW; the page
+ * offset is FAR_EL2's. Undefined for other exceptions, or without HPFAR_EL2.
+ */
+async function stage2Abort(input: FaultInput, esr: bigint): Promise<FaultInfo['stage2']> {
+  const r = input.registers;
+  const e = decodeEsr(esr);
+  if ((e.ec !== 0x20 && e.ec !== 0x24) || !e.abort || r.HPFAR_EL2 === undefined || !input.stage2)
+    return undefined;
+  const ipa = (((r.HPFAR_EL2 >> 4n) & ((1n << 40n) - 1n)) << 12n) | ((r.FAR_EL2 ?? 0n) & 0xfffn);
+  const t = await translate(input.stage2.config, input.reader, ipa);
+  const meaning = stepMeaning(t, input.stage2.config, input.stage2.profile);
+  return {
+    ipa: hex(ipa),
+    s1ptw: e.abort.s1ptw,
+    walk: walkSteps(t.steps, undefined),
+    ...(t.fault ? { fault: t.fault.message } : {}),
+    ...(meaning ? { meaning } : {}),
+  };
 }
 
 /** The fault of a stop: at the EL2 vector the guest's hypercall, else ESR_EL1/FAR_EL1 and the verdict. */
@@ -169,6 +195,7 @@ export async function faultInfo(input: FaultInput): Promise<FaultInfo | undefine
     const esr = r.ESR_EL2 ?? 0n;
     const ec = Number((esr >> 26n) & 0x3fn);
     const elr = r.ELR_EL2 ?? 0n;
+    const stage2 = await stage2Abort(input, esr);
     const fid = Number((r.x0 ?? 0n) & 0xffffffffn);
     const name = GUARD_CALLS[fid];
     const sym = describe(elr);
@@ -179,8 +206,13 @@ export async function faultInfo(input: FaultInput): Promise<FaultInfo | undefine
       elr: hex(elr),
       ...(sym ? { elrSymbol: sym } : {}),
       walk: [],
-      verdict:
-        ec === 0x16 && name
+      ...(stage2 ? { stage2 } : {}),
+      verdict: stage2
+        ? {
+            kind: 'other',
+            summary: `${decodeEsr(esr).abort?.fsc.name ?? decodeEsr(esr).ecName} at IPA ${stage2.ipa}${stage2.s1ptw ? ' (S1PTW: fetching a stage-1 table)' : ''}, taken to EL2${stage2.meaning ? `: ${stage2.meaning}` : ''}`,
+          }
+        : ec === 0x16 && name
           ? {
               kind: 'other',
               summary: `${name}${name.endsWith('MAP') ? `(${hex(r.x1 ?? 0n)})` : ''} hypercall from EL1`,

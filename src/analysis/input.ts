@@ -64,5 +64,6 @@ export const STOP_REGISTERS: readonly string[] = [
     'ESR_EL2',
     'FAR_EL2',
     'ELR_EL2',
+    'HPFAR_EL2',
   ]),
 ];

@@ -141,6 +141,9 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
     lazyBit: options.lazyBit,
     el1: el1Config,
     guard,
+    ...(stage2
+      ? { stage2: { config: stage2.config, profile: profileById(profiles.stage2.profile, options.lazyBit) } }
+      : {}),
   });
   const fault = found && !pvmfw ? withoutPvmfwVerdict(found, profiles.el1.profile) : found;
   return {

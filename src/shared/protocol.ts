@@ -183,6 +183,18 @@ export interface FaultInfo {
   elrSymbol?: string;
   walk: WalkStep[];
   verdict: FaultVerdict;
+  /**
+   * A stage-2 abort taken to EL2 (ESR_EL2 EC 0x20/0x24 from a lower EL): the faulting IPA
+   * (HPFAR_EL2.FIPA with FAR_EL2's page offset), whether it hit a stage-1 table fetch (S1PTW), the
+   * stage-2 walk of that IPA and what the stage-2 profile makes of the entry it ends on.
+   */
+  stage2?: {
+    ipa: Hex;
+    s1ptw: boolean;
+    walk: WalkStep[];
+    fault?: string;
+    meaning?: string;
+  };
 }
 
 export interface TranslateArguments {
@@ -386,6 +398,11 @@ export interface MmuChangedEventBody {
   untracked?: PageRun[];
   /** Milliseconds from the stop report to this event (walk + diff). */
   computeMs: number;
+  /**
+   * How guest RAM was read (live sessions): `shared-memory` or `proc-mem` (the local fast path, QEMU
+   * on this host) or `gdbstub`; `detail` says what and, for the gdbstub, why.
+   */
+  memoryPath?: { path: 'shared-memory' | 'proc-mem' | 'gdbstub'; detail: string };
 }
 
 // ---------------------------------------------------------------------------------------------
