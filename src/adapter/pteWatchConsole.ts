@@ -6,6 +6,7 @@
 // store instruction at PC.
 import { decodeDescriptor } from '../aarch64/descriptor';
 import { changedFields, fieldChangeText, hex, pteKind } from '../analysis';
+import { formatDescriptor } from '../shared/format';
 import type { TargetPort } from '../target/port';
 import type { StopContext } from '../target/stopContext';
 import type { Watchpoint } from '../target/breakpoints';
@@ -33,7 +34,7 @@ export interface PteWatch {
 const DESCRIPTOR_BYTES = 8;
 
 const entryName = (w: PteWatch) => `${w.regime} L${w.level}[${w.index}] of 0x${w.address.toString(16)}`;
-const hex16 = (v: bigint) => `0x${v.toString(16).padStart(16, '0')}`;
+const hex16 = formatDescriptor;
 
 export class PteWatches {
   private readonly watches = new Map<bigint, PteWatch>();
