@@ -163,6 +163,8 @@ export class MmuModel {
     const body = stopSummary(prev, next);
     // Pages guard-mapped outside the tracked regions (the console), for the tree and the status bar.
     if (body.untracked === undefined && next.guard.untracked.length) body.untracked = next.guard.untracked;
+    const memoryPath = this.s.port?.memoryPath;
+    if (memoryPath) body.memoryPath = memoryPath;
     // The whole cost of the stop as the views wait for it: register reads included.
     body.computeMs = Math.round((performance.now() - t0) * 100) / 100;
     return body;

@@ -12,6 +12,9 @@ import {
 } from '../analysis';
 import type { SymbolEntry } from '../elf';
 import { connectTcp, type GdbClient } from '../gdb';
+import { chooseVcpu, vcpuWarning, type VcpuRegisters } from './vcpu';
+import type { MemoryPathInfo } from '../target/localRam';
+import { RamPort } from '../target/ramPort';
 
 /** Registers every command may need: the three regimes, the fault registers, PSTATE. */
 export const ALL_REGISTERS = [
@@ -52,6 +55,13 @@ export interface Source {
   readonly capture?: { readonly created: string; readonly source?: string; readonly version: number };
   /** Packets exchanged so far (live only). */
   packets(): number | undefined;
+  /** The vCPU whose registers these are (1-based), and every vCPU's translation registers. */
+  readonly vcpu?: number;
+  readonly vcpus?: readonly VcpuRegisters[];
+  /** Said on stderr before the output (the vCPUs' regimes differ). */
+  readonly warnings?: readonly string[];
+  /** How guest RAM is read (live only): QEMU's memory on this host, or the gdbstub. */
+  readonly memoryPath?: MemoryPathInfo;
   close(): Promise<void>;
 }
 
@@ -65,7 +75,7 @@ export function parseHostPort(text: string): { host: string; port: number } {
   return { host: m[1] ?? '127.0.0.1', port };
 }
 
-export async function openGdb(hostPort: string, resumeOnClose: boolean): Promise<Source> {
+export async function openGdb(hostPort: string, resumeOnClose: boolean, cpu?: number): Promise<Source> {
   const { host, port } = parseHostPort(hostPort);
   let gdb: GdbClient;
   try {
@@ -76,22 +86,30 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean): Promise
     );
   }
   try {
-    const values = await gdb.readRegisters(ALL_REGISTERS);
+    // The vCPU that stopped, or --cpu's; its registers, and every vCPU's to compare and record.
+    const choice = await chooseVcpu(gdb, cpu);
+    const values = await gdb.readRegisters(ALL_REGISTERS, choice.thread);
     const registers: Record<string, bigint | undefined> = {};
     for (const [k, v] of values) registers[k] = v;
+    // Guest RAM straight from QEMU's memory when it runs on this host, else through the gdbstub.
+    const ram = await RamPort.open(gdb, { host, port });
     const reader = new RecordingReader(
       batchReader(
-        (ranges) => gdb.readPhysicalBatch(ranges),
-        (a, l) => gdb.readPhysical(a, l),
+        (ranges) => ram.readPhysicalBatch(ranges),
+        (a, l) => ram.readPhysical(a, l),
         64, // tables per read call: the next chunk is read while this one is decoded
       ),
     );
     return {
-      label: `gdb ${host}:${port}`,
+      label: `gdb ${host}:${port}, vCPU ${choice.vcpu} of ${choice.count}`,
+      vcpu: choice.vcpu,
+      vcpus: choice.all,
+      warnings: [vcpuWarning(choice)].filter((w): w is string => w !== undefined),
       registers,
       reader,
       symbols: [],
       packets: () => gdb.stats.packetsSent,
+      memoryPath: ram.memoryPath,
       close: () => gdb.close(resumeOnClose ? { detach: true } : undefined),
     };
   } catch (e) {

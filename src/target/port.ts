@@ -3,6 +3,7 @@
 // QEMU (snapshotPort.ts). Views, the stop context and the MMU model read through this port, so a
 // post-mortem session answers from the same code paths as a live one.
 import type { PhysRange } from '../aarch64/reader';
+import type { MemoryPathInfo } from './localRam';
 
 export interface TargetPort {
   /** Register names the target has (a stub's XML, or the registers a snapshot recorded). */
@@ -14,4 +15,6 @@ export interface TargetPort {
   readPhysical(address: bigint, length: number): Promise<Uint8Array>;
   readPhysicalBatch(ranges: readonly PhysRange[]): Promise<Uint8Array[]>;
   monitor(command: string): Promise<string>;
+  /** How physical reads of guest RAM are made (live only: the local fast path or the gdbstub). */
+  readonly memoryPath?: MemoryPathInfo;
 }

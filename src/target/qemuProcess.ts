@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { ExecutableNotFoundError, resolveExecutable, tiedCommand } from './tiedSpawn';
+import { localRamDisabled, sharedRamArgs } from './localRam';
 
 export class QemuStartError extends Error {}
 
@@ -15,6 +16,11 @@ export interface QemuSpawnOptions {
   onOutput: (text: string, stream: 'stdout' | 'stderr') => void;
   onExit: (code: number | null, signal: NodeJS.Signals | null) => void;
   startTimeoutMs?: number;
+  /**
+   * Back the guest's RAM with a memfd QEMU shares (localRam.ts reads it with pread): default on,
+   * unless the arguments already choose a RAM backend or PVMFW_MMU_LOCAL_RAM=off.
+   */
+  sharedRam?: boolean;
 }
 
 /** QEMUs this process started and has not reaped yet. */
@@ -116,7 +122,8 @@ export class QemuProcess {
       throw e;
     }
     const port = await freePort();
-    const args = [...opts.args, '-gdb', `tcp:127.0.0.1:${port}`, '-S'];
+    const shared = opts.sharedRam === false || localRamDisabled() ? undefined : sharedRamArgs(opts.args);
+    const args = [...opts.args, ...(shared ?? []), '-gdb', `tcp:127.0.0.1:${port}`, '-S'];
     // Tied to this process: a QEMU must not outlive an adapter that is killed (SIGKILL included).
     const tied = tiedCommand(executable, args);
     const child = spawn(tied.command, tied.args, {

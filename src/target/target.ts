@@ -16,6 +16,7 @@ import {
 } from './connect';
 import type { TargetPort } from './port';
 import { QemuProcess, QemuStartError } from './qemuProcess';
+import { RamPort } from './ramPort';
 import { RunControl, type Stop } from './runControl';
 import { StopContext } from './stopContext';
 
@@ -142,6 +143,14 @@ export class Target {
     this.port = gdb;
     try {
       checkArchitecture(gdb);
+      // Guest RAM read straight from QEMU's memory when it runs here, else through the gdbstub.
+      const ramPort = await RamPort.open(gdb, {
+        host,
+        port,
+        pid: this.mode === 'launch' ? this.qemu?.pid : undefined,
+      });
+      this.port = ramPort;
+      this.log(`physical memory via ${ramPort.memoryPath.path}: ${ramPort.memoryPath.detail}`);
       if (program && path) {
         const warning = await checkProgramMatches(gdb, program, path);
         if (warning) this.log(warning, 'stderr');

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort, isListening } from '../../src/target/qemuProcess';
 import { resolveExecutable, tiedCommand } from '../../src/target/tiedSpawn';
+import { sharedRamArgs } from '../../src/target/localRam';
 
 export interface QemuOptions {
   /** ELF (or raw image) passed to -kernel. */
@@ -28,6 +29,11 @@ export interface QemuOptions {
   readonly startTimeoutMs?: number;
   /** Binary to run (default `qemu-system-aarch64`, or $QEMU_SYSTEM_AARCH64). */
   readonly binary?: string;
+  /**
+   * Back RAM with a shared memfd as the adapter's launch does (src/target/localRam.ts), so the local
+   * fast path reads it with pread (default true; false: QEMU's own private RAM).
+   */
+  readonly sharedRam?: boolean;
 }
 
 export interface QemuInstance {
@@ -119,6 +125,7 @@ async function startOnce(opts: QemuOptions, port: number): Promise<QemuInstance>
     'stdio',
     ...(opts.extraArgs ?? []),
   ];
+  if (opts.sharedRam !== false) args.push(...(sharedRamArgs(args) ?? []));
   // Tied to the test process: a runner that kills a hung test file (SIGKILL) takes its QEMU with it.
   const tied = tiedCommand(resolveExecutable(binary), args);
   const child = spawn(tied.command, tied.args, { stdio: ['ignore', 'pipe', 'pipe'] });
