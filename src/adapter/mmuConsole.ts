@@ -23,7 +23,7 @@ export async function guardSummary(mmu: MmuModel): Promise<{ result: string; var
  * that access (a stage-2 fault is taken to EL2: no pvmfw verdict).
  */
 async function forAccess(
-  mmu: MmuModel,
+  mmu: ConsoleMmu,
   address: bigint,
   access: TranslateAccess,
   base: TranslateResponseBody,
@@ -58,9 +58,9 @@ function runAt(runs: readonly PageRun[], address: bigint): PageRun | undefined {
  * The guard line of an entry: its tracked region's state, or, for a valid 4 KiB page whose output
  * address the guard state lists as guard-mapped outside the tracked regions (pvmfw's console), that.
  */
-async function guardLine(mmu: MmuModel, e: PteEntry): Promise<string | undefined> {
+async function guardLine(mmu: ConsoleMmu, e: PteEntry): Promise<string | undefined> {
   if (e.guard) return PAGE_GUARD_STATE_LABEL[e.guard];
-  if (e.kind !== 'page' || !e.outputAddress) return undefined;
+  if (e.kind !== 'page' || !e.outputAddress || !mmu.guardState) return undefined;
   const g = await mmu.guardState({ omitLog: true });
   const run = runAt(g.untracked, BigInt(e.outputAddress));
   return run
@@ -68,8 +68,16 @@ async function guardLine(mmu: MmuModel, e: PteEntry): Promise<string | undefined
     : undefined;
 }
 
+/**
+ * What `pte` and `translate` need of the MMU model; without `guardState`, `pte` names the tracked
+ * regions' states only (the untracked guard-mapped pages come from the guard state).
+ */
+export type ConsoleMmu = Pick<MmuModel, 'translateRequest' | 'current' | 'lazyBit'> & {
+  guardState?: MmuModel['guardState'];
+};
+
 export async function evaluateTranslate(
-  mmu: MmuModel,
+  mmu: ConsoleMmu,
   address: bigint,
   kind: 'pte' | 'translate',
   access?: TranslateAccess,
