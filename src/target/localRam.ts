@@ -106,8 +106,44 @@ export function parseRamMap(mtree: string): RamRange[] {
   return out;
 }
 
-/** The QEMU process listening on 127.0.0.1:port (or [::1], or any address), or undefined. */
-export function pidListeningOn(port: number): number | undefined {
+/** Pids of this user's QEMUs whose command line names gdb port `port` (-gdb tcp::PORT, -s for 1234). */
+function qemusNamingPort(pids: readonly string[], port: number): number[] {
+  const names = new RegExp(`(^|[:=])${port}(,|$)`);
+  const out: number[] = [];
+  for (const pid of pids) {
+    let args: string[];
+    try {
+      if (!readFileSync(`/proc/${pid}/comm`, 'latin1').startsWith('qemu')) continue;
+      args = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    const gdb = args.some((a, i) => (args[i - 1] === '-gdb' || args[i - 1] === '-chardev') && names.test(a));
+    if (gdb || (port === 1234 && args.includes('-s'))) out.push(Number(pid));
+  }
+  return out;
+}
+
+/**
+ * The QEMU process listening on 127.0.0.1:port (or [::1], or any address), or undefined: the one
+ * QEMU whose command line names the port, else the owner of the listening socket (the kernel's socket
+ * tables cost milliseconds to read, so they come second).
+ */
+export function pidListeningOn(port: number, how: { socketsOnly?: boolean } = {}): number | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return undefined;
+  }
+  // Two QEMUs cannot both listen on the port; the probe read (LocalRam.verify) catches a wrong pick.
+  const named = how.socketsOnly ? [] : qemusNamingPort(pids, port);
+  if (named.length === 1) return named[0];
+  return socketOwner(pids, port);
+}
+
+/** `socket:[inode]` of the sockets listening on `port` in a socket table (IPv4, IPv6). */
+function listeningInodes(port: number): Set<string> {
   const want = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   const inodes = new Set<string>();
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
@@ -121,14 +157,15 @@ export function pidListeningOn(port: number): number | undefined {
       const f = line.trim().split(/\s+/);
       if (f.length > 9 && f[1].endsWith(want) && f[3] === '0A') inodes.add(`socket:[${f[9]}]`);
     }
+    if (inodes.size) break;
   }
+  return inodes;
+}
+
+/** The process owning the socket listening on `port`, QEMUs searched first. */
+function socketOwner(pids: readonly string[], port: number): number | undefined {
+  const inodes = listeningInodes(port);
   if (!inodes.size) return undefined;
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
-  } catch {
-    return undefined;
-  }
   // QEMUs first: the scan of every process's descriptors is the slow part.
   const comm = (pid: string): string => {
     try {

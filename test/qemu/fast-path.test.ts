@@ -18,6 +18,7 @@ import {
   type WalkResult,
 } from '../../src/aarch64';
 import { connectTcp, GdbStateError, type GdbClient } from '../../src/gdb';
+import { pidListeningOn } from '../../src/target/localRam';
 import { RamPort } from '../../src/target/ramPort';
 import { startQemu, type QemuInstance } from '../harness/qemu';
 import { bootKernelToPanic, type BootedKernel } from './kernel-boot';
@@ -64,7 +65,7 @@ void describe('local fast path: Debian kernel on a shared memory backend', () =>
 
   before(async () => {
     k = await bootKernelToPanic();
-    // No pid given: found from the gdbstub's listening socket, as for a QEMU somebody else started.
+    // No pid given: found as for a QEMU somebody else started (its command line, else its socket).
     port = await RamPort.open(k.gdb, { host: '127.0.0.1', port: k.qemu.port });
     w = await walkEl1(k.gdb, (r) => k!.gdb.readPhysicalBatch(r));
   });
@@ -75,6 +76,8 @@ void describe('local fast path: Debian kernel on a shared memory backend', () =>
   });
 
   void test("the path is QEMU's shared memory, of the QEMU behind the socket, and says so", () => {
+    assert.equal(pidListeningOn(k!.qemu.port), k!.qemu.pid);
+    assert.equal(pidListeningOn(k!.qemu.port, { socketsOnly: true }), k!.qemu.pid);
     assert.equal(port.memoryPath.path, 'shared-memory', port.memoryPath.detail);
     assert.match(port.memoryPath.detail, new RegExp(`shared memory backend \\(pid ${k!.qemu.pid}\\)`));
     assert.match(port.memoryPath.detail, /guest RAM \(1024 MiB\)/);
