@@ -46,12 +46,17 @@ export async function examine(
 ): Promise<{ result: string; variablesReference: number; memoryReference: string }> {
   const space = req.physical ? 'physical' : 'virtual';
   const at = (a: bigint) => `${req.physical ? 'p:' : ''}0x${a.toString(16)}`;
-  // Reading a device register runs the device model (a UART read pops a byte).
-  if ((await h.isDevice(space, address)) && !explicit)
-    throw new Error(
-      `${at(address)} is device memory: reading it has side effects, so x reads it only from the Debug Console; refused ${refusedFrom}`,
-    );
   const length = req.unit * req.count;
+  // Reading a device register runs the device model (a UART read pops a byte): every page the dump
+  // touches is checked (at most two: a dump is at most 4096 bytes).
+  if (!explicit)
+    for (let page = address & ~0xfffn; page < address + BigInt(length); page += 0x1000n) {
+      const a = page < address ? address : page;
+      if (await h.isDevice(space, a))
+        throw new Error(
+          `${at(a)} is device memory: reading it has side effects, so x reads it only from the Debug Console; refused ${refusedFrom}`,
+        );
+    }
   const r = await readSpan(h.port, { space, address }, length);
   const whole = r.data.length - (r.data.length % req.unit);
   if (whole === 0 && r.faultAt !== undefined) throw new Error(await h.explainUnreadable(space, r.faultAt));
