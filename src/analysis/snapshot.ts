@@ -30,8 +30,12 @@ export interface Snapshot {
   readonly created: string;
   /** Where it came from ("gdb 127.0.0.1:1234"). */
   readonly source?: string;
-  /** Register values by architectural name, hex. */
+  /** Register values by architectural name, hex: the vCPU `vcpu`'s. */
   readonly registers: Readonly<Record<string, string>>;
+  /** The vCPU (1-based, the gdbstub's thread order) `registers` belong to. */
+  readonly vcpu?: number;
+  /** Every vCPU's translation registers, hex (the regimes can differ per vCPU). */
+  readonly vcpus?: readonly { readonly vcpu: number; readonly registers: Readonly<Record<string, string>> }[];
   /** The ELF the capture was given (version 2). */
   readonly program?: ProgramIdentity;
   /**
@@ -79,6 +83,8 @@ export function makeSnapshot(
     /** The program's symbols (an ELF's, with sizes), or bare addresses by name. */
     symbols?: readonly SymbolEntry[] | Readonly<Record<string, bigint>>;
     program?: ProgramIdentity;
+    vcpu?: number;
+    vcpus?: readonly { vcpu: number; registers: Readonly<Record<string, bigint | undefined>> }[];
   } = {},
 ): Snapshot {
   const regs: Record<string, string> = {};
@@ -115,6 +121,16 @@ export function makeSnapshot(
     ...(extra.source ? { source: extra.source } : {}),
     ...(extra.program ? { program: extra.program } : {}),
     registers: regs,
+    ...(extra.vcpu !== undefined ? { vcpu: extra.vcpu } : {}),
+    ...(extra.vcpus
+      ? {
+          vcpus: extra.vcpus.map((v) => {
+            const r: Record<string, string> = {};
+            for (const [k, x] of Object.entries(v.registers)) if (x !== undefined) r[k] = hex(x);
+            return { vcpu: v.vcpu, registers: r };
+          }),
+        }
+      : {}),
     ...(symbols ? { symbols } : {}),
     memory,
   };
@@ -221,6 +237,9 @@ export function loadSnapshot(json: unknown, maxBytes = MAX_SNAPSHOT_BYTES): Load
     fail('source', `expected a string, got ${describe(o.source)}`);
   const program = o.program === undefined ? undefined : loadProgram(o.program);
   const registers = hexMap(o.registers, 'registers');
+  if (o.vcpu !== undefined && (typeof o.vcpu !== 'number' || !Number.isInteger(o.vcpu) || o.vcpu < 1))
+    fail('vcpu', `expected a vCPU number (1, 2, …), got ${describe(o.vcpu)}`);
+  const vcpus = loadVcpus(o.vcpus);
   const symbols = loadSymbols(o.symbols);
   const image = loadMemory(o.memory, maxBytes);
   return {
@@ -228,9 +247,23 @@ export function loadSnapshot(json: unknown, maxBytes = MAX_SNAPSHOT_BYTES): Load
     version: o.version,
     ...(program ? { program } : {}),
     registers,
+    ...(typeof o.vcpu === 'number' ? { vcpu: o.vcpu } : {}),
+    ...(vcpus ? { vcpus } : {}),
     symbols,
     image,
   };
+}
+
+/** The vCPUs a snapshot records (at most 512), each with its registers. */
+function loadVcpus(v: unknown): { vcpu: number; registers: Record<string, bigint> }[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) fail('vcpus', `expected an array, got ${describe(v)}`);
+  if (v.length > 512) fail('vcpus', `${v.length} entries: more than the 512 vCPUs this tool reads`);
+  return (v as unknown[]).map((x, i) => {
+    if (!isObject(x) || typeof x.vcpu !== 'number' || !Number.isInteger(x.vcpu) || x.vcpu < 1)
+      fail(`vcpus[${i}]`, `expected { vcpu: N, registers }, got ${describe(x)}`);
+    return { vcpu: x.vcpu, registers: hexMap(x.registers, `vcpus[${i}].registers`) };
+  });
 }
 
 export interface LoadedSnapshot {
@@ -238,6 +271,8 @@ export interface LoadedSnapshot {
   version: number;
   program?: ProgramIdentity;
   registers: Record<string, bigint>;
+  vcpu?: number;
+  vcpus?: { vcpu: number; registers: Record<string, bigint> }[];
   /** The program's symbols (version 1 files: addresses only, size 0). */
   symbols: SymbolEntry[];
   image: PhysImage;

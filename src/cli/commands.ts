@@ -45,6 +45,7 @@ import {
 } from '../profiles';
 import { CliError, type Source } from './source';
 import { cliPicture, cliProfile } from './stop';
+import { differences } from './vcpu';
 
 /** The `verdict` member of the JSON reports: what pvmfw's handler does with this access or fault. */
 function verdictJson(
@@ -273,6 +274,7 @@ export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean)
       {
         profile: choiceJson(choice),
         outputAddresses: out.label,
+        vcpu: src.vcpu ?? null,
         ...(src.memoryPath ? { memoryPath: src.memoryPath } : {}),
       },
       profile,
@@ -354,6 +356,7 @@ export async function runTranslate(
     o.out(
       JSON.stringify({
         va: hex(va),
+        vcpu: src.vcpu ?? null,
         base: s1.base ?? null,
         steps: stepsJson(s1),
         // Under stage 2 the step addresses are IPAs: their PAs, null where stage 2 does not map one.
@@ -422,6 +425,7 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
     o.out(
       `${JSON.stringify({
         source: src.label,
+        vcpu: src.vcpu ?? null,
         regimes: regimeInfos(picture),
         profiles: {
           el1: choiceJson(picture.profiles.el1),
@@ -470,11 +474,16 @@ export async function runSnapshot(src: Source, o: CommonOptions): Promise<Snapsh
   // Everything the analysis of this stop reads (both stages, the guard log, the tracker's regions)
   // is recorded, so the snapshot answers what the live target answered.
   const { program } = await cliPicture(src, o);
-  const el2 = regimeFromRegisters('el2', src.registers);
-  if (el2.roots.some((x) => x.enabled)) await walk(el2, src.reader, { maxTables: o.maxTables });
+  // Every other vCPU whose regimes differ: walked too, so the snapshot answers --cpu N as live.
+  for (const v of src.vcpus ?? []) {
+    if (v.vcpu === src.vcpu || !differences([v, { vcpu: 0, registers: src.registers }]).length) continue;
+    await cliPicture({ ...src, registers: { ...src.registers, ...v.registers } }, o);
+  }
   return makeSnapshot(src.registers, src.reader.image, {
     source: src.label,
     symbols: program.symbols.entries(),
     ...(program.identity ? { program: program.identity } : {}),
+    ...(src.vcpu !== undefined ? { vcpu: src.vcpu } : {}),
+    ...(src.vcpus ? { vcpus: src.vcpus } : {}),
   });
 }

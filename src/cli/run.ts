@@ -35,6 +35,7 @@ options:
   --max-tables N      cap on tables walked, in 4 KiB tables (default ${DEFAULT_MAX_TABLES})
   --profile P         what software bits mean: ${PROFILE_SYNTAX}
                       (default auto: chosen per regime from the program's symbols and the registers)
+  --cpu N             the vCPU to read (1-based, default: the one that stopped)
   --json              one JSON object on stdout
   --no-progress       no progress bar on stderr
 `;
@@ -62,6 +63,7 @@ function parse(argv: string[]) {
         'max-tables': { type: 'string' },
         profile: { type: 'string' },
         'final-pa': { type: 'boolean' },
+        cpu: { type: 'string' },
         output: { type: 'string', short: 'o' },
         resume: { type: 'boolean' },
         'no-progress': { type: 'boolean' },
@@ -127,7 +129,9 @@ export async function main(
     ...(o['final-pa'] ? { finalPa: true } : {}),
   };
   if (command === 'diff') return runDiff(rest[0], rest[1], common);
-  const source: Source = o.gdb ? await openGdb(o.gdb, !!o.resume) : openSnapshot(o.snapshot!);
+  const cpu = intOption(o.cpu, 'cpu', 1, 512);
+  const source: Source = o.gdb ? await openGdb(o.gdb, !!o.resume, cpu) : openSnapshot(o.snapshot!, cpu);
+  for (const w of source.warnings ?? []) process.stderr.write(`pvmfw-mmu: ${w}\n`);
   try {
     switch (command) {
       case 'walk':

@@ -87,7 +87,7 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean, cpu?: nu
   }
   try {
     // The vCPU that stopped, or --cpu's; its registers, and every vCPU's to compare and record.
-    const choice = await chooseVcpu(gdb, cpu);
+    const choice = await chooseVcpu(gdb, cpu, ALL_REGISTERS);
     const values = await gdb.readRegisters(ALL_REGISTERS, choice.thread);
     const registers: Record<string, bigint | undefined> = {};
     for (const [k, v] of values) registers[k] = v;
@@ -125,7 +125,7 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean, cpu?: nu
 export const MAX_SNAPSHOT_FILE = 384 * 2 ** 20;
 
 /** A snapshot file: gzip-compressed JSON (what `snapshot` writes) or plain JSON (version 1 files). */
-export function openSnapshot(file: string): Source {
+export function openSnapshot(file: string, cpu?: number): Source {
   let bytes: Buffer;
   try {
     const size = statSync(file).size;
@@ -147,9 +147,24 @@ export function openSnapshot(file: string): Source {
   }
   const image: PhysImage = s.image;
   const reader: PhysReader = image;
+  // --cpu: that vCPU's translation registers over the captured ones (the fault registers stay the
+  // captured vCPU's); a snapshot without vCPUs is its one vCPU.
+  let registers: Record<string, bigint> = s.registers;
+  const captured = s.vcpu ?? 1;
+  if (cpu !== undefined && cpu !== captured) {
+    const v = s.vcpus?.find((x) => x.vcpu === cpu);
+    if (!v)
+      throw new CliError(
+        `--cpu ${cpu}: snapshot ${file} records ${s.vcpus?.length ? `vCPUs ${s.vcpus.map((x) => x.vcpu).join(', ')}` : `vCPU ${captured} only`}`,
+      );
+    registers = { ...s.registers, ...v.registers };
+  }
+  const vcpu = cpu ?? captured;
   return {
-    label: `snapshot ${file}`,
-    registers: s.registers,
+    label: `snapshot ${file}${s.vcpu !== undefined || cpu !== undefined ? `, vCPU ${vcpu}` : ''}`,
+    registers,
+    vcpu,
+    ...(s.vcpus ? { vcpus: s.vcpus } : {}),
     reader: new RecordingReader(reader),
     symbols: s.symbols,
     ...(s.program ? { program: s.program } : {}),
