@@ -475,8 +475,9 @@ export async function runSnapshot(src: Source, o: CommonOptions): Promise<Snapsh
   // is recorded, so the snapshot answers what the live target answered.
   const { program } = await cliPicture(src, o);
   // Every other vCPU whose regimes differ: walked too, so the snapshot answers --cpu N as live.
+  const mine = src.vcpus?.find((v) => v.vcpu === src.vcpu);
   for (const v of src.vcpus ?? []) {
-    if (v.vcpu === src.vcpu || !differences([v, { vcpu: 0, registers: src.registers }]).length) continue;
+    if (v.vcpu === src.vcpu || (mine && !differences([v, mine]).length)) continue;
     await cliPicture({ ...src, registers: { ...src.registers, ...v.registers } }, o);
   }
   return makeSnapshot(src.registers, src.reader.image, {
