@@ -283,7 +283,7 @@ export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean)
     return 0;
   }
   const sink = new LineSink(o.out);
-  sink.all(regimeHeader(w.regime, src.label));
+  sink.all(regimeHeader(w.regime, shownLabel(src)));
   sink.line(`  profile    ${choice.profile}: ${choice.evidence}`);
   const regions = coalesce(w.store);
   if (stage2)
@@ -300,6 +300,12 @@ export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean)
   diagnosticsText(sink, w);
   sink.flush();
   return 0;
+}
+
+/** Where the stop came from, with the vCPU read ("gdb 127.0.0.1:1234, vCPU 1 of 2"). */
+function shownLabel(src: Source): string {
+  if (src.vcpu === undefined) return src.label;
+  return `${src.label}, vCPU ${src.vcpu}${src.vcpus?.length ? ` of ${src.vcpus.length}` : ''}`;
 }
 
 /** A regime's profile in the JSON reports. */
@@ -446,7 +452,7 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
   } else {
     const sink = new LineSink(o.out);
     const s1 = picture.el1.result;
-    sink.all(regimeHeader(s1.regime, src.label));
+    sink.all(regimeHeader(s1.regime, shownLabel(src)));
     sink.line(statsLine(s1));
     const s2 = picture.stage2?.result;
     sink.line(

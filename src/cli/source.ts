@@ -101,7 +101,7 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean, cpu?: nu
       ),
     );
     return {
-      label: `gdb ${host}:${port}, vCPU ${choice.vcpu} of ${choice.count}`,
+      label: `gdb ${host}:${port}`,
       vcpu: choice.vcpu,
       vcpus: choice.all,
       warnings: [vcpuWarning(choice)].filter((w): w is string => w !== undefined),
@@ -161,9 +161,10 @@ export function openSnapshot(file: string, cpu?: number): Source {
   }
   const vcpu = cpu ?? captured;
   return {
-    label: `snapshot ${file}${s.vcpu !== undefined || cpu !== undefined ? `, vCPU ${vcpu}` : ''}`,
+    label: `snapshot ${file}`,
     registers,
-    vcpu,
+    // Older snapshots do not say which vCPU they read: no vCPU is claimed for them.
+    ...(s.vcpu !== undefined || cpu !== undefined ? { vcpu } : {}),
     ...(s.vcpus ? { vcpus: s.vcpus } : {}),
     reader: new RecordingReader(reader),
     symbols: s.symbols,
