@@ -41,7 +41,7 @@ const PARTS = (process.env.BENCH_FAST ?? 'w1,w3,adapter,cli').split(',');
 const ROUNDS = Number(process.env.BENCH_FAST_ROUNDS ?? 7);
 const STEPS = 15;
 /** Tables per read call, as the CLI reads (src/cli/source.ts). */
-const CHUNK = 64;
+const CHUNK = 1024;
 const results: Record<string, number | string> = {};
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);

@@ -97,7 +97,9 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean, cpu?: nu
       batchReader(
         (ranges) => ram.readPhysicalBatch(ranges),
         (a, l) => ram.readPhysical(a, l),
-        64, // tables per read call: the next chunk is read while this one is decoded
+        // Tables per read call: a level's tables at once (one round trip on a long link; the client
+        // keeps a byte budget of them in flight), the next chunk read while this one is decoded.
+        1024,
       ),
     );
     return {

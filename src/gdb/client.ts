@@ -33,6 +33,13 @@ import type {
   ThreadRef,
 } from './types';
 
+/**
+ * Reply bytes a memory read keeps in flight when pipelining (1 MiB: ~250 `m` packets of 2048 bytes).
+ * A link's round trip times its rate should fit: a 10 ms link at the ~100 MB/s of hex QEMU's stub
+ * produces here needs about 1 MB to stay full.
+ */
+export const DEFAULT_READ_BUDGET = 1 << 20;
+
 /** Connects over TCP (QEMU: `-gdb tcp:127.0.0.1:PORT`) and runs the connect sequence. */
 export async function connectTcp(
   host: string,
@@ -68,6 +75,7 @@ export class RspClient implements GdbClient {
   private readonly link: RspLink;
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
+  private readonly readBudget: number;
   private readonly memory: MemoryAccess;
   private readonly registerAccess: RegisterAccess;
   private lock: Promise<unknown> = Promise.resolve();
@@ -83,6 +91,7 @@ export class RspClient implements GdbClient {
   ) {
     this.timeoutMs = options.requestTimeoutMs ?? 5000;
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
+    this.readBudget = Math.max(0, options.readBudgetBytes ?? DEFAULT_READ_BUDGET);
     this.link = new RspLink(transport, { log: options.log });
     this.link.onUnsolicited((p) => this.unsolicited(p));
     this.link.onClose((error) => {
@@ -92,6 +101,7 @@ export class RspClient implements GdbClient {
     const settings = () => ({
       timeoutMs: this.timeoutMs,
       window: this.pipelining ? this.maxInFlight : 1,
+      readBudget: this.pipelining ? this.readBudget : 0,
       packetSize: this.packetSize,
       onDesync: () => {
         this.pipelining = false;

@@ -1,12 +1,14 @@
 // Memory access: `m` chunked to what QEMU accepts (2048 bytes; more gets E22), `X` (binary) or `M`
 // writes, and physical access through QEMU's global `Qqemu.PhyMemMode` switch, restored afterwards.
-// Chunks are issued through a window: strict request/response, or several in flight when the
-// connect-time self-test showed the stub handles pipelined packets in order.
+// Reads are issued strictly, or, when the connect-time self-test showed the stub handles pipelined
+// packets in order, with as many in flight as a byte budget of replies allows, the PhyMemMode switch
+// and its restore pipelined with them: a batch costs one round trip plus its bytes, however long the
+// link.
 import { latin1Bytes, latin1Text } from './codec';
 import { GdbDesyncError, GdbMemoryFaultError, GdbProtocolError } from './errors';
 import { bytesToHex, hexInto } from './hex';
 import type { RspLink } from './link';
-import { checkReply, expectOk, issueWindowed, parseError } from './requests';
+import { checkReply, expectOk, issueBudgeted, parseError } from './requests';
 import type { MemoryRange } from './types';
 
 /** QEMU's gdbstub rejects `m` longer than this with E22. */
@@ -14,7 +16,8 @@ export const QEMU_MAX_READ = 2048;
 
 interface Settings {
   readonly timeoutMs: number;
-  readonly window: number;
+  /** Reply bytes kept in flight by a read (0: strict request/response). */
+  readonly readBudget: number;
   readonly packetSize: number;
   /** Called when pipelined requests lost their order: the client then stays strict. */
   readonly onDesync: () => void;
@@ -88,11 +91,31 @@ export class MemoryAccess {
       }
     });
     if (chunks.length === 0) return out;
-    const packets = chunks.map((c) => `m${c.address.toString(16)},${c.length.toString(16)}`);
-    const { window, timeoutMs, onDesync } = this.settings();
-    const issue = (w: number) =>
-      issueWindowed(this.link, packets, w, timeoutMs, (reply, i) => {
-        const c = chunks[i];
+    const { readBudget, timeoutMs, onDesync } = this.settings();
+    const previous = this.physicalMode;
+    const mode = (on: boolean) => `Qqemu.PhyMemMode:${on ? 1 : 0}`;
+    let restored = previous === physical;
+    // [switch], the reads, [restore]: one pipeline. `force`: switch and restore whatever we believe
+    // QEMU's mode is (after a desync it is unknown).
+    const issue = (budget: number, force: boolean) => {
+      const switching = force || previous !== physical;
+      const first = switching ? 1 : 0;
+      const packets = [
+        ...(switching ? [mode(physical)] : []),
+        ...chunks.map((c) => `m${c.address.toString(16)},${c.length.toString(16)}`),
+        ...(switching ? [mode(previous)] : []),
+      ];
+      const isRead = (i: number) => i >= first && i < first + chunks.length;
+      // A reply's bytes on the wire: `$`, two hex digits a byte, `#xx`.
+      const cost = (i: number) => (isRead(i) ? chunks[i - first].length * 2 + 4 : 6);
+      return issueBudgeted(this.link, packets, cost, budget, timeoutMs, (reply, i) => {
+        if (!isRead(i)) {
+          expectOk(packets[i], reply);
+          this.physicalMode = i === 0 ? physical : previous;
+          if (i > 0) restored = true;
+          return;
+        }
+        const c = chunks[i - first];
         const err = parseError(packets[i], reply);
         if (err) {
           if (err.code === 0x14) throw new GdbMemoryFaultError(packets[i], c.address, c.length, physical);
@@ -104,16 +127,22 @@ export class MemoryAccess {
           );
         }
       });
-    await this.inMode(physical, async () => {
-      try {
-        await issue(window);
-      } catch (e) {
-        if (!(e instanceof GdbDesyncError) || window === 1) throw e;
-        // The stub lost the order of pipelined requests: from now on one at a time, and redo it all.
-        onDesync();
-        await issue(1);
+    };
+    try {
+      await issue(readBudget, false);
+    } catch (e) {
+      if (!(e instanceof GdbDesyncError) || readBudget === 0) throw e;
+      // The stub lost the order of pipelined requests: from now on one at a time, and redo it all.
+      onDesync();
+      restored = false;
+      await issue(0, true);
+    } finally {
+      // A read failed before the restore was sent: restore it now (the error is what is reported).
+      if (!restored && !this.link.isClosed) {
+        this.physicalMode = !previous;
+        await this.setPhysicalMode(previous).catch(() => undefined);
       }
-    });
+    }
     return out;
   }
 

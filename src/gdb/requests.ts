@@ -66,3 +66,68 @@ export async function issueWindowed<T>(
   if (failed) throw failure;
   return results;
 }
+
+/**
+ * Issues `packets` keeping the reply bytes expected in flight (`cost(i)`) within `budget`: a bound in
+ * bytes, not in requests, so a long link is kept full however small or large the replies are. At least
+ * one request is always in flight; a budget of 0 is strict request/response. Replies are matched in
+ * order (the link's FIFO) and parsed as they come; at the first error no new request is issued, what is
+ * in flight is awaited (the FIFO stays aligned) and the error is thrown.
+ */
+export function issueBudgeted<T>(
+  link: RspLink,
+  packets: readonly string[],
+  cost: (index: number) => number,
+  budget: number,
+  timeoutMs: number,
+  parse: (reply: Uint8Array, index: number) => T,
+): Promise<T[]> {
+  const results = new Array<T>(packets.length);
+  if (packets.length === 0) return Promise.resolve(results);
+  return new Promise((resolve, reject) => {
+    let next = 0;
+    let inFlight = 0;
+    let bytes = 0;
+    let failed = false;
+    let failure: unknown;
+    const settle = (): void => {
+      if (inFlight > 0) return;
+      if (failed) reject(failure instanceof Error ? failure : new Error(String(failure)));
+      else if (next >= packets.length) resolve(results);
+    };
+    const pump = (): void => {
+      while (!failed && next < packets.length && (inFlight === 0 || bytes + cost(next) <= budget)) {
+        const i = next++;
+        const c = cost(i);
+        inFlight++;
+        bytes += c;
+        link.request(packets[i], timeoutMs).then(
+          (reply) => {
+            inFlight--;
+            bytes -= c;
+            if (!failed) {
+              try {
+                results[i] = parse(reply, i);
+              } catch (e) {
+                failed = true;
+                failure = e;
+              }
+            }
+            pump();
+            settle();
+          },
+          (e: unknown) => {
+            inFlight--;
+            bytes -= c;
+            if (!failed) {
+              failed = true;
+              failure = e;
+            }
+            settle();
+          },
+        );
+      }
+    };
+    pump();
+  });
+}

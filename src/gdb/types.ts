@@ -102,8 +102,13 @@ export interface ConnectOptions {
    * it at connect time and falls back to strict request/response when the stub misbehaves.
    */
   readonly pipelining?: boolean | 'auto';
-  /** Max requests in flight when pipelining (default 8). */
+  /** Max register requests in flight when pipelining (default 16). */
   readonly maxInFlight?: number;
+  /**
+   * Reply bytes a memory read keeps in flight when pipelining (default 1 MiB): memory reads are
+   * bounded by bytes, not by a count, so a long link stays full; 0 reads one packet at a time.
+   */
+  readonly readBudgetBytes?: number;
   /** Skip reading the target XML at connect (then `registers` is empty and `p` may fail on QEMU 7.2). */
   readonly skipTargetXml?: boolean;
   /** Raw-packet log hook (direction, payload as latin1 text, truncated by the caller if it wants). */

@@ -113,7 +113,7 @@ function qemusNamingPort(pids: readonly string[], port: number): number[] {
   for (const pid of pids) {
     let args: string[];
     try {
-      if (!readFileSync(`/proc/${pid}/comm`, 'latin1').startsWith('qemu')) continue;
+      if (!processName(pid)?.startsWith('qemu')) continue;
       args = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
     } catch {
       continue; // gone, or not ours to read
@@ -167,14 +167,7 @@ function socketOwner(pids: readonly string[], port: number): number | undefined 
   const inodes = listeningInodes(port);
   if (!inodes.size) return undefined;
   // QEMUs first: the scan of every process's descriptors is the slow part.
-  const comm = (pid: string): string => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'latin1');
-    } catch {
-      return '';
-    }
-  };
-  const qemus = pids.filter((p) => comm(p).startsWith('qemu'));
+  const qemus = pids.filter((p) => processName(p)?.startsWith('qemu'));
   for (const pid of [...qemus, ...pids.filter((p) => !qemus.includes(p))]) {
     let fds: string[];
     try {
@@ -191,6 +184,15 @@ function socketOwner(pids: readonly string[], port: number): number | undefined 
     }
   }
   return undefined;
+}
+
+/** A process's command name (/proc/PID/comm), or undefined when it cannot be read. */
+function processName(pid: number | string): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 export function isLoopback(host: string): boolean {
@@ -292,6 +294,10 @@ export class LocalRam {
       return stub(
         `no process of this user listens on port ${where.port}: QEMU runs as another user or in another namespace`,
       );
+    // A port forward (ssh -L, a proxy) listens here for a QEMU elsewhere: no monitor round trips then.
+    const comm = processName(pid);
+    if (comm !== undefined && !comm.startsWith('qemu'))
+      return stub(`port ${where.port} belongs to ${comm} (pid ${pid}), not to QEMU: a port forward?`);
     let ranges: RamRange[];
     try {
       ranges = parseRamMap(await gdb.monitor('info mtree -f'));

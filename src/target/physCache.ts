@@ -6,7 +6,8 @@ import type { PhysRange, PhysReader } from '../aarch64/reader';
 const PAGE = 4096;
 
 export class PhysCache implements PhysReader {
-  readonly maxBatch = 256;
+  /** A level's tables in one batch: one round trip on a long link (the client bounds bytes in flight). */
+  readonly maxBatch = 1024;
   private pages = new Map<number, Uint8Array | Error>();
   /** Round trips made (figures for the benchmark). */
   batches = 0;
