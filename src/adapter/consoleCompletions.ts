@@ -4,7 +4,16 @@
 import type { DebugProtocol } from '@vscode/debugprotocol';
 
 /** Every console command, as `help` lists them. */
-export const CONSOLE_COMMANDS = ['pte', 'translate', 'x', 'guard', 'watch-pte', 'monitor', 'help'] as const;
+export const CONSOLE_COMMANDS = [
+  'pte',
+  'translate',
+  'x',
+  'guard',
+  'ownership',
+  'watch-pte',
+  'monitor',
+  'help',
+] as const;
 
 const TRANSLATE_OPTIONS = ['--write', '--exec'];
 /** gdb's usual examine forms: giant words, words, bytes. */

@@ -17,6 +17,7 @@ export type Expression =
       address: AddressExpr;
     }
   | { kind: 'guard' }
+  | { kind: 'ownership' }
   | { kind: 'watchPte'; address?: AddressExpr; level?: number; clear?: boolean }
   | { kind: 'help' }
   | { kind: 'monitor'; command: string };
@@ -98,6 +99,7 @@ export const CONSOLE_HELP = [
   '                       like gdb; p:ADDRESS reads physically. At most 4096 bytes',
   '                       e.g. x/16gx pt_root, x/32bx $sp, x/8wx p:0x9000000',
   '  guard                MMIO guard: tracked regions, page states, the last guard calls, anomalies',
+  '  ownership            pKVM: who owns which pages (the host stage 2, the hypervisor tables)',
   '  watch-pte ADDRESS [--level N]',
   '                       stop when the descriptor of the entry mapping ADDRESS is written, and show',
   '                       the old and new descriptor decoded; watch-pte lists, watch-pte clear removes',
@@ -119,6 +121,7 @@ export function parseExpression(input: string): Expression {
     return { kind: 'monitor', command: rest };
   }
   if (word === 'guard' && !rest) return { kind: 'guard' };
+  if (word === 'ownership' && !rest) return { kind: 'ownership' };
   if ((word === 'help' || word === '?') && !rest) return { kind: 'help' };
   if (word === 'pte') {
     if (!rest) throw new ExpressionError('usage: pte ADDRESS');

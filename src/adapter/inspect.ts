@@ -8,6 +8,7 @@ import {
   type AddressExpr,
   CONSOLE_HELP,
 } from './evaluate';
+import { ownershipLines } from '../analysis/ownership';
 import { evaluateTranslate, guardSummary } from './mmuConsole';
 import { consoleCompletions } from './consoleCompletions';
 import { examine } from './memoryConsole';
@@ -124,6 +125,14 @@ export class Inspect {
       }
       case 'guard':
         return guardSummary(this.s.mmu);
+      case 'ownership': {
+        const lines = ownershipLines(await this.s.mmu.ownership());
+        return {
+          result:
+            lines.join('\n') || 'no pKVM profile applies at this stop: nothing to say of page ownership',
+          variablesReference: 0,
+        };
+      }
       case 'help':
         return { result: CONSOLE_HELP, variablesReference: 0 };
       case 'pte':

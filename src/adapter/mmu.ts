@@ -7,6 +7,7 @@ import {
   analyzeStop,
   explainUnreadable,
   guardReport,
+  ownershipSummary,
   pageTable,
   regimeInfos,
   STOP_REGISTERS,
@@ -28,6 +29,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type {
   FaultInfo,
+  OwnershipResponseBody,
   FaultVerdict,
   GuardStateArguments,
   GuardStateResponseBody,
@@ -233,6 +235,11 @@ export class MmuModel {
     const regs = await new StopContext(this.s.need(this.s.port), threadId, -1).regs(STOP_REGISTERS);
     const two = await translateEl1(Object.fromEntries(regs), this.cache, far);
     return verdictForFault(esr, far, two.stage1, this.lazyBit, this.previous?.guard);
+  }
+
+  /** pKVM's page ownership at this stop (empty unless a pKVM profile applies). */
+  async ownership(): Promise<OwnershipResponseBody> {
+    return ownershipSummary(await this.current());
   }
 
   async fault(_ctx: StopContext): Promise<FaultInfo | undefined> {

@@ -239,6 +239,7 @@ export const REQUEST_ARGS = {
   guardState: object<GuardStateArguments>({ omitLog: optional(bool()) }),
   regimes: object<Record<string, unknown>>({}),
   snapshot: object<Record<string, unknown>>({}),
+  ownership: object<Record<string, never>>({}),
 } satisfies Record<string, Check<unknown>>;
 
 export type RequestCommand = keyof typeof REQUEST_ARGS;

@@ -107,6 +107,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
       guardState: (a) => this.mmu.guardState(a),
       regimes: () => this.mmu.regimesRequest(),
       snapshot: () => this.mmu.snapshot(this.snapshotSource()),
+      ownership: () => this.mmu.ownership(),
     };
   }
 

@@ -4,25 +4,13 @@
 import { S_VALID } from '../aarch64/leaf';
 import type { LeafStore } from '../aarch64/leafstore';
 import { pkvmOwnerId, pkvmPageState, PKVM_OWNERS } from '../profiles/pkvm';
+import type { OwnershipClass, OwnershipResponseBody } from '../shared/protocol';
 import type { StopPicture } from './picture';
 import { hex } from './pte';
 
-export interface OwnershipClass {
-  /** "host: owned", "host: shared-owned", "hyp (annotated in the host's stage 2)", … */
-  readonly name: string;
-  readonly pages: number;
-  /** The first ranges [start, end) of input addresses, in order (at most MAX_RANGES). */
-  readonly ranges: { start: string; end: string }[];
-  /** Ranges beyond the listed ones. */
-  readonly moreRanges: number;
-}
-
-export interface OwnershipSummary {
-  /** The host's stage 2: what the host may touch, and what pKVM has taken from it. */
-  readonly hostStage2?: OwnershipClass[];
-  /** The hypervisor's EL2 stage 1: what it maps, by page state. */
-  readonly hyp?: OwnershipClass[];
-}
+export type { OwnershipClass };
+/** The ownership of a pKVM stop: the adapter's `ownership` response and the CLI's `guard`. */
+export type OwnershipSummary = OwnershipResponseBody;
 
 const MAX_RANGES = 16;
 

@@ -417,12 +417,31 @@ export interface SnapshotResponseBody {
   bytes: number;
 }
 
+/** One class of pages in pKVM's ownership summary ("host: owned", "hyp (invalid in the host's stage 2)"). */
+export interface OwnershipClass {
+  name: string;
+  pages: number;
+  /** The first ranges [start, end) of input addresses, in order. */
+  ranges: { start: Hex; end: Hex }[];
+  /** Ranges beyond the listed ones. */
+  moreRanges: number;
+}
+
+/** Who owns the memory of a pKVM machine (empty when no pKVM profile applies). */
+export interface OwnershipResponseBody {
+  /** The host's stage 2, by IPA (= PA): what the host may touch and what pKVM took from it. */
+  hostStage2?: OwnershipClass[];
+  /** The hypervisor's EL2 stage 1, by hyp VA: its own and its shared pages. */
+  hyp?: OwnershipClass[];
+}
+
 export interface CustomRequests {
   pageTable: { arguments: PageTableArguments; body: PageTableResponseBody };
   snapshot: { arguments: SnapshotArguments; body: SnapshotResponseBody };
   translate: { arguments: TranslateArguments; body: TranslateResponseBody };
   guardState: { arguments: GuardStateArguments; body: GuardStateResponseBody };
   regimes: { arguments: RegimesArguments; body: RegimesResponseBody };
+  ownership: { arguments: Record<string, never>; body: OwnershipResponseBody };
 }
 
 export type CustomRequestCommand = keyof CustomRequests;
@@ -449,6 +468,7 @@ export const CUSTOM_REQUESTS: readonly CustomRequestCommand[] = [
   'guardState',
   'regimes',
   'snapshot',
+  'ownership',
 ];
 export const CUSTOM_EVENTS: readonly CustomEventName[] = ['mmuChanged'];
 

@@ -77,6 +77,7 @@ const SAMPLES: Record<RequestCommand, unknown> = {
   guardState: { omitLog: true },
   regimes: {},
   snapshot: {},
+  ownership: {},
 };
 
 function refusal(command: string, args: unknown): string {
