@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -157,6 +157,20 @@ void describe('local fast path: Debian kernel on a shared memory backend', () =>
       await gdb.interrupt(5000);
     }
     assert.equal((await port.readPhysical(w.tables[0].pa, 8)).length, 8);
+  });
+
+  void test("closing the connection lets go of QEMU's RAM (the memfd goes with QEMU)", async () => {
+    const memfds = () =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith('/memfd:');
+        } catch {
+          return false;
+        }
+      });
+    assert.ok(memfds().length > 0, 'the fast path holds the memfd while connected');
+    await k!.gdb.close();
+    assert.deepEqual(memfds(), []);
   });
 });
 
