@@ -2,7 +2,8 @@
 // through `executeCommand` and check the result without reading the screen.
 
 import * as vscode from 'vscode';
-import type { TranslateResponseBody } from '../shared/protocol';
+import { ownershipLines } from '../analysis/ownership';
+import type { OwnershipResponseBody, TranslateResponseBody } from '../shared/protocol';
 import { formatDescriptor } from '../shared/format';
 import { copiedText, parseAddress, shortHex, toHex } from './format';
 import { COMMAND, DIFF_SCHEME, SETTING } from './ids';
@@ -142,6 +143,25 @@ export function registerCommands(
         );
         return undefined;
       }
+    }),
+    // pKVM's page ownership at this stop, as the console's `ownership` and the CLI's `guard` say it.
+    vscode.commands.registerCommand(COMMAND.showOwnership, async () => {
+      const session = sessions.session;
+      if (!session) {
+        void vscode.window.showInformationMessage('Start a pvmfw-mmu debug session first.');
+        return undefined;
+      }
+      const o = (await session.customRequest('ownership', {})) as OwnershipResponseBody;
+      const lines = ownershipLines(o);
+      if (!lines.length) {
+        void vscode.window.showInformationMessage(
+          'No pKVM profile applies at this stop (the regimes’ profiles are on the Page Tables regimes).',
+        );
+        return undefined;
+      }
+      const uri = diffs.add('pKVM page ownership', `${lines.join('\n')}\n`);
+      await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri), { preview: true });
+      return lines;
     }),
     vscode.commands.registerCommand(COMMAND.toggleCoalesce, async () => {
       const config = vscode.workspace.getConfiguration();

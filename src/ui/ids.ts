@@ -25,6 +25,7 @@ export const COMMAND = {
   copyDescriptor: 'pvmfwMmu.copyDescriptor',
   watchPte: 'pvmfwMmu.watchPte',
   toggleCoalesce: 'pvmfwMmu.toggleCoalesce',
+  showOwnership: 'pvmfwMmu.showOwnership',
 } as const;
 
 export type CommandId = (typeof COMMAND)[keyof typeof COMMAND];
@@ -42,6 +43,7 @@ export const COMMAND_TITLE: Record<CommandId, string> = {
   [COMMAND.copyDescriptor]: 'Copy Descriptor',
   [COMMAND.watchPte]: 'Break When This Entry Is Written',
   [COMMAND.toggleCoalesce]: 'Toggle Coalesced Ranges',
+  [COMMAND.showOwnership]: 'Show pKVM Page Ownership',
 };
 
 export const COMMAND_CATEGORY = 'pvmfw MMU';

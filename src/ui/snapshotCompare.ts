@@ -29,7 +29,7 @@ export class SnapshotDiffDocuments implements vscode.TextDocumentContentProvider
   });
 
   provideTextDocumentContent(uri: vscode.Uri): string {
-    return this.texts.get(uri.toString()) ?? 'This comparison was closed: run Compare Snapshots… again.\n';
+    return this.texts.get(uri.toString()) ?? 'This document was closed: run its command again.\n';
   }
 
   add(title: string, text: string): vscode.Uri {

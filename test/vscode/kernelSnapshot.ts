@@ -1,5 +1,7 @@
 // A snapshot of Debian's arm64 kernel stopped after its root-fs panic, for the extension-host suite:
-// a post-mortem session on a kernel nobody here wrote (TTBR1_EL1's upper half, no pvmfw guard log).
+// a post-mortem session on a kernel nobody here wrote (TTBR1_EL1's upper half, no pvmfw guard log),
+// booted under pKVM (kvm-arm.mode=protected) so the hypervisor's EL2 tables and the host's stage 2
+// are in it too: the views' profiles and pKVM's page ownership are checked on it.
 // Taken before code-server starts, as a user would: boot the kernel under QEMU (test/qemu/kernel-boot),
 // then `pvmfw-mmu snapshot --gdb` (the CLI, run in this process) on the halted gdbstub.
 // The suite finds the file (or why there is none) through the environment, which code-server passes
@@ -9,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { main as cli } from '../../src/cli/run';
-import { bootKernelToPanic } from '../qemu/kernel-boot';
+import { bootKernelToPanic, PKVM_BOOT } from '../qemu/kernel-boot';
 import { KERNEL_SNAPSHOT_ENV, KERNEL_SNAPSHOT_ERROR_ENV } from './suiteEnv';
 
 /** Where scripts/fetch-kernel.sh caches the kernel (the same rule as test/qemu/kernel-boot.ts). */
@@ -37,7 +39,7 @@ export async function prepareKernelSnapshot(
   const t0 = Date.now();
   let k: Awaited<ReturnType<typeof bootKernelToPanic>> | undefined;
   try {
-    k = await bootKernelToPanic();
+    k = await bootKernelToPanic(PKVM_BOOT);
     // The gdbstub takes one client: the boot's lets go so the CLI's can attach (QEMU stays halted).
     await k.gdb.close();
     let out = '';

@@ -87,6 +87,27 @@ suite("a snapshot of Debian's arm64 kernel, post-mortem", () => {
     assert.deepEqual(guard.regions, []);
   });
 
+  test('the regimes carry their profiles: linux, the hypervisor’s EL2 (pkvm-hyp), the host stage 2 (pkvm-host-s2)', async () => {
+    const roots = await api.pageTables.getChildren();
+    const regimes = roots.filter((n): n is RegimeNode => n.kind === 'regime');
+    const of = (r: string) => regimes.find((n) => n.info.regime === r);
+    assert.equal(of('TTBR1_EL1')?.info.profile, 'linux');
+    const el2 = of('TTBR0_EL2');
+    assert.ok(el2, `no TTBR0_EL2 regime in ${JSON.stringify(regimes.map((n) => n.info.regime))}`);
+    assert.equal(el2.info.profile, 'pkvm-hyp');
+    assert.match(String(api.pageTables.getTreeItem(el2).description), /pkvm-hyp/);
+    assert.equal(of('VTTBR_EL2')?.info.profile, 'pkvm-host-s2');
+  });
+
+  test('Show pKVM Page Ownership opens the ownership the CLI and the console give', async () => {
+    const lines = await vscode.commands.executeCommand<string[] | undefined>(COMMAND.showOwnership);
+    assert.ok(lines, 'the command found no ownership');
+    assert.match(lines.join('\n'), /hyp \(invalid in the host's stage 2\): \d+ pages/);
+    const doc = vscode.window.activeTextEditor?.document;
+    assert.ok(doc, 'no document shown');
+    assert.match(doc.getText(), /pKVM ownership, host stage 2/);
+  });
+
   test('the session refuses to continue', async () => {
     await assert.rejects(
       Promise.resolve(session.customRequest('continue', { threadId })),
