@@ -7,14 +7,15 @@
 //    already in this process, each range copied out of a buffer (one memcpy per table) as it is read.
 // 2. W1 stop -> mmuChanged in the adapter (its own process, attached to the kernel, instruction steps)
 //    through the fast path and through the gdbstub, against the analysis of the same stop over the
-//    same bytes in memory (memcpy + analyzeStop + stopSummary).
+//    same bytes in memory (memcpy + analyzeStop + stopSummary); the tree's first level after a stop
+//    and the adapter's peak RSS; the same for W3.
 // 3. `pvmfw-mmu walk` on W1 as a whole process, as a user runs it (dist/cli.js), through each path,
 //    against node's own start-up; gdb-pt-dump's `pt` too when GDB_PT_DUMP names its pt.py.
 // BENCH_FAST=w1,w3,adapter,cli picks parts (all by default); BENCH_FAST_ROUNDS overrides 7.
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import {
@@ -179,7 +180,8 @@ async function analysisFloor(k: BootedKernel): Promise<number[]> {
 async function adapterSteps(
   port: number,
   env: Record<string, string | undefined>,
-): Promise<{ stopToMmu: number[]; compute: number[]; path: string }> {
+  steps = STEPS,
+): Promise<{ stopToMmu: number[]; compute: number[]; path: string; firstLevelMs: number; rssMb: number }> {
   const saved = { ...process.env };
   Object.assign(process.env, env);
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
@@ -218,7 +220,7 @@ async function adapterSteps(
     const path = (first.e.body as MmuChangedEventBody).memoryPath?.path ?? '?';
     const stopToMmu: number[] = [];
     const compute: number[] = [];
-    for (let i = -2; i < STEPS; i++) {
+    for (let i = -2; i < steps; i++) {
       const from = events.length;
       await dc.stepInRequest({ threadId: 1, granularity: 'instruction' });
       const stop = await next('stopped', from);
@@ -227,8 +229,17 @@ async function adapterSteps(
       stopToMmu.push(mmu.t - stop.t);
       compute.push((mmu.e.body as MmuChangedEventBody).computeMs);
     }
+    // The tree's first level as a view asks for it: the root table of TTBR1 at once after the stop.
+    const from = events.length;
+    await dc.stepInRequest({ threadId: 1, granularity: 'instruction' });
+    const stop = await next('stopped', from);
+    await dc.customRequest('pageTable', { regime: 'TTBR1_EL1' });
+    const firstLevelMs = performance.now() - stop.t;
+    await next('mmuChanged', stop.i + 1);
+    const pid = (dc as unknown as { _adapterProcess: { pid: number } })._adapterProcess.pid;
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     await dc.disconnectRequest({ terminateDebuggee: false });
-    return { stopToMmu, compute, path };
+    return { stopToMmu, compute, path, firstLevelMs, rssMb: hwm ? Number(hwm[1]) / 1024 : NaN };
   } finally {
     await dc.stop();
   }
@@ -247,9 +258,34 @@ async function adapter(k: BootedKernel): Promise<void> {
   console.log(line('  of which adapter computeMs', fast.compute));
   console.log(line(`gdbstub (${stub.path})`, stub.stopToMmu, floor, 'target <= 40 ms'));
   console.log(line('  of which adapter computeMs', stub.compute));
+  console.log(
+    `  tree's first level (pageTable TTBR1 root) after the stop: fast ${f(fast.firstLevelMs)} ms, gdbstub ${f(stub.firstLevelMs)} ms; adapter peak RSS ${f(fast.rssMb)} / ${f(stub.rssMb)} MB`,
+  );
   record('w1MmuFloor', floor);
   record('w1MmuFast', fast.stopToMmu);
   record('w1MmuGdbstub', stub.stopToMmu);
+}
+
+/** W3 in the adapter: stop -> mmuChanged, the tree's first level, peak RSS (both paths, few steps). */
+async function adapterW3(k: BootedKernel): Promise<void> {
+  await k.gdb.close();
+  const fast = await adapterSteps(k.qemu.port, { PVMFW_MMU_LOCAL_RAM: undefined }, 5);
+  const stub = await adapterSteps(k.qemu.port, { PVMFW_MMU_LOCAL_RAM: 'off' }, 5);
+  console.log(`W3 in the adapter (5 instruction steps; load ${load()}):`);
+  console.log(
+    line(`stop -> mmuChanged, fast path (${fast.path})`, fast.stopToMmu, undefined, 'target <= 300 ms'),
+  );
+  console.log(line(`stop -> mmuChanged, gdbstub (${stub.path})`, stub.stopToMmu));
+  console.log(
+    `  tree's first level after the stop: fast ${f(fast.firstLevelMs)} ms, gdbstub ${f(stub.firstLevelMs)} ms (target <= 100 ms)`,
+  );
+  console.log(`  adapter peak RSS: fast ${f(fast.rssMb)} MB, gdbstub ${f(stub.rssMb)} MB (target <= 200 MB)`);
+  record('w3MmuFast', fast.stopToMmu);
+  record('w3MmuGdbstub', stub.stopToMmu);
+  results.w3FirstLevelFastMs = fast.firstLevelMs;
+  results.w3FirstLevelGdbstubMs = stub.firstLevelMs;
+  results.w3PeakRssFastMb = fast.rssMb;
+  results.w3PeakRssGdbstubMb = stub.rssMb;
 }
 
 /** Wall time of a process, as a user runs it. */
@@ -329,6 +365,7 @@ async function main(): Promise<void> {
     const k = await bootKernelToPanic({ memory: '8G' });
     try {
       await walks(k, 'W3', 100);
+      if (PARTS.includes('adapter')) await adapterW3(k);
     } finally {
       await k.gdb.close();
       await k.qemu.kill();

@@ -70,14 +70,22 @@ export class RamPort implements TargetPort {
   }
 
   async readPhysical(address: bigint, length: number): Promise<Uint8Array> {
-    return this.local?.read(address, length) ?? this.gdb.readPhysical(address, length);
+    return (await this.readPhysicalBatch([{ address, length }]))[0];
   }
 
-  /** RAM ranges locally, the rest in one gdbstub batch; results in the order asked. */
+  /**
+   * RAM ranges locally, the rest in one gdbstub batch; results in the order asked. A local read that
+   * fails (QEMU went away under us) is asked of the stub, which then gives the error.
+   */
   async readPhysicalBatch(ranges: readonly PhysRange[]): Promise<Uint8Array[]> {
     const ram = this.local;
     if (!ram) return this.gdb.readPhysicalBatch(ranges);
-    const out = ram.readMany(ranges);
+    let out: (Uint8Array | undefined)[];
+    try {
+      out = ram.readMany(ranges);
+    } catch {
+      out = ranges.map(() => undefined);
+    }
     const rest: number[] = [];
     out.forEach((r, i) => {
       if (!r) rest.push(i);
