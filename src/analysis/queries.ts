@@ -3,6 +3,7 @@
 // Every answer is built from the picture and the same reader the picture was built with.
 import { levelShift } from '../aarch64/granule';
 import type { Leaf } from '../aarch64/leaf';
+import type { LeafStore } from '../aarch64/leafstore';
 import type { BaseRegister, RegimeConfig, WalkRoot } from '../aarch64/regime';
 import { translate, type Translation } from '../aarch64/translate';
 import { translateTwoStage, type TwoStageTranslation } from '../aarch64/twoStage';
@@ -75,6 +76,25 @@ export function leafAt(p: StopPicture, base: BaseRegister, va: number, descAddr:
   return undefined;
 }
 
+/** The PA a stage-2 walk maps an IPA to, from its leaves (sorted by IPA); undefined where none. */
+export function stage2PaOf(store: LeafStore): (ipa: number) => number | undefined {
+  return (ipa) => {
+    let lo = 0;
+    let hi = store.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const start = store.va[mid];
+      if (start + 2 ** store.shift(mid) <= ipa) lo = mid + 1;
+      else if (start > ipa) hi = mid - 1;
+      else {
+        const l = store.leaf(mid);
+        return l.valid ? l.paNum + (ipa - start) : undefined;
+      }
+    }
+    return undefined;
+  };
+}
+
 /**
  * One table of a regime as PteEntry rows, filtered by a VA window and paged. `previous` holds the
  * previous stop's table words by address, for the `changed` flags.
@@ -108,6 +128,8 @@ export async function pageTable(
   let nextStart: number | undefined;
   const prev = previous?.get(Number(pa));
   const profile = profileOf(p, args.regime);
+  const el1 = args.regime === 'TTBR0_EL1' || args.regime === 'TTBR1_EL1';
+  const finalPa = el1 && p.stage2 ? stage2PaOf(p.stage2.result.store) : undefined;
   for (let i = 0; words && i < entries; i++) {
     const wlo = words[2 * i];
     const whi = words[2 * i + 1];
@@ -135,6 +157,12 @@ export async function pageTable(
       profile,
     });
     if (prev && (prev[2 * i] !== wlo || prev[2 * i + 1] !== whi)) e.changed = true;
+    if (finalPa && e.outputAddress !== undefined) {
+      // A stage-1 regime under stage 2 outputs IPAs: say so, and where stage 2 puts a leaf's.
+      e.outputIsIpa = true;
+      const f = e.kind !== 'table' ? finalPa(Number(BigInt(e.outputAddress))) : undefined;
+      if (f !== undefined) e.finalAddress = hex(f);
+    }
     annotateEntry(e, p.guard);
     out.push(e);
   }

@@ -22,6 +22,7 @@ import {
   ownershipLines,
   ownershipSummary,
   regimeInfos,
+  stage2PaOf,
   type Snapshot,
 } from '../analysis';
 import { stepMeaning, translateEl1 } from '../analysis/translation';
@@ -231,32 +232,12 @@ async function doWalk(
   }
 }
 
-/** The PA stage 2 gives an IPA, from its walk's leaves (sorted by IPA), or undefined. */
-function finalPaOf(s2: WalkResult): (ipa: number) => number | undefined {
-  const st = s2.store;
-  return (ipa) => {
-    let lo = 0;
-    let hi = st.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const start = st.va[mid];
-      if (start + 2 ** st.shift(mid) <= ipa) lo = mid + 1;
-      else if (start > ipa) hi = mid - 1;
-      else {
-        const l = st.leaf(mid);
-        return l.valid ? l.paNum + (ipa - start) : undefined;
-      }
-    }
-    return undefined;
-  };
-}
-
 export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean): Promise<number> {
   const p0 = src.packets();
   const { w, stage2 } = await doWalk(src, o, o.regime);
   // Under an active stage 2 a stage-1 regime outputs IPAs: say so, and give the PA on request.
   const out: OutputColumns = stage2
-    ? { label: 'IPA', ...(o.finalPa ? { finalPa: finalPaOf(stage2) } : {}) }
+    ? { label: 'IPA', ...(o.finalPa ? { finalPa: stage2PaOf(stage2.store) } : {}) }
     : { label: 'PA' };
   const packets = p0 !== undefined ? (src.packets() ?? 0) - p0 : undefined;
   // What the regime's software bits mean: pvmfw's lazy MMIO (and its invariants) only under its profile.

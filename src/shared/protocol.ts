@@ -110,6 +110,10 @@ export interface PteEntry {
   size: number;
   /** Output address (for table entries: the next-level table; for lazy entries: the PA it will map). */
   outputAddress?: Hex;
+  /** Set when the regime is EL1&0 under an active stage 2: `outputAddress` is an IPA. */
+  outputIsIpa?: boolean;
+  /** Under stage 2, for a leaf: the PA stage 2 maps its output IPA to (absent where it maps none). */
+  finalAddress?: Hex;
   /** Set for `table` entries. */
   child?: TableRef;
   /** Set for leaves (block, page, lazy). */

@@ -163,6 +163,12 @@ export function registerCommands(
       await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri), { preview: true });
       return lines;
     }),
+    vscode.commands.registerCommand(COMMAND.toggleFinalPa, async () => {
+      const config = vscode.workspace.getConfiguration();
+      const next = !config.get<boolean>(SETTING.finalPa, false);
+      await config.update(SETTING.finalPa, next, vscode.ConfigurationTarget.Global);
+      return next;
+    }),
     vscode.commands.registerCommand(COMMAND.toggleCoalesce, async () => {
       const config = vscode.workspace.getConfiguration();
       const next = !config.get<boolean>(SETTING.coalesce, false);

@@ -98,11 +98,17 @@ export function entryDescription(
   changed: boolean,
   untracked?: readonly PageRun[],
   bits?: number,
+  finalPa = false,
 ): string {
   // The change marker goes first: long descriptions are cut at the right edge of the view.
   const parts: string[] = changed ? ['Δ'] : [];
   if (e.kind === 'table') parts.push(`→ table ${shortHex(e.child?.table ?? e.outputAddress ?? '0x0', bits)}`);
-  else if (e.outputAddress) parts.push(`→ ${shortHex(e.outputAddress, bits)}`);
+  else if (e.outputAddress) {
+    // Under stage 2 a stage-1 leaf outputs an IPA; with Toggle Final PAs, where stage 2 puts it.
+    const out = `→ ${e.outputIsIpa ? 'IPA ' : ''}${shortHex(e.outputAddress, bits)}`;
+    const pa = e.finalAddress ? `PA ${shortHex(e.finalAddress, bits)}` : 'no stage-2 mapping';
+    parts.push(finalPa && e.outputIsIpa ? `${out} (${pa})` : out);
+  }
   if (e.kind !== 'table') parts.push(sizeLabel(e.size));
   parts.push(KIND_LABEL[e.kind]);
   // A lazy entry's kind already says "untouched"; any other state is news (the panel's words).

@@ -26,6 +26,7 @@ export const COMMAND = {
   watchPte: 'pvmfwMmu.watchPte',
   toggleCoalesce: 'pvmfwMmu.toggleCoalesce',
   showOwnership: 'pvmfwMmu.showOwnership',
+  toggleFinalPa: 'pvmfwMmu.toggleFinalPa',
 } as const;
 
 export type CommandId = (typeof COMMAND)[keyof typeof COMMAND];
@@ -44,6 +45,7 @@ export const COMMAND_TITLE: Record<CommandId, string> = {
   [COMMAND.watchPte]: 'Break When This Entry Is Written',
   [COMMAND.toggleCoalesce]: 'Toggle Coalesced Ranges',
   [COMMAND.showOwnership]: 'Show pKVM Page Ownership',
+  [COMMAND.toggleFinalPa]: 'Toggle Final PAs (through stage 2)',
 };
 
 export const COMMAND_CATEGORY = 'pvmfw MMU';
@@ -53,6 +55,7 @@ export const SETTING = {
   walkLimit: 'pvmfwMmu.walkLimit',
   entriesPerRequest: 'pvmfwMmu.pageTables.entriesPerRequest',
   coalesce: 'pvmfwMmu.pageTables.coalesce',
+  finalPa: 'pvmfwMmu.pageTables.finalPa',
   openGuardOnFault: 'pvmfwMmu.guard.openOnLazyFault',
   profile: 'pvmfwMmu.profile',
 } as const;
@@ -66,6 +69,7 @@ export const SETTING_DEFAULT: Record<SettingId, number | boolean | string> = {
   [SETTING.walkLimit]: 1_000_000,
   [SETTING.entriesPerRequest]: 512,
   [SETTING.coalesce]: false,
+  [SETTING.finalPa]: false,
   [SETTING.openGuardOnFault]: false,
 };
 

@@ -92,6 +92,8 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
         if (e.affectsConfiguration(SETTING.coalesce) || e.affectsConfiguration(SETTING.entriesPerRequest)) {
           this.reset();
         }
+        // Only the descriptions change: redraw, without asking the adapter again.
+        if (e.affectsConfiguration(SETTING.finalPa)) this.changeEmitter.fire(undefined);
       }),
     );
   }
@@ -164,7 +166,13 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
         item.contextValue = CONTEXT_VALUE.entry;
         // Pages guard-mapped outside the tracked regions (the console): the stop's own list.
         const untracked = this.sessions.lastChange?.untracked;
-        item.description = entryDescription(e, changed, untracked, bits);
+        item.description = entryDescription(
+          e,
+          changed,
+          untracked,
+          bits,
+          this.setting<boolean>(SETTING.finalPa),
+        );
         const icon = entryIcon(e, untracked);
         item.iconPath = new vscode.ThemeIcon(
           icon.icon,

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeSnapshot } from '../../../src/analysis';
+import { analyzeStop, makeSnapshot, pageTable } from '../../../src/analysis';
+import { entryDescription } from '../../../src/ui/format';
 import { main } from '../../../src/cli/run';
 import { ramPa, twoStageLike } from '../aarch64/twoStageFixtures';
 
@@ -47,5 +48,43 @@ void describe('walk under stage 2: IPAs said as such, PAs on request', () => {
     const code = j.leaves.find((l) => l.va === '0x80200000');
     assert.equal(code?.finalPa, `0x${ramPa(0x8020_0000n).toString(16)}`);
     assert.equal(j.leaves.find((l) => l.va === '0x40000000')?.finalPa, null);
+  });
+});
+
+void describe('Page Tables under stage 2: the entries say IPA and carry the final PA', () => {
+  void test('pageTable marks stage-1 outputs as IPAs and gives the PA stage 2 maps each to', async () => {
+    const { mem, regs } = twoStageLike().build();
+    const p = await analyzeStop({
+      stopId: 1,
+      reason: 'pause',
+      threadId: 1,
+      registers: regs,
+      reader: mem,
+      options: { lazyBit: 55, guardLogSymbol: 'guard_log' },
+    });
+    // Down to the code pages at IPA 0x8020_0000 (L1[2] -> L2[1] -> L3).
+    const l1 = await pageTable(p, { regime: 'TTBR0_EL1' });
+    const l2 = await pageTable(p, {
+      regime: 'TTBR0_EL1',
+      table: l1.entries.find((e) => e.index === 2)!.child!,
+    });
+    const l3 = await pageTable(p, {
+      regime: 'TTBR0_EL1',
+      table: l2.entries.find((e) => e.index === 1)!.child!,
+    });
+    const code = l3.entries.find((e) => e.index === 0)!;
+    assert.equal(code.outputIsIpa, true);
+    assert.equal(code.outputAddress, '0x80200000');
+    assert.equal(code.finalAddress, `0x${ramPa(0x8020_0000n).toString(16)}`);
+    // A table entry's output is an IPA too, but no leaf PA is claimed for it.
+    assert.equal(l1.entries.find((e) => e.index === 2)!.finalAddress, undefined);
+    assert.equal(
+      entryDescription(code, false, undefined, 40, true).includes(
+        `(PA 0x${ramPa(0x8020_0000n).toString(16).padStart(10, '0')})`,
+      ),
+      true,
+      entryDescription(code, false, undefined, 40, true),
+    );
+    assert.match(entryDescription(code, false, undefined, 40, false), /→ IPA 0x0080200000 ·/);
   });
 });
