@@ -38,6 +38,7 @@ const PROGRAMS = {
 const FILES = {
   '/usr/lib/ipxe/qemu/efi-virtio.rom': 'Debian package ipxe-qemu (the option ROM of -M virt\'s default NIC)',
   '/usr/share/AAVMF/AAVMF_CODE.fd': 'Debian package qemu-efi-aarch64 (UEFI firmware for -M virt)',
+  '/usr/bin/rustc': 'Debian package rustc (with rust-src: builds the Rust test fixture)',
   [join(root, 'guest/build/demo.elf')]: '`npm run build:guest`',
   [join(root, 'out/test/harness/demo.js')]: '`npm run build`',
   [join(root, 'dist/cli.js')]: '`npm run build`',

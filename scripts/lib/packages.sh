@@ -8,7 +8,9 @@
 QEMU_PACKAGES=(qemu-system-arm ipxe-qemu qemu-efi-aarch64)
 # The demo firmware and the test fixtures (built from source), the binutils oracle of the ELF/DWARF
 # tests, and gdb for cross-checks against GDB itself.
-TOOLCHAIN_PACKAGES=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu make gdb-multiarch)
+# Debian's rustc and rust-src build the Rust fixture (test/fixtures/rust-opt) for aarch64-unknown-none:
+# no prebuilt core exists for that target, so the tests compile core from rust-src once.
+TOOLCHAIN_PACKAGES=(gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu make gdb-multiarch rustc rust-src)
 # code-server's native modules build from source (kerberos needs gssapi headers; node-gyp needs
 # python3 and a compiler); Debian's ripgrep stands in for the one @vscode/ripgrep would download;
 # Chromium runs the UI tests.

@@ -37,6 +37,9 @@ export const DW_TAG = {
   enumerator: 0x28,
   subprogram: 0x2e,
   variable: 0x34,
+  variant: 0x19,
+  variant_part: 0x33,
+  namespace: 0x39,
   volatile_type: 0x35,
   restrict_type: 0x37,
   atomic_type: 0x47,
@@ -58,6 +61,9 @@ export const DW_AT = {
   data_member_location: 0x38,
   encoding: 0x3e,
   external: 0x3f,
+  discr: 0x15,
+  discr_value: 0x16,
+  artificial: 0x34,
   declaration: 0x3c,
   frame_base: 0x40,
   specification: 0x47,
@@ -217,6 +223,25 @@ export class DieIndex {
   name(die: Die): string | undefined {
     const v = this.inherited(die, DW_AT.name);
     return v ? resolveString(v.value, v.die.unit.bases, this.sections) : undefined;
+  }
+
+  /**
+   * The name with the namespaces that enclose its declaration (Rust modules), as gdb names functions
+   * and statics: `rust_opt::find`.
+   */
+  qualifiedName(die: Die): string | undefined {
+    const v = this.inherited(die, DW_AT.name);
+    if (!v) return undefined;
+    const parts = [resolveString(v.value, v.die.unit.bases, this.sections) ?? ''];
+    for (let p = v.die.parent, n = 0; p && n < 64; p = p.parent, n++)
+      if (
+        p.tag === DW_TAG.namespace ||
+        p.tag === DW_TAG.structure_type ||
+        p.tag === DW_TAG.union_type ||
+        p.tag === DW_TAG.enumeration_type
+      )
+        parts.unshift(this.name(p) ?? '{anon}');
+    return parts.join('::');
   }
 
   /** A reference attribute (own or inherited), as the DIE it names. */

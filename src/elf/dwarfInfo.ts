@@ -8,6 +8,9 @@ const DW_TAG_compile_unit = 0x11;
 const DW_TAG_partial_unit = 0x3c;
 const DW_TAG_skeleton_unit = 0x4a;
 const DW_TAG_subprogram = 0x2e;
+/** DIEs whose name qualifies the functions declared in them: namespaces, and (newer rustc) the type of
+ * an impl's methods. */
+const SCOPE_TAGS = new Set([0x39, 0x13, 0x17, 0x04]);
 
 const DW_AT_name = 0x03;
 const DW_AT_stmt_list = 0x10;
@@ -163,16 +166,20 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
 
       let depth = 0;
       let unit: CompileUnit | undefined;
+      // The namespaces (Rust modules, C++ namespaces) enclosing the current DIE, one entry per open
+      // parent: functions are named as gdb names them, `rust_opt::find`.
+      const scope: (string | undefined)[] = [];
       while (!r.atEnd) {
         const dieOffset = r.pos;
         const code = r.ulebn();
         if (code === 0) {
+          scope.pop();
           if (--depth <= 0) break;
           continue;
         }
         const abbrev = abbrevs.get(code);
         if (!abbrev) throw new ElfFormatError(`unknown abbreviation ${code} at .debug_info+${dieOffset}`);
-        const wanted = !unit || abbrev.tag === DW_TAG_subprogram;
+        const wanted = !unit || abbrev.tag === DW_TAG_subprogram || SCOPE_TAGS.has(abbrev.tag);
         const attrs: Attrs = new Map();
         for (const a of abbrev.attrs) {
           const v = readForm(r, a.form, bases.ctx, a.implicitConst);
@@ -190,8 +197,10 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
           units.push(unit);
         } else if (abbrev.tag === DW_TAG_subprogram) {
           const str = (at: number) => resolveString(attrs.get(at), bases, s);
+          const own = str(DW_AT_name);
+          const prefix = scope.filter((x) => x !== undefined).join('::');
           const entry = {
-            name: str(DW_AT_name),
+            name: own !== undefined && prefix ? `${prefix}::${own}` : own,
             linkageName: str(DW_AT_linkage_name) ?? str(DW_AT_MIPS_linkage_name),
             origin: refOf(attrs.get(DW_AT_abstract_origin)) ?? refOf(attrs.get(DW_AT_specification)),
           };
@@ -205,8 +214,14 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
             if (!entry.name) pending.push({ offset: dieOffset, fn });
           }
         }
-        if (abbrev.hasChildren) depth++;
-        else if (depth === 0) break;
+        if (abbrev.hasChildren) {
+          depth++;
+          scope.push(
+            SCOPE_TAGS.has(abbrev.tag) && unit
+              ? (resolveString(attrs.get(DW_AT_name), bases, s) ?? '{anon}')
+              : undefined,
+          );
+        } else if (depth === 0) break;
       }
     } catch (e) {
       // One unreadable unit (a form this reader does not know, a truncated unit) must not cost the

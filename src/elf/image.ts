@@ -6,6 +6,7 @@ import { DieIndex } from './dies';
 import { ProgramScopes } from './program';
 import { parseDebugInfo, type CompileUnit, type DebugSections, type DwarfFunction } from './dwarfInfo';
 import { parseLineTable, type LineTable } from './dwarfLine';
+import { displayName } from './demangle';
 import { ElfFile, type ElfSymbol, type SymbolType } from './elf';
 import { cmpBig, LineIndex, type LineRange, type SourceLocation } from './lineIndex';
 
@@ -113,7 +114,7 @@ export class ElfImage {
     for (let i = idx; i >= 0 && i > idx - 64; i--) {
       const s = labels[i];
       if (s.size === 0n || addr < s.value + s.size)
-        return { name: s.name, offset: addr - s.value, symbol: s };
+        return { name: displayName(s.name), offset: addr - s.value, symbol: s };
     }
     return undefined;
   }

@@ -24,6 +24,11 @@ export function scopeFrames(index: DieIndex, unit: DieUnit, pc: bigint): ScopeFr
   let blocks: Die[] = [];
   const visit = (die: Die): boolean => {
     for (const c of die.children) {
+      // Rust declares functions inside its modules' namespace DIEs.
+      if (c.tag === DW_TAG.namespace && !frames.length) {
+        if (visit(c)) return true;
+        continue;
+      }
       if (
         c.tag !== DW_TAG.subprogram &&
         c.tag !== DW_TAG.lexical_block &&
@@ -38,7 +43,7 @@ export function scopeFrames(index: DieIndex, unit: DieUnit, pc: bigint): ScopeFr
         if (frames.length) frames[frames.length - 1].blocks = blocks;
         const frame: ScopeFrame = {
           die: c,
-          name: index.name(c) ?? '??',
+          name: index.qualifiedName(c) ?? '??',
           inlined: c.tag === DW_TAG.inlined_subroutine,
           ranges,
           blocks: [],
@@ -87,11 +92,16 @@ export function frameVariables(index: DieIndex, frame: ScopeFrame): VariableDie[
 /** Variables at unit level with a location or a constant value (globals and file statics). */
 export function unitGlobals(index: DieIndex, unit: DieUnit): VariableDie[] {
   const out: VariableDie[] = [];
-  for (const c of unit.root.children) {
-    if (c.tag !== DW_TAG.variable) continue;
-    if (!c.attrs.has(DW_AT.location) && !c.attrs.has(DW_AT.const_value)) continue;
-    const name = index.name(c);
-    if (name) out.push({ die: c, name, parameter: false });
-  }
+  const visit = (parent: Die, depth: number) => {
+    for (const c of parent.children) {
+      // Rust's statics live in their module's namespace: named `rust_opt::TABLE`, as gdb names them.
+      if (c.tag === DW_TAG.namespace && depth < 32) visit(c, depth + 1);
+      if (c.tag !== DW_TAG.variable) continue;
+      if (!c.attrs.has(DW_AT.location) && !c.attrs.has(DW_AT.const_value)) continue;
+      const name = depth ? index.qualifiedName(c) : index.name(c);
+      if (name) out.push({ die: c, name, parameter: false });
+    }
+  };
+  visit(unit.root, 0);
   return out;
 }

@@ -1,5 +1,6 @@
 // Address <-> symbol lookups (stack frames, function breakpoints, evaluate, the fault's ELR), filled
 // from an ELF's symbol table or a snapshot's name -> address map; empty when no program is known.
+import { demangleRust } from './demangle';
 import type { ElfFile } from './elf';
 
 export interface SymbolEntry {
@@ -8,6 +9,8 @@ export interface SymbolEntry {
   /** 0 when the ELF does not record a size (assembly labels). */
   readonly size: bigint;
   readonly isFunction: boolean;
+  /** The symbol's name in the ELF when `name` is its demangled form (Rust). */
+  readonly mangled?: string;
 }
 
 export interface SymbolMatch {
@@ -24,8 +27,10 @@ export class SymbolTable {
     const named = entries.filter((e) => e.name && !e.name.startsWith('$'));
     this.sorted = [...named].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
     for (const e of this.sorted) {
-      const prev = this.byName.get(e.name);
-      if (!prev || (e.isFunction && !prev.isFunction)) this.byName.set(e.name, e);
+      for (const name of e.mangled ? [e.name, e.mangled] : [e.name]) {
+        const prev = this.byName.get(name);
+        if (!prev || (e.isFunction && !prev.isFunction)) this.byName.set(name, e);
+      }
     }
   }
 
@@ -44,7 +49,13 @@ export class SymbolTable {
             s.shndx !== 0xfff1 &&
             (s.type === 'func' || s.type === 'notype' || s.type === 'object'),
         )
-        .map((s) => ({ name: s.name, address: s.value, size: s.size, isFunction: s.type === 'func' })),
+        .map((s) => {
+          // Rust names read as the source writes them (`rust_opt::find`), in stacks, breakpoints
+          // and the disassembly; the mangled name still finds the symbol.
+          const d = demangleRust(s.name);
+          const e = { name: d ?? s.name, address: s.value, size: s.size, isFunction: s.type === 'func' };
+          return d ? { ...e, mangled: s.name } : e;
+        }),
     );
   }
 
