@@ -2,7 +2,7 @@
 // its decoded fields), Fault (ESR decoded, FAR, the walk of FAR, pvmfw's verdict). Every node is
 // built from the stop's cached registers; an unreadable register shows as "unavailable".
 import type { DebugProtocol } from '@vscode/debugprotocol';
-import type { FaultInfo } from '../shared/protocol';
+import type { FaultInfo, WalkStep } from '../shared/protocol';
 import { cpsrFields, formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from '../target/registers';
 import type { StopContext } from '../target/stopContext';
 import type { SymbolTable } from '../elf/symbolTable';
@@ -151,12 +151,7 @@ export class VariableStore {
       variablesReference: 0,
       memoryReference: f.elr,
     });
-    const walkVars: DebugProtocol.Variable[] = f.walk.map((s) => ({
-      name: `L${s.level}[${s.index}]`,
-      value: `${s.descriptor ?? '(unreadable)'}${s.kind ? ` ${s.kind}` : ''} @ ${s.descriptorAddress}${s.stop ? ` — ${s.stop}` : ''}`,
-      variablesReference: 0,
-      memoryReference: `p:${s.descriptorAddress}`,
-    }));
+    const walkVars = walkRows(f.walk);
     out.push({
       name: 'walk of FAR',
       value: `${f.walk.length} level(s)`,
@@ -165,12 +160,7 @@ export class VariableStore {
     const s2 = f.stage2;
     if (s2) {
       // A stage-2 abort taken to EL2: the IPA (HPFAR_EL2), its stage-2 walk and what the entry means.
-      const s2walk: DebugProtocol.Variable[] = s2.walk.map((s) => ({
-        name: `L${s.level}[${s.index}]`,
-        value: `${s.descriptor ?? '(unreadable)'}${s.kind ? ` ${s.kind}` : ''} @ ${s.descriptorAddress}${s.stop ? ` — ${s.stop}` : ''}`,
-        variablesReference: 0,
-        memoryReference: `p:${s.descriptorAddress}`,
-      }));
+      const s2walk = walkRows(s2.walk);
       out.push({
         name: 'IPA (HPFAR_EL2)',
         // An IPA, not a PA: no memory reference (the stage-2 walk's entries have theirs).
@@ -196,4 +186,14 @@ export class VariableStore {
     if (f.verdict.detail) out.push({ name: 'handler', value: f.verdict.detail, variablesReference: 0 });
     return out;
   }
+}
+
+/** A walk's steps as Fault-scope rows, each opening its descriptor in the memory view. */
+function walkRows(steps: readonly WalkStep[]): DebugProtocol.Variable[] {
+  return steps.map((s) => ({
+    name: `L${s.level}[${s.index}]`,
+    value: `${s.descriptor ?? '(unreadable)'}${s.kind ? ` ${s.kind}` : ''} @ ${s.descriptorAddress}${s.stop ? ` — ${s.stop}` : ''}`,
+    variablesReference: 0,
+    memoryReference: `p:${s.descriptorAddress}`,
+  }));
 }

@@ -76,22 +76,25 @@ export function leafAt(p: StopPicture, base: BaseRegister, va: number, descAddr:
   return undefined;
 }
 
-/** The PA a stage-2 walk maps an IPA to, from its leaves (sorted by IPA); undefined where none. */
+/** The leaf of a walk covering input address `addr` (the store is sorted by input address). */
+export function leafCovering(store: LeafStore, addr: number): Leaf | undefined {
+  let lo = 0;
+  let hi = store.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const start = store.va[mid];
+    if (start + 2 ** store.shift(mid) <= addr) lo = mid + 1;
+    else if (start > addr) hi = mid - 1;
+    else return store.leaf(mid);
+  }
+  return undefined;
+}
+
+/** The PA a stage-2 walk maps an IPA to; undefined where it maps none. */
 export function stage2PaOf(store: LeafStore): (ipa: number) => number | undefined {
   return (ipa) => {
-    let lo = 0;
-    let hi = store.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const start = store.va[mid];
-      if (start + 2 ** store.shift(mid) <= ipa) lo = mid + 1;
-      else if (start > ipa) hi = mid - 1;
-      else {
-        const l = store.leaf(mid);
-        return l.valid ? l.paNum + (ipa - start) : undefined;
-      }
-    }
-    return undefined;
+    const l = leafCovering(store, ipa);
+    return l?.valid ? l.paNum + (ipa - l.vaNum) : undefined;
   };
 }
 

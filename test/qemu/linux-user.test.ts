@@ -5,12 +5,12 @@
 // MMU (gva2gpa, a virtual read) says which pages the CPU can reach.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchReader, getRegister, hex } from '../../src/aarch64';
-import { analyzeStop, STOP_REGISTERS, translateQuery, type StopPicture } from '../../src/analysis';
-import { ALL_REGISTERS } from '../../src/cli/source';
+import { hex } from '../../src/aarch64';
+import { translateQuery, type StopPicture } from '../../src/analysis';
 import type { GdbClient } from '../../src/gdb';
 import type { QemuInstance } from '../harness/qemu';
 import { buildInitramfs } from '../harness/initramfs';
+import { livePicture } from '../harness/livePicture';
 import { bootKernelToPanic } from './kernel-boot';
 
 const BASE = 0x1000_0000n;
@@ -33,21 +33,7 @@ void describe('linux profile: a user process under a KPTI kernel', { timeout: 24
     qemu = k.qemu;
     gdb = k.gdb;
     assert.match(qemu.output(), /Kernel page table isolation \(KPTI\)/);
-    const values = await gdb.readRegisters([...new Set([...ALL_REGISTERS, ...STOP_REGISTERS])]);
-    const raw: Record<string, bigint | undefined> = Object.fromEntries(values);
-    const registers: Record<string, bigint | undefined> = {};
-    for (const n of STOP_REGISTERS) registers[n] = getRegister(raw, n);
-    picture = await analyzeStop({
-      stopId: 1,
-      reason: 'pause',
-      threadId: 1,
-      registers,
-      reader: batchReader(
-        (r) => gdb.readPhysicalBatch(r),
-        (a, l) => gdb.readPhysical(a, l),
-      ),
-      options: { lazyBit: 55, guardLogSymbol: 'guard_log' },
-    });
+    picture = await livePicture(gdb);
   });
   after(async () => {
     await gdb?.close().catch(() => undefined);

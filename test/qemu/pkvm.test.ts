@@ -8,37 +8,22 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { batchReader, getRegister, hex, S_VALID, type Leaf, type LeafStore } from '../../src/aarch64';
+import { hex, S_VALID } from '../../src/aarch64';
 import {
-  analyzeStop,
+  leafCovering,
   ownershipSummary,
   pageTable,
-  STOP_REGISTERS,
   translateQuery,
   type StopPicture,
 } from '../../src/analysis';
-import { ALL_REGISTERS } from '../../src/cli/source';
 import type { GdbClient } from '../../src/gdb';
 import { pkvmOwnerId, pkvmPageState } from '../../src/profiles';
 import type { QemuInstance } from '../harness/qemu';
+import { livePicture } from '../harness/livePicture';
 import { bootKernelToPanic, PKVM_BOOT } from './kernel-boot';
 
 const repoRoot = resolve(__dirname, '../../..');
 const cli = resolve(repoRoot, 'out/src/cli/main.js');
-
-/** The leaf of a store covering `addr` (leaves sorted by input address), by binary search. */
-function leafAt(store: LeafStore, addr: number): Leaf | undefined {
-  let lo = 0;
-  let hi = store.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const start = store.va[mid];
-    if (start + 2 ** store.shift(mid) <= addr) lo = mid + 1;
-    else if (start > addr) hi = mid - 1;
-    else return store.leaf(mid);
-  }
-  return undefined;
-}
 
 void describe('pKVM: Debian 6.1 with kvm-arm.mode=protected', { timeout: 240_000 }, () => {
   let qemu: QemuInstance | undefined;
@@ -49,21 +34,7 @@ void describe('pKVM: Debian 6.1 with kvm-arm.mode=protected', { timeout: 240_000
     const k = await bootKernelToPanic(PKVM_BOOT);
     qemu = k.qemu;
     gdb = k.gdb;
-    const values = await gdb.readRegisters([...new Set([...ALL_REGISTERS, ...STOP_REGISTERS])]);
-    const raw: Record<string, bigint | undefined> = Object.fromEntries(values);
-    const registers: Record<string, bigint | undefined> = {};
-    for (const n of STOP_REGISTERS) registers[n] = getRegister(raw, n);
-    picture = await analyzeStop({
-      stopId: 1,
-      reason: 'pause',
-      threadId: 1,
-      registers,
-      reader: batchReader(
-        (r) => gdb.readPhysicalBatch(r),
-        (a, l) => gdb.readPhysical(a, l),
-      ),
-      options: { lazyBit: 55, guardLogSymbol: 'guard_log' },
-    });
+    picture = await livePicture(gdb);
   });
   after(async () => {
     await gdb?.close().catch(() => undefined);
@@ -101,7 +72,7 @@ void describe('pKVM: Debian 6.1 with kvm-arm.mode=protected', { timeout: 240_000
       const state = pkvmPageState(l);
       for (let off = 0; off < l.size; off += 4096) {
         const pa = l.paNum + off;
-        const h = leafAt(host, pa);
+        const h = leafCovering(host, pa);
         if (state === 'owned') {
           // The hypervisor's own memory: the host's entry is invalid and names the owner, hyp (1).
           seen.owned++;

@@ -5,12 +5,12 @@
 // stage-2 walk of it ends on the annotated entry, said as a guard-mapped page.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchReader, getRegister, hex } from '../../src/aarch64';
-import { analyzeStop, programSymbols, STOP_REGISTERS, translateQuery } from '../../src/analysis';
-import { ALL_REGISTERS } from '../../src/cli/source';
+import { hex } from '../../src/aarch64';
+import { programSymbols, translateQuery } from '../../src/analysis';
 import { readFileSync } from 'node:fs';
 import { ElfImage, SymbolTable } from '../../src/elf';
 import { BP_SOFTWARE, connectTcp, type GdbClient } from '../../src/gdb';
+import { livePicture, stopRegisters } from '../harness/livePicture';
 import { startQemu, type QemuInstance } from '../harness/qemu';
 import { buildGuest, demoElf, demoQemu, loadSymbols, sym } from './firmware-support';
 
@@ -42,23 +42,12 @@ void describe('stage-2 abort at the EL2 vector (demo, s2=pkvm)', { timeout: 120_
       if (((esr >> 26n) & 0x3fn) === 0x24n) break;
     }
     assert.equal((esr >> 26n) & 0x3fn, 0x24n, 'a data abort from EL1 reached the EL2 vector');
-    const raw: Record<string, bigint | undefined> = Object.fromEntries(
-      await gdb.readRegisters([...new Set([...ALL_REGISTERS, ...STOP_REGISTERS])]),
-    );
-    const registers: Record<string, bigint | undefined> = {};
-    for (const n of STOP_REGISTERS) registers[n] = getRegister(raw, n);
+    const registers = await stopRegisters(gdb);
     assert.notEqual(registers.HPFAR_EL2, undefined, 'QEMU exposes HPFAR_EL2');
-    const picture = await analyzeStop({
-      stopId: 1,
+    const picture = await livePicture(gdb, {
       reason: 'breakpoint',
-      threadId: 1,
       registers,
-      reader: batchReader(
-        (r) => gdb.readPhysicalBatch(r),
-        (a, l) => gdb.readPhysical(a, l),
-      ),
       symbols: programSymbols(SymbolTable.fromElf(ElfImage.parse(new Uint8Array(readFileSync(demoElf))).elf)),
-      options: { lazyBit: 55, guardLogSymbol: 'guard_log' },
     });
     const s2 = picture.fault?.stage2;
     assert.ok(s2, `fault: ${JSON.stringify(picture.fault)}`);
