@@ -24,15 +24,44 @@ export interface Member {
 export type CType =
   | { kind: 'void' }
   | { kind: 'base'; name: string; size: number; encoding: number }
-  | { kind: 'pointer'; size: number; target: CType }
-  | { kind: 'struct' | 'union'; name?: string; size: number; members: Member[] }
-  | { kind: 'array'; element: CType; count: number | undefined }
-  | { kind: 'enum'; name?: string; size: number; signed: boolean; values: { name: string; value: bigint }[] }
+  | { kind: 'pointer'; size: number; target: CType; rustName?: string }
+  | {
+      kind: 'struct' | 'union';
+      name?: string;
+      size: number;
+      members: Member[];
+      /** Rust: the value is written as Rust writes it (gdb's Rust printing). */
+      rust?: boolean;
+      /** A Rust enum with data (DW_TAG_variant_part): the discriminant and the variant of each value. */
+      variants?: VariantPart;
+    }
+  | { kind: 'array'; element: CType; count: number | undefined; rust?: boolean }
+  | {
+      kind: 'enum';
+      name?: string;
+      size: number;
+      signed: boolean;
+      values: { name: string; value: bigint }[];
+      rust?: boolean;
+    }
   | { kind: 'typedef'; name: string; target: CType }
   | { kind: 'qualified'; qualifier: 'const' | 'volatile' | 'restrict' | '_Atomic'; target: CType }
   | { kind: 'function'; name: string };
 
+/**
+ * DW_TAG_variant_part: `discr` is the member holding the discriminant (absent: a single variant);
+ * each variant is a member (a struct named after the variant) chosen by its discriminant value, or
+ * the default variant (no value: Rust's niche-filled variant).
+ */
+export interface VariantPart {
+  discr?: Member;
+  variants: { value?: bigint; member: Member }[];
+}
+
 export const VOID: CType = { kind: 'void' };
+
+const DW_AT_language = 0x13;
+const DW_LANG_Rust = 0x1c;
 
 export class TypeReader {
   private readonly cache = new Map<number, CType>();
@@ -49,7 +78,9 @@ export class TypeReader {
     const hit = this.cache.get(die.offset);
     if (hit) return hit;
     const ix = this.index;
-    const name = ix.name(die);
+    const rust = this.isRust(die);
+    // Rust types are named with their module, as gdb names them (`rust_opt::Shape`).
+    const name = rust ? ix.qualifiedName(die) : ix.name(die);
     const size = Number(ix.num(die, DW_AT.byte_size) ?? 0n);
     let t: CType;
     switch (die.tag) {
@@ -59,6 +90,7 @@ export class TypeReader {
       case DW_TAG.pointer_type:
       case DW_TAG.reference_type: {
         const p: CType = { kind: 'pointer', size: size || 8, target: VOID };
+        if (rust && name) p.rustName = name;
         this.cache.set(die.offset, p);
         p.target = this.typeOf(die);
         return p;
@@ -70,26 +102,16 @@ export class TypeReader {
           ...(name ? { name } : {}),
           size,
           members: [],
+          ...(rust ? { rust } : {}),
         };
         this.cache.set(die.offset, s);
         for (const c of die.children) {
-          if (c.tag !== DW_TAG.member) continue;
-          const loc = ix.attr(c, DW_AT.data_member_location);
-          const m: Member = {
-            name: ix.name(c) ?? '',
-            offset: loc?.kind === 'const' ? Number(loc.value) : 0,
-            type: this.typeOf(c),
-          };
-          const bits = ix.num(c, DW_AT.bit_size);
-          if (bits !== undefined) {
-            m.bitSize = Number(bits);
-            const dbo = ix.num(c, DW_AT.data_bit_offset);
-            if (dbo !== undefined) {
-              m.offset = Number(dbo / 8n);
-              m.bitOffset = Number(dbo % 8n);
-            } else m.bitOffset = 0;
+          if (c.tag === DW_TAG.variant_part) {
+            s.variants = this.variantPart(c);
+            continue;
           }
-          s.members.push(m);
+          if (c.tag !== DW_TAG.member) continue;
+          s.members.push(this.member(c));
         }
         return s;
       }
@@ -104,7 +126,7 @@ export class TypeReader {
         // int a[2][3] is an array of 2 arrays of 3.
         let el = this.typeOf(die);
         for (let i = dims.length - 1; i >= 1; i--) el = { kind: 'array', element: el, count: dims[i] };
-        t = { kind: 'array', element: el, count: dims[0] };
+        t = { kind: 'array', element: el, count: dims[0], ...(rust ? { rust } : {}) };
         break;
       }
       case DW_TAG.enumeration_type: {
@@ -118,7 +140,7 @@ export class TypeReader {
         const base = strip(under);
         const signed =
           base.kind === 'base' ? base.encoding === DW_ATE.signed : values.some((v) => v.value < 0n);
-        t = { kind: 'enum', ...(name ? { name } : {}), size, signed, values };
+        t = { kind: 'enum', ...(name ? { name } : {}), size, signed, values, ...(rust ? { rust } : {}) };
         break;
       }
       case DW_TAG.typedef:
@@ -154,6 +176,45 @@ export class TypeReader {
     }
     this.cache.set(die.offset, t);
     return t;
+  }
+
+  private member(c: Die): Member {
+    const ix = this.index;
+    const loc = ix.attr(c, DW_AT.data_member_location);
+    const m: Member = {
+      name: ix.name(c) ?? '',
+      offset: loc?.kind === 'const' ? Number(loc.value) : 0,
+      type: this.typeOf(c),
+    };
+    const bits = ix.num(c, DW_AT.bit_size);
+    if (bits !== undefined) {
+      m.bitSize = Number(bits);
+      const dbo = ix.num(c, DW_AT.data_bit_offset);
+      if (dbo !== undefined) {
+        m.offset = Number(dbo / 8n);
+        m.bitOffset = Number(dbo % 8n);
+      } else m.bitOffset = 0;
+    }
+    return m;
+  }
+
+  private variantPart(part: Die): VariantPart {
+    const out: VariantPart = { variants: [] };
+    const discr = this.index.ref(part, DW_AT.discr);
+    if (discr) out.discr = this.member(discr);
+    for (const v of part.children) {
+      if (v.tag !== DW_TAG.variant) continue;
+      const m = v.children.find((c) => c.tag === DW_TAG.member);
+      if (!m) continue;
+      const dv = this.index.attr(v, DW_AT.discr_value);
+      out.variants.push({ ...(dv?.kind === 'const' ? { value: dv.value } : {}), member: this.member(m) });
+    }
+    return out;
+  }
+
+  private isRust(die: Die): boolean {
+    const l = die.unit.root.attrs.get(DW_AT_language);
+    return l?.kind === 'const' && l.value === BigInt(DW_LANG_Rust);
   }
 
   /** A named type of the program: `struct NAME`, `union NAME`, `enum NAME`, a typedef or base type. */
@@ -212,17 +273,20 @@ export function typeName(t: CType, inner = ''): string {
     case 'struct':
     case 'union':
     case 'enum':
+      if (t.rust && t.name) return sp(t.name);
       return sp(t.name ? `${t.kind} ${t.name}` : `${t.kind} {...}`);
     case 'qualified':
       // `const char *` reads better than `char const *`, as gdb prints it.
       if (t.target.kind !== 'pointer') return typeName(t.target, inner).replace(/^/, `${t.qualifier} `);
       return typeName(t.target, inner ? `${t.qualifier} ${inner}` : t.qualifier);
     case 'pointer': {
+      if (t.rustName) return sp(t.rustName);
       const el = t.target;
       const needsParens = el.kind === 'array' || el.kind === 'function';
       return typeName(el, needsParens ? `(*${inner})` : `*${inner}`);
     }
     case 'array':
+      if (t.rust) return sp(`[${typeName(t.element)}; ${t.count ?? 0}]`);
       return typeName(t.element, `${inner}[${t.count ?? ''}]`);
     case 'function':
       return sp(`${t.name || 'fn'}()`);

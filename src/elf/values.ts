@@ -3,7 +3,7 @@
 // char pointers and arrays, `<optimized out>`), so the Variables view and the Debug Console read like
 // gdb and the tests can compare with it. Pure: memory and symbols come from the caller.
 import type { Location } from './location';
-import { DW_ATE, sizeOf, strip, typeName, type CType } from './types';
+import { DW_ATE, sizeOf, strip, typeName, type CType, type Member } from './types';
 
 export const OPTIMIZED_OUT = '<optimized out>';
 
@@ -85,6 +85,7 @@ export async function readValue(
 }
 
 const BYTE: CType = { kind: 'base', name: 'unsigned char', size: 1, encoding: DW_ATE.unsigned_char };
+const VOID_BYTE: CType = { kind: 'base', name: 'u8', size: 1, encoding: DW_ATE.unsigned };
 
 /** The integer a scalar value holds (pointers, enums, integers, bools). */
 export function scalar(v: Value): bigint | undefined {
@@ -157,6 +158,10 @@ export function children(v: Value): { name: string; value: Value }[] {
     for (let i = 0; i < n; i++) out.push({ name: `[${i}]`, value: sub(v, t.element, i * es, es) });
     return out;
   }
+  if (t.kind === 'struct' && t.variants) {
+    const active = activeVariant(v);
+    return active ? children(active) : [];
+  }
   if (t.kind === 'struct' || t.kind === 'union') {
     return t.members.map((m) => {
       const size = sizeOf(m.type);
@@ -175,6 +180,54 @@ export function children(v: Value): { name: string; value: Value }[] {
   return [];
 }
 
+/**
+ * A Rust enum's variant for the value's discriminant, as a value of the variant's own struct type
+ * (`rust_opt::Shape::Rect`); undefined when the discriminant is unknown or names no variant.
+ */
+export function activeVariant(v: Value): Value | undefined {
+  const t = strip(v.type);
+  if (t.kind !== 'struct' || !t.variants || !v.bytes) return undefined;
+  const { discr, variants } = t.variants;
+  let chosen = variants.length === 1 && !discr ? variants[0] : undefined;
+  if (discr) {
+    const d = sub(v, discr.type, discr.offset, sizeOf(discr.type));
+    const n = scalar(d);
+    if (n === undefined) return undefined;
+    // Discriminant values are recorded unsigned in the DIE; compare both readings.
+    const u = d.bytes ? toBigInt(d.bytes) : n;
+    chosen = variants.find((x) => x.value !== undefined && (x.value === n || x.value === u));
+    chosen ??= variants.find((x) => x.value === undefined);
+  }
+  if (!chosen) return undefined;
+  return sub(v, chosen.member.type, chosen.member.offset, sizeOf(chosen.member.type));
+}
+
+/** A Rust slice or `&str` (a struct of `data_ptr` and `length`, named `&[T]`, `&mut [T]`, `&str`). */
+export function rustSlice(t: CType): { ptr: Member; length: Member; str: boolean } | undefined {
+  const s = strip(t);
+  if (s.kind !== 'struct' || !s.rust || !s.name || !/^&(mut )?(\[|str$)/.test(s.name)) return undefined;
+  const ptr = s.members.find((m) => m.name === 'data_ptr');
+  const length = s.members.find((m) => m.name === 'length');
+  return ptr && length ? { ptr, length, str: /str$/.test(s.name) } : undefined;
+}
+
+/** The elements a slice value points at, as an array value in memory (bounded). */
+export async function sliceElements(v: Value, mem: ValueMemory, max = 10_000): Promise<Value | undefined> {
+  const sl = rustSlice(v.type);
+  if (!sl || !v.bytes) return undefined;
+  const ptr = strip(sl.ptr.type);
+  const el = ptr.kind === 'pointer' ? ptr.target : VOID_BYTE;
+  const address = toBigInt(v.bytes.subarray(sl.ptr.offset, sl.ptr.offset + 8));
+  const length = Number(toBigInt(v.bytes.subarray(sl.length.offset, sl.length.offset + 8)));
+  const count = Math.min(length, max);
+  const type: CType = { kind: 'array', element: el, count, rust: true };
+  try {
+    return { type, address, bytes: await mem.read(address, count * sizeOf(el)) };
+  } catch (e) {
+    return { type, address, why: `cannot read memory: ${(e as Error).message}` };
+  }
+}
+
 function sub(v: Value, type: CType, offset: number, size: number): Value {
   const out: Value = { type };
   if (v.address !== undefined) out.address = v.address + BigInt(offset);
@@ -190,6 +243,8 @@ function sub(v: Value, type: CType, offset: number, size: number): Value {
 export async function formatValue(v: Value, ctx: FormatContext, top = true, depth = 0): Promise<string> {
   if (!v.bytes) return OPTIMIZED_OUT;
   const t = strip(v.type);
+  if ((t.kind === 'struct' || t.kind === 'union' || t.kind === 'enum' || t.kind === 'array') && t.rust)
+    return formatRust(v, ctx, depth);
   switch (t.kind) {
     case 'base': {
       if (t.encoding === DW_ATE.boolean) return toBigInt(v.bytes) ? 'true' : 'false';
@@ -243,6 +298,60 @@ export async function formatValue(v: Value, ctx: FormatContext, top = true, dept
     default:
       return 'void';
   }
+}
+
+/** gdb's Rust printing: `Name {a: 1}`, `Name(1, 2)`, `Enum::Variant{w: 3}`, `[1, 2]`, `"text"`, `&[T] [..]`. */
+async function formatRust(v: Value, ctx: FormatContext, depth: number): Promise<string> {
+  const t = strip(v.type);
+  if (depth > 8) return '{...}';
+  const inner = (x: Value) => formatValue(x, ctx, false, depth + 1);
+  if (t.kind === 'enum') {
+    const n = scalar(v)!;
+    const e = t.values.find((x) => x.value === n);
+    return e ? `${t.name ? `${t.name}::` : ''}${e.name}` : n.toString();
+  }
+  if (t.kind === 'array') {
+    const texts: string[] = [];
+    const items = children(v);
+    for (const c of items.slice(0, 200)) texts.push(await inner(c.value));
+    return `[${repeats(texts).join(', ')}${items.length > 200 ? '...' : ''}]`;
+  }
+  if (t.kind !== 'struct' && t.kind !== 'union') return formatValue({ ...v, type: VOID_BYTE }, ctx, false);
+  const sl = rustSlice(t);
+  if (sl) {
+    const els = await sliceElements(v, ctx, sl.str ? 200 : 10_000);
+    if (!els?.bytes) return els?.why ? `<error: ${els.why}>` : OPTIMIZED_OUT;
+    if (sl.str) return formatString(els.bytes);
+    const n = Number(toBigInt(v.bytes!.subarray(sl.length.offset, sl.length.offset + 8)));
+    return `${t.name} ${n === 0 ? '[]' : await inner(els)}`;
+  }
+  if (t.variants) {
+    const active = activeVariant(v);
+    if (!active) return `${t.name ?? '?'}::<unknown variant>`;
+    return formatRustStruct(active, inner, true);
+  }
+  return formatRustStruct(v, inner, false);
+}
+
+async function formatRustStruct(
+  v: Value,
+  inner: (x: Value) => Promise<string>,
+  variant: boolean,
+): Promise<string> {
+  const t = strip(v.type);
+  const name = t.kind === 'struct' || t.kind === 'union' ? (t.name ?? '') : '';
+  const fields = children(v);
+  if (!fields.length) return name;
+  // Tuple structs and tuple variants have fields __0, __1, …
+  if (fields.every((f, i) => f.name === `__${i}`)) {
+    const parts: string[] = [];
+    for (const f of fields) parts.push(await inner(f.value));
+    return `${name}(${parts.join(', ')})`;
+  }
+  const parts: string[] = [];
+  for (const f of fields) parts.push(`${f.name}: ${await inner(f.value)}`);
+  // gdb writes an enum's struct variant without the space it puts after a struct's name.
+  return `${name}${variant ? '' : ' '}{${parts.join(', ')}}`;
 }
 
 /** gdb collapses 10 or more equal elements in a row into `X <repeats N times>`. */
