@@ -55,34 +55,54 @@ export async function runHandshake(
     packetSize = Math.min(parseInt(ps, 16), MAX_PACKET_SIZE);
   link.setPacketSize(packetSize);
 
-  deadline.step('at qqemu.Supported');
-  const qemuFeatures = new Set(
-    latin1Text(await raw('qqemu.Supported'))
-      .split(';')
-      .filter(Boolean),
-  );
-
-  // Also required for `p` to work at all on QEMU 7.2.
-  const registers =
-    !options.skipTargetXml && features.get('qXfer:features:read') === true
-      ? await readTargetDescription(raw, packetSize, undefined, deadline.step)
-      : undefined;
-
-  deadline.step("at the stop query ('?')");
-  const reply = latin1Text(await raw('?'));
-  const stop = isStopReply(reply) ? parseStopReply(reply) : undefined;
-
-  deadline.step('at qqemu.PhyMemMode');
-  const physicalMode = qemuFeatures.has('PhyMemMode')
-    ? latin1Text(await raw('qqemu.PhyMemMode')) === '1'
-    : undefined;
-
+  // Whether the stub keeps pipelined requests in order, first: the rest of the sequence then goes out
+  // together (a handful of round trips instead of twenty on a long link).
   deadline.step('in the pipelining self-test');
   const want = options.pipelining ?? 'auto';
-  const pipelining =
-    want === 'auto'
-      ? await pipelineSelfTest(link, raw, Math.max(1, Math.min(timeoutMs, deadline.remainingMs())))
-      : want;
+  let pipelining = want === true;
+  if (want === 'auto') {
+    pipelining = await pipelineSelfTest(link, Math.max(1, Math.min(timeoutMs, deadline.remainingMs())));
+    // A probe lost or answered out of order must not leave a reply for the next request.
+    if (!pipelining) link.resync('pipelining self-test failed');
+  }
+
+  const wantXml = !options.skipTargetXml && features.get('qXfer:features:read') === true;
+  let qemuFeatures: Set<string>;
+  let registers: RegisterMap | undefined;
+  let reply: string;
+  let phy: string;
+  if (pipelining) {
+    // The queries and the target description in flight together; `qqemu.PhyMemMode` is asked even of
+    // a stub without it (it answers an empty packet, which is ignored below).
+    deadline.step('at qqemu.Supported, the target description, ? and qqemu.PhyMemMode');
+    const queries = Promise.all(['qqemu.Supported', '?', 'qqemu.PhyMemMode'].map((q) => raw(q)));
+    const xml = wantXml
+      ? readTargetDescription(raw, packetSize, undefined, deadline.step, true)
+      : Promise.resolve(undefined);
+    // Both awaited before either's error is thrown: nothing is left in flight unobserved.
+    const [q, x] = await Promise.allSettled([queries, xml]);
+    if (q.status === 'rejected') throw q.reason;
+    if (x.status === 'rejected') throw x.reason;
+    registers = x.value;
+    qemuFeatures = new Set(latin1Text(q.value[0]).split(';').filter(Boolean));
+    reply = latin1Text(q.value[1]);
+    phy = latin1Text(q.value[2]);
+  } else {
+    deadline.step('at qqemu.Supported');
+    qemuFeatures = new Set(
+      latin1Text(await raw('qqemu.Supported'))
+        .split(';')
+        .filter(Boolean),
+    );
+    // Also required for `p` to work at all on QEMU 7.2.
+    registers = wantXml ? await readTargetDescription(raw, packetSize, undefined, deadline.step) : undefined;
+    deadline.step("at the stop query ('?')");
+    reply = latin1Text(await raw('?'));
+    deadline.step('at qqemu.PhyMemMode');
+    phy = qemuFeatures.has('PhyMemMode') ? latin1Text(await raw('qqemu.PhyMemMode')) : '';
+  }
+  const stop = isStopReply(reply) ? parseStopReply(reply) : undefined;
+  const physicalMode = qemuFeatures.has('PhyMemMode') ? phy === '1' : undefined;
   return {
     features,
     qemuFeatures,
@@ -140,6 +160,52 @@ export async function readXfer(
 }
 
 /**
+ * `readXfer` with the round trips cut: the first chunk tells the size the stub answers with, then the
+ * chunks after it are asked for together, 16 at a time, at the offsets that size gives. A chunk of
+ * another size ends the guess: the next requests start where the data really ended. The speculative
+ * requests past the end are answered (`l`, or an error) and dropped.
+ */
+export async function readXferPipelined(
+  request: Request,
+  packetSize: number,
+  object: string,
+  annex: string,
+  maxBytes = Infinity,
+  tooLarge: () => Error = () => new GdbProtocolError(`qXfer:${object} ${annex} is over ${maxBytes} bytes`),
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  const len = Math.max(64, packetSize - 5);
+  let size = len;
+  let width = 1;
+  for (;;) {
+    const reqs = Array.from(
+      { length: width },
+      (_, j) => `qXfer:${object}:read:${annex}:${(offset + j * size).toString(16)},${len.toString(16)}`,
+    );
+    const replies = await Promise.allSettled(reqs.map((r) => request(r)));
+    let guessed = true;
+    for (let j = 0; j < reqs.length && guessed; j++) {
+      const r = replies[j];
+      if (r.status === 'rejected') throw r.reason;
+      const reply = r.value;
+      checkReply(reqs[j], reply);
+      const marker = reply[0];
+      if (marker !== 0x6d /* m */ && marker !== 0x6c /* l */)
+        throw new GdbProtocolError(`bad qXfer reply to ${reqs[j]}`);
+      const data = reply.subarray(1);
+      offset += data.length;
+      if (offset > maxBytes) throw tooLarge();
+      chunks.push(data);
+      if (marker === 0x6c || data.length === 0) return Buffer.concat(chunks);
+      if (width === 1) size = data.length;
+      else if (data.length !== size) guessed = false;
+    }
+    width = guessed ? 16 : 1;
+  }
+}
+
+/**
  * Bounds on the target description. QEMU 7.2 `-cpu max` sends 4 documents, about 40 KiB; the caps
  * leave two orders of magnitude for other stubs and CPUs while keeping a hostile one from occupying
  * the client (each annex is fetched once, whatever the number of references to it).
@@ -155,26 +221,41 @@ export async function readTargetDescription(
   packetSize: number,
   limits = TARGET_DESCRIPTION_LIMITS,
   progress: (step: string) => void = () => undefined,
+  pipelined = false,
 ): Promise<RegisterMap> {
   const documents = new Map<string, string>();
   const queue = ['target.xml'];
   const seen = new Set(queue);
   let total = 0;
-  for (let k = 0; k < queue.length; k++) {
-    const annex = queue[k];
-    progress(`reading the target description (${annex}, document ${k + 1}, ${total} bytes so far)`);
-    const bytes = await readXfer(
+  // Pipelined: the documents known at a time are read together (target.xml, then what it includes).
+  const started = new Map<string, Promise<Uint8Array>>();
+  const read = (annex: string, budget: number) =>
+    (pipelined ? readXferPipelined : readXfer)(
       request,
       packetSize,
       'features',
       annex,
-      limits.maxBytes - total,
+      budget,
       () =>
         new GdbTargetDescriptionError(
           `the target description is over ${byteSize(limits.maxBytes)} (while reading ${annex})`,
         ),
     );
+  for (let k = 0; k < queue.length; k++) {
+    const annex = queue[k];
+    progress(`reading the target description (${annex}, document ${k + 1}, ${total} bytes so far)`);
+    if (pipelined)
+      // Each document read together may use what is left of the cap; the sum is checked below.
+      for (const a of queue.slice(k)) if (!started.has(a)) started.set(a, read(a, limits.maxBytes - total));
+    const pending = started.get(annex);
+    // The others are awaited in turn; keep their rejections observed meanwhile.
+    for (const p of started.values()) p.catch(() => undefined);
+    const bytes = pending ? await pending : await read(annex, limits.maxBytes - total);
     total += bytes.length;
+    if (total > limits.maxBytes)
+      throw new GdbTargetDescriptionError(
+        `the target description is over ${byteSize(limits.maxBytes)} (while reading ${annex})`,
+      );
     const xml = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
     documents.set(annex, xml);
     for (const href of includesOf(xml)) {
@@ -223,21 +304,36 @@ export function deadlineRequests(
 }
 
 /**
- * Sends a burst of cheap queries with distinct, deterministic replies back to back and compares them
- * with the same queries answered one by one: the stub must process pipelined packets in order and
- * drop none. Any mismatch or error means strict request/response from now on.
+ * Sends a burst of cheap queries with distinct, deterministic replies back to back, in one round trip:
+ * the stub must process pipelined packets in order and drop none. Any mismatch or error means strict
+ * request/response from now on.
  */
-export async function pipelineSelfTest(link: RspLink, request: Request, timeoutMs: number): Promise<boolean> {
-  const probes = ['qAttached', 'vCont?', 'qC', 'qqemu.sstepbits', 'qfThreadInfo'];
+export async function pipelineSelfTest(link: RspLink, timeoutMs: number): Promise<boolean> {
+  const probes = Object.keys(PROBE_SHAPES);
   try {
-    const strict: string[] = [];
-    for (const p of probes) strict.push(latin1Text(await request(p)));
-    if (new Set(strict).size < 3) return false; // too few distinct replies to prove ordering
     const burst = [...probes, ...probes.slice().reverse(), ...probes];
-    const expected = [...strict, ...strict.slice().reverse(), ...strict];
     const got = await issueWindowed(link, burst, burst.length, timeoutMs, (r) => latin1Text(r));
-    return got.every((g, i) => g === expected[i]);
+    // Every reply has its own request's form and the same request got the same reply each time (a
+    // reordering, even a full reversal, breaks one or the other), and the replies differ enough to
+    // tell the requests apart.
+    const first = new Map<string, string>();
+    for (const [i, p] of burst.entries()) {
+      if (!PROBE_SHAPES[p].test(got[i])) return false;
+      const seen = first.get(p);
+      if (seen === undefined) first.set(p, got[i]);
+      else if (seen !== got[i]) return false;
+    }
+    return new Set(first.values()).size >= 3;
   } catch {
     return false;
   }
 }
+
+/** The self-test's queries: cheap, side-effect free, each with a reply of its own form. */
+const PROBE_SHAPES: Record<string, RegExp> = {
+  qAttached: /^[01]$/,
+  'vCont?': /^vCont(;|$)/,
+  qC: /^QC/,
+  'qqemu.sstepbits': /^(ENABLE=|$)/,
+  qfThreadInfo: /^[ml]/,
+};

@@ -389,6 +389,15 @@ export class RspLink {
   }
 
   /**
+   * After an exchange that went wrong (a pipelining probe answered out of order, a dropped packet):
+   * forgets every pending and abandoned request and discards what arrives until the stub has been
+   * quiet for `quietMs`, so the next request's reply is its own.
+   */
+  resync(reason: string, quietMs = 100): void {
+    this.desync(reason, quietMs);
+  }
+
+  /**
    * Fails everything pending and discards what arrives until the stub has been quiet for
    * `quietMs`; requests made meanwhile wait for that.
    */
