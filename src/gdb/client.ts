@@ -90,7 +90,8 @@ export class RspClient implements GdbClient {
     private readonly options: ConnectOptions,
   ) {
     this.timeoutMs = options.requestTimeoutMs ?? 5000;
-    this.maxInFlight = Math.max(1, options.maxInFlight ?? 16);
+    // Register replies are a few bytes: a stop's 30-odd registers in one round trip.
+    this.maxInFlight = Math.max(1, options.maxInFlight ?? 64);
     this.readBudget = Math.max(0, options.readBudgetBytes ?? DEFAULT_READ_BUDGET);
     this.link = new RspLink(transport, { log: options.log });
     this.link.onUnsolicited((p) => this.unsolicited(p));

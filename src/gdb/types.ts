@@ -102,7 +102,7 @@ export interface ConnectOptions {
    * it at connect time and falls back to strict request/response when the stub misbehaves.
    */
   readonly pipelining?: boolean | 'auto';
-  /** Max register requests in flight when pipelining (default 16). */
+  /** Max register requests in flight when pipelining (default 64). */
   readonly maxInFlight?: number;
   /**
    * Reply bytes a memory read keeps in flight when pipelining (default 1 MiB): memory reads are
