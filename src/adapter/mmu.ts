@@ -172,6 +172,24 @@ export class MmuModel {
     return body;
   }
 
+  /**
+   * The views follow the vCPU selected in the Call Stack: this stop's picture for `threadId` (its
+   * regimes can differ from the stopped vCPU's), summarised without a diff (another vCPU is not an
+   * earlier stop). Undefined when the views already show that vCPU.
+   */
+  async selectThread(threadId: number): Promise<MmuChangedEventBody | undefined> {
+    const ctx = this.s.requireStopped();
+    if ((await this.current()).input.threadId === threadId) return undefined;
+    const stop = this.s.lastStop ?? { reason: 'pause', threadId, pc: 0n };
+    const next = await this.analyze(new StopContext(this.s.need(this.s.port), threadId, ctx.stopId), {
+      ...stop,
+      threadId,
+    });
+    const body = stopSummary(undefined, next);
+    if (body.untracked === undefined && next.guard.untracked.length) body.untracked = next.guard.untracked;
+    return body;
+  }
+
   /** The picture of the current stop (computed on demand when no stop event computed it yet). */
   current(): Promise<StopPicture> {
     const ctx = this.s.requireStopped();

@@ -10,6 +10,7 @@ import type {
   GuardStateArguments,
   PageTableArguments,
   Regime,
+  SelectThreadArguments,
   TableRef,
   TranslateArguments,
 } from '../shared/protocol';
@@ -240,6 +241,7 @@ export const REQUEST_ARGS = {
   regimes: object<Record<string, unknown>>({}),
   snapshot: object<Record<string, unknown>>({}),
   ownership: object<Record<string, never>>({}),
+  selectThread: object<SelectThreadArguments>({ threadId: int({ min: 1 }) }),
 } satisfies Record<string, Check<unknown>>;
 
 export type RequestCommand = keyof typeof REQUEST_ARGS;

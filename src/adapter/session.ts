@@ -108,6 +108,11 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
       regimes: () => this.mmu.regimesRequest(),
       snapshot: () => this.mmu.snapshot(this.snapshotSource()),
       ownership: () => this.mmu.ownership(),
+      selectThread: async (a) => {
+        const body = await this.mmu.selectThread(a.threadId);
+        if (body) this.sendEvent(new Event('mmuChanged', body));
+        return { changed: body !== undefined };
+      },
     };
   }
 

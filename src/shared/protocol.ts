@@ -439,6 +439,16 @@ export interface OwnershipResponseBody {
   hyp?: OwnershipClass[];
 }
 
+/** The vCPU the user selected in the Call Stack: the views follow it (its regimes can differ). */
+export interface SelectThreadArguments {
+  threadId: number;
+}
+
+export interface SelectThreadResponseBody {
+  /** True when the views now show that vCPU (an mmuChanged event with its picture follows). */
+  changed: boolean;
+}
+
 export interface CustomRequests {
   pageTable: { arguments: PageTableArguments; body: PageTableResponseBody };
   snapshot: { arguments: SnapshotArguments; body: SnapshotResponseBody };
@@ -446,6 +456,7 @@ export interface CustomRequests {
   guardState: { arguments: GuardStateArguments; body: GuardStateResponseBody };
   regimes: { arguments: RegimesArguments; body: RegimesResponseBody };
   ownership: { arguments: Record<string, never>; body: OwnershipResponseBody };
+  selectThread: { arguments: SelectThreadArguments; body: SelectThreadResponseBody };
 }
 
 export type CustomRequestCommand = keyof CustomRequests;
@@ -473,6 +484,7 @@ export const CUSTOM_REQUESTS: readonly CustomRequestCommand[] = [
   'regimes',
   'snapshot',
   'ownership',
+  'selectThread',
 ];
 export const CUSTOM_EVENTS: readonly CustomEventName[] = ['mmuChanged'];
 

@@ -85,6 +85,14 @@ export class MmuSessions implements vscode.Disposable {
           else this.sessionEmitter.fire(undefined);
         }
       }),
+      // The views follow the vCPU selected in the Call Stack (its regimes can differ).
+      vscode.debug.onDidChangeActiveStackItem((item) => {
+        if (!item || item.session.type !== DEBUG_TYPE || !this.stopped.has(item.session.id)) return;
+        if (this.lastStop.get(item.session.id)?.threadId === item.threadId) return;
+        void Promise.resolve(item.session.customRequest('selectThread', { threadId: item.threadId })).catch(
+          () => undefined,
+        );
+      }),
       vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
         if (e.session.type !== DEBUG_TYPE || e.event !== 'mmuChanged') return;
         const change = this.againstBaseline(e.session, e.body as MmuChangedEventBody);

@@ -78,6 +78,7 @@ const SAMPLES: Record<RequestCommand, unknown> = {
   regimes: {},
   snapshot: {},
   ownership: {},
+  selectThread: { threadId: 2 },
 };
 
 function refusal(command: string, args: unknown): string {
