@@ -26,7 +26,7 @@ import {
   type Snapshot,
 } from '../analysis';
 import { stepMeaning, translateEl1 } from '../analysis/translation';
-import { classify, DEFAULT_LAZY_BIT, type GuardReport, leafJson, predictAccess, reportJson } from '../pvmfw';
+import { type GuardReport, leafJson, predictAccess, reportJson } from '../pvmfw';
 import {
   diagnosticLines,
   diagnosticsHeader,
@@ -133,7 +133,7 @@ function writeReportJson(
   };
   const { regime, leaves: _leaves, regions, ...rest } = reportJson(lean, guard, extra);
   o.out(`{"regime":${JSON.stringify(regime)},"leaves":[`);
-  const bit = guard?.lazyBit ?? DEFAULT_LAZY_BIT;
+  const bit = guard?.lazyBit ?? o.lazyBit;
   const st = w.store;
   jsonItems(o, st.length, (i) => {
     const l = st.leaf(i);
@@ -246,17 +246,31 @@ export async function runWalk(src: Source, o: CommonOptions, everyLeaf: boolean)
   // Stage 2 has no lazy state: its MEANING is the hypervisor's (pKVM's MMIO-guard notes under pvmfw).
   const column = profile.lazyMmio && o.regime !== 'stage2' ? o.lazyBit : profile;
   if (o.json) {
-    const guard = profile.lazyMmio && o.regime !== 'stage2' ? classify(w, { lazyBit: o.lazyBit }) : undefined;
+    // The anomalies are the analysis core's, as `guard` and the adapter report them (one answer):
+    // pvmfw's invariants on EL1 under its profile, else the walk's own diagnostics.
+    const core =
+      profile.lazyMmio && o.regime === 'el1' ? (await cliPicture(src, o)).picture.guard : undefined;
     writeReportJson(
       o,
       w,
-      guard,
+      undefined,
       packets !== undefined ? { packets } : {},
       {
         profile: choiceJson(choice),
         outputAddresses: out.label,
         vcpu: src.vcpu ?? null,
         ...(src.memoryPath ? { memoryPath: src.memoryPath } : {}),
+        ...(core
+          ? {
+              anomalies: core.anomalies.map((a) => ({
+                kind: a.code,
+                severity: a.severity,
+                ...(a.va !== undefined ? { va: a.va } : {}),
+                ...(a.ipa !== undefined ? { ipa: a.ipa } : {}),
+                message: a.message,
+              })),
+            }
+          : {}),
       },
       profile,
       out.finalPa,

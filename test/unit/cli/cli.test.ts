@@ -70,6 +70,23 @@ void describe('pvmfw-mmu CLI on snapshots', () => {
     );
   });
 
+  void test('walk --json and guard --json give one answer: the same anomalies', async () => {
+    const file = fixtureSnapshot('d-one.json', (f) =>
+      f.t.set(0x8010_1000n, 80, LAZY_BLOCK | 1n | 0x0a00_0000n),
+    );
+    const walk = JSON.parse((await run(['walk', '--snapshot', file, '--json'])).out) as {
+      anomalies: { kind: string; message: string }[];
+    };
+    const guard = JSON.parse((await run(['guard', '--snapshot', file, '--json'])).out) as {
+      guard: { anomalies: { code: string; message: string }[] };
+    };
+    assert.ok(walk.anomalies.some((a) => a.kind === 'lazyNotPage'));
+    assert.deepEqual(
+      walk.anomalies.map((a) => [a.kind, a.message]),
+      guard.guard.anomalies.map((a) => [a.code, a.message]),
+    );
+  });
+
   void test('an unreadable SCTLR_EL1 is an error (exit 1, the register named), never "MMU off"', () => {
     const file = fixtureSnapshot('no-sctlr.json', (f) => {
       delete (f.regs as Record<string, bigint | undefined>).SCTLR_EL1;
