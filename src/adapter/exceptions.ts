@@ -292,24 +292,32 @@ export class Exceptions {
       [`ESR_EL${el}`, `FAR_EL${el}`, 'x0', 'x1'].filter((n) => gdb.registers.get(n)),
       threadId,
     );
-    const esr = r.get(`ESR_EL${el}`) ?? 0n;
+    // An unreadable register is unknown, never 0: no call, fault or class is guessed from it.
+    const esr = r.get(`ESR_EL${el}`);
+    if (esr === undefined) {
+      if (!this.filters.has('syncException')) return undefined;
+      const why = `ESR_EL${el} is unreadable: the exception class is unknown`;
+      return { filter: 'syncException', text: `Synchronous exception to EL${el}`, details: why };
+    }
     const ec = Number((esr >> 26n) & 0x3fn);
-    if (el === 2 && this.filters.has('guardHypercall') && ec === 0x16) {
-      const fid = Number((r.get('x0') ?? 0n) & 0xffffffffn);
+    const x0 = r.get('x0');
+    if (el === 2 && this.filters.has('guardHypercall') && ec === 0x16 && x0 !== undefined) {
+      const fid = Number(x0 & 0xffffffffn);
       const name = GUARD_CALLS[fid];
-      if (name) {
-        const x1 = r.get('x1') ?? 0n;
+      const x1 = r.get('x1');
+      if (name && (x1 !== undefined || (name !== 'MMIO_GUARD_MAP' && name !== 'MMIO_GUARD_UNMAP'))) {
+        const arg = x1 ?? 0n;
         const text =
-          name === 'MMIO_GUARD_MAP' || name === 'MMIO_GUARD_UNMAP' ? `${name}(0x${x1.toString(16)})` : name;
+          name === 'MMIO_GUARD_MAP' || name === 'MMIO_GUARD_UNMAP' ? `${name}(0x${arg.toString(16)})` : name;
         return {
           filter: 'guardHypercall',
           text,
-          details: `HVC #0 with x0 = 0x${fid.toString(16)} (${name}), x1 = 0x${x1.toString(16)}`,
+          details: `HVC #0 with x0 = 0x${fid.toString(16)} (${name})${x1 !== undefined ? `, x1 = 0x${x1.toString(16)}` : ''}`,
         };
       }
     }
-    if (el === 1 && this.filters.has('lazyMmioFault') && (ec === 0x24 || ec === 0x25)) {
-      const far = r.get('FAR_EL1') ?? 0n;
+    const far = r.get('FAR_EL1');
+    if (el === 1 && this.filters.has('lazyMmioFault') && (ec === 0x24 || ec === 0x25) && far !== undefined) {
       const verdict = await this.s.mmu.verdictFor(esr, far, threadId);
       if (verdict?.kind === 'lazyMmio')
         return {
