@@ -30,9 +30,14 @@ export function ipaToPa(stage2: LeafStore, ipa: bigint): bigint | undefined {
 /**
  * A reader for stage-1 walks under stage 2: ranges are IPAs, translated by `stage2` (a stage-2
  * walk's store) before `inner` reads them. A range that stage 2 does not map fails with the reason
- * (the walker reports it on the entry that points there).
+ * (the walker reports it on the entry that points there), unless `unmapped` names the PA the
+ * hypervisor maps it to on first access (pKVM's lazy identity map of the host: a zero entry).
  */
-export function stage2Reader(inner: PhysReader, stage2: LeafStore): PhysReader {
+export function stage2Reader(
+  inner: PhysReader,
+  stage2: LeafStore,
+  unmapped?: (ipa: bigint) => bigint | undefined,
+): PhysReader {
   return {
     ...(inner.maxBatch !== undefined ? { maxBatch: inner.maxBatch } : {}),
     async read(ranges: readonly PhysRange[]): Promise<(Uint8Array | Error)[]> {
@@ -40,8 +45,9 @@ export function stage2Reader(inner: PhysReader, stage2: LeafStore): PhysReader {
       const mapped: PhysRange[] = [];
       const at: number[] = [];
       ranges.forEach((r, k) => {
-        const pa = ipaToPa(stage2, r.address);
-        const last = ipaToPa(stage2, r.address + BigInt(r.length - 1));
+        const end = r.address + BigInt(r.length - 1);
+        const pa = ipaToPa(stage2, r.address) ?? unmapped?.(r.address);
+        const last = ipaToPa(stage2, end) ?? unmapped?.(end);
         if (pa === undefined || last === undefined || last - pa !== BigInt(r.length - 1)) {
           out[k] = new Error(
             `IPA 0x${r.address.toString(16)} is not mapped by stage 2 (stage-2 fault on the stage-1 walk, S1PTW)`,

@@ -2,7 +2,7 @@
 // words (for diffs and listings), the MMIO-guard state, the fault and its verdict. The adapter, the
 // CLI, the benchmarks and snapshots all build it with analyzeStop(), and the summary of what changed
 // since the previous stop with stopSummary(), so the same question never gets two answers.
-import { stage2Reader } from '../aarch64/ipa';
+import { findLeaf, stage2Reader } from '../aarch64/ipa';
 import type { PhysReader } from '../aarch64/reader';
 import { regimeFromRegisters, type RegimeConfig, type WalkRoot } from '../aarch64/regime';
 import { walk, type WalkResult } from '../aarch64/walk';
@@ -93,7 +93,14 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
     if (c.roots.some((r) => r.enabled)) el2 = { config: c, result: await walk(c, reader, opts), reader };
   }
   const el1Config = regimeFromRegisters('el1', input.registers);
-  const el1Reader = stage2 ? stage2Reader(reader, stage2.result.store) : reader;
+  // pKVM maps the host's stage 2 lazily, one to one, on the host's first access: a host table at an
+  // IPA stage 2 maps nothing yet (a zero entry, owner host) is read where pKVM will put it, PA = IPA.
+  // An entry annotated with another owner (hyp) stays unreadable, as the host's access would fault.
+  const idmap =
+    stage2 && profiles.stage2.profile === 'pkvm-host-s2'
+      ? (ipa: bigint) => (findLeaf(stage2.result.store, Number(ipa)) < 0 ? ipa : undefined)
+      : undefined;
+  const el1Reader = stage2 ? stage2Reader(reader, stage2.result.store, idmap) : reader;
   const el1: RegimeWalk = {
     config: el1Config,
     result: await walk(el1Config, el1Reader, opts),

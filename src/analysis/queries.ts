@@ -3,6 +3,7 @@
 // Every answer is built from the picture and the same reader the picture was built with.
 import { levelShift } from '../aarch64/granule';
 import type { Leaf } from '../aarch64/leaf';
+import { findLeaf, ipaToPa } from '../aarch64/ipa';
 import type { LeafStore } from '../aarch64/leafstore';
 import type { BaseRegister, RegimeConfig, WalkRoot } from '../aarch64/regime';
 import { translate, type Translation } from '../aarch64/translate';
@@ -78,23 +79,15 @@ export function leafAt(p: StopPicture, base: BaseRegister, va: number, descAddr:
 
 /** The leaf of a walk covering input address `addr` (the store is sorted by input address). */
 export function leafCovering(store: LeafStore, addr: number): Leaf | undefined {
-  let lo = 0;
-  let hi = store.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const start = store.va[mid];
-    if (start + 2 ** store.shift(mid) <= addr) lo = mid + 1;
-    else if (start > addr) hi = mid - 1;
-    else return store.leaf(mid);
-  }
-  return undefined;
+  const i = findLeaf(store, addr);
+  return i < 0 ? undefined : store.leaf(i);
 }
 
 /** The PA a stage-2 walk maps an IPA to; undefined where it maps none. */
 export function stage2PaOf(store: LeafStore): (ipa: number) => number | undefined {
   return (ipa) => {
-    const l = leafCovering(store, ipa);
-    return l?.valid ? l.paNum + (ipa - l.vaNum) : undefined;
+    const pa = ipaToPa(store, BigInt(ipa));
+    return pa === undefined ? undefined : Number(pa);
   };
 }
 

@@ -88,3 +88,36 @@ void describe('Page Tables under stage 2: the entries say IPA and carry the fina
     assert.match(entryDescription(code, false, undefined, 40, false), /→ IPA 0x0080200000 ·/);
   });
 });
+
+void describe("pKVM's lazy identity map: host tables stage 2 does not map yet are read at PA = IPA", () => {
+  /** The fixture with stage 2's RAM block removed and the stage-1 tables also at PA = IPA. */
+  function unmappedRam() {
+    const f = twoStageLike();
+    f.s2.set(f.s2l1, 2, 0n);
+    const { mem, regs } = f.build();
+    for (const [ipa, bytes] of f.s1.t.mem.entries()) mem.write(ipa, bytes);
+    return { mem, regs };
+  }
+  const picture = (profile?: Record<string, string>) => {
+    const { mem, regs } = unmappedRam();
+    return analyzeStop({
+      stopId: 1,
+      reason: 'pause',
+      threadId: 1,
+      registers: regs,
+      reader: mem,
+      options: { lazyBit: 55, guardLogSymbol: 'guard_log', ...(profile ? { profile } : {}) },
+    });
+  };
+  void test('under pkvm-host-s2 the walk reads them; under another stage-2 profile it reports S1PTW', async () => {
+    const plain = await picture();
+    assert.ok(plain.el1.result.diagnostics.some((d) => /not mapped by stage 2/.test(d.message)));
+    const pkvm = await picture({ el1: 'linux', stage2: 'pkvm-host-s2' });
+    assert.equal(pkvm.profiles.stage2.profile, 'pkvm-host-s2');
+    assert.deepEqual(
+      pkvm.el1.result.diagnostics.filter((d) => /not mapped by stage 2/.test(d.message)),
+      [],
+    );
+    assert.ok(pkvm.el1.result.store.length > plain.el1.result.store.length);
+  });
+});
