@@ -132,6 +132,7 @@ void describe('pKVM: Debian 6.1 with kvm-arm.mode=protected', { timeout: 240_000
       const body = await translateQuery(picture, { address: hex(va) });
       if (answer === 'Unmapped') {
         assert.equal(body.ok, false, `${hex(va)}: QEMU says Unmapped, we say ${body.outputAddress}`);
+        await assert.rejects(gdb.readMemory(va, 16), /E14|E0/, `${hex(va)}: a virtual read must fault too`);
         if (body.faultStage === 2) {
           faults++;
           assert.ok(body.stage2?.meaning, `${hex(va)}: a stage-2 fault under pKVM says what the entry means`);
@@ -139,6 +140,11 @@ void describe('pKVM: Debian 6.1 with kvm-arm.mode=protected', { timeout: 240_000
       } else {
         assert.equal(body.ok, true, `${hex(va)}: QEMU gives ${answer}, we fault: ${body.fault}`);
         assert.equal(`gpa: ${body.outputAddress}`, answer, hex(va));
+        // The CPU's own read through both stages returns the bytes at the PA we computed.
+        const virt = Buffer.from(await gdb.readMemory(va, 16)).toString('hex');
+        const [phys] = await gdb.readPhysicalBatch([{ address: BigInt(body.outputAddress!), length: 16 }]);
+        assert.ok(!(phys instanceof Error));
+        assert.equal(Buffer.from(phys).toString('hex'), virt, hex(va));
       }
     }
     assert.ok(faults >= 1, 'the linear map’s first page is not yet mapped at stage 2 (pKVM maps it lazily)');
