@@ -49,6 +49,8 @@ export async function chooseVcpu(
         `--cpu ${cpu}: the guest has ${threads.length} vCPU${threads.length > 1 ? 's' : ''} (1..${threads.length})`,
       );
     index = cpu - 1;
+  } else if (threads.length === 1) {
+    index = 0;
   } else {
     const stop = await gdb.queryStopReason();
     const stopped = 'thread' in stop ? stop.thread : undefined;
@@ -59,10 +61,13 @@ export async function chooseVcpu(
       ),
     );
   }
+  // One vCPU: nothing to compare or record beyond the registers the caller reads anyway.
   const all: VcpuRegisters[] = [];
-  for (let i = 0; i < threads.length; i++) {
+  // Only the translation registers, in the stub's spellings (QEMU's SCTLR for SCTLR_EL1).
+  const wanted = names.filter((n) => /^(v?ttbr|v?tcr|mair|sctlr|hcr)/i.test(n));
+  for (let i = 0; threads.length > 1 && i < threads.length; i++) {
     const raw: Record<string, bigint | undefined> = Object.fromEntries(
-      await gdb.readRegisters(names, threads[i]),
+      await gdb.readRegisters(wanted, threads[i]),
     );
     const registers = Object.fromEntries(TRANSLATION_REGISTERS.map((n) => [n, getRegister(raw, n)]));
     all.push({ vcpu: i + 1, registers });
