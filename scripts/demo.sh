@@ -2,7 +2,8 @@
 # The demo (called at the end of scripts/setup.sh, or on its own):
 #   1. boots the demo firmware in QEMU, lets it run to scenario_done, and prints the CLI's guard report;
 #   2. packages the extension (.vsix), installs it into a private code-server, and starts code-server
-#      on 127.0.0.1 in the background with the demo/ workspace (launch configuration included);
+#      on 127.0.0.1 in the background with the demo workspace (demo/pvmfw-demo.code-workspace: the launch
+#      configuration and the firmware sources);
 #   3. prints the URL to open. Stop it with: bash scripts/demo.sh --stop
 #
 # Environment: PVMFW_DEMO_PORT (default 8080, or the next free port), PVMFW_DEMO_SCENARIO (n, a, b, c, d:
@@ -90,7 +91,7 @@ PORT=$(free_port "${PVMFW_DEMO_PORT:-8080}")
 setsid "$CODE_SERVER" --bind-addr "127.0.0.1:$PORT" --auth none \
   --user-data-dir "$STATE/user-data" --extensions-dir "$STATE/extensions" \
   --disable-telemetry --disable-update-check --disable-workspace-trust --disable-getting-started-override \
-  --ignore-last-opened "$REPO/demo" >"$STATE/code-server.log" 2>&1 </dev/null &
+  --ignore-last-opened "$REPO/demo/pvmfw-demo.code-workspace" >"$STATE/code-server.log" 2>&1 </dev/null &
 echo $! >"$PIDFILE"
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
@@ -98,7 +99,7 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 || { echo "demo: code-server did not start:" >&2; tail -20 "$STATE/code-server.log" >&2; exit 1; }
 
-URL="http://127.0.0.1:$PORT/?folder=$REPO/demo"
+URL="http://127.0.0.1:$PORT/?workspace=$REPO/demo/pvmfw-demo.code-workspace"
 cat <<EOF
 demo: VS Code (code-server) with pvmfw MMU Debugger is running:
 

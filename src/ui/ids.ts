@@ -107,3 +107,10 @@ export const SNAPSHOT_EXTENSION = 'pvmfw-snapshot';
 
 /** URI scheme of the read-only documents Compare Snapshots opens. */
 export const DIFF_SCHEME = 'pvmfw-mmu-diff';
+
+/** The AArch64 assembly language contributed for `.S`/`.s` files (syntaxes/), so their gutter sets breakpoints. */
+export const ASM_LANGUAGE = {
+  id: 'arm64',
+  name: 'AArch64 Assembly',
+  scopeName: 'source.arm64',
+} as const;

@@ -33,7 +33,10 @@ export interface CodeServer {
   extensionsDir: string;
   logFile: string;
   stop(): Promise<void>;
-  /** URL of the workbench on `folder`, with an optional payload (extensionDevelopmentPath, ...). */
+  /**
+   * URL of the workbench on `folder` (a `.code-workspace` file opens as a multi-root workspace), with an
+   * optional payload (extensionDevelopmentPath, ...).
+   */
   url(folder: string, payload?: [string, string][]): string;
   /** `vscode-remote://` URI of a path on this server, as payload entries need. */
   remote(path: string): string;
@@ -66,6 +69,9 @@ export function codeServerCli(
   );
   return { status: r.status ?? -1, output: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
+
+/** The demo workspace: demo/ (its launch.json) and the firmware sources (guest/), as scripts/demo.sh opens it. */
+export const DEMO_WORKSPACE = join(REPO, 'demo', 'pvmfw-demo.code-workspace');
 
 export function newRoot(name: string): string {
   mkdirSync(join(tmpdir(), 'pvmfw-mmu-vscode'), { recursive: true });
@@ -161,7 +167,7 @@ export async function startCodeServer(
     logFile,
     remote: (p) => `vscode-remote://${authority}${p}`,
     url: (folder, payload) =>
-      `${base}/?folder=${encodeURIComponent(folder)}` +
+      `${base}/?${folder.endsWith('.code-workspace') ? 'workspace' : 'folder'}=${encodeURIComponent(folder)}` +
       (payload ? `&payload=${encodeURIComponent(JSON.stringify(payload))}` : ''),
     async stop() {
       killGroup('SIGTERM');

@@ -5,7 +5,7 @@
 import { format } from 'node:util';
 import { join } from 'node:path';
 import { launchBrowser } from './browser';
-import { REPO, startCodeServer, tail } from './codeServer';
+import { DEMO_WORKSPACE, REPO, startCodeServer, tail } from './codeServer';
 
 export interface SuiteResult {
   passed: number;
@@ -30,7 +30,7 @@ export async function runExtensionHostSuite(
       output.push(type === 'error' ? `[error] ${line}` : line);
     });
     await page.exposeFunction('codeAutomationExit', (code: number) => done(code));
-    const url = server.url(join(REPO, 'demo'), [
+    const url = server.url(DEMO_WORKSPACE, [
       ['extensionDevelopmentPath', server.remote(REPO)],
       ['extensionTestsPath', server.remote(join(REPO, 'out', 'test', 'vscode', 'suite', 'index.js'))],
     ]);

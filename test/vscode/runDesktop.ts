@@ -18,7 +18,11 @@ async function main(): Promise<void> {
       extensionDevelopmentPath: repo,
       extensionTestsPath: join(repo, 'out', 'test', 'vscode', 'suite', 'index.js'),
       extensionTestsEnv: env,
-      launchArgs: [join(repo, 'demo'), '--disable-extensions', '--disable-workspace-trust'],
+      launchArgs: [
+        join(repo, 'demo', 'pvmfw-demo.code-workspace'),
+        '--disable-extensions',
+        '--disable-workspace-trust',
+      ],
     });
   } finally {
     rmSync(scratch, { recursive: true, force: true });

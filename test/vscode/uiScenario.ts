@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { launchBrowser, poll, runCommand, webviewFrame } from './browser';
-import { qemusInGroup, REPO, startCodeServer } from './codeServer';
+import { DEMO_WORKSPACE, qemusInGroup, REPO, startCodeServer } from './codeServer';
 import { formatAddress } from '../../src/shared/format';
 import {
   consoleCommands,
@@ -21,6 +21,7 @@ import {
   watchEntry,
   type UiContext,
 } from './uiFreshChecks';
+import { assemblyBreakpoint, stopAtAssemblyBreakpoint } from './uiSourceChecks';
 
 export interface Check {
   name: string;
@@ -111,7 +112,7 @@ export async function runUiScenario(
 
   try {
     await check('the workbench opens the demo workspace with the installed extension', async () => {
-      await page.goto(server.url(join(REPO, 'demo')));
+      await page.goto(server.url(DEMO_WORKSPACE));
       await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
       await page
         .locator('.activitybar .action-label[aria-label^="Run and Debug"]')
@@ -156,6 +157,11 @@ export async function runUiScenario(
       },
     );
 
+    await check(
+      'Quick Open finds memory.c; el1_entry.S opens as AArch64 Assembly and its gutter sets a breakpoint',
+      () => assemblyBreakpoint(ui),
+    );
+
     await check('Start Debugging stops on entry', async () => {
       await page.locator('.start-debug-action-item .codicon-debug-start').click();
       await page.locator('.debug-toolbar').waitFor({ timeout: 30_000 });
@@ -163,6 +169,8 @@ export async function runUiScenario(
       if (qemus.length !== 1) throw new Error(`expected one QEMU for the session, found ${qemus.length}`);
       return `${await pausedState(page, /Paused on entry/i, /_start/)}; QEMU: ${qemus[0].slice(0, 60)}…`;
     });
+
+    await check('Continue stops at the breakpoint in el1_entry.S', () => stopAtAssemblyBreakpoint(ui));
 
     await check(
       'tick "Lazy MMIO fault" and continue: the session stops at the first lazy fault',

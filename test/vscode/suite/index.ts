@@ -7,7 +7,15 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 export function run(): Promise<void> {
-  const mocha = new Mocha({ ui: 'tdd', color: false, timeout: 90_000, reporter: 'spec' });
+  // PVMFW_VSCODE_GREP (passed through code-server's environment) runs only the matching tests.
+  const grep = process.env.PVMFW_VSCODE_GREP;
+  const mocha = new Mocha({
+    ui: 'tdd',
+    color: false,
+    timeout: 90_000,
+    reporter: 'spec',
+    ...(grep ? { grep } : {}),
+  });
   for (const f of readdirSync(__dirname).sort())
     if (f.endsWith('.test.js')) mocha.addFile(join(__dirname, f));
   return new Promise((resolve, reject) => {
