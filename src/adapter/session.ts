@@ -83,7 +83,7 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
       evaluate: (a) =>
         this.source.evaluateRequest(a, this.stack.frame(a.frameId ?? -1), () => this.inspect.evaluate(a)),
       readMemory: (a) => this.inspect.readMemory(a),
-      setVariable: (a) => this.inspect.setVariable(a),
+      setVariable: async (a) => (await this.source.variables.setVariable(a)) ?? this.inspect.setVariable(a),
       completions: (a) => Promise.resolve(this.inspect.completions(a)),
       writeMemory: (a) => this.inspect.writeMemory(a),
       continue: () => this.doContinue(),

@@ -28,7 +28,17 @@ export class SourceSupport {
   constructor(
     private readonly s: Pick<
       AdapterHost,
-      'gdb' | 'port' | 'run' | 'bps' | 'symbols' | 'mmu' | 'vars' | 'need' | 'requireStopped' | 'log'
+      | 'gdb'
+      | 'port'
+      | 'run'
+      | 'bps'
+      | 'symbols'
+      | 'mmu'
+      | 'vars'
+      | 'need'
+      | 'requireStopped'
+      | 'log'
+      | 'refreshContext'
     >,
   ) {
     this.variables = new SourceVariables(s, () => this.image);

@@ -25,9 +25,22 @@ import type { StackFrameInfo } from './stackView';
 
 const hex = (a: bigint) => `0x${a.toString(16)}`;
 
+/** A scalar variable the user may set: where it lives, its type, and the frame it was read in. */
+interface Writable {
+  readonly value: Value;
+  readonly info: StackFrameInfo;
+  readonly stopId: number;
+}
+
 export class SourceVariables {
+  /** Scalars shown in Locals/Arguments/Globals, by container reference and name (setVariable). */
+  private readonly writable = new Map<string, Writable>();
+
   constructor(
-    private readonly s: Pick<AdapterHost, 'port' | 'mmu' | 'vars' | 'need' | 'requireStopped'>,
+    private readonly s: Pick<
+      AdapterHost,
+      'gdb' | 'port' | 'mmu' | 'vars' | 'need' | 'requireStopped' | 'refreshContext'
+    >,
     private readonly image: () => ElfImage | undefined,
   ) {}
 
@@ -108,23 +121,22 @@ export class SourceVariables {
     const frame = view.scopes[view.scopeIndex];
     const ctx = this.s.requireStopped();
     const vars = program.variables(frame);
-    const lazy = (list: VariableDie[]) =>
-      this.s.vars.add({
+    const lazy = (list: VariableDie[]) => {
+      const ref: number = this.s.vars.add({
         kind: 'lazy',
         load: async () => {
           const fc = await this.frameContext(info, ctx);
           const out: DebugProtocol.Variable[] = [];
-          for (const v of list)
-            out.push(
-              await this.variable(
-                v.name,
-                await program.value(v, fc, view.scopes!.slice(view.scopeIndex)),
-                v.name,
-              ),
-            );
+          for (const v of list) {
+            const value = await program.value(v, fc, view.scopes!.slice(view.scopeIndex));
+            out.push(await this.variable(v.name, value, v.name));
+            if (isScalar(value)) this.writable.set(`${ref}\0${v.name}`, { value, info, stopId: ctx.stopId });
+          }
           return out;
         },
       });
+      return ref;
+    };
     const out: DebugProtocol.Scope[] = [
       {
         name: 'Locals',
@@ -142,6 +154,46 @@ export class SourceVariables {
     if (program.globals().length)
       out.push({ name: 'Globals', variablesReference: lazy(program.globals()), expensive: true });
     return Promise.resolve(out);
+  }
+
+  /**
+   * Sets a scalar local, argument or global shown in this stop's Variables view (the user's explicit
+   * setVariable): the new value is a C expression in the variable's frame, written to the register
+   * or the memory its location names. Undefined when the variable is not one of ours.
+   */
+  async setVariable(
+    args: DebugProtocol.SetVariableArguments,
+  ): Promise<DebugProtocol.SetVariableResponse['body'] | undefined> {
+    const w = this.writable.get(`${args.variablesReference}\0${args.name}`);
+    if (!w) return undefined;
+    const ctx = this.s.requireStopped();
+    if (w.stopId !== ctx.stopId) throw new Error(`${args.name}: the target ran since it was read: refresh`);
+    const size = sizeOfSafe(w.value.type);
+    const v = BigInt.asUintN(size * 8, await this.scalar(args.value, w.info, ctx));
+    // Writes go to the live gdbstub (a snapshot session refuses setVariable before it gets here).
+    const port = this.s.need(this.s.gdb);
+    if (w.value.register !== undefined && w.info.threadId === ctx.threadId && !w.info.view?.rawIndex) {
+      // A register of the innermost frame: the rest of the register is kept as it is.
+      const name = w.value.register === 31 ? 'sp' : `x${w.value.register}`;
+      const old = (await ctx.reg(name)) ?? 0n;
+      const mask = size >= 8 ? (1n << 64n) - 1n : (1n << BigInt(size * 8)) - 1n;
+      await port.writeRegister(name, (old & ~mask) | v, ctx.threadId);
+    } else if (w.value.address !== undefined && w.value.register === undefined) {
+      if (await this.s.mmu.isDevice('virtual', w.value.address))
+        throw new Error(
+          `${args.name} is in device memory: writing it has side effects (use the Memory view)`,
+        );
+      const bytes = new Uint8Array(size);
+      for (let i = 0; i < size; i++) bytes[i] = Number((v >> BigInt(8 * i)) & 0xffn);
+      await port.writeMemory(w.value.address, bytes);
+      // The analysis's page cache may hold that memory (a variable can be a table entry).
+      this.s.mmu.invalidateMemory();
+    } else {
+      throw new Error(`${args.name} cannot be set here: ${w.value.why ?? 'it lives in a caller’s register'}`);
+    }
+    this.s.refreshContext();
+    const now: Value = { ...w.value, bytes: le64(v, size) };
+    return { value: await formatValue(now, this.fmt(), false), type: typeName(w.value.type) };
   }
 
   /** A DAP variable for a value: gdb's text, its C type, children and a memory reference. */
@@ -292,3 +344,16 @@ function sizeOfSafe(t: CType): number {
 }
 
 export { hex as hexAddress };
+
+/** Base types, enums and pointers: what setVariable writes (structs and arrays member by member). */
+function isScalar(v: Value): boolean {
+  if (!v.bytes) return false;
+  const k = strip(v.type).kind;
+  return k === 'base' || k === 'enum' || k === 'pointer';
+}
+
+function le64(v: bigint, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = Number((v >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
