@@ -22,6 +22,7 @@ import {
   type UiContext,
 } from './uiFreshChecks';
 import { assemblyBreakpoint, stopAtAssemblyBreakpoint } from './uiSourceChecks';
+import { contrastInThemes } from './uiContrast';
 
 export interface Check {
   name: string;
@@ -230,6 +231,11 @@ export async function runUiScenario(
       return `${before} | ${fault.split('\n').slice(1, 3).join(' ')}`;
     });
 
+    await check(
+      'MMIO Guard at the fault: every text colour meets WCAG AA in the light, dark and high-contrast themes',
+      () => contrastInThemes(ui, 'contrast-fault'),
+    );
+
     await check('MMIO Guard lists the console page outside the tracked regions', () =>
       consolePageInPanel(ui),
     );
@@ -272,6 +278,11 @@ export async function runUiScenario(
       await shot('06b-mmio-guard-diff');
       return `${steps + 1} step(s): ${before} -> ${after}; diff: ${diff.split('\n')[1] ?? ''}${pendingRow ? `; pending row: ${pendingRow}` : ''}`;
     });
+
+    await check(
+      'MMIO Guard after the map (diff, fresh guard calls): every text colour meets WCAG AA in each theme',
+      () => contrastInThemes(ui, 'contrast-mapped'),
+    );
 
     await check('Page Tables shows the page valid and changed', async () => {
       const address = /0x[0-9a-f]{8,}/.exec(farRow)?.[0] ?? '';
