@@ -1,6 +1,7 @@
 // The GDB remote client: run state, thread selection, run control, threads, monitor commands and
 // QEMU extras. The connect sequence lives in handshake.ts, register access in registers.ts and
 // memory access in memory.ts; the client serializes them and keeps the run state.
+import { MonitorOutput } from './monitorOutput';
 import { latin1Text } from './codec';
 import {
   ConnectionClosedError,
@@ -424,7 +425,7 @@ export class RspClient implements GdbClient {
     return this.exclusive(async () => {
       this.assertStopped('run monitor commands');
       const req = `qRcmd,${asciiToHex(command)}`;
-      const parts: Uint8Array[] = [];
+      const out = new MonitorOutput();
       const reply = await this.link.request(
         req,
         timeoutMs,
@@ -434,16 +435,16 @@ export class RspClient implements GdbClient {
             : 'final',
         (p) => {
           const bytes = hexToBytes(p, 1);
-          if (bytes) parts.push(bytes);
+          if (bytes) out.push(bytes);
         },
       );
       if (reply.length && reply[0] !== 0x4f) {
         // Some stubs answer with the output hex-encoded directly instead of O packets.
         const direct = hexToBytes(reply);
-        if (direct && reply[0] !== 0x45) parts.push(direct);
+        if (direct && reply[0] !== 0x45) out.push(direct);
         else checkReply(`qRcmd ${command}`, reply);
       } else if (reply.length === 0) checkReply(`qRcmd ${command}`, reply);
-      return Buffer.concat(parts).toString('utf8');
+      return out.text();
     });
   }
 

@@ -321,3 +321,22 @@ void describe('hostile stub: register replies', () => {
     await gdb.close();
   });
 });
+
+void describe('hostile stub: monitor output', () => {
+  void test('a monitor command that streams without end keeps a bounded head and says what it dropped', async () => {
+    const chunk = Buffer.alloc(4096, 0x61).toString('hex'); // 4 KiB of 'a' per O packet
+    const stub = describedStub((p, io) => {
+      if (!p.startsWith('qRcmd,')) return undefined;
+      // 20 MiB of output, then OK: more than MAX_MONITOR_OUTPUT (16 MiB).
+      for (let i = 0; i < 5 * 1024; i++) io.reply(`O${chunk}`);
+      return 'OK';
+    }, '20000');
+    const gdb = await connect(stub, { requestTimeoutMs: 60_000 });
+    const before = process.memoryUsage().rss;
+    const text = await gdb.monitor('info mtree', 60_000);
+    assert.match(text, /… monitor output cut at 16777216 bytes \(4194304 more dropped\)\n$/);
+    assert.equal(text.indexOf('\n'), 16 * 2 ** 20);
+    assert.ok(process.memoryUsage().rss - before < 512 * 2 ** 20, 'bounded memory');
+    await gdb.close();
+  });
+});
