@@ -11,7 +11,9 @@ import {
   formatValue,
   isCharType,
   OPTIMIZED_OUT,
+  rustSlice,
   scalar as scalarOf,
+  sliceElements,
   toBigInt,
   type FormatContext,
   type Value,
@@ -211,6 +213,24 @@ export class SourceVariables {
       return out;
     }
     const s = strip(v.type);
+    const slice = rustSlice(v.type);
+    if (slice && !slice.str) {
+      // A Rust slice expands into its elements (read when expanded), as gdb prints them.
+      const length = Number(toBigInt(v.bytes.subarray(slice.length.offset, slice.length.offset + 8)));
+      out.variablesReference = this.s.vars.add({
+        kind: 'lazy',
+        load: async () => {
+          const els = await sliceElements(v, { read: (a, n) => this.read(a, n) }, 1000);
+          if (!els?.bytes) return [];
+          const list: DebugProtocol.Variable[] = [];
+          for (const c of children(els))
+            list.push(await this.variable(c.name, c.value, `${evaluateName}${c.name}`));
+          return list;
+        },
+      });
+      out.indexedVariables = length;
+      return out;
+    }
     if (s.kind === 'struct' || s.kind === 'union' || s.kind === 'array') {
       out.variablesReference = this.s.vars.add({
         kind: 'lazy',
