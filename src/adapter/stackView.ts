@@ -112,7 +112,9 @@ export class StackView {
       this.frames.set(id, { ...f, threadId: args.threadId, view: v, all: raw });
       const scope = v.scopes?.[v.scopeIndex ?? 0];
       const sym = this.s.symbols.describe(f.pc) ?? `0x${f.pc.toString(16)}`;
-      const name = scope?.inlined ? `${scope.name} [inlined]` : sym;
+      // A frame in a DWARF function is named after it, as gdb's bt names it (`rust_opt::rust_main`,
+      // not `rust_main+0x34`); code without DWARF (vectors, assembly) keeps symbol+offset.
+      const name = scope ? (scope.inlined ? `${scope.name} [inlined]` : scope.name) : sym;
       const frame: DebugProtocol.StackFrame = {
         id,
         // The interrupted context is named on its innermost frame (an inlined call there included).

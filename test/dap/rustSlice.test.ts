@@ -21,7 +21,7 @@ void describe('Rust slices expand into their elements', { timeout: 180_000 }, ()
   });
 
   void test('checksum(xs): the children of xs are gdb’s elements, in order', async () => {
-    const [gdbText] = await gdbLive(elf, 'rust_opt::checksum', ['set language rust', 'p xs'].slice(1), 1, {
+    const [gdbText, bt, args] = await gdbLive(elf, 'rust_opt::checksum', ['p xs', 'bt', 'info args'], 1, {
       machine: 'virt',
       cpu: 'cortex-a57',
       memory: '128M',
@@ -71,5 +71,15 @@ void describe('Rust slices expand into their elements', { timeout: 180_000 }, ()
       els.map((e) => e.name),
       want.map((_x, i) => `[${i}]`),
     );
+    // The stack and the argument's text, as gdb gives them at the same stop.
+    const gdbNames = [...bt.matchAll(/^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(/gm)].map((x) => x[1]);
+    // gdb names assembly frames by their symbol alone (`_start`); we add the offset there.
+    const ours = (await dap.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames.map((f) =>
+      f.name.replace(/\+0x[0-9a-f]+$/, ''),
+    );
+    assert.deepEqual(ours.slice(0, gdbNames.length), gdbNames, `gdb bt:\n${bt}`);
+    const gdbXs = /^xs = (.*)$/m.exec(args)?.[1];
+    assert.ok(gdbXs, args);
+    assert.equal(xs.value, gdbXs);
   });
 });
