@@ -189,6 +189,14 @@ export async function evaluateLocation(expr: Uint8Array, ctx: LocationContext): 
           case 0x9f:
             current = { kind: 'value', value: pop() };
             break;
+          case 0xa0:
+          case 0xf2:
+            // DW_OP_implicit_pointer (GNU): a pointer to an object that has no address (gdb's
+            // `<synthetic pointer>`). Its bits are not known: never shown as a made-up address.
+            r.skip(4); // the DIE reference (32-bit DWARF)
+            r.sleb();
+            current = { kind: 'optimized', why: 'synthetic pointer (the object it points to has no address)' };
+            break;
           case 0xa1:
           case 0xa2: {
             const v = ctx.addrx?.(r.ulebn());

@@ -79,6 +79,9 @@ export async function readValue(
         out.set(part.bytes.subarray(0, Math.max(0, Math.min(p.size, size - at))), at);
         at += p.size;
       }
+      // Pieces that stop short (the expression failed after them) leave bytes nobody knows: the
+      // value is not shown rather than shown with zeros.
+      if (at < size) return { type, why: 'part of the value is not known here' };
       return { type, bytes: out };
     }
   }
