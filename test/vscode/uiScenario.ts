@@ -21,7 +21,7 @@ import {
   watchEntry,
   type UiContext,
 } from './uiFreshChecks';
-import { assemblyBreakpoint, stopAtAssemblyBreakpoint } from './uiSourceChecks';
+import { assemblyBreakpointSession, openSources } from './uiSourceChecks';
 import { contrastInThemes } from './uiContrast';
 
 export interface Check {
@@ -158,9 +158,8 @@ export async function runUiScenario(
       },
     );
 
-    await check(
-      'Quick Open finds memory.c; el1_entry.S opens as AArch64 Assembly and its gutter sets a breakpoint',
-      () => assemblyBreakpoint(ui),
+    await check('Quick Open finds memory.c; el1_entry.S opens as AArch64 Assembly, highlighted', () =>
+      openSources(ui),
     );
 
     await check('Start Debugging stops on entry', async () => {
@@ -170,8 +169,6 @@ export async function runUiScenario(
       if (qemus.length !== 1) throw new Error(`expected one QEMU for the session, found ${qemus.length}`);
       return `${await pausedState(page, /Paused on entry/i, /_start/)}; QEMU: ${qemus[0].slice(0, 60)}…`;
     });
-
-    await check('Continue stops at the breakpoint in el1_entry.S', () => stopAtAssemblyBreakpoint(ui));
 
     await check(
       'tick "Lazy MMIO fault" and continue: the session stops at the first lazy fault',
@@ -391,6 +388,10 @@ export async function runUiScenario(
 
     await check("Start again: the new session does not inherit the old one's changes", () =>
       startAgainClean(ui, () => qemusInGroup(server.pgid)),
+    );
+
+    await check("a click in el1_entry.S's gutter sets a breakpoint; Start and Continue stop there", () =>
+      assemblyBreakpointSession(ui, () => qemusInGroup(server.pgid)),
     );
   } finally {
     await context.close().catch(() => undefined);
