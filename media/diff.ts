@@ -112,3 +112,54 @@ export function transitionIndexes(
   }
   return out;
 }
+
+/** A run of pages whose state moved the same way between two stops (media/panelModel PageRunChange). */
+export interface StateRunChange {
+  regionStart: bigint;
+  start: bigint;
+  pages: number;
+  before: PageGuardState | undefined;
+  after: PageGuardState;
+}
+
+/**
+ * The pages of `after` whose state differs from `before` (regions matched by start and size), as
+ * runs of neighbouring pages that moved the same way: what the diff lists, one line per run.
+ * Stops listing at `limit` runs but still counts every changed page.
+ */
+export function diffRuns(
+  before: readonly RegionSnapshot[],
+  after: readonly RegionSnapshot[],
+  limit = 10_000,
+): { runs: StateRunChange[]; count: number } {
+  const runs: StateRunChange[] = [];
+  let count = 0;
+  const previous = new Map(before.map((r) => [BigInt(r.start), r]));
+  for (const r of after) {
+    const base = BigInt(r.start);
+    const prevRegion = previous.get(base);
+    if (!prevRegion || prevRegion.pageCount !== r.pageCount) continue;
+    const now = expand(r);
+    const then = expand(prevRegion);
+    let i = 0;
+    while (i < now.length) {
+      if (now[i] === then[i]) {
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < now.length && now[j] === now[i] && then[j] === then[i]) j++;
+      count += j - i;
+      if (runs.length < limit && now[i] !== 255)
+        runs.push({
+          regionStart: base,
+          start: base + BigInt(i) * BigInt(PAGE_SIZE),
+          pages: j - i,
+          before: then[i] === 255 ? undefined : STATES[then[i]],
+          after: STATES[now[i]],
+        });
+      i = j;
+    }
+  }
+  return { runs, count };
+}

@@ -4,6 +4,7 @@
 import type { GuardStateMessage, HostToWebview, WebviewToHost } from '../src/shared/webviewMessages';
 import { isHostToWebview, isStopComparison } from '../src/shared/webviewMessages';
 import { snapshotOf, type RegionSnapshot } from './diff';
+import type { GridView } from './grid';
 import { el, render } from './view';
 
 interface VsCodeApi {
@@ -20,6 +21,10 @@ interface PersistedState {
   previous: RegionSnapshot[];
   previousStopId?: number;
   focus?: string;
+  /** Zoom and cursor of each region's grid, by region start. */
+  grids?: Record<string, GridView>;
+  /** Diff groups opened or closed by the user, by group id. */
+  diffOpen?: Record<string, boolean>;
 }
 
 const vscode = acquireVsCodeApi();
@@ -34,8 +39,10 @@ function restore(): PersistedState {
         previous: s.previous ?? [],
         previousStopId: s.previousStopId,
         focus: s.focus,
+        grids: s.grids ?? {},
+        diffOpen: s.diffOpen ?? {},
       }
-    : { version: 1, previous: [] };
+    : { version: 1, previous: [], grids: {}, diffOpen: {} };
 }
 
 const state = restore();
@@ -43,6 +50,12 @@ const state = restore();
 function draw(): void {
   const last = state.last;
   if (!last) return;
+  // A keyboard user on a grid keeps the focus there across the redraw of a new stop.
+  const active = document.activeElement;
+  const focusedRegion =
+    active instanceof HTMLCanvasElement
+      ? (active.closest('.region')?.getAttribute('data-start') ?? undefined)
+      : undefined;
   const out = render(
     root,
     {
@@ -54,8 +67,21 @@ function draw(): void {
       comparison: last.comparison,
       focus: state.focus !== undefined ? BigInt(state.focus) : undefined,
       width: root.clientWidth - 8,
+      grids: state.grids,
+      diffOpen: state.diffOpen,
+      focusedRegion,
     },
-    (address) => vscode.postMessage({ type: 'revealPage', address: '0x' + address.toString(16) }),
+    {
+      onPick: (address) => vscode.postMessage({ type: 'revealPage', address: '0x' + address.toString(16) }),
+      onGridView: (start, view) => {
+        (state.grids ??= {})[start] = view;
+        vscode.setState(state);
+      },
+      onToggleGroup: (id, open) => {
+        (state.diffOpen ??= {})[id] = open;
+        vscode.setState(state);
+      },
+    },
   );
   vscode.postMessage({
     type: 'rendered',

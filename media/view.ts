@@ -16,13 +16,25 @@ import { MAX_RENDERED_DIFF_LINES } from '../src/shared/webviewMessages';
 import { formatAddress, formatChange, formatDescriptor, formatPageState } from '../src/shared/format';
 import {
   changedIndexes,
-  diffRegions,
+  diffRuns,
   PAGE_SIZE,
   snapshotOf,
   transitionIndexes,
   type RegionSnapshot,
 } from './diff';
-import { PageGrid, type GridPalette } from './grid';
+import { PageGrid, type GridPalette, type GridView } from './grid';
+import {
+  countText,
+  groupDiff,
+  groupOpen,
+  logColumns,
+  longRuns,
+  pagesText,
+  plural,
+  runLine,
+  transitionsAsRuns,
+  type DiffGroup,
+} from './panelModel';
 
 /** The same words as the tree, the status bar and the Debug Console (src/shared/protocol). */
 export const STATE_LABEL: Readonly<Record<PageGuardState, string>> = PAGE_GUARD_STATE_LABEL;
@@ -73,10 +85,8 @@ export function readPalette(): GridPalette {
 export function countsSummary(counts: Record<PageGuardState, number>): string {
   const total = STATE_ORDER.reduce((n, s) => n + (counts[s] ?? 0), 0);
   const parts = STATE_ORDER.filter((s) => counts[s]).map((s) => `${STATE_LABEL[s]} ${counts[s]}`);
-  return `${total} pages: ${parts.join(' · ') || 'none'}`;
+  return `${pagesText(total)}: ${parts.join(' · ') || 'none'}`;
 }
-
-const pagesText = (n: number): string => `${n} page${n === 1 ? '' : 's'}`;
 
 /** Pages guard-mapped outside every tracked region: what the summary line adds for them. */
 export function untrackedSummary(untracked: readonly PageRun[]): string {
@@ -148,6 +158,19 @@ export interface RenderInput {
   comparison?: StopComparison;
   focus?: bigint;
   width: number;
+  /** Zoom and cursor of each region's grid (by region start), kept by the webview across renders. */
+  grids?: Readonly<Record<string, GridView>>;
+  /** Diff groups the user opened or closed (by group id). */
+  diffOpen?: Readonly<Record<string, boolean>>;
+  /** Start of the region whose grid had keyboard focus: it gets it back after the redraw. */
+  focusedRegion?: string;
+}
+
+/** What the page tells the webview besides picks: zoom/cursor moves and diff groups toggled. */
+export interface RenderHooks {
+  onPick(address: bigint): void;
+  onGridView?(regionStart: string, view: GridView): void;
+  onToggleGroup?(id: string, open: boolean): void;
 }
 
 export interface RenderOutput {
@@ -164,18 +187,97 @@ const stateLabel = formatPageState;
 
 /** `0x09010000 (1 page, pl031): untouched (lazy) → guard-mapped`. */
 export function transitionLine(t: GuardPageTransition): string {
-  const what = `${t.pages} page${t.pages === 1 ? '' : 's'}${t.region ? `, ${t.region}` : ''}`;
+  const what = `${pagesText(t.pages)}${t.region ? `, ${t.region}` : ''}`;
   return `${hex(BigInt(t.start))} (${what}): ${formatChange(stateLabel(t.from), stateLabel(t.to))}`;
 }
 
-/** How many transitions the diff section lists (the grid marks them all). */
-const TRANSITION_ROWS = 200;
+/** How many lines a diff group lists (the grid marks every page). */
+const GROUP_ROWS = 200;
 
-export function render(
-  root: HTMLElement,
-  input: RenderInput,
-  onPick: (address: bigint) => void,
-): RenderOutput {
+/** One region: its name and extent, counts, its long runs in words, the zoomable grid and its readout. */
+function regionBox(
+  r: GuardStateResponseBody['regions'][number],
+  grid: PageGrid,
+  changed: number,
+  readout: HTMLElement,
+): HTMLElement {
+  // A region of one run says it all in its counts line; with several, the longest runs in words.
+  const runs = longRuns(r.runs.length > 1 ? r.runs : [], 4);
+  const runList = el('ul', { class: 'runs' });
+  for (const line of runs.shown)
+    runList.append(
+      el('li', { class: `state-${line.state}` }, el('span', { class: 'swatch' }), runLine(line)),
+    );
+  if (runs.others)
+    runList.append(
+      el(
+        'li',
+        { class: 'more' },
+        `… ${countText(runs.others)} shorter run${runs.others === 1 ? '' : 's'} (${pagesText(runs.otherPages)})`,
+      ),
+    );
+  const button = (label: string, title: string, act: () => void): HTMLButtonElement => {
+    const b = el('button', { type: 'button', title, 'aria-label': title }, label);
+    b.addEventListener('click', act);
+    return b;
+  };
+  const zoom = el(
+    'div',
+    { class: 'zoom' },
+    button('−', 'Zoom out', () => grid.zoom(-1)),
+    button('+', 'Zoom in', () => grid.zoom(1)),
+    button('Fit', 'Show the whole region', () => grid.zoom(0, true)),
+    grid.windowLabel,
+  );
+  return el(
+    'div',
+    { class: 'region', 'data-start': r.start },
+    el(
+      'h3',
+      {},
+      `${r.name ?? 'region'} ${hex(BigInt(r.start))}–${hex(BigInt(r.end) - 1n)} · ${pagesText(r.pageCount)}` +
+        (changed ? ` · ${countText(changed)} changed` : ''),
+    ),
+    el('p', { class: 'region-counts' }, countsSummary(r.counts)),
+    runList,
+    zoom,
+    grid.canvas,
+    readout,
+  );
+}
+
+/** The diff as collapsible groups (by region and kind); returns the lines as a reader gets them. */
+function diffGroups(groups: readonly DiffGroup[], input: RenderInput, hooks: RenderHooks): HTMLElement {
+  const list = el('ul', { class: 'groups' });
+  for (const g of groups) {
+    const details = el('details', { 'data-group': g.id });
+    details.open = groupOpen(g, input.diffOpen?.[g.id]);
+    // Setting `open` above queues a toggle event too: remember only what the user changes.
+    let shown = details.open;
+    details.addEventListener('toggle', () => {
+      if (details.open === shown) return;
+      shown = details.open;
+      hooks.onToggleGroup?.(g.id, shown);
+    });
+    const cls = g.kind === 'guard' ? `state-${g.state}` : g.kind === 'pte' ? 'pte-change' : 'anomaly';
+    details.append(
+      el(
+        'summary',
+        { class: cls },
+        ...(g.kind === 'guard' ? [el('span', { class: 'swatch' })] : []),
+        g.title,
+      ),
+    );
+    const ul = el('ul', {});
+    for (const line of g.lines) ul.append(el('li', {}, line));
+    if (g.more) ul.append(el('li', { class: 'placeholder' }, `… ${countText(g.more)} more`));
+    details.append(ul);
+    list.append(el('li', { class: `group group-${g.kind}` }, details));
+  }
+  return list;
+}
+
+export function render(root: HTMLElement, input: RenderInput, hooks: RenderHooks): RenderOutput {
   const { state, change, comparison } = input;
   const palette = readPalette();
   root.replaceChildren();
@@ -246,37 +348,36 @@ export function render(
   // One grid per tracked region.
   const previousByStart = new Map(input.previous.map((r) => [BigInt(r.start), r]));
   const grids: PageGrid[] = [];
-  const hover = el('p', { class: 'hover', id: 'hover' }, ' ');
-  const regions = el(
-    'section',
-    { class: 'regions' },
-    el('h2', {}, `Regions (${state.regions.length})`),
-    hover,
-  );
+  const regions = el('section', { class: 'regions' }, el('h2', {}, `Regions (${state.regions.length})`));
   let pages = 0;
+  let refocus: HTMLCanvasElement | undefined;
   for (const r of state.regions) {
     pages += r.pageCount;
     const snap = snapshotOf(r);
     const changed = comparison
       ? transitionIndexes(snap, comparison.transitions)
       : changedIndexes(previousByStart.get(BigInt(r.start)), snap);
-    const grid = new PageGrid(snap, (t) => (hover.textContent = t || ' '), onPick);
+    // The readout sits under its own grid: what the pointer or the cursor is on, read out politely.
+    const readoutId = `readout-${r.start}`;
+    const readout = el('p', { class: 'hover readout', id: readoutId, 'aria-live': 'polite' }, ' ');
+    const grid = new PageGrid(
+      snap,
+      r.name,
+      {
+        onDescribe: (t) => (readout.textContent = t || ' '),
+        onPick: (a) => hooks.onPick(a),
+        onView: (v) => hooks.onGridView?.(r.start, v),
+      },
+      input.grids?.[r.start],
+    );
+    grid.canvas.setAttribute('role', 'application');
+    grid.canvas.setAttribute('aria-roledescription', 'page grid');
+    grid.canvas.setAttribute('aria-describedby', readoutId);
     const far = fault ? grid.indexOf(BigInt(fault.far) & ~BigInt(PAGE_SIZE - 1)) : undefined;
     const focus = input.focus !== undefined ? grid.indexOf(input.focus) : undefined;
-    const box = el(
-      'div',
-      { class: 'region', 'data-start': r.start },
-      el(
-        'h3',
-        {},
-        `${r.name ?? 'region'} ${hex(BigInt(r.start))}–${hex(BigInt(r.end) - 1n)} · ${r.pageCount} pages` +
-          (changed.size ? ` · ${changed.size} changed` : ''),
-      ),
-      el('p', { class: 'region-counts' }, countsSummary(r.counts)),
-      grid.canvas,
-    );
-    regions.append(box);
+    regions.append(regionBox(r, grid, changed.size, readout));
     grid.draw(snap, input.width, palette, { changed, fault: far, focus });
+    if (input.focusedRegion === r.start) refocus = grid.canvas;
     grids.push(grid);
   }
   if (!state.regions.length)
@@ -284,50 +385,39 @@ export function render(
   root.append(regions);
   if (untracked.length) root.append(untrackedSection(untracked));
 
-  // What changed since the previous stop, or since the snapshot this stop is compared with.
-  const diff = comparison
+  // What changed since the previous stop, or since the snapshot this stop is compared with: grouped
+  // by region and kind, each group collapsible (long ones start closed).
+  const current = state.regions.map(snapshotOf);
+  const stateDiff = comparison
     ? {
-        changes: [],
+        runs: transitionsAsRuns(comparison.transitions, state.regions),
         count: comparison.transitions.reduce((n, t) => n + t.pages, 0),
       }
-    : diffRegions(input.previous, state.regions.map(snapshotOf));
+    : (() => {
+        const d = diffRuns(input.previous, current);
+        const names = new Map(state.regions.map((r) => [BigInt(r.start), r.name]));
+        return { runs: d.runs.map((x) => ({ ...x, region: names.get(x.regionStart) })), count: d.count };
+      })();
+  const groups = groupDiff(
+    {
+      pageRuns: stateDiff.runs,
+      pteChanges: change?.changes ?? [],
+      anomalies: change?.newAnomalies ?? [],
+      regions: state.regions,
+    },
+    GROUP_ROWS,
+  );
   const diffTitle = comparison
     ? `Since ${comparison.since} (Compare Snapshots)`
     : `Since the previous stop${input.previousStopId !== undefined ? ` (${input.previousStopId})` : ''}`;
   const d = el('section', { class: 'diff', id: 'diff' }, el('h2', {}, diffTitle));
-  const list = el('ul', {});
-  for (const t of comparison?.transitions.slice(0, TRANSITION_ROWS) ?? []) {
-    list.append(
-      el('li', { class: `transition state-${t.to}` }, el('span', { class: 'swatch' }), transitionLine(t)),
-    );
-  }
-  if (comparison && comparison.transitions.length > TRANSITION_ROWS)
-    list.append(
-      el(
-        'li',
-        { class: 'placeholder' },
-        `… ${comparison.transitions.length - TRANSITION_ROWS} more runs: Compare Snapshots… lists them all`,
-      ),
-    );
-  for (const c of diff.changes) {
-    list.append(
-      el(
-        'li',
-        { class: `state-${c.after}` },
-        el('span', { class: 'swatch' }),
-        `${hex(c.address)}: ${formatChange(c.before ? STATE_LABEL[c.before] : 'new', STATE_LABEL[c.after])}`,
-      ),
-    );
-  }
-  for (const c of change?.changes ?? [])
-    list.append(el('li', { class: 'pte-change' }, `${c.regime}: ${c.summary}`));
-  for (const a of change?.newAnomalies ?? []) list.append(el('li', { class: 'anomaly' }, `⚠ ${a.message}`));
-  if (!list.childElementCount) list.append(el('li', { class: 'placeholder' }, 'No change.'));
-  d.append(list);
+  if (groups.length) d.append(diffGroups(groups, input, hooks));
+  else d.append(el('ul', {}, el('li', { class: 'placeholder' }, 'No change.')));
   root.append(d);
-  const diffLines = [...list.children]
+  // Reported as a reader meets them: each group's title, then its lines.
+  const diffLines = (groups.length ? groups.flatMap((g) => [g.title, ...g.lines]) : ['No change.'])
     .slice(0, MAX_RENDERED_DIFF_LINES)
-    .map((li) => (li.textContent ?? '').slice(0, 1000));
+    .map((l) => l.slice(0, 1000));
 
   root.append(timeline(state.log, new Set((change?.newGuardCalls ?? []).map((c) => c.seq))));
 
@@ -343,7 +433,8 @@ export function render(
     a.append(ul);
     root.append(a);
   }
-  return { changedPages: diff.count, pages, summary, grids, diffTitle, diffLines };
+  refocus?.focus({ preventScroll: true });
+  return { changedPages: stateDiff.count, pages, summary, grids, diffTitle, diffLines };
 }
 
 const LOG_ROWS = 200;
@@ -351,7 +442,7 @@ const LOG_ROWS = 200;
 /** The guard-call log as a strip (one tick per call, oldest left) and a table of the latest calls. */
 function timeline(log: readonly GuardCall[], fresh: ReadonlySet<number>): HTMLElement {
   const s = el('section', { class: 'timeline', id: 'timeline' }, el('h2', {}, `Guard calls (${log.length})`));
-  const strip = el('div', { class: 'strip', role: 'img', 'aria-label': `${log.length} guard calls` });
+  const strip = el('div', { class: 'strip', role: 'img', 'aria-label': plural(log.length, 'guard call') });
   for (const c of log) {
     const failed = c.result !== '0' && c.fn !== 'INFO';
     strip.append(
@@ -362,29 +453,16 @@ function timeline(log: readonly GuardCall[], fresh: ReadonlySet<number>): HTMLEl
     );
   }
   s.append(strip);
-  const table = el(
-    'table',
-    {},
-    el(
-      'tr',
-      {},
-      el('th', {}, '#'),
-      el('th', {}, 'call'),
-      el('th', {}, 'x1'),
-      el('th', {}, 'x0'),
-      el('th', {}, 'from'),
-    ),
-  );
+  // The caller's PC is a column only when the stub recorded one (the demo's does not).
+  const columns = logColumns(log);
+  const table = el('table', {}, el('tr', {}, ...columns.map((c) => el('th', {}, c))));
   for (const c of log.slice(-LOG_ROWS).reverse()) {
+    const cells = [String(c.seq), `MMIO_GUARD_${c.fn}`, c.arg, c.result, c.symbol ?? c.pc ?? ''];
     table.append(
       el(
         'tr',
         { class: `fn-${c.fn}${fresh.has(c.seq) ? ' fresh' : ''}` },
-        el('td', {}, String(c.seq)),
-        el('td', {}, `MMIO_GUARD_${c.fn}`),
-        el('td', {}, c.arg),
-        el('td', {}, c.result),
-        el('td', {}, c.symbol ?? c.pc ?? ''),
+        ...cells.slice(0, columns.length).map((t) => el('td', {}, t)),
       ),
     );
   }

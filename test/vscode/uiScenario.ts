@@ -23,6 +23,7 @@ import {
 } from './uiFreshChecks';
 import { assemblyBreakpointSession, openSources } from './uiSourceChecks';
 import { contrastInThemes } from './uiContrast';
+import { gridByKeyboard, groupedDiffAndLog } from './uiGuardScale';
 
 export interface Check {
   name: string;
@@ -345,6 +346,18 @@ export async function runUiScenario(
       await shot('08-grid-click-reveal');
       return (await selected.innerText()).replace(/\s+/g, ' ');
     });
+
+    await check(
+      'MMIO Guard at scale: a 1 GiB region as a strip; Tab, arrows, + and Enter drive a grid with a read-out cursor',
+      () =>
+        gridByKeyboard(ui, (t) =>
+          pane(page, 'Page Tables').locator('.monaco-list-row.selected', { hasText: t }),
+        ),
+    );
+
+    await check('MMIO Guard groups the diff by region and kind; the log has no empty column', () =>
+      groupedDiffAndLog(ui),
+    );
 
     await check('Export Snapshot offers Open and Reveal in Explorer, which selects the file', () =>
       exportAndReveal(ui),
