@@ -3,6 +3,7 @@
 // unverified with the reason. Conditions, hit conditions and logpoints are decided at each hit.
 // Independent of the session class: it talks to a line resolver, a breakpoint sink and, at a hit,
 // an expression evaluator that the session supplies.
+import { normalizePath } from '../elf/paths';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 
 /** What src/elf's ElfImage offers (structural, so tests may pass any line source). */
@@ -103,7 +104,9 @@ export class SourceBreakpoints {
   async set(
     args: DebugProtocol.SetBreakpointsArguments,
   ): Promise<DebugProtocol.SetBreakpointsResponse['body']> {
-    const path = args.source.path ?? args.source.name ?? '';
+    const given = args.source.path ?? args.source.name ?? '';
+    // One key per file whatever its spelling (`a/../b/x.S` and `b/x.S`).
+    const path = given.startsWith('/') ? normalizePath(given) : given;
     const requested: DebugProtocol.SourceBreakpoint[] =
       args.breakpoints ?? (args.lines ?? []).map((line) => ({ line }));
     const previous = this.byFile.get(path) ?? [];
@@ -272,7 +275,9 @@ function baseName(p: string): string {
 export function sourceRoots(programPath: string | undefined, extra: readonly string[] = []): string[] {
   const roots: string[] = [];
   if (programPath) {
-    let dir = programPath.replace(/\\/g, '/').replace(/\/[^/]*$/, '');
+    // Normalised: a program named through `..` (demo/../guest/build/demo.elf) must not give its
+    // sources a second spelling, or a breakpoint set under one and removed under the other stays.
+    let dir = normalizePath(programPath.replace(/\\/g, '/')).replace(/\/[^/]*$/, '');
     while (dir) {
       roots.push(dir);
       const up = dir.replace(/\/[^/]*$/, '');
