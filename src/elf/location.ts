@@ -195,7 +195,10 @@ export async function evaluateLocation(expr: Uint8Array, ctx: LocationContext): 
             // `<synthetic pointer>`). Its bits are not known: never shown as a made-up address.
             r.skip(4); // the DIE reference (32-bit DWARF)
             r.sleb();
-            current = { kind: 'optimized', why: 'synthetic pointer (the object it points to has no address)' };
+            current = {
+              kind: 'optimized',
+              why: 'synthetic pointer (the object it points to has no address)',
+            };
             break;
           case 0xa1:
           case 0xa2: {

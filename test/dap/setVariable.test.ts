@@ -53,11 +53,9 @@ void describe('setVariable on locals, arguments and globals (-O2)', { timeout: 1
       name: 'handled_count',
       value: '6 + 1',
     });
-    const r = (await dap.dc.customRequest('readMemory', {
-      memoryReference: count.memoryReference,
-      count: 4,
-    })) as DebugProtocol.ReadMemoryResponse;
-    assert.equal(Buffer.from(r.body?.data ?? '', 'base64').readUInt32LE(0), 7);
+    const r = await dap.dc.customRequest('readMemory', { memoryReference: count.memoryReference, count: 4 });
+    const body = r.body as DebugProtocol.ReadMemoryResponse['body'];
+    assert.equal(Buffer.from(body?.data ?? '', 'base64').readUInt32LE(0), 7);
   });
 
   void test('a struct is refused as a whole (its members are set one by one)', async () => {
