@@ -114,7 +114,8 @@ function followedVerdict(
         mapIpa,
       };
     return {
-      kind: 'lazyMmio',
+      // Served: no longer a fault waiting for its handler (the panel styles it as done).
+      kind: 'handled',
       summary:
         state === 'guardMapped'
           ? `handled: ${what} is MMIO_GUARD_MAPped and valid at stage 1${inPlace ? ' (VALID set in place)' : ''}`

@@ -166,7 +166,16 @@ export interface WalkStep {
 
 /** pvmfw's view of a fault: what sync_exception_current / handle_mmio_fault will do with it. */
 export interface FaultVerdict {
-  kind: 'lazyMmio' | 'invalidPte' | 'unsupportedFlags' | 'permission' | 'externalAbort' | 'notMmio' | 'other';
+  /** `handled`: a lazy-MMIO fault the handler has already served (the verdict follows it). */
+  kind:
+    | 'lazyMmio'
+    | 'handled'
+    | 'invalidPte'
+    | 'unsupportedFlags'
+    | 'permission'
+    | 'externalAbort'
+    | 'notMmio'
+    | 'other';
   /** One line: "lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x09010000". */
   summary: string;
   /** Page IPA the handler will pass to MMIO_GUARD_MAP, for lazyMmio. */

@@ -119,6 +119,11 @@ void describe('launch the demo firmware and single-step the MMIO fault handler',
     assert.equal(await pageState(dap, RTC), 'guardMapped');
     // Still inside the handler, the page served: no "fails with InvalidPte" against today's tables.
     assert.equal(await verdictNow(), 'handled: 0x09010000 is MMIO_GUARD_MAPped and valid at stage 1');
+    // Served: the fault's verdict is 'handled', no longer a lazy fault waiting for its handler.
+    assert.equal(
+      (await dap.custom<GuardStateResponseBody>('guardState', { omitLog: true })).fault?.verdict.kind,
+      'handled',
+    );
   });
 
   void test('virtio fault: the lazy 2 MiB block is split and mmuChanged says so', async () => {
