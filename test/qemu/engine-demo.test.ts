@@ -4,23 +4,20 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { getRegister, hex } from '../../src/aarch64';
 import { resolve } from 'node:path';
-import { batchReader, getRegister, hex, type PhysReader, type Registers } from '../../src/aarch64';
-import {
-  analyzeStop,
-  guardReport,
-  guardSummaryLines,
-  programSymbols,
-  STOP_REGISTERS,
-  type GuardState,
-} from '../../src/analysis';
 import { ElfImage, SymbolTable } from '../../src/elf';
-import { connectTcp, BP_SOFTWARE, type GdbClient } from '../../src/gdb';
-import type { FaultVerdict, PageGuardState } from '../../src/shared/protocol';
-import { ALL_REGISTERS } from '../../src/cli/source';
-import { diagnosticLines, regimeHeader, regionLines } from '../../src/cli/render';
+import { connectTcp, type GdbClient } from '../../src/gdb';
 import { startQemu, type QemuInstance } from '../harness/qemu';
+import {
+  anomalyList,
+  capture as captureStop,
+  golden,
+  pagesIn,
+  runTo as runToSymbol,
+  type Capture,
+} from './firmware-capture';
 import {
   buildGuest,
   demoElf,
@@ -32,104 +29,15 @@ import {
   type Symbols,
 } from './firmware-support';
 
-const goldenDir = resolve(repoRoot, 'test/golden');
-const update = process.env.UPDATE_GOLDEN === '1';
 const cli = resolve(repoRoot, 'out/src/cli/main.js');
-
-interface Capture {
-  readonly registers: Registers;
-  readonly guard: GuardState;
-  readonly verdict?: FaultVerdict;
-  readonly text: string;
-}
-
-/** Pages of the tracked regions in `state`, as `0x… (n)` runs. */
-function pagesIn(g: GuardState, state: PageGuardState): string[] {
-  return g.regions
-    .flatMap((r) => r.runs)
-    .filter((x) => x.state === state)
-    .map((x) => `${x.start}${x.pages > 1 ? ` (${x.pages})` : ''}`);
-}
-
-const anomalyList = (g: GuardState) =>
-  g.anomalies.map((a) => `${a.code}/${a.severity} ${a.va ?? a.ipa ?? ''}`);
 
 let symbols: Symbols;
 let table: SymbolTable;
 
-function reader(gdb: GdbClient): PhysReader {
-  return batchReader(
-    (r) => gdb.readPhysicalBatch(r),
-    (a, l) => gdb.readPhysical(a, l),
-  );
-}
-
-/**
- * Everything the engine says about the machine at this stop, as deterministic text: the walks as
- * the CLI prints them, and the analysis core's picture (guard state, fault verdict) as the CLI's
- * `guard` and the adapter's views report it.
- */
-async function capture(gdb: GdbClient, point: string): Promise<Capture> {
-  const values = await gdb.readRegisters([...new Set([...ALL_REGISTERS, ...STOP_REGISTERS])], 1);
-  const registers: Record<string, bigint | undefined> = Object.fromEntries(values);
-  const canonical: Record<string, bigint | undefined> = {};
-  for (const n of STOP_REGISTERS) canonical[n] = getRegister(registers, n);
-  const pc = canonical.pc ?? 0n;
-  const inHandler = pc === sym(symbols, 'sync_exception_current');
-  const picture = await analyzeStop({
-    stopId: 1,
-    reason: 'pause',
-    threadId: 1,
-    registers: canonical,
-    reader: reader(gdb),
-    symbols: programSymbols(table),
-    options: { lazyBit: 55, guardLogSymbol: 'guard_log' },
-  });
-  const s1 = picture.el1.result;
-  const s2 = picture.stage2?.result;
-  const fault = picture.fault;
-  const verdict = inHandler ? fault?.verdict : undefined;
-  const lines = [
-    `# ${point}: pc ${hex(pc)}${inHandler ? ` (sync_exception_current, ESR_EL1 ${fault?.esr.raw}, FAR_EL1 ${fault?.far})` : ''}`,
-    ...regimeHeader(s1.regime, 'demo'),
-    ...regionLines(s1, 55),
-    ...diagnosticLines(s1),
-    ...(s2 ? [...regimeHeader(s2.regime, 'demo'), ...regionLines(s2, 55)] : ['stage 2: off']),
-    ...guardSummaryLines(guardReport(picture)),
-    ...(verdict ? [`verdict: ${verdict.kind}: ${verdict.summary}`] : []),
-  ];
-  return { registers, guard: picture.guard, ...(verdict ? { verdict } : {}), text: lines.join('\n') + '\n' };
-}
-
-function golden(name: string, text: string): void {
-  const file = resolve(goldenDir, `${name}.txt`);
-  if (update) {
-    mkdirSync(goldenDir, { recursive: true });
-    writeFileSync(file, text);
-    return;
-  }
-  assert.ok(existsSync(file), `missing golden ${file}: run with UPDATE_GOLDEN=1 once and review it`);
-  assert.equal(
-    text,
-    readFileSync(file, 'utf8'),
-    `${name} differs from test/golden/${name}.txt (UPDATE_GOLDEN=1 to accept)`,
-  );
-}
-
-/** Continues to the `hits`-th arrival at `symbol` (breakpoint removed afterwards). */
-async function runTo(gdb: GdbClient, symbol: string, hits = 1): Promise<void> {
-  const at = sym(symbols, symbol);
-  // Already there: step off first, or the breakpoint would report this same stop again.
-  if ((await gdb.readRegister('pc', 1)) === at) await gdb.step(1, 15000);
-  await gdb.insertBreakpoint(BP_SOFTWARE, at);
-  for (let i = 0; i < hits; i++) {
-    await gdb.resume('continue');
-    const stop = await gdb.waitForStop(15000);
-    assert.equal(stop.kind, 'signal');
-  }
-  await gdb.removeBreakpoint(BP_SOFTWARE, at);
-  assert.equal(await gdb.readRegister('pc', 1), at, `stopped at ${symbol}`);
-}
+/** demo.elf's stop as text (test/qemu/firmware-capture.ts), its dumps without the flavour line. */
+const capture = (gdb: GdbClient, point: string) =>
+  captureStop(gdb, symbols, table, point, { flavour: false });
+const runTo = (gdb: GdbClient, symbol: string, hits = 1) => runToSymbol(gdb, symbols, symbol, hits);
 
 function scenarioSuite(
   scenario: Scenario,

@@ -1,7 +1,7 @@
 // What the engine says about a stopped demo firmware, as deterministic text for golden dumps: the
 // walks as the CLI prints them, the analysis core's guard state and fault verdict, and the pvmfw
-// flavour it read (generation, guard granule, stage-2 representation). Shared by the variant tests;
-// test/qemu/engine-demo.test.ts keeps its own copy for demo.elf's dumps.
+// flavour it read (generation, guard granule, stage-2 representation). Shared by the variant tests
+// and test/qemu/engine-demo.test.ts (demo.elf's dumps, written without the flavour line).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -61,6 +61,7 @@ export async function capture(
   symbols: Symbols,
   table: SymbolTable,
   point: string,
+  o: { flavour?: boolean } = {},
 ): Promise<Capture> {
   const values = await gdb.readRegisters([...new Set([...ALL_REGISTERS, ...STOP_REGISTERS])], 1);
   const registers: Record<string, bigint | undefined> = Object.fromEntries(values);
@@ -84,7 +85,7 @@ export async function capture(
   const fw = picture.guard.firmware;
   const lines = [
     `# ${point}: pc ${hex(pc)}${inHandler ? ` (sync_exception_current, ESR_EL1 ${fault?.esr.raw}, FAR_EL1 ${fault?.far})` : ''}`,
-    ...(fw
+    ...(fw && o.flavour !== false
       ? [
           `pvmfw: ${fw.generation} (handler ${fw.handler}), guard granule ${fw.granule} from ${fw.granuleFrom}, stage-2 guard entries ${fw.stage2 ?? 'n/a'}`,
         ]
@@ -121,14 +122,16 @@ export function golden(name: string, text: string): void {
   );
 }
 
-/** Continues to the next arrival at `symbol` (breakpoint removed afterwards). */
-export async function runTo(gdb: GdbClient, symbols: Symbols, symbol: string): Promise<void> {
+/** Continues to the `hits`-th arrival at `symbol` (breakpoint removed afterwards). */
+export async function runTo(gdb: GdbClient, symbols: Symbols, symbol: string, hits = 1): Promise<void> {
   const at = sym(symbols, symbol);
   // Already there: step off first, or the breakpoint would report this same stop again.
   if ((await gdb.readRegister('pc', 1)) === at) await gdb.step(1, 15000);
   await gdb.insertBreakpoint(BP_SOFTWARE, at);
-  await gdb.resume('continue');
-  assert.equal((await gdb.waitForStop(15000)).kind, 'signal');
+  for (let i = 0; i < hits; i++) {
+    await gdb.resume('continue');
+    assert.equal((await gdb.waitForStop(15000)).kind, 'signal');
+  }
   await gdb.removeBreakpoint(BP_SOFTWARE, at);
   assert.equal(await gdb.readRegister('pc', 1), at, `stopped at ${symbol}`);
 }
