@@ -143,7 +143,7 @@ export function pidListeningOn(port: number, how: { socketsOnly?: boolean } = {}
 }
 
 /** `socket:[inode]` of the sockets listening on `port` in a socket table (IPv4, IPv6). */
-function listeningInodes(port: number): Set<string> {
+export function listeningInodes(port: number): Set<string> {
   const want = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   const inodes = new Set<string>();
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {

@@ -2,9 +2,8 @@
 // output, and kills it by PID. Only the `qemu` binary of the configuration is ever executed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { ExecutableNotFoundError, resolveExecutable, tiedCommand } from './tiedSpawn';
-import { localRamDisabled, sharedRamArgs } from './localRam';
+import { listeningInodes, localRamDisabled, sharedRamArgs } from './localRam';
 
 export class QemuStartError extends Error {}
 
@@ -60,20 +59,7 @@ export function freePort(): Promise<number> {
 
 /** Listening check without connecting: QEMU's gdbstub accepts one client, and a probe would take it. */
 export function isListening(port: number): boolean {
-  const want = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 3 && f[1].endsWith(want) && f[3] === '0A') return true;
-    }
-  }
-  return false;
+  return listeningInodes(port).size > 0;
 }
 
 /** What to do about the start failures we know, from QEMU's own message. */
