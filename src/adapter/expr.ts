@@ -3,7 +3,7 @@
 // comparisons, registers as `$x0`. Parsing is a small precedence climber over tokens; evaluation works
 // on src/elf Values (bytes + type + address), reading memory only through the scope it is given.
 import { DW_ATE, sizeOf, strip, typeName, VOID, type CType } from '../elf/types';
-import { children, scalar, type Value } from '../elf/values';
+import { children, elementOf, scalar, type Value } from '../elf/values';
 
 export class CExpressionError extends Error {}
 
@@ -411,12 +411,9 @@ export class CExpression {
         if (s.kind === 'array') {
           const size = sizeOf(s.element);
           const off = Number(i) * size;
-          if (v.bytes && off >= 0 && off + size <= v.bytes.length)
-            v = {
-              type: s.element,
-              bytes: v.bytes.subarray(off, off + size),
-              ...(v.address !== undefined ? { address: v.address + BigInt(off) } : {}),
-            };
+          const held = (v.bytes ?? v.partial?.bytes)?.length ?? 0;
+          const el = off >= 0 && off + size <= held ? elementOf(v, Number(i)) : undefined;
+          if (el) v = el;
           else v = await this.deref(intValue(this.addressOf(v) + BigInt(off), pointerTo(s.element)));
         } else if (s.kind === 'pointer') {
           v = await this.deref(this.apply('+', v, intValue(i)));

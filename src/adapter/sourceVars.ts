@@ -208,11 +208,15 @@ export class SourceVariables {
       evaluateName,
     };
     if (v.address !== undefined) out.memoryReference = memoryReference('virtual', v.address);
+    const s = strip(v.type);
     if (!v.bytes) {
-      out.presentationHint = { attributes: ['readOnly'] };
+      // A partly-known struct or array still opens onto its known members and elements.
+      if (v.partial && (s.kind === 'struct' || s.kind === 'union' || s.kind === 'array'))
+        out.variablesReference = this.childrenOf(v, evaluateName);
+      else out.presentationHint = { attributes: ['readOnly'] };
+      if (s.kind === 'array') out.indexedVariables = s.count ?? 0;
       return out;
     }
-    const s = strip(v.type);
     const slice = rustSlice(v.type);
     if (slice && !slice.str) {
       // A Rust slice expands into its elements (read when expanded), as gdb prints them.
@@ -232,17 +236,7 @@ export class SourceVariables {
       return out;
     }
     if (s.kind === 'struct' || s.kind === 'union' || s.kind === 'array') {
-      out.variablesReference = this.s.vars.add({
-        kind: 'lazy',
-        load: async () => {
-          const list: DebugProtocol.Variable[] = [];
-          for (const c of children(v).slice(0, 1000)) {
-            const path = c.name.startsWith('[') ? `${evaluateName}${c.name}` : `(${evaluateName}).${c.name}`;
-            list.push(await this.variable(c.name, c.value, path));
-          }
-          return list;
-        },
-      });
+      out.variablesReference = this.childrenOf(v, evaluateName);
       if (s.kind === 'array') out.indexedVariables = s.count ?? 0;
     } else if (s.kind === 'pointer') {
       const target = toBigInt(v.bytes);
@@ -262,6 +256,21 @@ export class SourceVariables {
       }
     }
     return out;
+  }
+
+  /** A reference to the members or elements of an aggregate (read when expanded, at most 1,000). */
+  private childrenOf(v: Value, evaluateName: string): number {
+    return this.s.vars.add({
+      kind: 'lazy',
+      load: async () => {
+        const list: DebugProtocol.Variable[] = [];
+        for (const c of children(v).slice(0, 1000)) {
+          const path = c.name.startsWith('[') ? `${evaluateName}${c.name}` : `(${evaluateName}).${c.name}`;
+          list.push(await this.variable(c.name, c.value, path));
+        }
+        return list;
+      },
+    });
   }
 
   /**

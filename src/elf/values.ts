@@ -15,6 +15,13 @@ export interface Value {
   /** Register number when the value lives in a register. */
   register?: number;
   why?: string;
+  /**
+   * A value only partly known (pieces of which some are optimized out or in a register this frame
+   * cannot recover): `bytes` is then undefined and this holds what is known, byte by byte
+   * (`known[i]` = 1). Aggregates show their known members and elements, as gdb does; a scalar with
+   * any byte unknown is `<optimized out>` (gdb's rule), so a partial value is never read as a number.
+   */
+  partial?: { bytes: Uint8Array; known: Uint8Array };
 }
 
 export interface ValueMemory {
@@ -67,7 +74,9 @@ export async function readValue(
       return { type, bytes: loc.bytes.subarray(0, size) };
     case 'pieces': {
       const out = new Uint8Array(size);
+      const known = new Uint8Array(size);
       let at = 0;
+      let why: string | undefined;
       for (const p of loc.pieces) {
         const part = await readValue(
           { kind: 'array', element: BYTE, count: p.size },
@@ -75,14 +84,21 @@ export async function readValue(
           mem,
           register,
         );
-        if (!part.bytes) return { type, why: part.why ?? 'a piece is optimized out' };
-        out.set(part.bytes.subarray(0, Math.max(0, Math.min(p.size, size - at))), at);
+        const n = Math.max(0, Math.min(p.size, size - at));
+        if (part.bytes) {
+          out.set(part.bytes.subarray(0, n), at);
+          known.fill(1, at, at + n);
+        } else why ??= part.why ?? 'a piece is optimized out';
         at += p.size;
       }
       // Pieces that stop short (the expression failed after them) leave bytes nobody knows: the
-      // value is not shown rather than shown with zeros.
+      // value is not shown rather than shown with zeros (gdb gives up on the whole value too).
       if (at < size) return { type, why: 'part of the value is not known here' };
-      return { type, bytes: out };
+      if (why === undefined) return { type, bytes: out };
+      // Some pieces are unknown (empty, a synthetic pointer, a register not recovered): what the
+      // others hold is still shown member by member, never as a whole number.
+      if (!known.includes(1)) return { type, why };
+      return { type, why, partial: { bytes: out, known } };
     }
   }
 }
@@ -169,10 +185,17 @@ export function children(v: Value): { name: string; value: Value }[] {
     return t.members.map((m) => {
       const size = sizeOf(m.type);
       const child = sub(v, m.type, m.offset, size);
-      if (m.bitSize !== undefined && child.bytes) {
-        const raw = toBigInt(
-          v.bytes!.subarray(m.offset, m.offset + Math.ceil(((m.bitOffset ?? 0) + m.bitSize) / 8)),
-        );
+      const storage =
+        m.bitSize !== undefined
+          ? bytesAt(v, m.offset, Math.ceil(((m.bitOffset ?? 0) + m.bitSize) / 8))
+          : undefined;
+      if (m.bitSize !== undefined && !storage) {
+        delete child.bytes;
+        delete child.partial;
+        child.why = v.why ?? OPTIMIZED_OUT;
+      }
+      if (m.bitSize !== undefined && storage) {
+        const raw = toBigInt(storage);
         const bits = (raw >> BigInt(m.bitOffset ?? 0)) & ((1n << BigInt(m.bitSize)) - 1n);
         child.bytes = le(bits, size);
         delete child.address;
@@ -189,7 +212,7 @@ export function children(v: Value): { name: string; value: Value }[] {
  */
 export function activeVariant(v: Value): Value | undefined {
   const t = strip(v.type);
-  if (t.kind !== 'struct' || !t.variants || !v.bytes) return undefined;
+  if (t.kind !== 'struct' || !t.variants || (!v.bytes && !v.partial)) return undefined;
   const { discr, variants } = t.variants;
   let chosen = variants.length === 1 && !discr ? variants[0] : undefined;
   if (discr) {
@@ -234,9 +257,35 @@ export async function sliceElements(v: Value, mem: ValueMemory, max = 10_000): P
 function sub(v: Value, type: CType, offset: number, size: number): Value {
   const out: Value = { type };
   if (v.address !== undefined) out.address = v.address + BigInt(offset);
-  if (v.bytes && offset + size <= v.bytes.length) out.bytes = v.bytes.subarray(offset, offset + size);
-  else out.why = v.why ?? OPTIMIZED_OUT;
+  const bytes = bytesAt(v, offset, size);
+  if (bytes) out.bytes = bytes;
+  else {
+    out.why = v.why ?? OPTIMIZED_OUT;
+    const p = v.partial;
+    if (p && offset + size <= p.bytes.length && p.known.subarray(offset, offset + size).includes(1))
+      out.partial = {
+        bytes: p.bytes.subarray(offset, offset + size),
+        known: p.known.subarray(offset, offset + size),
+      };
+  }
   return out;
+}
+
+/** `size` bytes of a value at `offset` when every one of them is known (else undefined). */
+export function bytesAt(v: Value, offset: number, size: number): Uint8Array | undefined {
+  if (v.bytes) return offset + size <= v.bytes.length ? v.bytes.subarray(offset, offset + size) : undefined;
+  const p = v.partial;
+  if (!p || offset + size > p.bytes.length || p.known.subarray(offset, offset + size).includes(0))
+    return undefined;
+  return p.bytes.subarray(offset, offset + size);
+}
+
+/** Element `i` of an array value (its bytes when they are known, partly known, or its address). */
+export function elementOf(v: Value, i: number): Value | undefined {
+  const t = strip(v.type);
+  if (t.kind !== 'array' || i < 0 || (t.count !== undefined && i >= t.count)) return undefined;
+  const es = sizeOf(t.element);
+  return sub(v, t.element, i * es, es);
 }
 
 /**
@@ -244,8 +293,8 @@ function sub(v: Value, type: CType, offset: number, size: number): Value {
  * `(u32 *) 0x… <table+8>`, except char pointers, which show their string).
  */
 export async function formatValue(v: Value, ctx: FormatContext, top = true, depth = 0): Promise<string> {
-  if (!v.bytes) return OPTIMIZED_OUT;
   const t = strip(v.type);
+  if (!v.bytes) return v.partial ? formatPartial(v, ctx, depth) : OPTIMIZED_OUT;
   if ((t.kind === 'struct' || t.kind === 'union' || t.kind === 'enum' || t.kind === 'array') && t.rust)
     return formatRust(v, ctx, depth);
   switch (t.kind) {
@@ -301,6 +350,35 @@ export async function formatValue(v: Value, ctx: FormatContext, top = true, dept
     default:
       return 'void';
   }
+}
+
+/**
+ * A partly-known value as gdb prints it: the known members and elements, `<optimized out>` for the
+ * rest; a scalar (or a Rust slice, `&str`, an enum whose discriminant is unknown) is unknown whole.
+ */
+async function formatPartial(v: Value, ctx: FormatContext, depth: number): Promise<string> {
+  const t = strip(v.type);
+  if (depth > 8) return '{...}';
+  const inner = (x: Value) => formatValue(x, ctx, false, depth + 1);
+  if (t.kind === 'array') {
+    const texts: string[] = [];
+    const items = children(v);
+    for (const c of items.slice(0, 200)) texts.push(await inner(c.value));
+    const body = `${repeats(texts).join(', ')}${items.length > 200 ? '...' : ''}`;
+    return t.rust ? `[${body}]` : `{${body}}`;
+  }
+  if (t.kind !== 'struct' && t.kind !== 'union') return OPTIMIZED_OUT;
+  if (t.rust) {
+    if (rustSlice(t)) return OPTIMIZED_OUT;
+    if (t.variants) {
+      const active = activeVariant(v);
+      return active ? formatRustStruct(active, inner, true) : OPTIMIZED_OUT;
+    }
+    return formatRustStruct(v, inner, false);
+  }
+  const parts: string[] = [];
+  for (const c of children(v)) parts.push(`${c.name} = ${await inner(c.value)}`);
+  return `{${parts.join(', ')}}`;
 }
 
 /** gdb's Rust printing: `Name {a: 1}`, `Name(1, 2)`, `Enum::Variant{w: 3}`, `[1, 2]`, `"text"`, `&[T] [..]`. */

@@ -279,4 +279,39 @@ for (const dwarf of [5, 4] as const)
         .filter((o) => o.startsWith('a='));
       assert.deepEqual(logged, ['a=0x9000123\n', 'a=0x9010456\n', 'a=0x9020789\n']);
     });
+
+    void test('a struct and an array partly optimized out show their known member and element, as gdb prints them', async () => {
+      const line = optLine('span_pair: end');
+      await setLines([{ line }]);
+      const stop = await cont();
+      assert.equal(stop.reason, 'breakpoint');
+      const [top] = await frames();
+      assert.equal(top.line, line);
+      const exprs = ['s', 'w', 's.start', 's.end', 'w[0]', 'w[1]'];
+      const [locals, ...printed] = await gdbLive(elf, `opt.c:${line}`, [
+        'info locals',
+        ...exprs.map((e) => `p ${e}`),
+      ]);
+      const want = gdbValues(locals);
+      // The fixture exists for this: gdb shows one member known and one optimized out in each.
+      assert.match(want.get('s') ?? '', /^\{start = <optimized out>, end = \d+\}$/, locals);
+      assert.match(want.get('w') ?? '', /^\{\d+, <optimized out>\}$/, locals);
+      const vars = await scopeVars('Locals', top.id);
+      for (const [name, value] of want) assert.equal(vars.find((v) => v.name === name)?.value, value, name);
+      for (const [i, e] of exprs.entries()) {
+        const r = await dap.dc.evaluateRequest({ expression: e, frameId: top.id, context: 'watch' });
+        assert.equal(r.body.result, printed[i].replace(/^\$\d+ = /, ''), e);
+      }
+      // Expanded, the known member has its value, the other says optimized out (never a number).
+      for (const name of ['s', 'w']) {
+        const v = vars.find((x) => x.name === name);
+        assert.ok(v && v.variablesReference > 0, `${name} expands`);
+        const kids = (await dap.dc.variablesRequest({ variablesReference: v.variablesReference })).body
+          .variables;
+        assert.equal(
+          `{${kids.map((k) => (name === 's' ? `${k.name} = ${k.value}` : k.value)).join(', ')}}`,
+          v.value,
+        );
+      }
+    });
   });
