@@ -47,60 +47,139 @@ export async function runHandshake(
     options.handshakeTimeoutMs ?? 30_000,
   );
   const raw = deadline.request;
-  const features = parseSupported(latin1Text(await raw(CLIENT_FEATURES)));
-  let packetSize = 4096;
-  const ps = features.get('PacketSize');
-  // Clamped: the packet caps grow with it, and a stub must not lift them by announcing a huge size.
-  if (typeof ps === 'string' && /^[0-9a-fA-F]{1,8}$/.test(ps))
-    packetSize = Math.min(parseInt(ps, 16), MAX_PACKET_SIZE);
-  link.setPacketSize(packetSize);
-
-  // Whether the stub keeps pipelined requests in order, first: the rest of the sequence then goes out
-  // together (a handful of round trips instead of twenty on a long link).
-  deadline.step('in the pipelining self-test');
   const want = options.pipelining ?? 'auto';
-  let pipelining = want === true;
-  if (want === 'auto') {
-    pipelining = await pipelineSelfTest(link, Math.max(1, Math.min(timeoutMs, deadline.remainingMs())));
-    // A probe lost or answered out of order must not leave a reply for the next request.
-    if (!pipelining) link.resync('pipelining self-test failed');
+  if (want !== false) {
+    const h = await pipelinedSequence(link, raw, options, timeoutMs, deadline);
+    if (h) return h;
   }
-
+  deadline.step('at qSupported');
+  const features = parseSupported(latin1Text(await raw(CLIENT_FEATURES)));
+  const packetSize = packetSizeOf(features);
+  link.setPacketSize(packetSize);
   const wantXml = !options.skipTargetXml && features.get('qXfer:features:read') === true;
-  let qemuFeatures: Set<string>;
-  let registers: RegisterMap | undefined;
-  let reply: string;
-  let phy: string;
-  if (pipelining) {
-    // The queries and the target description in flight together; `qqemu.PhyMemMode` is asked even of
-    // a stub without it (it answers an empty packet, which is ignored below).
-    deadline.step('at qqemu.Supported, the target description, ? and qqemu.PhyMemMode');
-    const queries = Promise.all(['qqemu.Supported', '?', 'qqemu.PhyMemMode'].map((q) => raw(q)));
-    const xml = wantXml
-      ? readTargetDescription(raw, packetSize, undefined, deadline.step, true)
-      : Promise.resolve(undefined);
-    // Both awaited before either's error is thrown: nothing is left in flight unobserved.
-    const [q, x] = await Promise.allSettled([queries, xml]);
-    if (q.status === 'rejected') throw q.reason;
-    if (x.status === 'rejected') throw x.reason;
-    registers = x.value;
-    qemuFeatures = new Set(latin1Text(q.value[0]).split(';').filter(Boolean));
-    reply = latin1Text(q.value[1]);
-    phy = latin1Text(q.value[2]);
-  } else {
-    deadline.step('at qqemu.Supported');
-    qemuFeatures = new Set(
-      latin1Text(await raw('qqemu.Supported'))
-        .split(';')
-        .filter(Boolean),
-    );
-    // Also required for `p` to work at all on QEMU 7.2.
-    registers = wantXml ? await readTargetDescription(raw, packetSize, undefined, deadline.step) : undefined;
-    deadline.step("at the stop query ('?')");
-    reply = latin1Text(await raw('?'));
-    deadline.step('at qqemu.PhyMemMode');
-    phy = qemuFeatures.has('PhyMemMode') ? latin1Text(await raw('qqemu.PhyMemMode')) : '';
+  deadline.step('at qqemu.Supported');
+  const qemuFeatures = new Set(
+    latin1Text(await raw('qqemu.Supported'))
+      .split(';')
+      .filter(Boolean),
+  );
+  // Also required for `p` to work at all on QEMU 7.2.
+  const registers = wantXml
+    ? await readTargetDescription(raw, packetSize, undefined, deadline.step)
+    : undefined;
+  deadline.step("at the stop query ('?')");
+  const reply = latin1Text(await raw('?'));
+  deadline.step('at qqemu.PhyMemMode');
+  const phy = qemuFeatures.has('PhyMemMode') ? latin1Text(await raw('qqemu.PhyMemMode')) : '';
+  return handshakeResult(features, qemuFeatures, packetSize, registers, reply, phy, false);
+}
+
+/** PacketSize from qSupported (4096 when absent), clamped: the packet caps grow with it. */
+function packetSizeOf(features: ReadonlyMap<string, string | boolean>): number {
+  const ps = features.get('PacketSize');
+  return typeof ps === 'string' && /^[0-9a-fA-F]{1,8}$/.test(ps)
+    ? Math.min(parseInt(ps, 16), MAX_PACKET_SIZE)
+    : 4096;
+}
+
+/**
+ * QEMU's gdbstub answers a qXfer read with at most (PacketSize - 5) / 2 bytes, whatever length is
+ * asked: the stride its chunks come at. Another stub's first chunk tells its own.
+ */
+function qemuChunk(packetSize: number): number {
+  return Math.max(64, Math.floor((packetSize - 5) / 2));
+}
+
+/**
+ * The connect sequence in two flights after the TCP connect (three round trips with it). The first
+ * goes out at once: qSupported, the self-test's burst, qqemu.Supported, `?`, qqemu.PhyMemMode and
+ * target.xml's first chunks. If the self-test passed, the replies are the strict sequence's; the
+ * second flight is every document target.xml includes, all their chunks asked at the stride the stub
+ * answers with (QEMU's known rule; another stub's first chunk corrects it at one more round trip).
+ * Undefined when the self-test failed: the caller resynchronises and runs the strict sequence.
+ */
+async function pipelinedSequence(
+  link: RspLink,
+  raw: Request,
+  options: ConnectOptions,
+  timeoutMs: number,
+  deadline: ReturnType<typeof deadlineRequests>,
+): Promise<Handshake | undefined> {
+  deadline.step('at qSupported and the pipelining self-test');
+  const supported = raw(CLIENT_FEATURES);
+  const selfTest =
+    options.pipelining === true
+      ? Promise.resolve(true)
+      : pipelineSelfTest(link, Math.max(1, Math.min(timeoutMs, deadline.remainingMs())));
+  const queries = ['qqemu.Supported', '?', 'qqemu.PhyMemMode'].map((q) => raw(q));
+  // Asked before the stub says it has qXfer (an empty reply then) and before its PacketSize is known
+  // (4096 assumed; a stub answers at most what fits its own).
+  // Once the self-test has failed, the read stops asking (its next chunks would land in the strict
+  // sequence's replies).
+  let failed = false;
+  const ahead: Request = (packet) =>
+    failed ? Promise.reject(new GdbProtocolError('pipelining self-test failed')) : raw(packet);
+  const firstChunks = options.skipTargetXml
+    ? undefined
+    : readXferPipelined(
+        ahead,
+        4096,
+        'features',
+        'target.xml',
+        TARGET_DESCRIPTION_LIMITS.maxBytes,
+        undefined,
+        {
+          stride: qemuChunk(4096),
+          width: 2,
+        },
+      );
+  const flight: Promise<unknown>[] = [supported, ...queries, ...(firstChunks ? [firstChunks] : [])];
+  // Everything in flight is observed whatever happens (a failed self-test rejects it all).
+  for (const p of flight) p.catch(() => undefined);
+  if (!(await selfTest)) {
+    // A probe lost or answered out of order: nothing in flight is trusted (the resync fails it and
+    // drops what still arrives), and the strict sequence starts again from qSupported.
+    failed = true;
+    link.resync('pipelining self-test failed');
+    await Promise.allSettled(flight);
+    return undefined;
   }
+  const features = parseSupported(latin1Text(await supported));
+  const packetSize = packetSizeOf(features);
+  link.setPacketSize(packetSize);
+  deadline.step('at qqemu.Supported, the target description, ? and qqemu.PhyMemMode');
+  const [q, x] = await Promise.allSettled([Promise.all(queries), firstChunks]);
+  if (q.status === 'rejected') throw q.reason;
+  const qemuFeatures = new Set(latin1Text(q.value[0]).split(';').filter(Boolean));
+  const wantXml = !options.skipTargetXml && features.get('qXfer:features:read') === true;
+  let registers: RegisterMap | undefined;
+  if (wantXml) {
+    if (x.status === 'rejected') throw x.reason;
+    registers = await readTargetDescription(raw, packetSize, undefined, deadline.step, true, {
+      first: x.value!,
+      stride: qemuFeatures.size ? qemuChunk(packetSize) : Math.max(64, packetSize - 5),
+    });
+  }
+  return handshakeResult(
+    features,
+    qemuFeatures,
+    packetSize,
+    registers,
+    latin1Text(q.value[1]),
+    latin1Text(q.value[2]),
+    true,
+  );
+}
+
+function handshakeResult(
+  features: Map<string, string | boolean>,
+  qemuFeatures: Set<string>,
+  packetSize: number,
+  registers: RegisterMap | undefined,
+  reply: string,
+  phy: string,
+  pipelining: boolean,
+): Handshake {
   const stop = isStopReply(reply) ? parseStopReply(reply) : undefined;
   const physicalMode = qemuFeatures.has('PhyMemMode') ? phy === '1' : undefined;
   return {
@@ -161,8 +240,10 @@ export async function readXfer(
 
 /**
  * `readXfer` with the round trips cut: the first chunk tells the size the stub answers with, then the
- * chunks after it are asked for together, 16 at a time, at the offsets that size gives. A chunk of
- * another size ends the guess: the next requests start where the data really ended. The speculative
+ * chunks after it are asked for together, 16 at a time, at the offsets that size gives. `guess` asks
+ * `width` chunks at once from the start, at a `stride` the caller expects the stub to answer with. A
+ * chunk of another size ends the guess: the next requests start where the data really ended (at that
+ * chunk's size when it was the first of its batch, else one chunk to learn it). The speculative
  * requests past the end are answered (`l`, or an error) and dropped.
  */
 export async function readXferPipelined(
@@ -172,20 +253,22 @@ export async function readXferPipelined(
   annex: string,
   maxBytes = Infinity,
   tooLarge: () => Error = () => new GdbProtocolError(`qXfer:${object} ${annex} is over ${maxBytes} bytes`),
+  guess?: { readonly stride: number; readonly width: number },
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const len = Math.max(64, packetSize - 5);
-  let size = len;
-  let width = 1;
+  let size = guess ? Math.max(1, guess.stride) : len;
+  let width = guess ? Math.max(1, guess.width) : 1;
   for (;;) {
     const reqs = Array.from(
       { length: width },
       (_, j) => `qXfer:${object}:read:${annex}:${(offset + j * size).toString(16)},${len.toString(16)}`,
     );
     const replies = await Promise.allSettled(reqs.map((r) => request(r)));
-    let guessed = true;
-    for (let j = 0; j < reqs.length && guessed; j++) {
+    // Where the offsets stopped matching the data (the next batch starts at the real end).
+    let miss = -1;
+    for (let j = 0; j < reqs.length && miss < 0; j++) {
       const r = replies[j];
       if (r.status === 'rejected') throw r.reason;
       const reply = r.value;
@@ -198,10 +281,13 @@ export async function readXferPipelined(
       if (offset > maxBytes) throw tooLarge();
       chunks.push(data);
       if (marker === 0x6c || data.length === 0) return Buffer.concat(chunks);
-      if (width === 1) size = data.length;
-      else if (data.length !== size) guessed = false;
+      if (data.length !== size) {
+        miss = j;
+        size = data.length;
+      }
     }
-    width = guessed ? 16 : 1;
+    // A batch's first chunk is always at the real offset: its size is the stub's chunk size.
+    width = miss === -1 || miss === 0 || reqs.length === 1 ? 16 : 1;
   }
 }
 
@@ -214,7 +300,9 @@ export const TARGET_DESCRIPTION_LIMITS = { maxDocuments: 256, maxBytes: 4 << 20 
 
 /**
  * target.xml and every document it includes (each annex fetched once), then the register map built
- * from them. `progress` hears what is being read, for the handshake deadline's message.
+ * from them. `progress` hears what is being read, for the handshake deadline's message. Pipelined, the
+ * documents known at a time are read together; `ahead` gives target.xml already read and the stride
+ * the stub's chunks come at, so each document's chunks are all asked at once (32 at a time).
  */
 export async function readTargetDescription(
   request: Request,
@@ -222,25 +310,30 @@ export async function readTargetDescription(
   limits = TARGET_DESCRIPTION_LIMITS,
   progress: (step: string) => void = () => undefined,
   pipelined = false,
+  ahead: { readonly first?: Uint8Array; readonly stride?: number } = {},
 ): Promise<RegisterMap> {
   const documents = new Map<string, string>();
   const queue = ['target.xml'];
   const seen = new Set(queue);
   let total = 0;
-  // Pipelined: the documents known at a time are read together (target.xml, then what it includes).
   const started = new Map<string, Promise<Uint8Array>>();
-  const read = (annex: string, budget: number) =>
-    (pipelined ? readXferPipelined : readXfer)(
-      request,
-      packetSize,
-      'features',
-      annex,
-      budget,
-      () =>
-        new GdbTargetDescriptionError(
-          `the target description is over ${byteSize(limits.maxBytes)} (while reading ${annex})`,
-        ),
+  if (pipelined && ahead.first) started.set('target.xml', Promise.resolve(ahead.first));
+  const tooLarge = (annex: string) => () =>
+    new GdbTargetDescriptionError(
+      `the target description is over ${byteSize(limits.maxBytes)} (while reading ${annex})`,
     );
+  const read = (annex: string, budget: number) =>
+    pipelined
+      ? readXferPipelined(
+          request,
+          packetSize,
+          'features',
+          annex,
+          budget,
+          tooLarge(annex),
+          ahead.stride ? { stride: ahead.stride, width: 32 } : undefined,
+        )
+      : readXfer(request, packetSize, 'features', annex, budget, tooLarge(annex));
   for (let k = 0; k < queue.length; k++) {
     const annex = queue[k];
     progress(`reading the target description (${annex}, document ${k + 1}, ${total} bytes so far)`);

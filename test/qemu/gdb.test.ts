@@ -273,6 +273,56 @@ for (const cpu of ['max', 'cortex-a57']) {
       assert.equal(gdb.state, 'stopped');
       assert.ok((await counter(gdb)) > before, 'the guest ran while detached');
     });
+
+    void test('the pipelined connect learns what the strict one does: description, stop, features, registers', async () => {
+      // One client at a time: the suite's, then a strict one, then a pipelined one, then the suite's again.
+      await gdb.close();
+      const learn = async (pipelining: boolean | 'auto') => {
+        const g = await connectTcp('127.0.0.1', suite.qemu.port, { timeoutMs: 5000, pipelining });
+        try {
+          const names = [
+            'pc',
+            'cpsr',
+            'sp',
+            'x0',
+            'x30',
+            'TTBR0_EL1',
+            'TCR_EL1',
+            'SCTLR',
+            'MAIR_EL1',
+            'VBAR',
+          ];
+          return {
+            pipelining: g.pipelining,
+            packetSize: g.packetSize,
+            registers: g.registers.all.map((r) => [r.name, r.regnum, r.bitsize, r.type, r.feature, r.group]),
+            documents: [...g.registers.documents].sort(([a], [b]) => a.localeCompare(b)),
+            features: [...g.features].sort(([a], [b]) => a.localeCompare(b)),
+            qemuFeatures: [...g.qemuFeatures].sort(),
+            stop: await g.queryStopReason(),
+            values: [...(await g.readRegisters(names, 1))],
+            packets: g.stats.packetsSent,
+          };
+        } finally {
+          await g.close();
+        }
+      };
+      const strict = await learn(false);
+      const fast = await learn('auto');
+      gdb = await connectTcp('127.0.0.1', suite.qemu.port, { timeoutMs: 5000 });
+      assert.equal(strict.pipelining, false);
+      assert.equal(fast.pipelining, true, 'the self-test passes against QEMU');
+      assert.equal(fast.packetSize, strict.packetSize);
+      assert.ok(strict.registers.length > 100, `${strict.registers.length} registers`);
+      assert.deepEqual(fast.registers, strict.registers);
+      assert.deepEqual(fast.documents, strict.documents);
+      assert.ok(strict.documents.length >= 3, strict.documents.map(([n]) => n).join(', '));
+      assert.deepEqual(fast.features, strict.features);
+      assert.deepEqual(fast.qemuFeatures, strict.qemuFeatures);
+      assert.deepEqual(fast.stop, strict.stop);
+      assert.deepEqual(fast.values, strict.values);
+      assert.ok(fast.values.every(([, v]) => typeof v === 'bigint'));
+    });
   });
 }
 
