@@ -41,7 +41,7 @@ module.exports = [
     name: 'webview',
     target: 'web',
     mode: 'none',
-    entry: { webview: './media/main.ts' },
+    entry: { webview: './media/main.ts', memoryView: './media/memoryMain.ts' },
     output: { path: path.resolve(__dirname, 'dist'), filename: '[name].js' },
     resolve: { extensions: ['.ts', '.js'] },
     module: {

@@ -5,6 +5,8 @@ import { ChangeDecorations } from './ui/changeDecorations';
 import { AdapterFactory, ConfigurationProvider, StopTracker } from './ui/debugSetup';
 import { followFaults } from './ui/faultFollow';
 import { GuardPanel } from './ui/guardPanel';
+import { MemoryView } from './ui/memoryView';
+import { registerMemoryView } from './ui/memoryViewCommands';
 import { DEBUG_TYPE, VIEW, WEBVIEW } from './ui/ids';
 import { MmuSessions } from './ui/mmuSession';
 import { PageTableTree, type Node } from './ui/pageTableTree';
@@ -28,6 +30,7 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
   });
   pageTables.view = pageTablesView;
   const guard = new GuardPanel(context.extensionUri, sessions);
+  const memory = new MemoryView(context.extensionUri, sessions);
 
   context.subscriptions.push(
     output,
@@ -48,6 +51,8 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     followFaults(sessions, pageTables, pageTablesView, guard),
     ...registerCommands(sessions, pageTables, pageTablesView, guard, output),
     ...registerStatusBar(sessions),
+    memory,
+    ...registerMemoryView(memory, pageTablesView),
   );
   return { sessions, pageTables, pageTablesView, guard };
 }

@@ -8,6 +8,7 @@ export const CONSOLE_COMMANDS = [
   'pte',
   'translate',
   'x',
+  'mem',
   'guard',
   'ownership',
   'watch-pte',

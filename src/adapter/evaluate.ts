@@ -2,6 +2,7 @@
 // arithmetic (+ - only, as addresses need), memory (`*(u64*)ADDR`, `*(u32*)p:ADDR` physical) and
 // commands (`pte ADDR`, `translate ADDR [--write|--exec]`, `x/FMT ADDR`, `guard`, `monitor CMD`).
 // Parsing is pure; the session supplies the lookups.
+import { MEM_USAGE } from './memoryViewConsole';
 
 export type Expression =
   | { kind: 'value'; expr: AddressExpr }
@@ -20,6 +21,7 @@ export type Expression =
   | { kind: 'ownership' }
   | { kind: 'watchPte'; address?: AddressExpr; level?: number; clear?: boolean }
   | { kind: 'help' }
+  | { kind: 'mem'; physical: boolean; address: AddressExpr }
   | { kind: 'monitor'; command: string };
 
 /** The access `translate` checks (the CLI's `--write` / `--exec`); a read when absent. */
@@ -98,6 +100,8 @@ export const CONSOLE_HELP = [
   '  x/NFU ADDRESS        dump N units of U (b 1, h 2, w 4, g 8 bytes) as F (x hex, u, d decimal),',
   '                       like gdb; p:ADDRESS reads physically. At most 4096 bytes',
   '                       e.g. x/16gx pt_root, x/32bx $sp, x/8wx p:0x9000000',
+  '  mem ADDRESS          open the Memory view there (hex and ASCII, changes since the previous stop);',
+  '                       p:ADDRESS opens it physical. e.g. mem pt_root, mem $sp, mem p:0x40200000',
   '  guard                MMIO guard: tracked regions, page states, the last guard calls, anomalies',
   '  ownership            pKVM: who owns which pages (the host stage 2, the hypervisor tables)',
   '  watch-pte ADDRESS [--level N]',
@@ -128,6 +132,11 @@ export function parseExpression(input: string): Expression {
     return { kind: word, address: parseAddressExpr(rest) };
   }
   if (word === 'translate') return parseTranslate(rest);
+  if (word === 'mem') {
+    const m = /^(p:|v:)?\s*(\S[\s\S]*)$/i.exec(rest);
+    if (!m) throw new ExpressionError(MEM_USAGE);
+    return { kind: 'mem', physical: m[1]?.toLowerCase() === 'p:', address: parseAddressExpr(m[2]) };
+  }
   if (word === 'watch-pte') {
     if (!rest) return { kind: 'watchPte' };
     if (rest === 'clear') return { kind: 'watchPte', clear: true };

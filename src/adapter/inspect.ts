@@ -12,6 +12,7 @@ import { ownershipLines } from '../analysis/ownership';
 import { evaluateTranslate, guardSummary } from './mmuConsole';
 import { consoleCompletions } from './consoleCompletions';
 import { examine } from './memoryConsole';
+import { openMemoryView, type MemoryViewHost } from './memoryViewConsole';
 import { PteWatches, type PteWatchHost } from './pteWatchConsole';
 import { fromLittleEndian, memoryReference, parseMemoryReference, readSpan } from './memory';
 import { formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from '../target/registers';
@@ -32,7 +33,7 @@ export class Inspect {
       | 'requireStopped'
       | 'log'
       | 'refreshContext'
-    > & { readonly exceptions: PteWatchHost },
+    > & { readonly exceptions: PteWatchHost } & MemoryViewHost,
   ) {
     this.pteWatches = new PteWatches(s.mmu, () => s.exceptions);
   }
@@ -135,6 +136,14 @@ export class Inspect {
       }
       case 'help':
         return { result: CONSOLE_HELP, variablesReference: 0 };
+      case 'mem':
+        return openMemoryView(
+          this.s,
+          { physical: expr.physical, text: args.expression.trim().slice(3).trim() },
+          await this.addr(expr.address),
+          explicit,
+          from,
+        );
       case 'pte':
         return evaluateTranslate(this.s.mmu, await this.addr(expr.address), expr.kind);
       case 'translate':

@@ -11,6 +11,8 @@ export const VIEW = {
 /** The MMIO Guard webview panel (an editor-area panel: a 1 GiB grid needs the room). */
 export const WEBVIEW = {
   guardState: 'pvmfwMmu.guardState',
+  /** The Memory view (hex and ASCII over DAP readMemory). */
+  memory: 'pvmfwMmu.memory',
 } as const;
 
 export const COMMAND = {
@@ -27,6 +29,9 @@ export const COMMAND = {
   toggleCoalesce: 'pvmfwMmu.toggleCoalesce',
   showOwnership: 'pvmfwMmu.showOwnership',
   toggleFinalPa: 'pvmfwMmu.toggleFinalPa',
+  openMemory: 'pvmfwMmu.openMemory',
+  openMappedPage: 'pvmfwMmu.openMappedPage',
+  openEntryTable: 'pvmfwMmu.openEntryTable',
 } as const;
 
 export type CommandId = (typeof COMMAND)[keyof typeof COMMAND];
@@ -46,6 +51,9 @@ export const COMMAND_TITLE: Record<CommandId, string> = {
   [COMMAND.toggleCoalesce]: 'Toggle Coalesced Ranges',
   [COMMAND.showOwnership]: 'Show pKVM Page Ownership',
   [COMMAND.toggleFinalPa]: 'Toggle Final PAs (through stage 2)',
+  [COMMAND.openMemory]: 'Open Memory View…',
+  [COMMAND.openMappedPage]: 'Open Memory of the Page It Maps',
+  [COMMAND.openEntryTable]: 'Open Memory of the Table It Lives In',
 };
 
 export const COMMAND_CATEGORY = 'pvmfw MMU';
