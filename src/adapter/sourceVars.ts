@@ -27,11 +27,15 @@ import type { StackFrameInfo } from './stackView';
 
 const hex = (a: bigint) => `0x${a.toString(16)}`;
 
-/** A scalar variable the user may set: where it lives, its type, and the frame it was read in. */
-interface Writable {
-  readonly value: Value;
+/** Where a value was read: the frame (its registers) and the stop. */
+interface ReadAt {
   readonly info: StackFrameInfo;
   readonly stopId: number;
+}
+
+/** A variable, member or element shown in the Variables view: setVariable writes it (scalars only). */
+interface Writable extends ReadAt {
+  readonly value: Value;
 }
 
 export class SourceVariables {
@@ -131,8 +135,7 @@ export class SourceVariables {
           const out: DebugProtocol.Variable[] = [];
           for (const v of list) {
             const value = await program.value(v, fc, view.scopes!.slice(view.scopeIndex));
-            out.push(await this.variable(v.name, value, v.name));
-            if (isScalar(value)) this.writable.set(`${ref}\0${v.name}`, { value, info, stopId: ctx.stopId });
+            out.push(await this.variable(v.name, value, v.name, { info, stopId: ctx.stopId }, ref));
           }
           return out;
         },
@@ -159,9 +162,10 @@ export class SourceVariables {
   }
 
   /**
-   * Sets a scalar local, argument or global shown in this stop's Variables view (the user's explicit
-   * setVariable): the new value is a C expression in the variable's frame, written to the register
-   * or the memory its location names. Undefined when the variable is not one of ours.
+   * Sets a scalar shown in this stop's Variables view — a local, argument or global, or a member or
+   * element of one (the user's explicit setVariable): the new value is a C expression in the
+   * variable's frame, written to the register (its bytes of it) or the memory its location names.
+   * Undefined when the variable is not one of ours.
    */
   async setVariable(
     args: DebugProtocol.SetVariableArguments,
@@ -170,16 +174,33 @@ export class SourceVariables {
     if (!w) return undefined;
     const ctx = this.s.requireStopped();
     if (w.stopId !== ctx.stopId) throw new Error(`${args.name}: the target ran since it was read: refresh`);
+    const kind = strip(w.value.type).kind;
+    if (kind !== 'base' && kind !== 'enum' && kind !== 'pointer')
+      throw new Error(
+        `${args.name} cannot be set as a whole (${typeName(w.value.type)}): set its members or elements one by one`,
+      );
+    if (!w.value.bytes)
+      throw new Error(
+        `${args.name} cannot be set here: it is optimized out (${w.value.why ?? 'no location'})`,
+      );
+    if (w.value.computed)
+      throw new Error(
+        `${args.name} cannot be set here: its value is computed by the debug information (or is a bit-field), not stored in a register or memory`,
+      );
     const size = sizeOfSafe(w.value.type);
     const v = BigInt.asUintN(size * 8, await this.scalar(args.value, w.info, ctx));
     // Writes go to the live gdbstub (a snapshot session refuses setVariable before it gets here).
     const port = this.s.need(this.s.gdb);
     if (w.value.register !== undefined && w.info.threadId === ctx.threadId && !w.info.view?.rawIndex) {
-      // A register of the innermost frame: the rest of the register is kept as it is.
+      // A register of the innermost frame: only the value's bytes of it change (a member of a
+      // small struct sits at registerByte), the rest of the register is kept as it is.
+      const shift = BigInt(8 * (w.value.registerByte ?? 0));
+      if (shift + BigInt(size * 8) > 64n)
+        throw new Error(`${args.name} cannot be set here: it does not fit its register`);
       const name = w.value.register === 31 ? 'sp' : `x${w.value.register}`;
       const old = (await ctx.reg(name)) ?? 0n;
-      const mask = size >= 8 ? (1n << 64n) - 1n : (1n << BigInt(size * 8)) - 1n;
-      await port.writeRegister(name, (old & ~mask) | v, ctx.threadId);
+      const mask = (size >= 8 ? (1n << 64n) - 1n : (1n << BigInt(size * 8)) - 1n) << shift;
+      await port.writeRegister(name, (old & ~mask) | (v << shift), ctx.threadId);
     } else if (w.value.address !== undefined && w.value.register === undefined) {
       if (await this.s.mmu.isDevice('virtual', w.value.address))
         throw new Error(
@@ -190,8 +211,10 @@ export class SourceVariables {
       await port.writeMemory(w.value.address, bytes);
       // The analysis's page cache may hold that memory (a variable can be a table entry).
       this.s.mmu.invalidateMemory();
+    } else if (w.value.register !== undefined) {
+      throw new Error(`${args.name} cannot be set here: it lives in a caller’s register`);
     } else {
-      throw new Error(`${args.name} cannot be set here: ${w.value.why ?? 'it lives in a caller’s register'}`);
+      throw new Error(`${args.name} cannot be set here: it is split over registers and memory`);
     }
     this.s.refreshContext();
     const now: Value = { ...w.value, bytes: le64(v, size) };
@@ -199,7 +222,15 @@ export class SourceVariables {
   }
 
   /** A DAP variable for a value: gdb's text, its C type, children and a memory reference. */
-  async variable(name: string, v: Value, evaluateName: string): Promise<DebugProtocol.Variable> {
+  async variable(
+    name: string,
+    v: Value,
+    evaluateName: string,
+    at?: ReadAt,
+    container?: number,
+  ): Promise<DebugProtocol.Variable> {
+    // Remembered for setVariable (by the container's reference and the name shown in it).
+    if (at && container !== undefined) this.writable.set(`${container}\0${name}`, { value: v, ...at });
     const out: DebugProtocol.Variable = {
       name,
       value: await formatValue(v, this.fmt(), false).catch((e: Error) => `<error: ${e.message}>`),
@@ -212,7 +243,7 @@ export class SourceVariables {
     if (!v.bytes) {
       // A partly-known struct or array still opens onto its known members and elements.
       if (v.partial && (s.kind === 'struct' || s.kind === 'union' || s.kind === 'array'))
-        out.variablesReference = this.childrenOf(v, evaluateName);
+        out.variablesReference = this.childrenOf(v, evaluateName, at);
       else out.presentationHint = { attributes: ['readOnly'] };
       if (s.kind === 'array') out.indexedVariables = s.count ?? 0;
       return out;
@@ -221,28 +252,29 @@ export class SourceVariables {
     if (slice && !slice.str) {
       // A Rust slice expands into its elements (read when expanded), as gdb prints them.
       const length = Number(toBigInt(v.bytes.subarray(slice.length.offset, slice.length.offset + 8)));
-      out.variablesReference = this.s.vars.add({
+      const ref: number = this.s.vars.add({
         kind: 'lazy',
         load: async () => {
           const els = await sliceElements(v, { read: (a, n) => this.read(a, n) }, 1000);
           if (!els?.bytes) return [];
           const list: DebugProtocol.Variable[] = [];
           for (const c of children(els))
-            list.push(await this.variable(c.name, c.value, `${evaluateName}${c.name}`));
+            list.push(await this.variable(c.name, c.value, `${evaluateName}${c.name}`, at, ref));
           return list;
         },
       });
+      out.variablesReference = ref;
       out.indexedVariables = length;
       return out;
     }
     if (s.kind === 'struct' || s.kind === 'union' || s.kind === 'array') {
-      out.variablesReference = this.childrenOf(v, evaluateName);
+      out.variablesReference = this.childrenOf(v, evaluateName, at);
       if (s.kind === 'array') out.indexedVariables = s.count ?? 0;
     } else if (s.kind === 'pointer') {
       const target = toBigInt(v.bytes);
       if (target !== 0n) out.memoryReference = memoryReference('virtual', target);
       if (target !== 0n && derefable(s.target)) {
-        out.variablesReference = this.s.vars.add({
+        const ref: number = this.s.vars.add({
           kind: 'lazy',
           load: async () => {
             const size = sizeOfSafe(s.target);
@@ -250,27 +282,29 @@ export class SourceVariables {
             const pointee: Value = bytes
               ? { type: s.target, address: target, bytes }
               : { type: s.target, address: target, why: OPTIMIZED_OUT };
-            return [await this.variable(`*${name}`, pointee, `*(${evaluateName})`)];
+            return [await this.variable(`*${name}`, pointee, `*(${evaluateName})`, at, ref)];
           },
         });
+        out.variablesReference = ref;
       }
     }
     return out;
   }
 
   /** A reference to the members or elements of an aggregate (read when expanded, at most 1,000). */
-  private childrenOf(v: Value, evaluateName: string): number {
-    return this.s.vars.add({
+  private childrenOf(v: Value, evaluateName: string, at: ReadAt | undefined): number {
+    const ref: number = this.s.vars.add({
       kind: 'lazy',
       load: async () => {
         const list: DebugProtocol.Variable[] = [];
         for (const c of children(v).slice(0, 1000)) {
           const path = c.name.startsWith('[') ? `${evaluateName}${c.name}` : `(${evaluateName}).${c.name}`;
-          list.push(await this.variable(c.name, c.value, path));
+          list.push(await this.variable(c.name, c.value, path, at, ref));
         }
         return list;
       },
     });
+    return ref;
   }
 
   /**
@@ -302,8 +336,11 @@ export class SourceVariables {
     text: string,
     info: StackFrameInfo | undefined,
   ): Promise<DebugProtocol.EvaluateResponse['body']> {
-    const value = await this.value(text, info, this.s.requireStopped());
-    const v = await this.variable('', value, text);
+    const ctx = this.s.requireStopped();
+    const value = await this.value(text, info, ctx);
+    // A watch's members and elements are writable like the Variables view's (not the value itself:
+    // setExpression is not offered).
+    const v = await this.variable('', value, text, info ? { info, stopId: ctx.stopId } : undefined);
     return {
       result: await formatValue(value, this.fmt(), true),
       type: v.type,
@@ -373,13 +410,6 @@ function sizeOfSafe(t: CType): number {
 }
 
 export { hex as hexAddress };
-
-/** Base types, enums and pointers: what setVariable writes (structs and arrays member by member). */
-function isScalar(v: Value): boolean {
-  if (!v.bytes) return false;
-  const k = strip(v.type).kind;
-  return k === 'base' || k === 'enum' || k === 'pointer';
-}
 
 function le64(v: bigint, size: number): Uint8Array {
   const out = new Uint8Array(size);

@@ -22,6 +22,24 @@ export interface Value {
    * any byte unknown is `<optimized out>` (gdb's rule), so a partial value is never read as a number.
    */
   partial?: { bytes: Uint8Array; known: Uint8Array };
+  /** For a value in a register: the byte of the register where it starts (a member of a small struct). */
+  registerByte?: number;
+  /** A value computed by the location expression (DW_OP_stack_value, implicit): nowhere to write it. */
+  computed?: boolean;
+  /** For a value made of pieces: where each lives (register or memory), by byte offset in the value. */
+  origins?: PieceOrigin[];
+}
+
+/** One piece of a value: `size` bytes at `offset` of the value, held by a register or memory. */
+export interface PieceOrigin {
+  offset: number;
+  size: number;
+  register?: number;
+  /** A piece computed by the expression (DW_OP_stack_value, implicit value): nowhere to write. */
+  computed?: boolean;
+  /** For a register piece: the register's byte where the piece starts (0: its low bytes). */
+  registerByte?: number;
+  address?: bigint;
 }
 
 export interface ValueMemory {
@@ -69,14 +87,15 @@ export async function readValue(
       return { type, register: loc.register, bytes: le(v, size) };
     }
     case 'value':
-      return { type, bytes: le(loc.value, Math.min(size, 8)) };
+      return { type, bytes: le(loc.value, Math.min(size, 8)), computed: true };
     case 'implicit':
-      return { type, bytes: loc.bytes.subarray(0, size) };
+      return { type, bytes: loc.bytes.subarray(0, size), computed: true };
     case 'pieces': {
       const out = new Uint8Array(size);
       const known = new Uint8Array(size);
       let at = 0;
       let why: string | undefined;
+      const origins: PieceOrigin[] = [];
       for (const p of loc.pieces) {
         const part = await readValue(
           { kind: 'array', element: BYTE, count: p.size },
@@ -85,6 +104,11 @@ export async function readValue(
           register,
         );
         const n = Math.max(0, Math.min(p.size, size - at));
+        if (n > 0 && p.location.kind === 'register' && part.bytes)
+          origins.push({ offset: at, size: n, register: p.location.register });
+        else if (n > 0 && p.location.kind === 'memory')
+          origins.push({ offset: at, size: n, address: p.location.address });
+        else if (n > 0 && part.computed) origins.push({ offset: at, size: n, computed: true });
         if (part.bytes) {
           out.set(part.bytes.subarray(0, n), at);
           known.fill(1, at, at + n);
@@ -94,11 +118,11 @@ export async function readValue(
       // Pieces that stop short (the expression failed after them) leave bytes nobody knows: the
       // value is not shown rather than shown with zeros (gdb gives up on the whole value too).
       if (at < size) return { type, why: 'part of the value is not known here' };
-      if (why === undefined) return { type, bytes: out };
+      if (why === undefined) return { type, bytes: out, origins };
       // Some pieces are unknown (empty, a synthetic pointer, a register not recovered): what the
       // others hold is still shown member by member, never as a whole number.
       if (!known.includes(1)) return { type, why };
-      return { type, why, partial: { bytes: out, known } };
+      return { type, why, partial: { bytes: out, known }, origins };
     }
   }
 }
@@ -198,7 +222,11 @@ export function children(v: Value): { name: string; value: Value }[] {
         const raw = toBigInt(storage);
         const bits = (raw >> BigInt(m.bitOffset ?? 0)) & ((1n << BigInt(m.bitSize)) - 1n);
         child.bytes = le(bits, size);
+        // A bit-field's bits are not a unit of storage this can write alone.
         delete child.address;
+        delete child.register;
+        delete child.origins;
+        child.computed = true;
       }
       return { name: m.name, value: child };
     });
@@ -257,6 +285,35 @@ export async function sliceElements(v: Value, mem: ValueMemory, max = 10_000): P
 function sub(v: Value, type: CType, offset: number, size: number): Value {
   const out: Value = { type };
   if (v.address !== undefined) out.address = v.address + BigInt(offset);
+  else if (v.register !== undefined) {
+    // A member of a small aggregate held in one register: its bytes of that register.
+    out.register = v.register;
+    out.registerByte = (v.registerByte ?? 0) + offset;
+  } else if (v.origins) {
+    // Pieces: the member lives where the piece holding all of it lives (else nowhere writable).
+    const own = v.origins
+      .filter((o) => o.offset < offset + size && offset < o.offset + o.size)
+      .map((o) => {
+        const lo = Math.max(o.offset, offset);
+        const c: PieceOrigin = { offset: lo - offset, size: Math.min(o.offset + o.size, offset + size) - lo };
+        // A register piece is the register's low bytes: the member starts `lo - o.offset` into it.
+        if (o.register !== undefined) {
+          c.register = o.register;
+          c.registerByte = (o.registerByte ?? 0) + lo - o.offset;
+        }
+        if (o.address !== undefined) c.address = o.address + BigInt(lo - o.offset);
+        if (o.computed) c.computed = true;
+        return c;
+      });
+    const whole = own.length === 1 && own[0].offset === 0 && own[0].size === size ? own[0] : undefined;
+    if (whole?.register !== undefined) {
+      out.register = whole.register;
+      out.registerByte = whole.registerByte ?? 0;
+    } else if (whole?.address !== undefined) out.address = whole.address;
+    else if (whole?.computed) out.computed = true;
+    else if (own.length) out.origins = own;
+  }
+  if (v.computed) out.computed = true;
   const bytes = bytesAt(v, offset, size);
   if (bytes) out.bytes = bytes;
   else {

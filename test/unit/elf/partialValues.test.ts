@@ -31,6 +31,15 @@ const FLAGS: CType = {
     { name: 'hi', offset: 4, type: U32, bitSize: 4, bitOffset: 0 },
   ],
 };
+const FLAGS_PLAIN: CType = {
+  kind: 'struct',
+  name: 'halves',
+  size: 8,
+  members: [
+    { name: 'lo', offset: 0, type: U32 },
+    { name: 'hi', offset: 4, type: U32 },
+  ],
+};
 const PAIR: CType = { kind: 'array', element: U64, count: 2 };
 const RUST_SPAN: CType = { ...SPAN, name: 'rust_opt::Span', rust: true };
 
@@ -134,5 +143,20 @@ void describe('partly-known values (DWARF pieces with unknown parts)', () => {
   void test('Rust text for a partly-known struct', async () => {
     const v = await valueOf(RUST_SPAN, [...PIECE8, REG20, ...PIECE8]);
     assert.equal(await formatValue(v, fmt), 'rust_opt::Span {start: <optimized out>, end: 10}');
+  });
+
+  void test('members know where they live: bytes of one register, a register piece, memory, or computed', async () => {
+    const { children } = await import('../../../src/elf/values');
+    const inReg = await valueOf(FLAGS_PLAIN, [0x50]);
+    const [lo, hi] = children(inReg).map((c) => c.value);
+    assert.deepEqual([lo.register, lo.registerByte, hi.register, hi.registerByte], [0, 0, 0, 4]);
+    const pieces = await valueOf(SPAN, [0x30 + 9, 0x9f, ...PIECE8, REG20, ...PIECE8]);
+    const [start, end] = children(pieces).map((c) => c.value);
+    assert.equal(start.computed, true);
+    assert.equal(start.register, undefined);
+    assert.deepEqual([end.register, end.registerByte], [20, 0]);
+    const mem = await valueOf(SPAN, [0x30 + 9, 0x9f, ...PIECE8, 0x0c, 0x00, 0x10, 0, 0, ...PIECE8]);
+    assert.equal(mem.bytes, undefined, 'memory there is unreadable: that piece is unknown');
+    assert.equal(children(mem)[1].value.address, 0x1000n);
   });
 });
