@@ -34,9 +34,14 @@ const nodeBundle = (name, entry, extra = {}) => ({
 module.exports = [
   nodeBundle('extension', './src/extension.ts'),
   nodeBundle('debugAdapter', './src/adapter/main.ts'),
-  nodeBundle('cli', './src/cli/main.ts', {
+  // The command (dist/cli.js) is a small loader that runs the CLI's bundle (dist/cli-main.js) through
+  // V8's code cache (src/cli/codeCache.ts); its __dirname is dist/, where the bundle is.
+  nodeBundle('cli', './src/cli/cli.ts', {
+    node: { __dirname: false, __filename: false },
+    devtool: false,
     plugins: [new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true })],
   }),
+  nodeBundle('cli-main', './src/cli/main.ts'),
   {
     name: 'webview',
     target: 'web',

@@ -10,14 +10,14 @@
 //    same bytes in memory (memcpy + analyzeStop + stopSummary); the tree's first level after a stop
 //    and the adapter's peak RSS; the same for W3.
 // 3. `pvmfw-mmu walk` on W1 as a whole process, as a user runs it (dist/cli.js), through each path,
-//    against node's own start-up; gdb-pt-dump's `pt` too when GDB_PT_DUMP names its pt.py.
+//    with and without its code cache, and `--help` (the start-up alone), against node's own start-up; gdb-pt-dump's `pt` too when GDB_PT_DUMP names its pt.py.
 // BENCH_FAST=w1,w3,adapter,cli picks parts (all by default); BENCH_FAST_ROUNDS overrides 7.
 import { DebugClient } from '@vscode/debugadapter-testsupport';
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import {
   batchReader,
   coalesce,
@@ -302,24 +302,44 @@ async function cli(k: BootedKernel): Promise<void> {
   const dist = resolve(repoRoot, 'dist/cli.js');
   const main = existsSync(dist) ? dist : resolve(repoRoot, 'out/src/cli/main.js');
   const args = [main, 'walk', '--gdb', `127.0.0.1:${k.qemu.port}`];
+  // A code cache of this run's own (src/cli/codeCache.ts), written by the warm-up round.
+  const cache = mkdtempSync(join(tmpdir(), 'pvmfw-mmu-bench-cache-'));
+  const env = { XDG_CACHE_HOME: cache };
   const node: number[] = [];
+  const help: number[] = [];
   const fast: number[] = [];
+  const cold: number[] = [];
   const stub: number[] = [];
-  for (let i = -1; i < ROUNDS; i++) {
-    const a = timeProcess(process.execPath, ['-e', '0']);
-    const b = timeProcess(process.execPath, args);
-    const c = timeProcess(process.execPath, args, { PVMFW_MMU_LOCAL_RAM: 'off' });
-    if (i < 0) continue;
-    node.push(a);
-    fast.push(b);
-    stub.push(c);
+  try {
+    for (let i = -1; i < ROUNDS; i++) {
+      const a = timeProcess(process.execPath, ['-e', '0']);
+      const h = timeProcess(process.execPath, [main, '--help'], env);
+      const b = timeProcess(process.execPath, args, env);
+      const n = timeProcess(process.execPath, args, { PVMFW_MMU_CODE_CACHE: 'off' });
+      const c = timeProcess(process.execPath, args, { ...env, PVMFW_MMU_LOCAL_RAM: 'off' });
+      if (i < 0) continue;
+      node.push(a);
+      help.push(h);
+      fast.push(b);
+      cold.push(n);
+      stub.push(c);
+    }
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
   }
   console.log(`W1 \`pvmfw-mmu walk\` as a process (${main.replace(`${repoRoot}/`, '')}; load ${load()}):`);
   console.log(line('node -e 0 (process floor)', node));
+  console.log(line('pvmfw-mmu --help (start-up)', help, node));
   console.log(line('fast path', fast, node, 'target <= 100 ms'));
+  console.log(line('fast path, no code cache', cold, node));
   console.log(line('gdbstub', stub, node));
+  console.log(
+    `  above node's own start-up (medians): start-up ${f(median(help) - median(node))} ms, walk ${f(median(fast) - median(help))} ms; the code cache saves ${f(median(cold) - median(fast))} ms`,
+  );
   record('w1CliNode', node);
+  record('w1CliHelp', help);
   record('w1CliFast', fast);
+  record('w1CliFastNoCodeCache', cold);
   record('w1CliGdbstub', stub);
   const pt = process.env.GDB_PT_DUMP;
   if (pt && existsSync(pt)) {

@@ -130,7 +130,9 @@ export async function main(
   };
   if (command === 'diff') return runDiff(rest[0], rest[1], common);
   const cpu = intOption(o.cpu, 'cpu', 1, 512);
-  const source: Source = o.gdb ? await openGdb(o.gdb, !!o.resume, cpu) : openSnapshot(o.snapshot!, cpu);
+  const source: Source = o.gdb
+    ? await openGdb(o.gdb, !!o.resume, cpu, command === 'snapshot')
+    : openSnapshot(o.snapshot!, cpu);
   for (const w of source.warnings ?? []) process.stderr.write(`pvmfw-mmu: ${w}\n`);
   try {
     switch (command) {

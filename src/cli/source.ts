@@ -45,8 +45,11 @@ export interface Source {
   /** "gdb 127.0.0.1:1234" or "snapshot file.json". */
   readonly label: string;
   readonly registers: Registers;
-  /** Physical reader (recording, so a snapshot can be written from a live session). */
-  readonly reader: RecordingReader;
+  /**
+   * Physical reader; `image` holds what it read when the source records (a live session opened for
+   * `snapshot`, and every snapshot file), else stays empty.
+   */
+  readonly reader: PhysReader & { readonly image: PhysImage };
   /** The program's symbols the source knows (a snapshot's; none for a live stub). */
   readonly symbols: readonly SymbolEntry[];
   /** The program a snapshot was taken of, when it recorded one. */
@@ -75,7 +78,16 @@ export function parseHostPort(text: string): { host: string; port: number } {
   return { host: m[1] ?? '127.0.0.1', port };
 }
 
-export async function openGdb(hostPort: string, resumeOnClose: boolean, cpu?: number): Promise<Source> {
+/**
+ * A live gdbstub. `record`: keep every range read (only `snapshot` writes them out; copying W1's
+ * 2 MB of tables into an image cost a few milliseconds of every other command).
+ */
+export async function openGdb(
+  hostPort: string,
+  resumeOnClose: boolean,
+  cpu?: number,
+  record = true,
+): Promise<Source> {
   const { host, port } = parseHostPort(hostPort);
   let gdb: GdbClient;
   try {
@@ -93,15 +105,16 @@ export async function openGdb(hostPort: string, resumeOnClose: boolean, cpu?: nu
     for (const [k, v] of values) registers[k] = v;
     // Guest RAM straight from QEMU's memory when it runs on this host, else through the gdbstub.
     const ram = await RamPort.open(gdb, { host, port });
-    const reader = new RecordingReader(
-      batchReader(
-        (ranges) => ram.readPhysicalBatch(ranges),
-        (a, l) => ram.readPhysical(a, l),
-        // Tables per read call: a level's tables at once (one round trip on a long link; the client
-        // keeps a byte budget of them in flight), the next chunk read while this one is decoded.
-        1024,
-      ),
+    const physical = batchReader(
+      (ranges) => ram.readPhysicalBatch(ranges),
+      (a, l) => ram.readPhysical(a, l),
+      // Tables per read call: a level's tables at once (one round trip on a long link; the client
+      // keeps a byte budget of them in flight), the next chunk read while this one is decoded.
+      1024,
     );
+    const reader = record
+      ? new RecordingReader(physical)
+      : { read: physical.read.bind(physical), maxBatch: physical.maxBatch, image: new PhysImage() };
     return {
       label: `gdb ${host}:${port}`,
       vcpu: choice.vcpu,
