@@ -41,7 +41,18 @@ module.exports = [
     devtool: false,
     plugins: [new webpack.BannerPlugin({ banner: '#!/usr/bin/env node', raw: true, entryOnly: true })],
   }),
-  nodeBundle('cli-main', './src/cli/main.ts'),
+  nodeBundle('cli-main', './src/cli/main.ts', {
+    // node:zlib (snapshots) and node:crypto (a program's identity, with --elf) cost milliseconds to
+    // load and most commands never use them: each is a stand-in that loads the module on first use
+    // (the CLI only uses named functions of them, looked up when called).
+    externals: [
+      { vscode: 'commonjs vscode' },
+      ({ request }, callback) =>
+        request === 'node:zlib' || request === 'node:crypto'
+          ? callback(null, `var new Proxy({}, { get: (_, key) => require(${JSON.stringify(request)})[key] })`)
+          : callback(),
+    ],
+  }),
   {
     name: 'webview',
     target: 'web',

@@ -3,8 +3,7 @@
 // compiling the bundle and every function the last run of the same command compiled lazily: about
 // 10 ms of a ~120 ms process on this project's machine (docs/performance.md).
 //
-// The cache is one file per command, bundle build (size and mtime) and V8 version/flags
-// (cachedDataVersionTag) under $XDG_CACHE_HOME/pvmfw-mmu (else ~/.cache/pvmfw-mmu), written once
+// The cache is one file per command, bundle build (size and mtime), V8 version and architecture under $XDG_CACHE_HOME/pvmfw-mmu (else ~/.cache/pvmfw-mmu), written once
 // (atomically: a rename) when it was missing or V8 rejected it; files of older builds are removed then.
 // Reading or writing it never fails the command: without it the bundle is compiled as usual.
 // PVMFW_MMU_CODE_CACHE=off turns it off.
@@ -20,7 +19,6 @@ import {
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cachedDataVersionTag } from 'node:v8';
 import { Script } from 'node:vm';
 
 const COMMANDS = new Set(['walk', 'translate', 'guard', 'snapshot', 'diff']);
@@ -36,7 +34,10 @@ function cachePaths(
   const s = statSync(main);
   const dir = join(base, 'pvmfw-mmu');
   const prefix = `cli-${command}-`;
-  const build = `${s.size.toString(36)}-${Math.trunc(s.mtimeMs).toString(36)}-${cachedDataVersionTag().toString(36)}`;
+  // node:v8's cachedDataVersionTag would cost loading node:v8 (3 ms): V8's version names the file, and
+  // V8 itself rejects a cache made under other flags (then rewritten).
+  const v8 = process.versions.v8.replace(/[^0-9a-z]+/gi, '_');
+  const build = `${s.size.toString(36)}-${Math.trunc(s.mtimeMs).toString(36)}-${v8}-${process.arch}`;
   return { dir, file: join(dir, `${prefix}${build}.v8cache`), prefix };
 }
 

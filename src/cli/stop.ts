@@ -11,7 +11,9 @@ import {
   type StopPicture,
 } from '../analysis';
 import { haltedStopInput } from '../analysis';
-import { ElfImage, SymbolTable } from '../elf';
+// The ELF file and its symbols only: the DWARF readers (most of src/elf) stay out of the CLI's bundle.
+import { ElfFile } from '../elf/elf';
+import { SymbolTable } from '../elf/symbolTable';
 import { GUARD_LOG_SYMBOL } from '../pvmfw';
 import { chooseProfiles, type ProfileChoice, type ProfileOverride, type ProfileRegime } from '../profiles';
 import { CliError, type Source } from './source';
@@ -30,7 +32,7 @@ export interface PictureOptions {
 export function readProgram(file: string): { table: SymbolTable; identity: ProgramIdentity } {
   try {
     const bytes = new Uint8Array(readFileSync(file));
-    const elf = ElfImage.parse(bytes).elf;
+    const elf = ElfFile.parse(bytes);
     return { table: SymbolTable.fromElf(elf), identity: programIdentity(basename(file), bytes, elf) };
   } catch (e) {
     throw new CliError(`cannot read ELF ${file}: ${e instanceof Error ? e.message : String(e)}`);

@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -234,6 +234,29 @@ void describe('local fast path: demo firmware with private RAM (/proc/PID/mem), 
     assert.deepEqual(fast.leaves, stub.leaves);
     assert.ok(stub.stats.packets > fast.stats.packets, 'the stub walk took packets, the local one fewer');
     assert.equal(fast.stats.packets, 0);
+    // The shipped command (dist/cli.js: its bundle through V8's code cache, `npm test` builds it) gives
+    // the same walk, the first run writing the cache and the second running from it.
+    const shipped = resolve(repoRoot, 'dist/cli.js');
+    assert.ok(existsSync(shipped), 'dist/cli.js is built (npm run build)');
+    const cacheHome = mkdtempSync(join(tmpdir(), 'pvmfw-cli-cache-'));
+    try {
+      for (const round of ['writes the cache', 'runs from it']) {
+        const r = spawnSync(process.execPath, [shipped, 'walk', '--gdb', target, '--json'], {
+          encoding: 'utf8',
+          env: { ...process.env, XDG_CACHE_HOME: cacheHome },
+        });
+        assert.equal(r.status, 0, `${round}: ${r.stderr}`);
+        const got = JSON.parse(r.stdout) as { leaves: unknown[]; memoryPath: { path: string } };
+        assert.deepEqual(got.leaves, fast.leaves, round);
+        assert.equal(got.memoryPath.path, 'proc-mem');
+        assert.ok(
+          readdirSync(join(cacheHome, 'pvmfw-mmu')).some((f) => f.startsWith('cli-walk-')),
+          round,
+        );
+      }
+    } finally {
+      rmSync(cacheHome, { recursive: true, force: true });
+    }
     const text = spawnSync(process.execPath, [cli, 'walk', '--gdb', target], { encoding: 'utf8' });
     assert.match(text.stdout, /tables read .* in [\d.]+ ms; memory via proc-mem\n/);
     if (process.getuid?.() === 0) {
