@@ -1,11 +1,36 @@
 // C-like expressions over the program's variables and types, for the Debug Console, watches and
 // hovers: `a->b.c[2]`, `*p`, `&x`, casts to the program's types, `sizeof`, arithmetic and
-// comparisons, registers as `$x0`. Parsing is a small precedence climber over tokens; evaluation works
+// comparisons, registers as `$x0`; and in Rust frames Rust's forms of them: paths
+// (`rust_opt::TABLE`, `crate::`/`self::`), `.` through references, slice and `&str` indexing with
+// bounds, `.len()`/`.is_empty()`, `x as u64`, literal suffixes (`3u8`), `bool` comparisons. Parsing is a small precedence climber over tokens; evaluation works
 // on src/elf Values (bytes + type + address), reading memory only through the scope it is given.
 import { DW_ATE, sizeOf, strip, typeName, VOID, type CType } from '../elf/types';
-import { children, elementOf, scalar, type Value } from '../elf/values';
+import {
+  BOOL,
+  BUILTIN,
+  CExpressionError,
+  INT,
+  LONG,
+  RUST_PRIMITIVES,
+  tokenize,
+  TYPE_WORDS,
+  ULONG,
+  USIZE,
+  type Tok,
+} from './exprTokens';
+import {
+  bytesAt,
+  children,
+  elementOf,
+  rustSlice,
+  scalar,
+  sliceElementType,
+  sliceLength,
+  toBigInt,
+  type Value,
+} from '../elf/values';
 
-export class CExpressionError extends Error {}
+export { CExpressionError, tokenize };
 
 export interface ExprScope {
   /** A variable visible in the frame, or a global. Undefined = no such variable. */
@@ -14,102 +39,9 @@ export interface ExprScope {
   /** A type by C name (`struct region`, `u32`, `unsigned int`). */
   type(name: string): CType | undefined;
   read(address: bigint, size: number): Promise<Uint8Array>;
+  /** Rust: results print as gdb's Rust (`true`, `(*mut T) 0x…`), `.len()` and slices index. */
+  rust?: boolean;
 }
-
-type Tok =
-  { t: 'num'; v: bigint } | { t: 'id'; v: string } | { t: 'reg'; v: string } | { t: 'op'; v: string };
-
-const OPS = [
-  '->',
-  '<<',
-  '>>',
-  '<=',
-  '>=',
-  '==',
-  '!=',
-  '&&',
-  '||',
-  '.',
-  '[',
-  ']',
-  '(',
-  ')',
-  '*',
-  '&',
-  '+',
-  '-',
-  '!',
-  '~',
-  '/',
-  '%',
-  '<',
-  '>',
-  '^',
-  '|',
-  ',',
-];
-
-export function tokenize(text: string): Tok[] {
-  const out: Tok[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i];
-    if (/\s/.test(c)) {
-      i++;
-      continue;
-    }
-    const num = /^(0x[0-9a-f]+|\d+)[ul]*/i.exec(text.slice(i, i + 40));
-    if (num && /\d/.test(c)) {
-      out.push({ t: 'num', v: BigInt(num[1]) });
-      i += num[0].length;
-      continue;
-    }
-    const id = /^\$?[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i, i + 256));
-    if (id) {
-      out.push(id[0].startsWith('$') ? { t: 'reg', v: id[0].slice(1) } : { t: 'id', v: id[0] });
-      i += id[0].length;
-      continue;
-    }
-    const op = OPS.find((o) => text.startsWith(o, i));
-    if (!op) throw new CExpressionError(`unexpected '${c}' at column ${i + 1}`);
-    out.push({ t: 'op', v: op });
-    i += op.length;
-  }
-  return out;
-}
-
-const BUILTIN: Record<string, CType> = {};
-for (const [names, size, encoding] of [
-  [['char'], 1, DW_ATE.signed_char],
-  [['signed char'], 1, DW_ATE.signed_char],
-  [['unsigned char'], 1, DW_ATE.unsigned_char],
-  [['short', 'short int'], 2, DW_ATE.signed],
-  [['unsigned short', 'unsigned short int'], 2, DW_ATE.unsigned],
-  [['int', 'signed', 'signed int'], 4, DW_ATE.signed],
-  [['unsigned', 'unsigned int'], 4, DW_ATE.unsigned],
-  [['long', 'long int', 'long long', 'long long int'], 8, DW_ATE.signed],
-  [['unsigned long', 'unsigned long int', 'unsigned long long'], 8, DW_ATE.unsigned],
-  [['_Bool'], 1, DW_ATE.boolean],
-] as const)
-  for (const n of names) BUILTIN[n] = { kind: 'base', name: n, size, encoding };
-const LONG = BUILTIN['long'];
-const ULONG = BUILTIN['unsigned long'];
-const INT = BUILTIN['int'];
-const TYPE_WORDS = new Set([
-  'struct',
-  'union',
-  'enum',
-  'unsigned',
-  'signed',
-  'char',
-  'short',
-  'int',
-  'long',
-  'void',
-  'const',
-  'volatile',
-  '_Bool',
-]);
 
 const le = (v: bigint, size: number) => {
   const out = new Uint8Array(size);
@@ -118,6 +50,8 @@ const le = (v: bigint, size: number) => {
 };
 const intValue = (v: bigint, type: CType = LONG): Value => ({ type, bytes: le(v, sizeOf(type)) });
 const pointerTo = (target: CType): CType => ({ kind: 'pointer', size: 8, target });
+/** A Rust raw pointer as gdb's Rust prints it (`*mut T`). */
+const rustPointerTo = (target: CType): CType => ({ kind: 'pointer', size: 8, target, rust: true });
 
 export class CExpression {
   private pos = 0;
@@ -204,7 +138,7 @@ export class CExpression {
       (s) => s.kind === 'base' && s.encoding === DW_ATE.unsigned && s.size === 8,
     );
     const type = unsigned ? ULONG : LONG;
-    const bool = (c: boolean) => intValue(c ? 1n : 0n, INT);
+    const bool = (c: boolean) => intValue(c ? 1n : 0n, this.scope.rust ? BOOL : INT);
     switch (op) {
       case '+':
         return intValue(x + y, type);
@@ -340,11 +274,11 @@ export class CExpression {
           case '*':
             return this.deref(v);
           case '&':
-            return intValue(this.addressOf(v), pointerTo(v.type));
+            return intValue(this.addressOf(v), (this.scope.rust ? rustPointerTo : pointerTo)(v.type));
           case '-':
             return intValue(-this.int(v));
           case '!':
-            return intValue(this.int(v) === 0n ? 1n : 0n, INT);
+            return intValue(this.int(v) === 0n ? 1n : 0n, this.scope.rust ? BOOL : INT);
           case '~':
             return intValue(~this.int(v), v.type);
           default:
@@ -352,7 +286,25 @@ export class CExpression {
         }
       }
     }
-    return this.postfix(await this.primary());
+    let v = await this.postfix(await this.primary());
+    // Rust's `x as u64` (binds tighter than any binary operator).
+    while (
+      this.scope.rust &&
+      this.toks[this.pos]?.t === 'id' &&
+      (this.toks[this.pos] as { v: string }).v === 'as'
+    ) {
+      this.pos++;
+      const name = this.toks[this.pos++];
+      const ty =
+        name?.t === 'id'
+          ? RUST_PRIMITIVES.has(name.v)
+            ? BUILTIN[name.v]
+            : this.scope.type(name.v)
+          : undefined;
+      if (!ty) throw new CExpressionError(`no type named ${name ? this.show(name) : '(nothing)'}`);
+      v = this.cast(ty, v);
+    }
+    return v;
   }
 
   private cast(type: CType, v: Value): Value {
@@ -386,13 +338,38 @@ export class CExpression {
     throw new CExpressionError(`unexpected '${t.v}'`);
   }
 
-  private member(v: Value, name: string): Value {
+  private async member(v: Value, name: string): Promise<Value> {
+    // `.` through pointers and references (gdb does so in C and Rust: `tracker.regions`).
+    for (let n = 0; n < 8 && strip(v.type).kind === 'pointer'; n++) v = await this.deref(v);
     const s = strip(v.type);
     if (s.kind !== 'struct' && s.kind !== 'union')
       throw new CExpressionError(`${typeName(v.type)} has no members`);
     const m = children(v).find((c) => c.name === name);
     if (!m) throw new CExpressionError(`there is no member named ${name}`);
     return m.value;
+  }
+
+  /** `v.len()` / `v.is_empty()` on slices, `&str`, arrays and Vec-like structs (a `len` field). */
+  private async method(v: Value, name: string): Promise<Value> {
+    if (name !== 'len' && name !== 'is_empty')
+      throw new CExpressionError(`cannot call ${name}() here: only len() and is_empty() are known`);
+    for (let n = 0; n < 8 && strip(v.type).kind === 'pointer'; n++) v = await this.deref(v);
+    let len: bigint | undefined;
+    const s = strip(v.type);
+    if (rustSlice(v.type)) len = sliceLength(v);
+    else if (s.kind === 'array' && s.count !== undefined) len = BigInt(s.count);
+    else if (s.kind === 'struct') {
+      // Vec<T> { buf, len }, String { vec: Vec<u8> }.
+      const kids = children(v);
+      const own = kids.find((c) => c.name === 'len');
+      const inner = kids.find((c) => c.name === 'vec');
+      if (own) len = scalar(own.value);
+      else if (inner) return this.method(inner.value, name);
+    }
+    if (len === undefined && s.kind !== 'struct' && s.kind !== 'array')
+      throw new CExpressionError(`${typeName(v.type)} has no ${name}()`);
+    if (len === undefined) throw new CExpressionError(`the length of ${typeName(v.type)} is not known here`);
+    return name === 'len' ? intValue(len, USIZE) : intValue(len === 0n ? 1n : 0n, BOOL);
   }
 
   private async postfix(v: Value): Promise<Value> {
@@ -402,13 +379,27 @@ export class CExpression {
         this.pos++;
         const id = this.toks[this.pos++];
         if (id?.t !== 'id') throw new CExpressionError('expected a member name');
-        v = this.member(arrow ? await this.deref(v) : v, id.v);
+        if (!arrow && this.peek('(')) {
+          // A method call: what Rust debugging needs without running code (`.len()`, `.is_empty()`).
+          this.pos++;
+          this.expect(')');
+          v = await this.method(v, id.v);
+        } else v = await this.member(arrow ? await this.deref(v) : v, id.v);
       } else if (this.peek('[')) {
         this.pos++;
         const i = this.int(await this.binary(0));
         this.expect(']');
         const s = strip(v.type);
-        if (s.kind === 'array') {
+        const slice = rustSlice(v.type);
+        if (slice) {
+          // A slice or &str: its data pointer, bounds-checked against its length (gdb's error text).
+          const len = sliceLength(v);
+          if (len === undefined) throw new CExpressionError('value is optimized out');
+          if (i < 0n || i >= len) throw new CExpressionError('Index greater than length');
+          const el = sliceElementType(v.type);
+          const base = toBigInt(bytesAt(v, slice.ptr.offset, 8)!);
+          v = await this.deref(intValue(base + i * BigInt(sizeOf(el)), pointerTo(el)));
+        } else if (s.kind === 'array') {
           const size = sizeOf(s.element);
           const off = Number(i) * size;
           const held = (v.bytes ?? v.partial?.bytes)?.length ?? 0;

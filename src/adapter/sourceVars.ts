@@ -4,6 +4,7 @@
 // with memoryReference; and C-like expressions (expr.ts) over the same variables for evaluate.
 import type { DebugProtocol } from '@vscode/debugprotocol';
 import type { ElfImage } from '../elf';
+import type { FormValue } from '../elf/forms';
 import type { FrameContext, ProgramScopes, ScopeFrame, VariableDie } from '../elf/program';
 import { strip, typeName, type CType } from '../elf/types';
 import {
@@ -356,14 +357,17 @@ export class SourceVariables {
     const view = info?.view;
     const frames = view?.scopes && view.scopeIndex !== undefined ? view.scopes.slice(view.scopeIndex) : [];
     const fc = info ? await this.frameContext(info, ctx) : undefined;
+    const fn = frames[frames.length - 1];
+    const rust = fn ? isRust(fn.die.unit.root.attrs.get(DW_AT_language)) : this.rustProgram();
     return CExpression.evaluate(text, {
+      rust,
       variable: async (name) => {
-        if (fc)
+        if (fc && !name.includes('::'))
           for (const f of frames) {
             const v = program.variables(f).find((x) => x.name === name);
             if (v) return program.value(v, fc, frames);
           }
-        const g = program.globals().find((x) => x.name === name);
+        const g = this.global(name, rust ? fn?.name : undefined);
         return g
           ? program.value(g, fc ?? { pc: 0n, register: () => undefined, read: (a, n) => this.read(a, n) })
           : undefined;
@@ -379,6 +383,40 @@ export class SourceVariables {
     });
   }
 
+  /**
+   * A global by name. In a Rust function (`fnName` = `rust_opt::net::find`) also as Rust resolves a
+   * path there: `crate::X` from the function's crate, `self::X` / `super::X` from its module, and a
+   * bare `X` in its module or an enclosing one (gdb finds `TABLE` in `rust_opt::find`).
+   */
+  private global(name: string, fnName: string | undefined): VariableDie | undefined {
+    const globals = this.program()?.globals() ?? [];
+    const exact = globals.find((x) => x.name === name);
+    if (exact || !fnName) return exact;
+    const module = fnName.split('::').slice(0, -1);
+    const parts = name.split('::');
+    let candidates: string[];
+    if (parts[0] === 'crate') candidates = [[module[0], ...parts.slice(1)].join('::')];
+    else if (parts[0] === 'self' || parts[0] === 'super') {
+      let at = module.length;
+      let i = 0;
+      for (; parts[i] === 'self' || parts[i] === 'super'; i++) if (parts[i] === 'super') at--;
+      candidates = at > 0 ? [[...module.slice(0, at), ...parts.slice(i)].join('::')] : [];
+    } else candidates = module.map((_x, i) => [...module.slice(0, module.length - i), name].join('::'));
+    for (const c of candidates) {
+      const g = globals.find((x) => x.name === c);
+      if (g) return g;
+    }
+    return undefined;
+  }
+
+  private rustCache?: boolean;
+
+  /** Whether the program has Rust units (expressions outside a frame then read as Rust). */
+  private rustProgram(): boolean {
+    this.rustCache ??= (this.image()?.compileUnits() ?? []).some((u) => u.language === DW_LANG_Rust);
+    return this.rustCache;
+  }
+
   /** Whether `name` is a variable the program's DWARF knows (in the frame or global). */
   knows(name: string, info: StackFrameInfo | undefined, localsOnly = false): boolean {
     const program = this.program();
@@ -388,9 +426,16 @@ export class SourceVariables {
       view?.scopes && view.scopeIndex !== undefined ? view.scopes.slice(view.scopeIndex) : [];
     return (
       frames.some((f) => program.variables(f).some((v) => v.name === name)) ||
-      (!localsOnly && program.globals().some((g) => g.name === name))
+      (!localsOnly && this.global(name, frames[frames.length - 1]?.name) !== undefined)
     );
   }
+}
+
+const DW_AT_language = 0x13;
+const DW_LANG_Rust = 0x1c;
+
+function isRust(lang: FormValue | undefined): boolean {
+  return lang?.kind === 'const' && Number(lang.value) === DW_LANG_Rust;
 }
 
 function derefable(t: CType): boolean {

@@ -24,7 +24,8 @@ export interface Member {
 export type CType =
   | { kind: 'void' }
   | { kind: 'base'; name: string; size: number; encoding: number }
-  | { kind: 'pointer'; size: number; target: CType; rustName?: string }
+  /** `rust`: a Rust reference or raw pointer, named as gdb's Rust names every pointer, `*mut T`. */
+  | { kind: 'pointer'; size: number; target: CType; rust?: boolean }
   | {
       kind: 'struct' | 'union';
       name?: string;
@@ -90,7 +91,7 @@ export class TypeReader {
       case DW_TAG.pointer_type:
       case DW_TAG.reference_type: {
         const p: CType = { kind: 'pointer', size: size || 8, target: VOID };
-        if (rust && name) p.rustName = name;
+        if (rust) p.rust = true;
         this.cache.set(die.offset, p);
         p.target = this.typeOf(die);
         return p;
@@ -280,7 +281,7 @@ export function typeName(t: CType, inner = ''): string {
       if (t.target.kind !== 'pointer') return typeName(t.target, inner).replace(/^/, `${t.qualifier} `);
       return typeName(t.target, inner ? `${t.qualifier} ${inner}` : t.qualifier);
     case 'pointer': {
-      if (t.rustName) return sp(t.rustName);
+      if (t.rust) return sp(`*mut ${typeName(t.target)}`);
       const el = t.target;
       const needsParens = el.kind === 'array' || el.kind === 'function';
       return typeName(el, needsParens ? `(*${inner})` : `*${inner}`);

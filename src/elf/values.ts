@@ -4,6 +4,7 @@
 // gdb and the tests can compare with it. Pure: memory and symbols come from the caller.
 import type { Location } from './location';
 import { DW_ATE, sizeOf, strip, typeName, type CType, type Member } from './types';
+import { escapeChar, formatString, readCString, repeats } from './valueText';
 
 export const OPTIMIZED_OUT = '<optimized out>';
 
@@ -149,48 +150,6 @@ export function isCharType(t: CType): boolean {
   );
 }
 
-/** gdb's escaping of a character inside a string (`\"`, `\\`, `\n`, octal for the rest). */
-function escapeChar(c: number, quote: string): string {
-  const named: Record<number, string> = {
-    7: '\\a',
-    8: '\\b',
-    9: '\\t',
-    10: '\\n',
-    11: '\\v',
-    12: '\\f',
-    13: '\\r',
-    27: '\\033',
-  };
-  if (named[c]) return named[c];
-  if (c === quote.charCodeAt(0) || c === 0x5c) return `\\${String.fromCharCode(c)}`;
-  if (c >= 0x20 && c < 0x7f) return String.fromCharCode(c);
-  return `\\${c.toString(8).padStart(3, '0')}`;
-}
-
-export function formatString(bytes: Uint8Array): string {
-  let s = '"';
-  for (const b of bytes) s += escapeChar(b, '"');
-  return `${s}"`;
-}
-
-/** Reads a NUL-terminated string (at most `max` bytes). */
-async function readCString(mem: ValueMemory, address: bigint, max = 200): Promise<Uint8Array | undefined> {
-  const out: number[] = [];
-  for (let chunk = 0; chunk < max; chunk += 32) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await mem.read(address + BigInt(chunk), 32);
-    } catch {
-      return out.length ? new Uint8Array(out) : undefined;
-    }
-    for (const b of bytes) {
-      if (b === 0 || out.length >= max) return new Uint8Array(out);
-      out.push(b);
-    }
-  }
-  return new Uint8Array(out);
-}
-
 /** Elements of an array value, or members of a struct/union, as values. */
 export function children(v: Value): { name: string; value: Value }[] {
   const t = strip(v.type);
@@ -263,6 +222,20 @@ export function rustSlice(t: CType): { ptr: Member; length: Member; str: boolean
   const ptr = s.members.find((m) => m.name === 'data_ptr');
   const length = s.members.find((m) => m.name === 'length');
   return ptr && length ? { ptr, length, str: /str$/.test(s.name) } : undefined;
+}
+
+/** The length of a slice or `&str` value (undefined when unknown or not a slice). */
+export function sliceLength(v: Value): bigint | undefined {
+  const sl = rustSlice(v.type);
+  const b = sl && bytesAt(v, sl.length.offset, 8);
+  return b ? toBigInt(b) : undefined;
+}
+
+/** The element type of a slice (`u8` for `&str`). */
+export function sliceElementType(t: CType): CType {
+  const sl = rustSlice(t);
+  const ptr = sl && strip(sl.ptr.type);
+  return ptr?.kind === 'pointer' ? ptr.target : VOID_BYTE;
 }
 
 /** The elements a slice value points at, as an array value in memory (bounded). */
@@ -379,7 +352,8 @@ export async function formatValue(v: Value, ctx: FormatContext, top = true, dept
       }
       const sym = a !== 0n ? ctx.symbolFor(a) : undefined;
       const text = `${hex}${sym ? ` <${sym}>` : ''}`;
-      return top ? `(${typeName(v.type)}) ${text}` : text;
+      // gdb's Rust prints every pointer and reference as a raw pointer: `(*mut rust_opt::Tracker)`.
+      return top ? `(${typeName(t.rust ? t : v.type)}) ${text}` : text;
     }
     case 'struct':
     case 'union': {
@@ -490,17 +464,4 @@ async function formatRustStruct(
   for (const f of fields) parts.push(`${f.name}: ${await inner(f.value)}`);
   // gdb writes an enum's struct variant without the space it puts after a struct's name.
   return `${name}${variant ? '' : ' '}{${parts.join(', ')}}`;
-}
-
-/** gdb collapses 10 or more equal elements in a row into `X <repeats N times>`. */
-function repeats(texts: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < texts.length;) {
-    let j = i;
-    while (j < texts.length && texts[j] === texts[i]) j++;
-    if (j - i >= 10) out.push(`${texts[i]} <repeats ${j - i} times>`);
-    else for (let k = i; k < j; k++) out.push(texts[k]);
-    i = j;
-  }
-  return out;
 }
