@@ -99,12 +99,16 @@ export async function openGdb(
   }
   try {
     // The vCPU that stopped, or --cpu's; its registers, and every vCPU's to compare and record.
-    const choice = await chooseVcpu(gdb, cpu, ALL_REGISTERS);
-    const values = await gdb.readRegisters(ALL_REGISTERS, choice.thread);
+    const regs = chooseVcpu(gdb, cpu, ALL_REGISTERS).then(async (choice) => ({
+      choice,
+      values: await gdb.readRegisters(ALL_REGISTERS, choice.thread),
+    }));
+    // Guest RAM straight from QEMU's memory when it runs on this host, else through the gdbstub: set
+    // up meanwhile (its look through /proc runs while the register replies travel). Never throws.
+    const ramPort = RamPort.open(gdb, { host, port });
+    const [{ choice, values }, ram] = await Promise.all([regs, ramPort]);
     const registers: Record<string, bigint | undefined> = {};
     for (const [k, v] of values) registers[k] = v;
-    // Guest RAM straight from QEMU's memory when it runs on this host, else through the gdbstub.
-    const ram = await RamPort.open(gdb, { host, port });
     const physical = batchReader(
       (ranges) => ram.readPhysicalBatch(ranges),
       (a, l) => ram.readPhysical(a, l),

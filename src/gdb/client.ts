@@ -219,12 +219,18 @@ export class RspClient implements GdbClient {
   ): Promise<Map<string, bigint | undefined>> {
     return this.exclusive(async () => {
       this.assertStopped('read registers');
-      if (thread !== undefined) await this.selectRaw('g', thread);
+      // Pipelined, the thread selection goes out with the reads (one round trip); its reply is checked
+      // before any value is used: a failed Hg fails the read.
+      const select = thread !== undefined ? this.selectRaw('g', thread) : undefined;
+      if (select && !this.pipelining) await select;
       const infos = names.map((n) =>
         typeof n === 'number' || this.registers.get(n) ? lookupRegister(this.registers, n) : undefined,
       );
       const known = infos.filter((r): r is RegisterInfo => r !== undefined);
-      const values = await this.registerAccess.readMany(known);
+      const [selected, read] = await Promise.allSettled([select, this.registerAccess.readMany(known)]);
+      if (selected.status === 'rejected') throw selected.reason;
+      if (read.status === 'rejected') throw read.reason;
+      const values = read.value;
       const valueOf = new Map(known.map((r, i) => [r, values[i]]));
       // In the caller's order and spelling (names are found case-insensitively); unknown ones undefined.
       const out = new Map<string, bigint | undefined>();
@@ -387,13 +393,23 @@ export class RspClient implements GdbClient {
     return this.exclusive(async () => {
       this.assertStopped('list threads');
       const out: ThreadId[] = [];
-      let req = 'qfThreadInfo';
-      for (let guard = 0; guard < 10000; guard++) {
-        const reply = latin1Text(await this.raw(req));
-        if (reply.startsWith('l')) break;
-        if (!reply.startsWith('m')) throw new GdbProtocolError(`bad ${req} reply '${reply.slice(0, 40)}'`);
-        for (const id of reply.slice(1).split(',')) if (id) out.push(parseThreadId(id));
-        req = 'qsThreadInfo';
+      // Pipelined, the continuations go out with the first query, 8 at a time (QEMU names one vCPU a
+      // reply): a few vCPUs cost one round trip. Those past the end are answered `l` and dropped.
+      const ahead = this.pipelining ? 8 : 0;
+      let first = true;
+      for (let guard = 0; guard < 10000;) {
+        const reqs = [first ? 'qfThreadInfo' : 'qsThreadInfo', ...Array<string>(ahead).fill('qsThreadInfo')];
+        first = false;
+        const replies = await Promise.allSettled(reqs.map((r) => this.raw(r)));
+        for (const [i, r] of replies.entries()) {
+          guard++;
+          if (r.status === 'rejected') throw r.reason;
+          const reply = latin1Text(r.value);
+          if (reply.startsWith('l')) return out;
+          if (!reply.startsWith('m'))
+            throw new GdbProtocolError(`bad ${reqs[i]} reply '${reply.slice(0, 40)}'`);
+          for (const id of reply.slice(1).split(',')) if (id) out.push(parseThreadId(id));
+        }
       }
       return out;
     });

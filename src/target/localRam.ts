@@ -303,6 +303,9 @@ export class LocalRam {
     if (localRamDisabled()) return stub(`local RAM reads disabled by ${LOCAL_RAM_ENV}`);
     if (process.platform !== 'linux') return stub('local RAM reads need Linux /proc');
     if (!isLoopback(where.host)) return stub(`QEMU is not on this host: ${where.host}`);
+    // The look through /proc below is synchronous: let requests already made go out first, so it
+    // runs while their replies travel.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const pid = where.pid ?? pidListeningOn(where.port);
     if (pid === undefined)
       return stub(

@@ -301,6 +301,17 @@ for (const cpu of ['max', 'cortex-a57']) {
             qemuFeatures: [...g.qemuFeatures].sort(),
             stop: await g.queryStopReason(),
             values: [...(await g.readRegisters(names, 1))],
+            // The thread list (pipelined: the continuations asked ahead) and the other vCPU's registers
+            // (pipelined: Hg with the reads), then back to the first.
+            threads: await g.threads(),
+            second: [...(await g.readRegisters(names, 2))],
+            again: [...(await g.readRegisters(names, 1))],
+            // A thread that does not exist: the selection fails and so does the read, never values.
+            missing: await g.readRegisters(names, 99).then(
+              (v) => `values ${[...v.values()].join(',')}`,
+              (e: unknown) => (e instanceof Error ? e.name : String(e)),
+            ),
+            afterMissing: [...(await g.readRegisters(['pc'], 2))],
             packets: g.stats.packetsSent,
           };
         } finally {
@@ -321,6 +332,14 @@ for (const cpu of ['max', 'cortex-a57']) {
       assert.deepEqual(fast.qemuFeatures, strict.qemuFeatures);
       assert.deepEqual(fast.stop, strict.stop);
       assert.deepEqual(fast.values, strict.values);
+      assert.deepEqual(fast.threads, strict.threads);
+      assert.equal(fast.threads.length, 2);
+      assert.deepEqual(fast.second, strict.second);
+      assert.deepEqual(fast.again, fast.values);
+      assert.notEqual(fast.second.find(([n]) => n === 'pc')?.[1], undefined);
+      assert.equal(strict.missing, 'GdbErrorReply');
+      assert.equal(fast.missing, 'GdbErrorReply');
+      assert.deepEqual(fast.afterMissing, strict.afterMissing);
       assert.ok(fast.values.every(([, v]) => typeof v === 'bigint'));
     });
   });
