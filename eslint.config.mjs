@@ -12,7 +12,7 @@ const LAYERS = {
   gdb: ['shared'],
   elf: [],
   disasm: [],
-  aarch64: [],
+  aarch64: ['shared'],
   pvmfw: ['aarch64', 'shared'],
   profiles: ['aarch64', 'pvmfw', 'shared'],
   analysis: ['aarch64', 'pvmfw', 'profiles', 'elf', 'shared'],

@@ -47,6 +47,9 @@ function restore(): PersistedState {
 
 const state = restore();
 
+/** When the current stop's state arrived (epoch ms), until its first draw is reported. */
+let received: number | undefined;
+
 function draw(): void {
   const last = state.last;
   if (!last) return;
@@ -83,15 +86,23 @@ function draw(): void {
       },
     },
   );
+  const stopId = last.state.stopId;
+  // A new stop's first draw says when it arrived and was drawn, and when the next frame ran (the
+  // host's Show Stop Latency); redraws (resize, theme, focus) say nothing of the kind.
+  const timing = received !== undefined ? { received, drawn: Date.now() } : {};
+  if (received !== undefined)
+    requestAnimationFrame(() => vscode.postMessage({ type: 'painted', stopId, at: Date.now() }));
+  received = undefined;
   vscode.postMessage({
     type: 'rendered',
-    stopId: last.state.stopId,
+    stopId,
     regions: last.state.regions.length,
     pages: out.pages,
     changedPages: out.changedPages,
     summary: out.summary,
     diffTitle: out.diffTitle,
     diffLines: out.diffLines,
+    ...timing,
   });
 }
 
@@ -105,6 +116,7 @@ function placeholder(text: string, cls = 'placeholder'): void {
 function onMessage(m: HostToWebview): void {
   switch (m.type) {
     case 'guardState': {
+      if (m.state.stopId !== state.last?.state.stopId || m.run !== state.last.run) received = Date.now();
       // Drawn from directly: a malformed comparison is dropped (the previous-stop diff shows instead).
       if (m.comparison !== undefined && !isStopComparison(m.comparison)) delete m.comparison;
       const prev = state.last;

@@ -5,6 +5,7 @@ import { ChangeDecorations } from './ui/changeDecorations';
 import { AdapterFactory, ConfigurationProvider, StopTracker } from './ui/debugSetup';
 import { followFaults } from './ui/faultFollow';
 import { GuardPanel } from './ui/guardPanel';
+import { registerLatencyCommand } from './ui/latencyCommand';
 import { MemoryView } from './ui/memoryView';
 import { registerMemoryView } from './ui/memoryViewCommands';
 import { DEBUG_TYPE, VIEW, WEBVIEW } from './ui/ids';
@@ -44,13 +45,14 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
       new ConfigurationProvider(),
       vscode.DebugConfigurationProviderTriggerKind.Dynamic,
     ),
-    vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new AdapterFactory()),
+    vscode.debug.registerDebugAdapterDescriptorFactory(DEBUG_TYPE, new AdapterFactory(sessions)),
     vscode.debug.registerDebugAdapterTrackerFactory(DEBUG_TYPE, new StopTracker(sessions)),
     vscode.window.registerWebviewPanelSerializer(WEBVIEW.guardState, guard),
     vscode.window.registerFileDecorationProvider(new ChangeDecorations()),
     followFaults(sessions, pageTables, pageTablesView, guard),
     ...registerCommands(sessions, pageTables, pageTablesView, guard, output),
     ...registerStatusBar(sessions),
+    registerLatencyCommand(sessions, output),
     memory,
     ...registerMemoryView(memory, pageTablesView),
   );

@@ -1,6 +1,7 @@
 // Text helpers shared by the CLI, golden dumps and the adapter: hex, sizes, one-line leaf summaries.
 
 import { formatPerms, type Leaf } from './leaf';
+import type { RegimeConfig } from './regime';
 
 /** `0x`-prefixed lower-case hex, zero-padded to `digits` when given. */
 export function hex(v: bigint | number, digits = 0): string {
@@ -51,4 +52,14 @@ export function leafLine(l: Leaf): string {
     .filter(Boolean)
     .join(' ');
   return `L${l.level} ${hex(l.va, 16)} -> ${hex(l.pa, 10)} ${sizeName(l.size).padStart(4)} ${l.kind.padEnd(8)} ${formatPerms(l.ctx.perm, l.perms)} ${l.memType.name}${flags ? ' ' + flags : ''} desc=${hex(l.desc, 16)}`;
+}
+
+/**
+ * How many bits of a regime's input addresses the views pad to (src/shared/format formatAddress):
+ * its widest enabled range, or all 64 when the upper range (TTBR1) is in use.
+ */
+export function regimeVaBits(regime: Pick<RegimeConfig, 'roots'>): number {
+  const on = regime.roots.filter((r) => r.enabled);
+  if (!on.length || on.some((r) => r.vaStart >= 1n << 63n)) return 64;
+  return Math.max(...on.map((r) => r.inputBits));
 }

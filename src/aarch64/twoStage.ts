@@ -9,6 +9,7 @@ import type { MemoryType } from './mair';
 import type { PhysRange, PhysReader } from './reader';
 import { regimeFromRegisters, type RegimeConfig, type Registers } from './regime';
 import { type Access, translate, type TranslateFaultKind, type Translation } from './translate';
+import { formatAddress } from '../shared/format';
 
 export interface TwoStageFault {
   /** The stage whose tables refused the access. */
@@ -56,7 +57,8 @@ export interface TwoStageTranslation {
   readonly perms?: number;
 }
 
-const h = (v: bigint): string => `0x${v.toString(16)}`;
+/** An IPA as every view writes it (src/shared/format). */
+const h = (v: bigint): string => formatAddress(v);
 
 function faultName(kind: TranslateFaultKind): string {
   switch (kind) {

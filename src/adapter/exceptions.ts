@@ -9,6 +9,7 @@ import { evalAddress, parseAddressExpr } from './evaluate';
 import { parseMemoryReference } from './memory';
 import type { Stop } from '../target/runControl';
 import type { AdapterHost } from './host';
+import { formatAddress } from '../shared/format';
 
 export const EXCEPTION_FILTERS: DebugProtocol.ExceptionBreakpointsFilter[] = [
   {
@@ -144,7 +145,7 @@ export class Exceptions {
     }
     return {
       dataId: `0x${address.toString(16)}/${bytes}`,
-      description: `${bytes} bytes at 0x${address.toString(16)} (virtual)`,
+      description: `${bytes} bytes at ${formatAddress(address)} (virtual)`,
       accessTypes: ['write', 'read', 'readWrite'],
       canPersist: true,
     };
@@ -308,7 +309,7 @@ export class Exceptions {
       if (name && (x1 !== undefined || (name !== 'MMIO_GUARD_MAP' && name !== 'MMIO_GUARD_UNMAP'))) {
         const arg = x1 ?? 0n;
         const text =
-          name === 'MMIO_GUARD_MAP' || name === 'MMIO_GUARD_UNMAP' ? `${name}(0x${arg.toString(16)})` : name;
+          name === 'MMIO_GUARD_MAP' || name === 'MMIO_GUARD_UNMAP' ? `${name}(${formatAddress(arg)})` : name;
         return {
           filter: 'guardHypercall',
           text,
@@ -322,7 +323,7 @@ export class Exceptions {
       if (verdict?.kind === 'lazyMmio')
         return {
           filter: 'lazyMmioFault',
-          text: `Lazy MMIO fault at 0x${far.toString(16)}`,
+          text: `Lazy MMIO fault at ${formatAddress(far)}`,
           details: verdict.summary,
         };
     }

@@ -18,6 +18,7 @@ import { fromLittleEndian, memoryReference, parseMemoryReference, readSpan } fro
 import { formatHex64, GENERAL_REGISTERS, SYSTEM_REGISTERS } from '../target/registers';
 import type { AdapterHost } from './host';
 import type { VariableSources } from './variables';
+import { formatAddress } from '../shared/format';
 
 export class Inspect {
   constructor(
@@ -175,7 +176,7 @@ export class Inspect {
         const device = await this.s.mmu.isDevice(space, a);
         if (device && !explicit)
           throw new Error(
-            `0x${a.toString(16)} is device memory: reading it has side effects, so it is read only from the Debug Console; refused ${from}`,
+            `${formatAddress(a)} is device memory: reading it has side effects, so it is read only from the Debug Console; refused ${from}`,
           );
         const r = await readSpan(port, { space, address: a }, expr.width);
         if (r.faultAt !== undefined) throw new Error(await this.s.mmu.explainUnreadable(space, r.faultAt));
@@ -245,7 +246,7 @@ export class Inspect {
     // Reading a device register runs the device model (a UART read pops a byte): never implicitly.
     if (await this.s.mmu.isDevice(ref.space, address)) {
       throw new Error(
-        `0x${address.toString(16)} is device memory: reading it has side effects. Use the Debug Console (*(u32*)${ref.space === 'physical' ? 'p:' : ''}0x${address.toString(16)}) to read one register on purpose.`,
+        `${formatAddress(address)} is device memory: reading it has side effects. Use the Debug Console (*(u32*)${ref.space === 'physical' ? 'p:' : ''}0x${address.toString(16)}) to read one register on purpose.`,
       );
     }
     const r = await readSpan(this.s.need(this.s.port), { space: ref.space, address }, count);

@@ -1,5 +1,6 @@
 // Debug Console text for the `guard`, `pte ADDR` and `translate ADDR [--write|--exec]` commands.
-import { sizeName } from '../aarch64/format';
+import { regimeVaBits, sizeName } from '../aarch64/format';
+import { formatAddress, formatDescriptor } from '../shared/format';
 import { guardSummaryLines, hex, translateEl1, twoStageBody } from '../analysis';
 import { predictAccess } from '../pvmfw';
 import {
@@ -7,6 +8,7 @@ import {
   UNTRACKED_GUARD_LABEL,
   type PageRun,
   type PteEntry,
+  type Regime,
   type TranslateResponseBody,
 } from '../shared/protocol';
 import type { TranslateAccess } from './evaluate';
@@ -76,6 +78,25 @@ export type ConsoleMmu = Pick<MmuModel, 'translateRequest' | 'current' | 'lazyBi
   guardState?: MmuModel['guardState'];
 };
 
+/** A PA or IPA as every view writes it; `?` where there is none. */
+const fa = (a: string | undefined): string => (a === undefined ? '?' : formatAddress(a));
+/** A descriptor, 16 digits; `??` where it could not be read. */
+const fd = (d: string | undefined): string => (d === undefined ? '??' : formatDescriptor(d));
+
+/**
+ * The width an input address of `regime` is written in: the regime's VA size (64 bits with TTBR1 in
+ * use); a VTTBR_EL2 input is an IPA, written as every other IPA.
+ */
+export async function vaBitsOf(
+  mmu: Pick<ConsoleMmu, 'current'>,
+  regime: Regime,
+): Promise<number | undefined> {
+  if (regime === 'VTTBR_EL2') return undefined;
+  const p = await mmu.current();
+  const walk = regime === 'TTBR0_EL2' ? p.el2 : p.el1;
+  return walk ? regimeVaBits(walk.config) : 64;
+}
+
 export async function evaluateTranslate(
   mmu: ConsoleMmu,
   address: bigint,
@@ -91,35 +112,35 @@ export async function evaluateTranslate(
   // Under stage 2 the stage-1 walk's descriptor addresses are IPAs: their PAs follow.
   const at = (k: number, a: string): string => {
     const pa = r.walkPhysical?.[k];
-    return pa && pa !== a ? `${a} (PA ${pa})` : a;
+    return pa && pa !== a ? `${fa(a)} (PA ${fa(pa)})` : fa(a);
   };
-  const where =
-    r.ipa !== undefined ? `IPA ${r.ipa} -> PA ${r.outputAddress ?? '?'}` : (r.outputAddress ?? '?');
+  const va = formatAddress(r.address, await vaBitsOf(mmu, r.regime));
+  const where = r.ipa !== undefined ? `IPA ${fa(r.ipa)} → PA ${fa(r.outputAddress)}` : fa(r.outputAddress);
   if (kind === 'translate') {
     const what = access ? `${r.regime}, ${access === 'write' ? 'write' : 'instruction fetch'}` : r.regime;
-    lines.push(`${r.address} (${what}) -> ${r.ok ? where : `fault: ${r.fault ?? 'none'}`}`);
+    lines.push(`${va} (${what}) → ${r.ok ? where : `fault: ${r.fault ?? 'none'}`}`);
     r.walk.forEach((s, k) =>
       lines.push(
-        `  L${s.level}[${s.index}] @ ${at(k, s.descriptorAddress)} = ${s.descriptor ?? '??'} ${s.kind ?? ''}`.trimEnd(),
+        `  L${s.level}[${s.index}] @ ${at(k, s.descriptorAddress)} = ${fd(s.descriptor)} ${s.kind ?? ''}`.trimEnd(),
       ),
     );
     if (s2) {
       const what = s2.s1ptw ? `S1PTW, the L${s2.s1ptw.level} descriptor's IPA` : 'IPA';
       lines.push(
-        `  stage 2 (${what} ${s2.ipa ?? '?'}): ${s2.ok ? `-> ${s2.outputAddress}` : `fault: ${s2Fault ?? '?'}`}`,
+        `  stage 2 (${what} ${fa(s2.ipa)}): ${s2.ok ? `→ ${fa(s2.outputAddress)}` : `fault: ${s2Fault ?? '?'}`}`,
       );
       for (const s of s2.walk)
         lines.push(
-          `    L${s.level}[${s.index}] @ ${s.descriptorAddress} = ${s.descriptor ?? '??'} ${s.kind ?? ''}`.trimEnd(),
+          `    L${s.level}[${s.index}] @ ${fa(s.descriptorAddress)} = ${fd(s.descriptor)} ${s.kind ?? ''}`.trimEnd(),
         );
     }
     if (r.combined) lines.push(`  combined: ${r.combined.memoryType} ${r.combined.permissions}`);
   } else {
     const e = r.leaf;
-    if (!e) lines.push(`${r.address}: no leaf entry (${r.fault ?? 'walk ended early'})`);
+    if (!e) lines.push(`${va}: no leaf entry (${r.fault ?? 'walk ended early'})`);
     else {
       lines.push(
-        `${r.address}: L${e.level} ${e.kind} ${sizeName(e.size)} ${e.descriptor} @ ${at(r.walk.length - 1, e.descriptorAddress)}`,
+        `${va}: L${e.level} ${e.kind} ${sizeName(e.size)} ${fd(e.descriptor)} @ ${at(r.walk.length - 1, e.descriptorAddress)}`,
       );
       for (const f of e.fields) lines.push(`  ${f}`);
       const guard = await guardLine(mmu, e);
@@ -130,10 +151,10 @@ export async function evaluateTranslate(
     if (s2) {
       const last = s2.walk[s2.walk.length - 1];
       const entry = last
-        ? `, ${[`L${last.level}`, last.kind, last.descriptor ?? '??'].filter(Boolean).join(' ')} @ ${last.descriptorAddress}`
+        ? `, ${[`L${last.level}`, last.kind, fd(last.descriptor)].filter(Boolean).join(' ')} @ ${fa(last.descriptorAddress)}`
         : '';
-      const to = s2.ok ? `-> PA ${s2.outputAddress}` : `fault: ${s2Fault ?? '?'}`;
-      lines.push(`  stage 2: IPA ${s2.ipa ?? '?'} ${to}${entry}`);
+      const to = s2.ok ? `→ PA ${fa(s2.outputAddress)}` : `fault: ${s2Fault ?? '?'}`;
+      lines.push(`  stage 2: IPA ${fa(s2.ipa)} ${to}${entry}`);
       if (s2.memoryType)
         lines.push(`  stage 2 attributes: ${s2.memoryType} ${s2.permissions ?? ''}`.trimEnd());
     } else if (r.faultStage === 2 && r.fault) lines.push(`  ${r.fault}`);

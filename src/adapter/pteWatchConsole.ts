@@ -6,11 +6,12 @@
 // store instruction at PC.
 import { decodeDescriptor } from '../aarch64/descriptor';
 import { changedFields, fieldChangeText, hex, pteKind } from '../analysis';
-import { formatDescriptor } from '../shared/format';
+import { formatAddress, formatDescriptor } from '../shared/format';
 import type { TargetPort } from '../target/port';
 import type { StopContext } from '../target/stopContext';
 import type { Watchpoint } from '../target/breakpoints';
 import type { MmuModel } from './mmu';
+import { vaBitsOf } from './mmuConsole';
 
 /** What watch-pte needs of the session's data breakpoints: one stub set shared with the client's. */
 export interface PteWatchHost {
@@ -29,11 +30,14 @@ export interface PteWatch {
   watchVa: bigint;
   /** The descriptor when the watch was set. */
   descriptor: bigint;
+  /** The width the regime's VAs are written in (src/shared/format). */
+  vaBits?: number;
 }
 
 const DESCRIPTOR_BYTES = 8;
 
-const entryName = (w: PteWatch) => `${w.regime} L${w.level}[${w.index}] of 0x${w.address.toString(16)}`;
+const entryName = (w: PteWatch) =>
+  `${w.regime} L${w.level}[${w.index}] of ${formatAddress(w.address, w.vaBits)}`;
 const hex16 = formatDescriptor;
 
 export class PteWatches {
@@ -49,7 +53,7 @@ export class PteWatches {
     return [...this.watches.values()]
       .map(
         (w) =>
-          `${entryName(w)}: descriptor at PA 0x${w.descriptorPa.toString(16)}, watched at VA 0x${w.watchVa.toString(16)}`,
+          `${entryName(w)}: descriptor at PA ${formatAddress(w.descriptorPa)}, watched at VA ${formatAddress(w.watchVa, w.vaBits)}`,
       )
       .join('\n');
   }
@@ -71,11 +75,12 @@ export class PteWatches {
     const step = r.walk[k];
     if (!step || step.descriptor === undefined)
       throw new Error(
-        `no translation table entry ${level === undefined ? '' : `of level ${level} `}maps 0x${address.toString(16)} (${r.fault ?? 'no walk'})`,
+        `no translation table entry ${level === undefined ? '' : `of level ${level} `}maps ${formatAddress(address)} (${r.fault ?? 'no walk'})`,
       );
     // Under stage 2 the walk's descriptor addresses are IPAs: the watchpoint needs the PA.
     const pa = BigInt(r.walkPhysical?.[k] ?? step.descriptorAddress);
     const watchVa = await this.vaOf(pa);
+    const vaBits = await vaBitsOf(this.mmu, r.regime);
     const w: PteWatch = {
       address,
       regime: r.regime,
@@ -84,14 +89,15 @@ export class PteWatches {
       descriptorPa: pa,
       watchVa,
       descriptor: BigInt(step.descriptor),
+      ...(vaBits !== undefined ? { vaBits } : {}),
     };
     const next = new Map(this.watches).set(watchVa, w);
     const ok = await this.host().setPteWatchpoints([...next.keys()].map(toWatchpoint));
     if (ok[ok.length - 1] === false)
-      throw new Error(`the gdbstub refused a write watchpoint at 0x${watchVa.toString(16)}`);
+      throw new Error(`the gdbstub refused a write watchpoint at ${formatAddress(watchVa)}`);
     this.watches.set(watchVa, w);
-    const how = watchVa === pa ? 'identity-mapped' : `mapped at VA 0x${watchVa.toString(16)}`;
-    return `watching ${entryName(w)}: descriptor ${hex16(w.descriptor)} at PA 0x${pa.toString(16)} (${how}); the next store to it stops the target`;
+    const how = watchVa === pa ? 'identity-mapped' : `mapped at VA ${formatAddress(watchVa, vaBits)}`;
+    return `watching ${entryName(w)}: descriptor ${hex16(w.descriptor)} at PA ${formatAddress(pa)} (${how}); the next store to it stops the target`;
   }
 
   /**
@@ -102,7 +108,7 @@ export class PteWatches {
     const t = await this.mmu.translateRequest({ address: hex(pa) });
     if (t.ok && t.outputAddress !== undefined && BigInt(t.outputAddress) === pa) return pa;
     throw new Error(
-      `no virtual address of ${t.regime} maps the descriptor's PA 0x${pa.toString(16)} one to one (${t.ok ? `0x${pa.toString(16)} maps to ${t.outputAddress ?? '?'}` : (t.fault ?? 'unmapped')}): QEMU watches virtual addresses, so this descriptor cannot be watched from here`,
+      `no virtual address of ${t.regime} maps the descriptor's PA ${formatAddress(pa)} one to one (${t.ok ? `${formatAddress(pa)} maps to ${t.outputAddress ?? '?'}` : (t.fault ?? 'unmapped')}): QEMU watches virtual addresses, so this descriptor cannot be watched from here`,
     );
   }
 
@@ -129,9 +135,9 @@ export class PteWatches {
     const p = await this.mmu.current();
     const fmt = p.el1.config.roots.find((r) => r.base === w.regime)?.fmt;
     const kind = (v: bigint) => (fmt ? pteKind(decodeDescriptor(v, w.level, fmt), this.mmu.lazyBit) : '?');
-    const at = `${hex(pc)}${symbol ? ` <${symbol}>` : ''}`;
+    const at = `${formatAddress(pc)}${symbol ? ` <${symbol}>` : ''}`;
     const lines = [
-      `PTE write: ${entryName(w)}, descriptor at PA 0x${w.descriptorPa.toString(16)}, by the store at ${at}${store.insn ? ` (${store.insn})` : ''}`,
+      `PTE write: ${entryName(w)}, descriptor at PA ${formatAddress(w.descriptorPa)}, by the store at ${at}${store.insn ? ` (${store.insn})` : ''}`,
       `  old ${hex16(old)}  ${kind(old)}`,
     ];
     if (store.value === undefined) lines.push(`  new ?  (${store.why}; step once to see it)`);
@@ -195,7 +201,7 @@ async function storedValue(
   if (k < 0)
     return {
       insn: text,
-      why: `it stores at 0x${address.toString(16)}, not at the watched 0x${target.toString(16)}`,
+      why: `it stores at ${formatAddress(address)}, not at the watched ${formatAddress(target)}`,
     };
   const reg = stored[k];
   if (reg === 'xzr') return { value: 0n, insn: text };

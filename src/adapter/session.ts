@@ -197,6 +197,28 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
     })();
   }
 
+  /**
+   * Answers a request from a caller in this process (the extension's views, when VS Code runs this
+   * adapter inline) with the checks and handlers of dispatchRequest, without the two trips through
+   * the workbench a customRequest takes. Throws the message an error response would carry.
+   */
+  async answer(command: string, args: unknown): Promise<unknown> {
+    const checked = checkRequest({ command, arguments: args });
+    if (!checked.ok) throw new Error(checked.message);
+    if (checked.command === 'initialize') throw new Error('initialize: only through DAP');
+    if (this.mode === 'snapshot') {
+      const a = snapshotAnswer(checked.command, checked.args, this.config.snapshot ?? '');
+      if (a && 'error' in a) throw new Error(a.error);
+      if (a) return a.body;
+    }
+    const handler = this.handlers[checked.command] as (args: unknown) => Promise<unknown>;
+    try {
+      return await handler(checked.args);
+    } catch (e) {
+      throw new Error(failureMessage(checked.command, e));
+    }
+  }
+
   protected override initializeRequest(response: DebugProtocol.InitializeResponse): void {
     response.body = {
       supportsConfigurationDoneRequest: true,

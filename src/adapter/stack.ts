@@ -5,6 +5,7 @@ import { decodeEsr } from '../aarch64/esr';
 import { vectorAt } from '../aarch64/vectors';
 import type { StopContext } from '../target/stopContext';
 import type { SymbolTable } from '../elf/symbolTable';
+import { formatAddress } from '../shared/format';
 
 export interface RawFrame {
   pc: bigint;
@@ -96,7 +97,7 @@ export async function vectorEntry(ctx: StopContext, pc: bigint): Promise<string 
     if (!name) continue;
     const esr = decodeEsr(r.get(`ESR_EL${el}`) ?? 0n);
     const cause = esr.abort
-      ? `${esr.ecName}: ${esr.abort.fsc.name}${el === 1 ? ` at 0x${(r.get('FAR_EL1') ?? 0n).toString(16)}` : ''}`
+      ? `${esr.ecName}: ${esr.abort.fsc.name}${el === 1 ? ` at ${formatAddress(r.get('FAR_EL1') ?? 0n)}` : ''}`
       : esr.ecName;
     return `Stepped into the EL${el} exception vector (${name}): ${cause}`;
   }

@@ -7,6 +7,7 @@ import type { RegimeConfig } from '../aarch64/regime';
 import type { TableInfo } from '../aarch64/walk';
 import type { PteChange, PteChangeKind } from '../shared/protocol';
 import { hex, pteKind } from './pte';
+import { formatAddress, formatChange, formatDescriptor } from '../shared/format';
 
 export interface TableSnapshot {
   info: TableInfo;
@@ -54,19 +55,20 @@ function summary(
       : size >= 1 << 20
         ? `${size / (1 << 20)} MiB`
         : `${size / 1024} KiB`;
-  const b = before === undefined ? '-' : hex(before);
-  const a = after === undefined ? '-' : hex(after);
+  const b = before === undefined ? 'none' : formatDescriptor(before);
+  const a = after === undefined ? 'none' : formatDescriptor(after);
+  const change = formatChange(b, a);
   switch (kind) {
     case 'split':
-      return `L${level} ${sz} block at ${hex(va)} split into a table (${b} -> ${a})`;
+      return `L${level} ${sz} block at ${formatAddress(va)} split into a table (${change})`;
     case 'merged':
-      return `L${level} table at ${hex(va)} replaced by a ${sz} block (${b} -> ${a})`;
+      return `L${level} table at ${formatAddress(va)} replaced by a ${sz} block (${change})`;
     case 'becameValid':
-      return `L${level} ${sz} entry at ${hex(va)} became valid (${b} -> ${a})`;
+      return `L${level} ${sz} entry at ${formatAddress(va)} became valid (${change})`;
     case 'becameInvalid':
-      return `L${level} ${sz} entry at ${hex(va)} became invalid (${b} -> ${a})`;
+      return `L${level} ${sz} entry at ${formatAddress(va)} became invalid (${change})`;
     default:
-      return `L${level} ${sz} entry at ${hex(va)} ${kind} (${b} -> ${a})`;
+      return `L${level} ${sz} entry at ${formatAddress(va)} ${kind} (${change})`;
   }
 }
 

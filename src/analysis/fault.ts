@@ -16,6 +16,7 @@ import { isGuardMappedPending, pageStateAt, type GuardState } from './guardState
 import type { ProgramSymbols } from './input';
 import type { Profile } from '../profiles/types';
 import { hex, walkSteps } from './pte';
+import { formatAddress } from '../shared/format';
 import { stepMeaning } from './translation';
 
 export function esrInfo(raw: bigint): EsrInfo {
@@ -55,7 +56,7 @@ export function verdictForFault(
   const ctx: VerdictContext = { ...(flavour ? { flavour } : {}), granuleWalks };
   const v = faultVerdict(esr, far, t, lazyBit, ctx);
   if (v.kind !== 'lazyMmio') return { kind: v.kind, summary: v.summary };
-  const ipa = `0x${page.toString(16).padStart(8, '0')}`;
+  const ipa = formatAddress(page);
   if (t.pa !== undefined)
     return {
       kind: 'lazyMmio',
@@ -89,7 +90,7 @@ function followedVerdict(
   if (!TRANSLATION_FAULT(esr)) return undefined;
   const flavour: PvmfwFlavour | undefined = guard?.firmware;
   const granule = flavour?.granule ?? 4096;
-  const ipa = `0x${page.toString(16).padStart(8, '0')}`;
+  const ipa = formatAddress(page);
   const farPage = far & ~0xfffn;
   const state = guard ? pageStateAt(guard, farPage) : undefined;
   const mapIpa = hex(page);
@@ -216,7 +217,7 @@ export async function faultInfo(input: FaultInput): Promise<FaultInfo | undefine
         : ec === 0x16 && name
           ? {
               kind: 'other',
-              summary: `${name}${name.endsWith('MAP') ? `(${hex(r.x1 ?? 0n)})` : ''} hypercall from EL1`,
+              summary: `${name}${name.endsWith('MAP') ? `(${formatAddress(r.x1 ?? 0n)})` : ''} hypercall from EL1`,
             }
           : { kind: 'other', summary: `${decodeEsr(esr).ecName} taken to EL2` },
     };

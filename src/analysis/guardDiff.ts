@@ -5,6 +5,7 @@
 // adapter can show the same transitions.
 import type { GuardRegion, Hex, PageGuardState, PageRun } from '../shared/protocol';
 import { hex } from './pte';
+import { formatAddress, formatChange, formatPageState, formatPages } from '../shared/format';
 
 const PAGE = 4096;
 
@@ -113,6 +114,6 @@ export function regionChanges(
 
 /** `0x9010000 (1 page, pl031 rtc): lazy -> guardMapped`. */
 export function transitionText(t: GuardTransition): string {
-  const what = `${t.pages} page${t.pages === 1 ? '' : 's'}${t.region ? `, ${t.region}` : ''}`;
-  return `${t.start} (${what}): ${t.from} -> ${t.to}`;
+  const what = `${formatPages(t.pages)}${t.region ? `, ${t.region}` : ''}`;
+  return `${formatAddress(t.start)} (${what}): ${formatChange(formatPageState(t.from), formatPageState(t.to))}`;
 }

@@ -26,6 +26,14 @@ import { GUARD_CALLS, GUARD_LOG_MAGIC } from '../pvmfw/guardlog';
 import type { ProgramSymbols } from './input';
 import { leavesOf } from './leaves';
 import { hex } from './pte';
+import {
+  formatAddress,
+  formatDescriptor,
+  formatCount,
+  formatPageState,
+  formatPages,
+  formatRange,
+} from '../shared/format';
 
 const PAGE = 4096;
 /** Anomalies kept per stop: a broken table can break every entry, and one line per entry helps nobody. */
@@ -120,7 +128,7 @@ class GuardReader {
     if (at === undefined) return `no '${name}' symbol in the program ELF`;
     const head = await this.bytes(at, 0x20);
     if (!head || head.getUint32(0, true) !== GUARD_LOG_MAGIC)
-      return `'${name}' at ${hex(at)} does not hold a guard log (bad magic)`;
+      return `'${name}' at ${formatAddress(at)} does not hold a guard log (bad magic)`;
     const capacity = head.getUint32(8, true);
     const entrySize = head.getUint32(12, true);
     const count = Number(head.getBigUint64(16, true));
@@ -231,7 +239,7 @@ class GuardReader {
           anomalies.push({
             code: 'doubleMap',
             severity: 'warning',
-            message: `MMIO_GUARD_MAP of ${hex(ipa)} while already mapped`,
+            message: `MMIO_GUARD_MAP of ${formatAddress(ipa)} while already mapped`,
             ipa: hex(ipa),
           });
         for (const p of pagesOf(ipa)) {
@@ -243,7 +251,7 @@ class GuardReader {
           anomalies.push({
             code: 'unmapNotMapped',
             severity: 'warning',
-            message: `MMIO_GUARD_UNMAP of ${hex(ipa)} which was not mapped`,
+            message: `MMIO_GUARD_UNMAP of ${formatAddress(ipa)} which was not mapped`,
             ipa: hex(ipa),
           });
         for (const p of pagesOf(ipa)) {
@@ -310,7 +318,7 @@ class GuardReader {
           anomalies.push({
             code: 'lazyNotPage',
             severity: 'error',
-            message: `valid lazy-flagged L${l1.level} block at ${hex(l1.vaNum)} (${l1.size / 1024} KiB): mmio_unmap_all asserts it was broken down to 4 KiB pages ("Failed to break down block mapping before MMIO guard mapping")`,
+            message: `valid lazy-flagged L${l1.level} block at ${formatAddress(l1.vaNum)} (${l1.size / 1024} KiB): mmio_unmap_all asserts it was broken down to 4 KiB pages ("Failed to break down block mapping before MMIO guard mapping")`,
             regime: 'TTBR0_EL1',
             va: hex(l1.vaNum),
             descriptorAddress: hex(l1.descAddrNum),
@@ -374,7 +382,7 @@ class GuardReader {
         anomalies.push({
           code: 'unsupportedFlags',
           severity: 'error',
-          message: `L${l.level} entry ${hex(l.desc)} at ${hex(l.vaNum)} has bits outside ${pagingCrate(firmware.generation)}'s Attributes: pvmfw panics "Unsupported PTE flags set"`,
+          message: `L${l.level} entry ${formatDescriptor(l.desc)} at ${formatAddress(l.vaNum)} has bits outside ${pagingCrate(firmware.generation)}'s Attributes: pvmfw panics "Unsupported PTE flags set"`,
           regime: 'TTBR0_EL1',
           va: hex(l.vaNum),
           descriptorAddress: hex(l.descAddrNum),
@@ -384,7 +392,7 @@ class GuardReader {
         anomalies.push({
           code: 'lazyOnNormalMemory',
           severity: 'error',
-          message: `MMIO_LAZY_MAP_FLAG on a normal-memory ${l.valid ? 'valid' : 'invalid'} entry at ${hex(l.vaNum)} (${l.memType.name}): a fault there would MMIO_GUARD_MAP RAM`,
+          message: `MMIO_LAZY_MAP_FLAG on a normal-memory ${l.valid ? 'valid' : 'invalid'} entry at ${formatAddress(l.vaNum)} (${l.memType.name}): a fault there would MMIO_GUARD_MAP RAM`,
           regime: 'TTBR0_EL1',
           va: hex(l.vaNum),
           descriptorAddress: hex(l.descAddrNum),
@@ -468,16 +476,19 @@ export function guardSummaryLines(b: GuardStateResponseBody): string[] {
   for (const r of b.regions) {
     const c = Object.entries(r.counts)
       .filter(([, n]) => n > 0)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ');
-    lines.push(`  ${r.start}-${r.end}${r.name ? ` ${r.name}` : ''}: ${r.pageCount} pages (${c})`);
+      .map(([k, n]) => `${formatPageState(k as PageGuardState)} ${formatCount(n)}`)
+      .join(' · ');
+    // As the MMIO Guard panel heads a region: name, first–last, pages, then the count of each state.
+    lines.push(`  ${r.name ?? 'region'} ${formatRange(r.start, r.end)} · ${formatPages(r.pageCount)} · ${c}`);
   }
-  const untracked = b.untracked.map((x) => `${x.start}${x.pages > 1 ? ` (${x.pages} pages)` : ''}`);
+  const untracked = b.untracked.map(
+    (x) => `${formatAddress(x.start)}${x.pages > 1 ? ` (${formatPages(x.pages)})` : ''}`,
+  );
   lines.push(`  guard-mapped outside the tracked regions: ${untracked.join(', ') || 'none'}`);
   const recent = b.log.slice(-8);
   if (recent.length)
     lines.push(
-      `  last calls: ${recent.map((c) => `#${c.seq} ${c.fn}${c.fn === 'MAP' || c.fn === 'UNMAP' ? `(${c.arg})` : ''}=${c.result}`).join(', ')}`,
+      `  last calls: ${recent.map((c) => `#${c.seq} ${c.fn}${c.fn === 'MAP' || c.fn === 'UNMAP' ? `(${formatAddress(c.arg)})` : ''}=${c.result}`).join(', ')}`,
     );
   for (const a of b.anomalies) lines.push(`  anomaly ${a.code}: ${a.message}`);
   return lines;

@@ -8,6 +8,7 @@ import type { TranslateStep } from '../aarch64/translate';
 import { entryBits } from '../profiles/entry';
 import type { Meaning, Profile } from '../profiles/types';
 import type { Hex, PteAttributes, PteEntry, PteKind, Regime, RegimeInfo, WalkStep } from '../shared/protocol';
+import { formatAddress, formatDescriptor } from '../shared/format';
 
 export const hex = (v: bigint | number): Hex => `0x${BigInt.asUintN(64, BigInt(v)).toString(16)}`;
 const M64 = (1n << 64n) - 1n;
@@ -91,9 +92,9 @@ function fieldLines(
   meaning: Meaning | undefined,
   profile: Profile | undefined,
 ): string[] {
-  const lines = [`descriptor = ${hex(d.raw)}`, `kind = ${kind}`];
+  const lines = [`descriptor = ${formatDescriptor(d.raw)}`, `kind = ${kind}`];
   if (d.type === 'table') {
-    lines.push(`next table = ${hex(d.nextTable)}`);
+    lines.push(`next table = ${formatAddress(d.nextTable)}`);
     lines.push(
       `PXNTable = ${d.pxnTable ? 1 : 0}, XNTable = ${d.xnTable ? 1 : 0}, APTable = ${d.apTable}, NSTable = ${d.nsTable ? 1 : 0}`,
     );
@@ -102,7 +103,7 @@ function fieldLines(
   if (leaf) {
     if (d.type === 'invalid' && !meaning)
       lines.push('VALID = 0 (bits below decoded as the leaf they would be)');
-    lines.push(`OA = ${hex(leaf.oa)}`);
+    lines.push(`OA = ${formatAddress(leaf.oa)}`);
     if (attrs) {
       lines.push(`AttrIndx = ${attrs.attrIndx} (${attrs.memoryType})`);
       lines.push(`permissions = ${attrs.permissions}`);

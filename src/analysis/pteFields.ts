@@ -5,6 +5,7 @@ import type { DescriptorFormat } from '../aarch64/granule';
 import { pageShift } from '../aarch64/granule';
 import type { Hex } from '../shared/protocol';
 import { hex } from './pte';
+import { formatChange } from '../shared/format';
 
 export interface FieldChange {
   /** `VALID`, `AttrIndx`, `AP[2:1]`, `OA`, `LAZY`, `bits[49:48]` (bits with no name here). */
@@ -84,7 +85,7 @@ function addressOf(raw: bigint, fmt: DescriptorFormat, field: Field): bigint {
 /**
  * The fields that differ between two values of one descriptor. Both table descriptors: named as a
  * table's; otherwise as a leaf's (a split or merge also changes TYPE, and its address field is
- * named `OA->next-level table` or the reverse). The stage-1
+ * named `OA/next-level table` or the reverse). The stage-1
  * software bit `lazyBit` is its own field, LAZY; bits no field names are reported as `bits[m:l]`.
  */
 export function changedFields(
@@ -135,7 +136,7 @@ function layout(
   let fields = table ? tableFields(fmt) : leafFields(fmt);
   // A split or a merge: the address changes role, and says so.
   if (wasTable !== isNowTable) {
-    const role = wasTable ? 'next-level table->OA' : 'OA->next-level table';
+    const role = wasTable ? 'next-level table/OA' : 'OA/next-level table';
     fields = fields.map((x) => (x.address ? { ...x, name: role } : x));
   }
   if (fmt.stage === 1 && !table && lazyBit >= 0 && lazyBit < 64) fields = carveLazy(fields, lazyBit);
@@ -186,10 +187,10 @@ function fieldChange(x: Field, before: bigint, after: bigint, fmt: DescriptorFor
 /** `VALID 0->1`, `AP[2:1] 0b10->0b00`, `OA 0x9010000->0x9011000`: one field change as text. */
 export function fieldChangeText(c: FieldChange): string {
   const width = c.msb - c.lsb + 1;
-  if (width === 1) return `${c.name} ${Number(c.before)}->${Number(c.after)}`;
+  if (width === 1) return `${c.name} ${formatChange(String(Number(c.before)), String(Number(c.after)))}`;
   if (width <= 4) {
     const bin = (h: string) => `0b${BigInt(h).toString(2).padStart(width, '0')}`;
-    return `${c.name} ${bin(c.before)}->${bin(c.after)}`;
+    return `${c.name} ${formatChange(bin(c.before), bin(c.after))}`;
   }
-  return `${c.name} ${c.before}->${c.after}`;
+  return `${c.name} ${formatChange(c.before, c.after)}`;
 }

@@ -16,6 +16,7 @@ import type {
   TranslateArguments,
   TranslateResponseBody,
 } from '../shared/protocol';
+import { formatAddress, formatDescriptor } from '../shared/format';
 import { profileById } from '../profiles/choose';
 import type { Profile } from '../profiles/types';
 import { verdictForAccess } from './fault';
@@ -270,24 +271,26 @@ export async function translateQuery(
 
 /** Why a virtual read at `address` fails, in the walk's terms. */
 export async function explainUnreadable(p: StopPicture, address: bigint): Promise<string> {
-  const at = `0x${address.toString(16)}`;
+  const at = formatAddress(address);
   try {
     const { t, two, config } = await translateIn(p, address);
     const e = entryForStep(p, t, config);
-    const where = e ? ` (L${e.level} entry ${e.descriptor} @ ${e.descriptorAddress})` : '';
+    const where = e
+      ? ` (L${e.level} entry ${formatDescriptor(e.descriptor)} @ ${formatAddress(e.descriptorAddress)})`
+      : '';
     if (e?.kind === 'lazy') {
       // Under stage 2 the lazy leaf names an IPA: physically it is where stage 2 maps it, if it does.
       const pa = two.twoStage ? two.ipaPa : t.shadowPa;
       const read =
         pa !== undefined
-          ? `Read it physically as p:${hex(pa)}.`
+          ? `Read it physically as p:${formatAddress(pa)}.`
           : // pKVM maps guarded MMIO one to one at stage 2, so the IPA is where the device is.
-            `Its IPA ${hex(two.ipa ?? address)} is not mapped at stage 2 either (${two.stage2?.fault?.message ?? 'no stage-2 translation'}); where stage 2 maps MMIO one to one (pKVM's guard mappings), read it physically as p:${hex(two.ipa ?? address)}.`;
-      return `${at} is a pvmfw lazy MMIO page: its stage-1 L${e.level} entry ${e.descriptor} @ ${e.descriptorAddress} has MMIO_LAZY_MAP_FLAG (bit ${lazyBitOf(p)}) set and VALID clear, so it is mapped only when the guest first touches it (handle_mmio_fault). ${read}`;
+            `Its IPA ${formatAddress(two.ipa ?? address)} is not mapped at stage 2 either (${two.stage2?.fault?.message ?? 'no stage-2 translation'}); where stage 2 maps MMIO one to one (pKVM's guard mappings), read it physically as p:${formatAddress(two.ipa ?? address)}.`;
+      return `${at} is a pvmfw lazy MMIO page: its stage-1 L${e.level} entry ${formatDescriptor(e.descriptor)} @ ${formatAddress(e.descriptorAddress)} has MMIO_LAZY_MAP_FLAG (bit ${lazyBitOf(p)}) set and VALID clear, so it is mapped only when the guest first touches it (handle_mmio_fault). ${read}`;
     }
     if (two.fault?.stage === 2) {
       // Stage 1 translates (or its walk itself faulted at stage 2): the CPU takes a stage-2 fault.
-      const s1 = two.fault.s1ptw ? '' : ` Stage 1 maps it to IPA ${hex(two.ipa ?? 0n)}${where}.`;
+      const s1 = two.fault.s1ptw ? '' : ` Stage 1 maps it to IPA ${formatAddress(two.ipa ?? 0n)}${where}.`;
       const m = two.stage2 && p.stage2 && stepMeaning(two.stage2, p.stage2.config, profileOf(p, 'VTTBR_EL2'));
       return `${at} has no valid translation: ${two.fault.message}.${s1}${m ? ` Stage 2 (${p.profiles.stage2.profile}): ${m}.` : ''}`;
     }

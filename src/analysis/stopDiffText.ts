@@ -7,6 +7,7 @@ import type { StopPicture } from './picture';
 import { programLabel, type ProgramIdentity } from './program';
 import { fieldChangeText } from './pteFields';
 import type { StopDiff } from './stopDiff';
+import { formatAddress, formatChange, formatPageState, formatPages, formatRange } from '../shared/format';
 
 /** One side of a comparison: a snapshot's picture and what the file says of its capture. */
 export interface DiffSide {
@@ -89,7 +90,11 @@ function entryLines(c: PteChange): string {
 
 function callLine(c: GuardCall): string {
   const arg =
-    c.fn === 'MAP' || c.fn === 'UNMAP' ? `(${c.arg})` : c.fn === 'UNKNOWN' ? `(${c.functionId})` : '';
+    c.fn === 'MAP' || c.fn === 'UNMAP'
+      ? `(${formatAddress(c.arg)})`
+      : c.fn === 'UNKNOWN'
+        ? `(${c.functionId})`
+        : '';
   const where = c.symbol ? ` from ${c.symbol}` : c.pc ? ` from ${c.pc}` : '';
   return `#${c.seq} ${c.fn}${arg} = ${c.result}${where}`;
 }
@@ -98,7 +103,7 @@ function countsLine(d: StopDiff): string | undefined {
   const { before, after } = d.guard.counts;
   const moved = (Object.keys(after) as PageGuardState[])
     .filter((k) => before[k] !== after[k])
-    .map((k) => `${k} ${before[k]} -> ${after[k]}`);
+    .map((k) => `${formatPageState(k)} ${formatChange(String(before[k]), String(after[k]))}`);
   return moved.length ? `  page counts: ${moved.join(', ')}` : undefined;
 }
 
@@ -130,7 +135,7 @@ export function stopDiffText(
   for (const w of warnings) lines.push(`warning: ${w}`);
 
   lines.push('');
-  const regs = d.registers.map((r) => `${r.name} ${r.before ?? '?'} -> ${r.after ?? '?'}`);
+  const regs = d.registers.map((r) => `${r.name} ${formatChange(r.before ?? '?', r.after ?? '?')}`);
   lines.push(regs.length ? `registers: ${regs.join(', ')}` : 'registers: no change');
 
   const n = d.entries.length;
@@ -168,7 +173,7 @@ export function stopDiffText(
   } else lines.push('guard calls between A and B: none');
 
   const regionText = (r: { start: string; end: string; name?: string; pageCount: number }) =>
-    `${r.start}-${r.end}${r.name ? ` ${r.name}` : ''} (${r.pageCount} pages)`;
+    `${r.name ?? 'region'} ${formatRange(r.start, r.end)} · ${formatPages(r.pageCount)}`;
   if (!g.regionsAdded.length && !g.regionsRemoved.length) lines.push('tracked regions: no change');
   else {
     lines.push('tracked regions:');

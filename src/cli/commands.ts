@@ -44,6 +44,7 @@ import {
   type ProfileChoice,
   type ProfileOverride,
 } from '../profiles';
+import { formatAddress } from '../shared/format';
 import { CliError, type Source } from './source';
 import { cliPicture, cliProfile } from './stop';
 import { differences } from './vcpu';
@@ -452,7 +453,7 @@ export async function runGuard(src: Source, o: CommonOptions): Promise<number> {
     const s2 = picture.stage2?.result;
     sink.line(
       s2
-        ? `stage 2: ${s2.store.length} leaves from ${hex(s2.roots[0].root)} (VMID ${s2.roots[0].vmid ?? 0})`
+        ? `stage 2: ${s2.store.length} leaves from ${formatAddress(s2.roots[0].root)} (VMID ${s2.roots[0].vmid ?? 0})`
         : `stage 2: ${regimeFromRegisters('stage2', src.registers).roots[0]?.reason ?? 'not available'}`,
     );
     for (const r of ['el1', 'el2', 'stage2'] as const)

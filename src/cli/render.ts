@@ -4,14 +4,15 @@ import {
   coalesce,
   type Descriptor,
   formatPerms,
-  hex,
   type Leaf,
   type RegimeConfig,
   sizeName,
   type Translation,
   type WalkResult,
   type WalkRoot,
+  regimeVaBits,
 } from '../aarch64';
+import { addressDigits, formatAddress, formatDescriptor } from '../shared/format';
 import type { TwoStageTranslation } from '../aarch64/twoStage';
 import { type FaultVerdict, type GuardReport, lazyState, type PvmfwAnomaly } from '../pvmfw';
 import { leafMeaning, profileById, type Meaning, type Profile } from '../profiles';
@@ -19,11 +20,15 @@ import { leafMeaning, profileById, type Meaning, type Profile } from '../profile
 const pad = (s: string, n: number): string => s.padEnd(n);
 const lpad = (s: string, n: number): string => s.padStart(n);
 
+/** A physical or intermediate physical address, as every view writes it (src/shared/format). */
+const pa = (v: bigint | number): string => formatAddress(v);
+
 export function rootLine(r: WalkRoot): string {
-  const head = `  ${pad(r.base, 10)} ${hex(r.ttbr, 16)}`;
+  const head = `  ${pad(r.base, 10)} ${formatDescriptor(r.ttbr)}`;
   if (!r.enabled) return `${head}  ${r.unknown ? 'unknown' : 'disabled'}: ${r.reason ?? 'disabled'}`;
   const id = r.vmid !== undefined ? `VMID ${r.vmid}` : `ASID ${r.asid ?? 0}`;
-  return `${head}  root ${hex(r.root)} level ${r.startLevel}, ${r.inputBits}-bit input [${hex(r.vaStart, 16)}..${hex(r.vaEnd, 16)}], ${r.granule}K granule, ${r.rootEntries} root entries, ${id}`;
+  const bits = r.vaStart >= 1n << 63n ? 64 : r.inputBits;
+  return `${head}  root ${pa(r.root)} level ${r.startLevel}, ${r.inputBits}-bit input [${formatAddress(r.vaStart, bits)}–${formatAddress(r.vaEnd, bits)}], ${r.granule}K granule, ${r.rootEntries} root entries, ${id}`;
 }
 
 export function regimeHeader(regime: RegimeConfig, label: string): string[] {
@@ -51,23 +56,40 @@ const lazyBitOf = (p: ColumnProfile): number | undefined => (typeof p === 'numbe
  */
 export interface OutputColumns {
   readonly label: 'PA' | 'IPA';
+  /** Characters of the address columns: `0x` and the regime's output width (default 48 bits). */
+  readonly width?: number;
   readonly finalPa?: (ipa: number) => number | undefined;
 }
 
 const PLAIN: OutputColumns = { label: 'PA' };
 
+const outWidth = (o: OutputColumns): number => o.width ?? 2 + addressDigits(48);
+
 function outHead(o: OutputColumns): string {
-  return `${pad(o.label, 14)}${o.finalPa ? ` ${pad('PA (stage 2)', 14)}` : ''}`;
+  return `${pad(o.label, outWidth(o))}${o.finalPa ? ` ${pad('PA (stage 2)', outWidth(o))}` : ''}`;
 }
 
-function outCells(o: OutputColumns, pa: number): string {
-  if (!o.finalPa) return hex(pa, 12);
-  const f = o.finalPa(pa);
-  return `${hex(pa, 12)} ${pad(f !== undefined ? hex(f, 12) : '-', 14)}`;
+function outCells(o: OutputColumns, a: number): string {
+  const f = o.finalPa?.(a);
+  const cell = pad(pa(a), outWidth(o));
+  return o.finalPa ? `${cell} ${pad(f !== undefined ? pa(f) : '-', outWidth(o))}` : cell;
 }
 
-function regionHead(p: ColumnProfile, o: OutputColumns): string {
-  return `${pad('VA', 18)} ${outHead(o)} ${lpad('SIZE', 6)} ${lpad('COUNT', 7)} ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${typeof p === 'number' ? 'LAZY' : 'MEANING'}`;
+/** The VA column of a walk: every VA padded to the regime's width. */
+function vaColumn(w: WalkResult): { width: number; text: (va: bigint) => string } {
+  const bits = regimeVaBits(w.regime);
+  return { width: 2 + addressDigits(bits), text: (va) => formatAddress(va, bits) };
+}
+
+/** The output columns of a walk: wide enough for the regime's output addresses. */
+function columnsFor(w: WalkResult, o: OutputColumns): OutputColumns {
+  return o.width !== undefined
+    ? o
+    : { ...o, width: Math.max(2 + addressDigits(w.regime.paBits), o.label.length) };
+}
+
+function regionHead(p: ColumnProfile, o: OutputColumns, vaWidth: number): string {
+  return `${pad('VA', vaWidth)} ${outHead(o)} ${lpad('SIZE', 6)} ${lpad('COUNT', 7)} ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${typeof p === 'number' ? 'LAZY' : 'MEANING'}`;
 }
 
 /** Permissions and memory type of a leaf, or '-' where its bits are not a mapping (swap, owner ids). */
@@ -81,9 +103,11 @@ export function* regionLines(
   w: WalkResult,
   profile: ColumnProfile,
   regions = coalesce(w.store),
-  out: OutputColumns = PLAIN,
+  columns: OutputColumns = PLAIN,
 ): Generator<string> {
-  yield regionHead(profile, out);
+  const out = columnsFor(w, columns);
+  const va = vaColumn(w);
+  yield regionHead(profile, out, va.width);
   const pr = asProfile(profile);
   const bit = lazyBitOf(profile);
   for (const g of regions) {
@@ -91,14 +115,19 @@ export function* regionLines(
     const m = bit !== undefined ? undefined : leafMeaning(pr, l);
     const [perms, mem] = mappingColumns(l, m);
     const last = bit !== undefined ? (lazyState(l, bit) ?? '-') : (m?.label ?? '-');
-    yield `${hex(g.va, 16)} ${outCells(out, Number(g.pa))} ${lpad(sizeName(g.size), 6)} ${lpad(String(g.count), 7)} ${pad(l.kind, 8)} ${pad(perms, 8)} ${pad(mem, 22)} ${last}`;
+    yield `${va.text(g.va)} ${outCells(out, Number(g.pa))} ${lpad(sizeName(g.size), 6)} ${lpad(String(g.count), 7)} ${pad(l.kind, 8)} ${pad(perms, 8)} ${pad(mem, 22)} ${last}`;
   }
 }
 
-const leafHead = (o: OutputColumns): string =>
-  `${pad('VA', 18)} ${outHead(o)} ${lpad('SIZE', 5)} L ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${pad('DESCRIPTOR', 18)} FLAGS`;
+const leafHead = (o: OutputColumns, vaWidth: number): string =>
+  `${pad('VA', vaWidth)} ${outHead(o)} ${lpad('SIZE', 5)} L ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${pad('DESCRIPTOR', 18)} FLAGS`;
 
-export function leafLine(l: Leaf, profile: ColumnProfile, out: OutputColumns = PLAIN): string {
+export function leafLine(
+  l: Leaf,
+  profile: ColumnProfile,
+  out: OutputColumns = PLAIN,
+  va: (va: bigint) => string = (v) => formatAddress(v, 64),
+): string {
   const pr = asProfile(profile);
   const bit = lazyBitOf(profile);
   const m = bit !== undefined ? undefined : leafMeaning(pr, l);
@@ -113,18 +142,20 @@ export function leafLine(l: Leaf, profile: ColumnProfile, out: OutputColumns = P
     m ? `[${m.label}]` : '',
   ].filter(Boolean);
   const [perms, mem] = mappingColumns(l, m);
-  return `${hex(l.va, 16)} ${outCells(out, l.paNum)} ${lpad(sizeName(l.size), 5)} ${l.level} ${pad(l.kind, 8)} ${pad(perms, 8)} ${pad(mem, 22)} ${hex(l.desc, 16)} ${flags.join(' ')}`.trimEnd();
+  return `${va(l.va)} ${outCells(out, l.paNum)} ${lpad(sizeName(l.size), 5)} ${l.level} ${pad(l.kind, 8)} ${pad(perms, 8)} ${pad(mem, 22)} ${formatDescriptor(l.desc)} ${flags.join(' ')}`.trimEnd();
 }
 
 /** Every leaf, made one at a time from the store (a walk may have millions). */
 export function* leafLines(
   w: WalkResult,
   profile: ColumnProfile,
-  out: OutputColumns = PLAIN,
+  columns: OutputColumns = PLAIN,
 ): Generator<string> {
-  yield leafHead(out);
+  const out = columnsFor(w, columns);
+  const va = vaColumn(w);
+  yield leafHead(out, va.width);
   const st = w.store;
-  for (let i = 0; i < st.length; i++) yield leafLine(st.leaf(i), profile, out);
+  for (let i = 0; i < st.length; i++) yield leafLine(st.leaf(i), profile, out, va.text);
 }
 
 export function statsLine(w: WalkResult, packets?: number, regions = coalesce(w.store).length): string {
@@ -133,7 +164,7 @@ export function statsLine(w: WalkResult, packets?: number, regions = coalesce(w.
 }
 
 export function anomalyLine(a: PvmfwAnomaly): string {
-  const where = a.va !== undefined ? hex(a.va) : a.ipa !== undefined ? `IPA ${hex(a.ipa)}` : '';
+  const where = a.va !== undefined ? formatAddress(a.va) : a.ipa !== undefined ? `IPA ${pa(a.ipa)}` : '';
   return `  ${pad(a.severity, 7)} ${pad(a.kind, 16)} ${pad(where, 12)} ${a.message}`;
 }
 
@@ -142,7 +173,7 @@ export function diagnosticLines(w: WalkResult): string[] {
   return w.diagnostics.map((d) =>
     d.omitted !== undefined
       ? `  ${d.message}`
-      : `  ${pad(d.kind, 12)} ${d.base} L${d.level} ${hex(d.va, 16)}: ${d.message}`,
+      : `  ${pad(d.kind, 12)} ${d.base} L${d.level} ${formatAddress(d.va, 64)}: ${d.message}`,
   );
 }
 
@@ -160,21 +191,21 @@ function describe(d: Descriptor): string {
     case 'invalid':
       return d.reason === 'zero'
         ? 'invalid (zero)'
-        : `${d.reason}${d.shadow ? ` (bits name a ${d.shadow.type} at ${hex(d.shadow.oa)})` : ''}`;
+        : `${d.reason}${d.shadow ? ` (bits name a ${d.shadow.type} at ${pa(d.shadow.oa)})` : ''}`;
     case 'table':
-      return `table -> ${hex(d.nextTable)}${d.apTable ? ` APTable=${d.apTable}` : ''}${d.xnTable ? ' XNTable' : ''}${d.pxnTable ? ' PXNTable' : ''}${d.nsTable ? ' NSTable' : ''}`;
+      return `table → ${pa(d.nextTable)}${d.apTable ? ` APTable=${d.apTable}` : ''}${d.xnTable ? ' XNTable' : ''}${d.pxnTable ? ' PXNTable' : ''}${d.nsTable ? ' NSTable' : ''}`;
     default:
-      return `${d.type} -> ${hex(d.oa)} (${sizeName(2n ** BigInt(d.sizeShift))})`;
+      return `${d.type} → ${pa(d.oa)} (${sizeName(2n ** BigInt(d.sizeShift))})`;
   }
 }
 
 function stepLines(x: Translation, physical?: readonly (Translation | undefined)[]): string[] {
   return x.steps.map((s, k) => {
-    const d = s.desc !== undefined ? hex(s.desc, 16) : '(unreadable)';
+    const d = s.desc !== undefined ? formatDescriptor(s.desc) : '(unreadable)';
     // Under stage 2 the descriptor address is an IPA: its PA follows when stage 2 maps it.
-    const pa = physical?.[k]?.pa;
-    const at = physical ? `${hex(s.descAddr)}${pa !== undefined ? ` (PA ${hex(pa)})` : ''}` : hex(s.descAddr);
-    return `  L${s.level} table ${hex(s.table)} [${lpad(String(s.index), 4)}] @ ${at} = ${d}  ${s.decoded ? describe(s.decoded) : ''}`.trimEnd();
+    const p = physical?.[k]?.pa;
+    const at = physical ? `${pa(s.descAddr)}${p !== undefined ? ` (PA ${pa(p)})` : ''}` : pa(s.descAddr);
+    return `  L${s.level} table ${pa(s.table)} [${lpad(String(s.index), 4)}] @ ${at} = ${d}  ${s.decoded ? describe(s.decoded) : ''}`.trimEnd();
   });
 }
 
@@ -193,18 +224,18 @@ export function translationLines(
 ): string[] {
   const s1 = x.stage1;
   const out = [
-    `${hex(x.va, 16)} via ${s1.base ?? 'no root'}`,
+    `${formatAddress(x.va, regimeVaBits(regime))} via ${s1.base ?? 'no root'}`,
     ...stepLines(s1, x.twoStage ? (x.tableWalks ?? []) : undefined),
   ];
   const perms1 = s1.perms !== undefined ? formatPerms(regime.perm, s1.perms) : undefined;
   if (!x.twoStage) {
-    if (x.pa !== undefined) out.push(`  => PA ${hex(x.pa)}  ${attrText(s1.memType?.name, perms1)}`.trimEnd());
+    if (x.pa !== undefined) out.push(`  => PA ${pa(x.pa)}  ${attrText(s1.memType?.name, perms1)}`.trimEnd());
   } else if (s1.fault === undefined && x.ipa !== undefined) {
-    out.push(`  => IPA ${hex(x.ipa)}  ${attrText(s1.memType?.name, perms1)}`.trimEnd());
+    out.push(`  => IPA ${pa(x.ipa)}  ${attrText(s1.memType?.name, perms1)}`.trimEnd());
   }
   if (x.fault?.stage === 1)
     out.push(
-      `  => ${x.fault.message}${s1.shadowPa !== undefined ? ` (invalid leaf names ${x.twoStage ? 'IPA ' : ''}${hex(s1.shadowPa)}, ${s1.memType?.name ?? ''})` : ''}`,
+      `  => ${x.fault.message}${s1.shadowPa !== undefined ? ` (invalid leaf names ${x.twoStage ? 'IPA ' : ''}${pa(s1.shadowPa)}, ${s1.memType?.name ?? ''})` : ''}`,
     );
   const t2 = x.stage2;
   if (x.twoStage && t2) {
@@ -213,16 +244,16 @@ export function translationLines(
       : s1.fault
         ? 'the IPA the invalid leaf names'
         : 'IPA';
-    out.push(`stage 2 (VTTBR_EL2), ${what} ${hex(t2.va)}`);
+    out.push(`stage 2 (VTTBR_EL2), ${what} ${pa(t2.va)}`);
     out.push(...stepLines(t2));
     const perms2 = t2.perms !== undefined && !t2.leafInvalid ? formatPerms('stage2', t2.perms) : undefined;
     if (t2.pa !== undefined && !t2.fault)
-      out.push(`  => PA ${hex(t2.pa)}  ${attrText(t2.memType?.name, perms2)}`.trimEnd());
+      out.push(`  => PA ${pa(t2.pa)}  ${attrText(t2.memType?.name, perms2)}`.trimEnd());
     else if (t2.fault && x.fault?.stage !== 2) out.push(`  => ${t2.fault.message}`);
   }
   if (x.twoStage && x.pa !== undefined && x.ipa !== undefined)
     out.push(
-      `  => IPA ${hex(x.ipa)} => PA ${hex(x.pa)}  ${attrText(x.memType?.name, x.perms !== undefined ? formatPerms(regime.perm, x.perms) : undefined)}  (both stages combined)`,
+      `  => IPA ${pa(x.ipa)} => PA ${pa(x.pa)}  ${attrText(x.memType?.name, x.perms !== undefined ? formatPerms(regime.perm, x.perms) : undefined)}  (both stages combined)`,
     );
   if (x.fault?.stage === 2) out.push(`  => ${x.fault.message}`);
   if (verdict) out.push(`  pvmfw: ${verdict.summary}`);
@@ -237,14 +268,16 @@ export function guardLines(g: GuardReport): string[] {
   // Pending entries coalesce (a 1 GiB lazy block split into 2 MiB ones is one line); mapped ones do not.
   for (const r of coalesce(g.pending))
     out.push(
-      `  pending ${hex(r.va, 16)} ${lpad(sizeName(r.size), 7)} in ${r.count} ${r.count > 1 ? 'entries' : 'entry'}, first L${r.first.level} desc ${hex(r.first.desc, 16)}`,
+      `  pending ${formatAddress(r.va)} ${lpad(sizeName(r.size), 7)} in ${r.count} ${r.count > 1 ? 'entries' : 'entry'}, first L${r.first.level} desc ${formatDescriptor(r.first.desc)}`,
     );
   for (const l of g.mapped)
-    out.push(`  mapped  ${hex(l.va, 16)} ${lpad(sizeName(l.size), 7)} L${l.level} desc ${hex(l.desc, 16)}`);
+    out.push(
+      `  mapped  ${formatAddress(l.va)} ${lpad(sizeName(l.size), 7)} L${l.level} desc ${formatDescriptor(l.desc)}`,
+    );
   const src = g.stage2Checked ? 'stage 2' : g.logChecked ? 'guard log' : undefined;
   if (src)
     out.push(
-      `guard-mapped now (${src}): ${g.guardMapped.length ? g.guardMapped.map((x) => hex(x)).join(' ') : 'none'}`,
+      `guard-mapped now (${src}): ${g.guardMapped.length ? g.guardMapped.map((x) => pa(x)).join(' ') : 'none'}`,
     );
   else out.push('guard-mapped now: unknown (no stage 2 and no guard log)');
   out.push(g.anomalies.length ? `anomalies (${g.anomalies.length}):` : 'anomalies: none');

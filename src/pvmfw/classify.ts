@@ -8,7 +8,6 @@ import {
   S_INVALID,
   S_RESERVED,
   S_VALID,
-  hex,
   joinHalves,
 } from '../aarch64';
 import { REF_INDEX_BITS, REF_INDEX_MASK, stateOf, uniformRest } from '../aarch64/leafstore';
@@ -24,6 +23,7 @@ import {
 import type { GuardReplay } from './guardlog';
 import { isStage2Guard, type PvmfwGeneration } from './generation';
 
+import { formatAddress, formatDescriptor } from '../shared/format';
 export type LazyState = 'pending' | 'mapped' | null;
 
 export type PvmfwAnomalyKind =
@@ -216,7 +216,7 @@ export function classify(
       severity: 'warning',
       ipa,
       va: ipa,
-      message: `IPA ${hex(ipa)} is guard-mapped but its stage-1 entry is not a valid lazy page (leaked guard mapping, or inside handle_mmio_fault between MAP and the descriptor store)`,
+      message: `IPA ${formatAddress(ipa)} is guard-mapped but its stage-1 entry is not a valid lazy page (leaked guard mapping, or inside handle_mmio_fault between MAP and the descriptor store)`,
     });
   }
   if (s2 && replay) {
@@ -227,7 +227,7 @@ export function classify(
           kind: 'logMismatch',
           severity: 'warning',
           ipa,
-          message: `guard log says ${hex(ipa)} is mapped; stage 2 has no 4 KiB device page there`,
+          message: `guard log says ${formatAddress(ipa)} is mapped; stage 2 has no 4 KiB device page there`,
         });
     for (const ipa of s2Set)
       if (!replay.mapped.has(ipa))
@@ -235,7 +235,7 @@ export function classify(
           kind: 'logMismatch',
           severity: 'warning',
           ipa,
-          message: `stage 2 maps ${hex(ipa)} as a guard page; the guard log has no live MMIO_GUARD_MAP for it`,
+          message: `stage 2 maps ${formatAddress(ipa)} as a guard page; the guard log has no live MMIO_GUARD_MAP for it`,
         });
   }
   for (const p of replay?.problems ?? [])
@@ -285,7 +285,7 @@ function anomalyMessage(
   const hi = store.hiOf(i);
   switch (kind) {
     case 'unsupportedFlags':
-      return `descriptor ${hex(joinHalves(lo, hi), 16)} sets ${unsupportedBitNames(lo, hi, generation).join(', ')}: "Unsupported PTE flags set" (${pagingCrate(generation)} Descriptor::flags() returns None)`;
+      return `descriptor ${formatDescriptor(joinHalves(lo, hi))} sets ${unsupportedBitNames(lo, hi, generation).join(', ')}: "Unsupported PTE flags set" (${pagingCrate(generation)} Descriptor::flags() returns None)`;
     case 'unmapNonDevice':
       return 'valid leaf in a tracked MMIO range without MMIO_LAZY_MAP_FLAG: mmio_unmap_all asserts "Attempting MMIO guard unmap for non-device pages"';
     case 'lazyOnNormal':

@@ -3,7 +3,8 @@
 // generation (remap at the seed, VALID set in place since late 2023) and works on the MMIO-guard
 // granule around FAR (4 KiB at the seed, the hypervisor's since 2024).
 
-import { decodeEsr, hex, type Translation } from '../aarch64';
+import { decodeEsr, type Translation } from '../aarch64';
+import { formatAddress, formatDescriptor } from '../shared/format';
 import { DEFAULT_LAZY_BIT, hasUnsupportedBits, unsupportedBitNames } from './flags';
 import { handlerWords, type PvmfwFlavour } from './generation';
 
@@ -64,7 +65,7 @@ export function faultVerdict(
       if (v.kind === 'invalidPte' || v.kind === 'unsupportedFlags')
         return {
           kind: v.kind,
-          summary: `${v.summary} (page ${hex(w.va)} of the ${Number(granule) / 1024} KiB guard granule ${hex(page)})`,
+          summary: `${v.summary} (page ${formatAddress(w.va)} of the ${Number(granule) / 1024} KiB guard granule ${formatAddress(page)})`,
         };
     }
     // handle_mmio_fault: modify_range(page, verify_lazy_mapped_block) visits each descriptor on the walk.
@@ -72,14 +73,14 @@ export function faultVerdict(
       if (s.desc === undefined)
         return {
           kind: 'invalidPte',
-          summary: `handle_mmio_fault: level-${s.level} descriptor at ${hex(s.descAddr)} unreadable`,
+          summary: `handle_mmio_fault: level-${s.level} descriptor at ${formatAddress(s.descAddr)} unreadable`,
         };
       const lo = Number(s.desc & 0xffff_ffffn);
       const hi = Number(s.desc >> 32n);
       if (hasUnsupportedBits(lo, hi, generation))
         return {
           kind: 'unsupportedFlags',
-          summary: `handle_mmio_fault panics "Unsupported PTE flags set": level-${s.level} entry ${hex(s.desc, 16)} sets ${unsupportedBitNames(lo, hi, generation).join(', ')}`,
+          summary: `handle_mmio_fault panics "Unsupported PTE flags set": level-${s.level} entry ${formatDescriptor(s.desc)} sets ${unsupportedBitNames(lo, hi, generation).join(', ')}`,
         };
       if (!isLeafPte(s.desc, s.level)) continue;
       const lazy = ((s.desc >> BigInt(lazyBit)) & 1n) === 1n;
@@ -87,7 +88,7 @@ export function faultVerdict(
       if (!lazy || valid)
         return {
           kind: 'invalidPte',
-          summary: `handle_mmio_fault(${hex(far)}) fails with InvalidPte: level-${s.level} entry ${hex(s.desc, 16)} is ${valid ? 'valid' : 'not lazy-flagged'}; sync_exception_current panics`,
+          summary: `handle_mmio_fault(${formatAddress(far)}) fails with InvalidPte: level-${s.level} entry ${formatDescriptor(s.desc)} is ${valid ? 'valid' : 'not lazy-flagged'}; sync_exception_current panics`,
         };
       const split =
         s.level < 3
@@ -95,7 +96,7 @@ export function faultVerdict(
           : '';
       const words = handlerWords(
         { handler: ctx.flavour?.handler ?? 'remap', granule: Number(granule) },
-        hex(page),
+        formatAddress(page),
       );
       return {
         kind: 'lazyMmio',
@@ -108,24 +109,24 @@ export function faultVerdict(
     if (ctx.flavour?.handler === 'validInPlace')
       return {
         kind: 'other',
-        summary: `handle_mmio_fault finds no leaf for ${hex(far)}: it will MMIO_GUARD_MAP ${hex(page)}, then find no lazy page to set VALID on (FailedToMap); sync_exception_current panics`,
+        summary: `handle_mmio_fault finds no leaf for ${formatAddress(far)}: it will MMIO_GUARD_MAP ${formatAddress(page)}, then find no lazy page to set VALID on (FailedToMap); sync_exception_current panics`,
         mapIpa: page,
       };
     return {
       kind: 'lazyMmio',
-      summary: `handle_mmio_fault finds no leaf for ${hex(far)}: it will MMIO_GUARD_MAP ${hex(page)} and map it as device`,
+      summary: `handle_mmio_fault finds no leaf for ${formatAddress(far)}: it will MMIO_GUARD_MAP ${formatAddress(page)} and map it as device`,
       mapIpa: page,
     };
   }
   if ((esr & ~PERMISSION_MASK) === PERMISSION)
     return {
       kind: 'permission',
-      summary: `permission fault at ${hex(far)}: unhandled, sync_exception_current panics`,
+      summary: `permission fault at ${formatAddress(far)}: unhandled, sync_exception_current panics`,
     };
   if (esr === EXT_DABT)
     return {
       kind: 'externalAbort',
-      summary: `synchronous external abort at ${hex(far)}: the hypervisor refused the access (page ${hex(page)} is not MMIO-guard mapped); sync_exception_current panics`,
+      summary: `synchronous external abort at ${formatAddress(far)}: the hypervisor refused the access (page ${formatAddress(page)} is not MMIO-guard mapped); sync_exception_current panics`,
     };
   return {
     kind: 'other',

@@ -31,3 +31,20 @@ export function formatPageState(s: PageGuardState | 'untracked'): string {
 export function formatChange(from: string, to: string): string {
   return `${from} → ${to}`;
 }
+
+/** `1`, `4,096`, `262,144`: the same digit grouping in every view, whatever the locale. */
+export function formatCount(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** `1 page`, `262,144 pages`. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${formatCount(n)} ${n === 1 ? one : many}`;
+}
+
+export const formatPages = (n: number): string => plural(n, 'page');
+
+/** A half-open range [start, end) as its first and last address: `0x09010000–0x09010fff`. */
+export function formatRange(start: bigint | number | Hex, end: bigint | number | Hex, bits?: number): string {
+  return `${formatAddress(start, bits)}–${formatAddress(toBig(end) - 1n, bits)}`;
+}

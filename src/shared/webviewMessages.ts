@@ -102,12 +102,23 @@ export interface RenderedMessage {
   diffTitle?: string;
   /** The diff section's first lines (at most MAX_RENDERED_DIFF_LINES), as a user reads them. */
   diffLines?: string[];
+  /** When the webview received the stop's state and finished drawing it (epoch ms, its clock). */
+  received?: number;
+  drawn?: number;
 }
 
-export type WebviewToHost = ReadyMessage | RevealPageMessage | RefreshMessage | RenderedMessage;
+/** The animation frame after a stop's draw ran (epoch ms): the stop is on screen. */
+export interface PaintedMessage {
+  type: 'painted';
+  stopId: number;
+  at: number;
+}
+
+export type WebviewToHost =
+  ReadyMessage | RevealPageMessage | RefreshMessage | RenderedMessage | PaintedMessage;
 
 const HOST_TYPES = new Set(['guardState', 'noSession', 'error', 'focusPage']);
-const WEBVIEW_TYPES = new Set(['ready', 'revealPage', 'refresh', 'rendered']);
+const WEBVIEW_TYPES = new Set(['ready', 'revealPage', 'refresh', 'rendered', 'painted']);
 
 function hasType(m: unknown): m is { type: string } {
   return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
@@ -134,6 +145,8 @@ const PAGE_STATES: ReadonlySet<string> = new Set<string>([...PAGE_GUARD_STATES, 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
 const isText = (x: unknown, max = MAX_TEXT): x is string => typeof x === 'string' && x.length <= max;
 const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+/** A wall-clock time in epoch milliseconds (fractions allowed). */
+const isTime = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x > 0 && x < 1e15;
 /** A 64-bit value as the protocol writes it: `0x` and 1 to 16 hex digits. */
 export const isHex = (x: unknown): x is Hex => typeof x === 'string' && /^0x[0-9a-fA-F]{1,16}$/.test(x);
 
@@ -149,8 +162,12 @@ export function parseWebviewToHost(m: unknown): WebviewToHost | undefined {
       return { type: m.type };
     case 'revealPage':
       return isHex(m.address) ? { type: 'revealPage', address: m.address } : undefined;
+    case 'painted':
+      return isCount(m.stopId) && isTime(m.at) ? { type: 'painted', stopId: m.stopId, at: m.at } : undefined;
     case 'rendered': {
-      const { stopId, regions, pages, changedPages, summary, diffTitle, diffLines } = m;
+      const { stopId, regions, pages, changedPages, summary, diffTitle, diffLines, received, drawn } = m;
+      if ((received !== undefined && !isTime(received)) || (drawn !== undefined && !isTime(drawn)))
+        return undefined;
       if (![stopId, regions, pages, changedPages].every(isCount) || !isText(summary)) return undefined;
       if (diffTitle !== undefined && !isText(diffTitle)) return undefined;
       if (
@@ -171,6 +188,8 @@ export function parseWebviewToHost(m: unknown): WebviewToHost | undefined {
         summary,
         ...(diffTitle !== undefined ? { diffTitle } : {}),
         ...(diffLines !== undefined ? { diffLines: diffLines } : {}),
+        ...(received !== undefined ? { received } : {}),
+        ...(drawn !== undefined ? { drawn } : {}),
       };
     }
     default:

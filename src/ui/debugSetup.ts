@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { PvmfwDebugSession } from '../adapter';
 import { demoQemuArgs } from '../shared/demoLaunch';
 import { CONFIG_SNIPPET_LABEL, DEBUG_TYPE, SETTING, SETTING_DEFAULT } from './ids';
+import type { MmuChangedEventBody } from '../shared/protocol';
 import type { MmuSessions } from './mmuSession';
 
 /** The launch configuration offered when there is no launch.json (same as the package.json snippet). */
@@ -59,9 +60,14 @@ export class ConfigurationProvider implements vscode.DebugConfigurationProvider 
  * Other DAP clients run the same session class standalone: `node dist/debugAdapter.js`.
  */
 export class AdapterFactory implements vscode.DebugAdapterDescriptorFactory {
-  createDebugAdapterDescriptor(): vscode.DebugAdapterDescriptor {
+  constructor(private readonly sessions?: MmuSessions) {}
+
+  createDebugAdapterDescriptor(session: vscode.DebugSession): vscode.DebugAdapterDescriptor {
     // The adapter itself marks errors the views and the console show in place as not for a notification.
-    return new vscode.DebugAdapterInlineImplementation(new PvmfwDebugSession());
+    const adapter = new PvmfwDebugSession();
+    // The views ask it in-process (MmuSessions.request), not through the workbench.
+    this.sessions?.attachAdapter(session, adapter);
+    return new vscode.DebugAdapterInlineImplementation(adapter);
   }
 }
 
@@ -69,6 +75,7 @@ interface DapMessage {
   type?: string;
   seq?: number;
   event?: string;
+  body?: unknown;
   command?: string;
   request_seq?: number;
   success?: boolean;
@@ -76,7 +83,7 @@ interface DapMessage {
 
 const RESUMING = new Set(['continue', 'next', 'stepIn', 'stepOut', 'stepBack', 'reverseContinue', 'restart']);
 
-/** Watches DAP traffic for stops and resumes (custom `mmuChanged` arrives through the debug API). */
+/** Watches DAP traffic for stops, resumes and the adapter's `mmuChanged` (seen here as it is sent). */
 export class StopTracker implements vscode.DebugAdapterTrackerFactory {
   constructor(private readonly sessions: MmuSessions) {}
 
@@ -106,6 +113,8 @@ export class StopTracker implements vscode.DebugAdapterTrackerFactory {
         if (m.type !== 'event') return;
         if (m.event === 'stopped') this.sessions.markStopped(session);
         else if (m.event === 'continued') this.sessions.markRunning(session);
+        else if (m.event === 'mmuChanged' && m.body)
+          this.sessions.acceptMmuChanged(session, m.body as MmuChangedEventBody);
       },
     };
   }

@@ -91,22 +91,24 @@ export function entryLabel(e: PteEntry, bits?: number): string {
 
 /**
  * One line after the label: where it goes, how big, what it is. `untracked`: the pages guard-mapped
- * outside the tracked regions (mmuChanged's `untracked`).
+ * outside the tracked regions (mmuChanged's `untracked`). The line names only IPAs and PAs, written
+ * as every view writes them: the regime's VA width (`_vaBits`, the label's) does not apply.
  */
 export function entryDescription(
   e: PteEntry,
   changed: boolean,
   untracked?: readonly PageRun[],
-  bits?: number,
+  _vaBits?: number,
   finalPa = false,
 ): string {
   // The change marker goes first: long descriptions are cut at the right edge of the view.
   const parts: string[] = changed ? ['Δ'] : [];
-  if (e.kind === 'table') parts.push(`→ table ${shortHex(e.child?.table ?? e.outputAddress ?? '0x0', bits)}`);
+  if (e.kind === 'table') parts.push(`→ table ${shortHex(e.child?.table ?? e.outputAddress ?? '0x0')}`);
   else if (e.outputAddress) {
     // Under stage 2 a stage-1 leaf outputs an IPA; with Toggle Final PAs, where stage 2 puts it.
-    const out = `→ ${e.outputIsIpa ? 'IPA ' : ''}${shortHex(e.outputAddress, bits)}`;
-    const pa = e.finalAddress ? `PA ${shortHex(e.finalAddress, bits)}` : 'no stage-2 mapping';
+    // Output addresses are IPAs or PAs: written as every view writes those, not at the VA width.
+    const out = `→ ${e.outputIsIpa ? 'IPA ' : ''}${shortHex(e.outputAddress)}`;
+    const pa = e.finalAddress ? `PA ${shortHex(e.finalAddress)}` : 'no stage-2 mapping';
     parts.push(finalPa && e.outputIsIpa ? `${out} (${pa})` : out);
   }
   if (e.kind !== 'table') parts.push(sizeLabel(e.size));

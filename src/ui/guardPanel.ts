@@ -9,6 +9,7 @@ import type { GuardStateMessage, HostToWebview, RenderedMessage } from '../share
 import { parseWebviewToHost } from '../shared/webviewMessages';
 import { COMMAND, WEBVIEW } from './ids';
 import type { MmuSessions } from './mmuSession';
+import type { StopTiming } from './stopTiming';
 
 export class GuardPanel implements vscode.Disposable, vscode.WebviewPanelSerializer {
   private panel: vscode.WebviewPanel | undefined;
@@ -97,15 +98,28 @@ export class GuardPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
           case 'revealPage':
             void vscode.commands.executeCommand(COMMAND.revealPte, m.address);
             break;
-          case 'rendered':
+          case 'rendered': {
             this.lastRendered = m;
+            const t = this.timing(m.stopId);
+            if (m.received !== undefined) this.sessions.timings.mark(t, 'viewReceived', m.received);
+            if (m.drawn !== undefined) this.sessions.timings.mark(t, 'viewDrawn', m.drawn);
             this.renderedEmitter.fire(m);
+            break;
+          }
+          case 'painted':
+            this.sessions.timings.mark(this.timing(m.stopId), 'viewPainted', m.at);
             break;
         }
       },
       undefined,
       this.disposables,
     );
+  }
+
+  /** The latency record of the followed session's stop `stopId`. */
+  private timing(stopId: number): StopTiming | undefined {
+    const s = this.sessions.session;
+    return s ? this.sessions.timings.of(s.id, stopId) : undefined;
   }
 
   /** Outlines one page in the grid (after a reveal from elsewhere). */
@@ -142,6 +156,7 @@ export class GuardPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
         ...(baseline ? { comparison: { since: baseline.since, transitions: baseline.transitions } } : {}),
       };
       this.lastSent = message;
+      this.sessions.timings.mark(this.timing(state.stopId), 'guardPosted');
       await this.post(message);
     } catch (err) {
       if (generation !== this.generation) return;

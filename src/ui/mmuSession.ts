@@ -1,5 +1,9 @@
 // Which pvmfw-mmu debug session the views follow, the typed custom requests to its adapter, and the
 // `mmuChanged` events it sends after every stop. Views never talk to QEMU: everything goes through here.
+// The adapter runs inline in this extension host: its `mmuChanged` is taken from the adapter tracker
+// as it is sent, and the views' read-only MMU requests are handed to it directly (the same checks and
+// handlers as a customRequest, without two trips through the workbench, which is busy drawing the
+// stop), so both views can show a stop while the workbench still fetches its stack.
 
 import * as vscode from 'vscode';
 import type {
@@ -13,6 +17,20 @@ import type {
 } from '../shared/protocol';
 import type { StopComparison } from '../shared/webviewMessages';
 import { DEBUG_TYPE } from './ids';
+import { StopTimings } from './stopTiming';
+
+/** The inline adapter's in-process entry (PvmfwDebugSession.answer). */
+export interface InlineAdapter {
+  answer(command: string, args: unknown): Promise<unknown>;
+}
+
+/** Requests that only read the current stop's MMU picture: safe to answer in-process at any time. */
+const DIRECT: ReadonlySet<CustomRequestCommand> = new Set<CustomRequestCommand>([
+  'guardState',
+  'pageTable',
+  'regimes',
+  'translate',
+]);
 
 export interface MmuStop {
   session: vscode.DebugSession;
@@ -42,6 +60,10 @@ export class MmuSessions implements vscode.Disposable {
   private readonly stopped = new Set<string>();
   /** Restarts per session: a restarted machine is compared with nothing from before it. */
   private readonly restarts = new Map<string, number>();
+  /** Inline adapters by session id (AdapterFactory registers them). */
+  private readonly adapters = new Map<string, InlineAdapter>();
+  /** Where each stop's time goes (Show Stop Latency). */
+  readonly timings = new StopTimings();
 
   private readonly stopEmitter = new vscode.EventEmitter<MmuStop>();
   /** After every stop of the followed session, with what changed. */
@@ -74,6 +96,7 @@ export class MmuSessions implements vscode.Disposable {
         if (s?.type === DEBUG_TYPE && s !== this.current) this.follow(s);
       }),
       vscode.debug.onDidTerminateDebugSession((s) => {
+        this.adapters.delete(s.id);
         this.lastStop.delete(s.id);
         this.stopped.delete(s.id);
         this.baselines.delete(s.id);
@@ -92,14 +115,6 @@ export class MmuSessions implements vscode.Disposable {
         void Promise.resolve(item.session.customRequest('selectThread', { threadId: item.threadId })).catch(
           () => undefined,
         );
-      }),
-      vscode.debug.onDidReceiveDebugSessionCustomEvent((e) => {
-        if (e.session.type !== DEBUG_TYPE || e.event !== 'mmuChanged') return;
-        const change = this.againstBaseline(e.session, e.body as MmuChangedEventBody);
-        this.lastStop.set(e.session.id, change);
-        this.stopped.add(e.session.id);
-        if (e.session !== this.current) this.follow(e.session);
-        this.stopEmitter.fire({ session: e.session, change });
       }),
     );
     const active = vscode.debug.activeDebugSession;
@@ -184,11 +199,13 @@ export class MmuSessions implements vscode.Disposable {
 
   /** Called by the adapter tracker on DAP `stopped` (before the adapter's `mmuChanged` arrives). */
   markStopped(session: vscode.DebugSession): void {
+    this.timings.stopped(session.id);
     this.stopped.add(session.id);
   }
 
   /** Called by the adapter tracker when the session resumes. */
   markRunning(session: vscode.DebugSession): void {
+    this.timings.resumed(session.id);
     this.stopped.delete(session.id);
     if (session === this.current) this.runEmitter.fire(session);
   }
@@ -204,14 +221,34 @@ export class MmuSessions implements vscode.Disposable {
     if (session === this.current) this.stopEmitter.fire({ session, change });
   }
 
-  /** Typed custom request to the followed session's adapter. */
+  /** Typed custom request to the followed session's adapter (in-process when it runs inline). */
   async request<C extends CustomRequestCommand>(
     command: C,
     args: CustomRequestArguments<C>,
   ): Promise<CustomResponseBody<C>> {
     const s = this.current;
     if (!s) throw new Error('No pvmfw-mmu debug session is running.');
+    const inline = DIRECT.has(command) ? this.adapters.get(s.id) : undefined;
+    if (inline) return (await inline.answer(command, args)) as CustomResponseBody<C>;
     return (await s.customRequest(command, args)) as CustomResponseBody<C>;
+  }
+
+  /** Called by the adapter factory: the session's adapter runs in this process. */
+  attachAdapter(session: vscode.DebugSession, adapter: InlineAdapter): void {
+    this.adapters.set(session.id, adapter);
+  }
+
+  /**
+   * Called by the adapter tracker as the adapter sends `mmuChanged` (in this process, before the
+   * workbench sees it): the views follow the stop from here, not from the workbench's echo.
+   */
+  acceptMmuChanged(session: vscode.DebugSession, body: MmuChangedEventBody): void {
+    this.timings.mmuChanged(session.id, body.stopId, body.reason, body.computeMs);
+    const change = this.againstBaseline(session, body);
+    this.lastStop.set(session.id, change);
+    this.stopped.add(session.id);
+    if (session !== this.current) this.follow(session);
+    this.stopEmitter.fire({ session, change });
   }
 
   private follow(s: vscode.DebugSession): void {

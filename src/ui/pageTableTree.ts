@@ -2,6 +2,10 @@
 // the user expands it, through the adapter's `pageTable` request (a kernel has ~260k leaves: never
 // build them all). Node objects are cached by their stable id so `reveal()` and re-renders after a
 // stop reuse the same elements, as the tree API requires.
+// At a stop the tree does not make VS Code fetch it all again: it asks the adapter for the listings
+// on screen (all at once, in parallel, after the MMIO Guard's state is on its way), compares each
+// row with what VS Code drew, and refreshes only the rows (or the levels) that differ. A step that
+// changes no entry redraws nothing but the header, which names the stop the rows show.
 
 import * as vscode from 'vscode';
 import type {
@@ -13,20 +17,11 @@ import type {
   RegimeInfo,
   TableRef,
 } from '../shared/protocol';
-import {
-  coalesce,
-  entryDescription,
-  entryIcon,
-  entryLabel,
-  entryTooltip,
-  groupDescription,
-  groupLabel,
-  shortHex,
-  type EntryGroup,
-} from './format';
-import { CONTEXT_VALUE, SETTING, SETTING_DEFAULT } from './ids';
+import { coalesce, type EntryGroup } from './format';
+import { SETTING, SETTING_DEFAULT } from './ids';
 import type { MmuSessions } from './mmuSession';
-import { changedUri } from './changeDecorations';
+import { itemSignature, treeItem, type ItemContext } from './pageTableItems';
+import type { StopTiming } from './stopTiming';
 
 interface BaseNode {
   readonly id: string;
@@ -66,7 +61,7 @@ interface Listing {
 }
 
 export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
-  private readonly changeEmitter = new vscode.EventEmitter<Node | undefined>();
+  private readonly changeEmitter = new vscode.EventEmitter<Node | Node[] | undefined>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
 
   private readonly nodes = new Map<string, Node>();
@@ -78,15 +73,30 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   /** Descriptor addresses changed at the last stop, with the change's one-line summary. */
   private changed = new Map<Hex, string>();
   private readonly disposables: vscode.Disposable[] = [];
-  view: vscode.TreeView<Node> | undefined;
+  private treeView: vscode.TreeView<Node> | undefined;
+  /** Nodes the user collapsed since they were listed: VS Code does not ask for their children. */
+  private readonly collapsed = new Set<string>();
+  /** What VS Code last drew of each node (itemSignature of the item it was given). */
+  private readonly signatures = new Map<string, string>();
+  /** Counts stops: a stop's refresh that a newer stop overtook stops there. */
+  private generation = 0;
+  /**
+   * Listings asked for ahead of VS Code at this stop, by parent id, with the request they answer (a
+   * parent whose table moved at this stop asks again).
+   */
+  private prefetched = new Map<string, { key: string; listing: Promise<Listing> }>();
+  /** The latency record of the stop the tree is showing. */
+  private timing: StopTiming | undefined;
 
   constructor(private readonly sessions: MmuSessions) {
     this.disposables.push(
       this.changeEmitter,
-      sessions.onDidStop(({ change }) => this.reset(change.changes)),
-      sessions.onDidChangeSession(() => {
+      sessions.onDidStop(({ session, change }) => this.onStop(session, change.stopId, change.changes)),
+      sessions.onDidChangeSession((s) => {
         this.reset([]);
         this.stale = new Map();
+        this.timing = undefined;
+        if (!s) this.describe(undefined);
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration(SETTING.coalesce) || e.affectsConfiguration(SETTING.entriesPerRequest)) {
@@ -106,9 +116,151 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     if (changes) this.changed = new Map(changes.map((c) => [c.descriptorAddress.toLowerCase(), c.summary]));
     // Node objects are kept (and updated in place by the next fetch): the tree API rejects a new object
     // under an id it still holds, and a reveal can race the refresh this fires.
+    this.generation++;
     for (const [k, v] of this.listings) this.stale.set(k, v);
     this.listings = new Map();
+    this.prefetched = new Map();
     this.changeEmitter.fire(undefined);
+  }
+
+  /**
+   * A new stop: the listings VS Code holds are asked for again and only what differs is redrawn.
+   * When VS Code holds none (the view never opened, or was hidden), it asks as it needs.
+   */
+  private onStop(session: vscode.DebugSession, stopId: number, changes: readonly PteChange[]): void {
+    this.timing = this.sessions.timings.of(session.id, stopId);
+    this.sessions.timings.mark(this.timing, 'treeRefreshed');
+    const previous = this.listings;
+    if (!previous.size || !this.treeView?.visible) {
+      this.reset(changes);
+      return;
+    }
+    const generation = ++this.generation;
+    this.changed = new Map(changes.map((c) => [c.descriptorAddress.toLowerCase(), c.summary]));
+    for (const [k, v] of previous) this.stale.set(k, v);
+    this.listings = new Map();
+    this.prefetched = new Map();
+    // After the MMIO Guard's request (queued by the same stop event) has gone out.
+    this.refreshing = new Promise((resolve) =>
+      setImmediate(() => void this.refreshShown(generation, previous, stopId).finally(resolve)),
+    );
+  }
+
+  /** The current stop's refreshShown (reveal waits for it: both would fetch the same parents). */
+  private refreshing: Promise<void> = Promise.resolve();
+
+  /** Lists `parent` again at this stop, remembered so that VS Code's own ask waits for the same answer. */
+  private relist(id: string, parent: RegimeNode | EntryNode | undefined): Promise<Listing> {
+    const listing = this.fetch(parent);
+    // Settled here too, so a listing nobody waits for leaves no unhandled rejection behind.
+    listing.catch(() => undefined);
+    this.prefetched.set(id, { key: this.requestKey(parent), listing });
+    return listing;
+  }
+
+  /**
+   * Re-lists what VS Code shows (the previous stop's listings under no collapsed node), then fires a
+   * change for each node whose row differs and each parent whose children differ. A parent whose
+   * table moved (its entry now points elsewhere) is listed again once its own parent is.
+   */
+  private async refreshShown(
+    generation: number,
+    previous: Map<string, Listing>,
+    stopId: number,
+  ): Promise<void> {
+    const parentOf = (id: string): RegimeNode | EntryNode | undefined | null => {
+      if (id === '') return undefined;
+      const n = this.nodes.get(id);
+      return n?.kind === 'regime' || (n?.kind === 'entry' && n.entry.child) ? n : null;
+    };
+    const visible = [...previous.keys()].filter((id) => !this.hidden(this.nodes.get(id)));
+    const fresh = new Map<string, { key: string; listing: Listing }>();
+    for (let round = 0; round < 4; round++) {
+      const todo = visible.filter((id) => {
+        const p = parentOf(id);
+        return p !== null && fresh.get(id)?.key !== this.requestKey(p);
+      });
+      if (!todo.length) break;
+      await Promise.all(
+        todo.map(async (id) => {
+          const p = parentOf(id) as RegimeNode | EntryNode | undefined;
+          const key = this.requestKey(p);
+          fresh.set(id, { key, listing: await this.relist(id, p) });
+        }),
+      );
+      if (generation !== this.generation || !this.sessions.isStopped) return;
+    }
+    // Only listings still reachable from the root count (an entry that lost its table is gone).
+    const reachable = new Set<string>();
+    const walk = (id: string): void => {
+      const l = fresh.get(id)?.listing;
+      if (!l || reachable.has(id)) return;
+      reachable.add(id);
+      for (const n of l.nodes) {
+        walk(n.id);
+        if (n.kind === 'range') for (const e of n.group.entries) walk(e.id);
+      }
+    };
+    walk('');
+    const fire: Node[] = [];
+    let everything = false;
+    const ctx = this.itemContext();
+    for (const id of reachable) {
+      const listing = (fresh.get(id) as { listing: Listing }).listing;
+      this.listings.set(id, listing);
+      const before = previous
+        .get(id)
+        ?.nodes.map((n) => n.id)
+        .join('\n');
+      if (before !== listing.nodes.map((n) => n.id).join('\n')) {
+        const node = this.nodes.get(id);
+        if (node) fire.push(node);
+        else everything = true;
+      }
+      for (const n of listing.nodes) {
+        const rows = n.kind === 'range' ? [n, ...n.group.entries.map((e) => this.entryNode(e, n))] : [n];
+        for (const row of rows) {
+          const drawn = this.signatures.get(row.id);
+          if (drawn !== undefined && drawn !== itemSignature(treeItem(row, ctx))) fire.push(row);
+        }
+      }
+    }
+    // Collapsed nodes VS Code listed before: their children are read again when expanded.
+    for (const id of previous.keys()) {
+      const n = this.nodes.get(id);
+      if (n && this.collapsed.has(n.id) && !reachable.has(id)) fire.push(n);
+    }
+    this.prefetched = new Map();
+    // VS Code reads the fired rows (and lists fired parents) next: a reveal waits until it is quiet.
+    if (everything || fire.length) this.lastCall = Date.now();
+    if (everything) this.changeEmitter.fire(undefined);
+    else if (fire.length) this.changeEmitter.fire([...new Set(fire)]);
+    this.describe(`stop ${stopId}`);
+  }
+
+  /** True when `node` or one of its parents is collapsed. */
+  private hidden(node: Node | undefined): boolean {
+    for (let n = node; n; n = n.parent) if (this.collapsed.has(n.id)) return true;
+    return false;
+  }
+
+  /** The tree's view (set once created): expansion is followed to know what VS Code will ask for. */
+  get view(): vscode.TreeView<Node> | undefined {
+    return this.treeView;
+  }
+
+  set view(v: vscode.TreeView<Node> | undefined) {
+    this.treeView = v;
+    if (!v) return;
+    this.disposables.push(
+      v.onDidCollapseElement((e) => this.collapsed.add(e.element.id)),
+      v.onDidExpandElement((e) => this.collapsed.delete(e.element.id)),
+    );
+  }
+
+  /** What identifies a listing's request: the parent and the table it reads. */
+  private requestKey(parent: RegimeNode | EntryNode | undefined): string {
+    return parent ? JSON.stringify(this.tableArgs(parent, 0)) : '';
   }
 
   /** The input width of `regime` (for padding its addresses), once the regimes were listed. */
@@ -121,104 +273,19 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
-    switch (node.kind) {
-      case 'regime': {
-        const r = node.info;
-        // Stage 1 of EL1 is what pvmfw programs: open it by default (VS Code remembers the user's choice by id).
-        const item = new vscode.TreeItem(
-          r.regime,
-          r.regime === 'TTBR0_EL1'
-            ? vscode.TreeItemCollapsibleState.Expanded
-            : vscode.TreeItemCollapsibleState.Collapsed,
-        );
-        item.id = node.id;
-        item.contextValue = CONTEXT_VALUE.regime;
-        item.iconPath = new vscode.ThemeIcon(r.enabled ? 'symbol-namespace' : 'circle-slash');
-        item.description = r.enabled
-          ? `root ${shortHex(r.rootTable ?? '0x0')} · L${r.startLevel ?? '?'} start · ${r.inputBits ?? '?'}-bit VA` +
-            (r.asid !== undefined ? ` · ASID ${r.asid}` : '') +
-            (r.profile ? ` · ${r.profile}` : '')
-          : (r.reason ?? 'disabled');
-        if (!r.enabled) item.collapsibleState = vscode.TreeItemCollapsibleState.None;
-        item.tooltip = new vscode.MarkdownString(
-          [
-            `**${r.regime}** ${r.enabled ? '' : '(disabled)'}`,
-            ...(r.profile ? [`profile **${r.profile}**: ${r.profileEvidence ?? ''}`] : []),
-            r.reason,
-            r.ttbr && `${r.regime} = \`${r.ttbr}\``,
-            r.vaStart && `Input range \`${r.vaStart}\` – \`${r.vaEnd}\``,
-            r.granule && `Granule ${r.granule / 1024} KiB`,
-          ]
-            .filter(Boolean)
-            .join('  \n'),
-        );
-        return item;
-      }
-      case 'entry': {
-        const e = node.entry;
-        const changed = e.changed === true || this.changed.has(e.descriptorAddress.toLowerCase());
-        const bits = this.widths.get(e.regime);
-        const item = new vscode.TreeItem(
-          entryLabel(e, bits),
-          e.child ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
-        );
-        item.id = node.id;
-        item.contextValue = CONTEXT_VALUE.entry;
-        // Pages guard-mapped outside the tracked regions (the console): the stop's own list.
-        const untracked = this.sessions.lastChange?.untracked;
-        item.description = entryDescription(
-          e,
-          changed,
-          untracked,
-          bits,
-          this.setting<boolean>(SETTING.finalPa),
-        );
-        const icon = entryIcon(e, untracked);
-        item.iconPath = new vscode.ThemeIcon(
-          icon.icon,
-          icon.color ? new vscode.ThemeColor(icon.color) : undefined,
-        );
-        const since = this.sessions.baseline?.since;
-        item.tooltip = new vscode.MarkdownString(
-          entryTooltip(e, this.changed.get(e.descriptorAddress.toLowerCase()), since, untracked),
-        );
-        // The resource URI only carries the "changed" decoration (label colour + badge).
-        if (changed) item.resourceUri = changedUri(node.id, since);
-        return item;
-      }
-      case 'range': {
-        const bits = this.widths.get(node.group.entries[0].regime);
-        const item = new vscode.TreeItem(
-          groupLabel(node.group, bits),
-          vscode.TreeItemCollapsibleState.Collapsed,
-        );
-        item.id = node.id;
-        item.contextValue = CONTEXT_VALUE.range;
-        item.description = groupDescription(node.group);
-        const icon = entryIcon(node.group.entries[0]);
-        item.iconPath = new vscode.ThemeIcon(
-          icon.icon,
-          icon.color ? new vscode.ThemeColor(icon.color) : undefined,
-        );
-        return item;
-      }
-      case 'more': {
-        const item = new vscode.TreeItem('Load more…', vscode.TreeItemCollapsibleState.None);
-        item.id = node.id;
-        item.contextValue = CONTEXT_VALUE.more;
-        item.iconPath = new vscode.ThemeIcon('ellipsis');
-        item.command = { command: 'pvmfwMmu.internal.loadMore', title: 'Load more', arguments: [node] };
-        return item;
-      }
-      case 'message': {
-        const item = new vscode.TreeItem(node.text, vscode.TreeItemCollapsibleState.None);
-        item.id = node.id;
-        item.contextValue = CONTEXT_VALUE.message;
-        item.tooltip = node.detail;
-        item.iconPath = new vscode.ThemeIcon('info');
-        return item;
-      }
-    }
+    const item = treeItem(node, this.itemContext());
+    this.signatures.set(node.id, itemSignature(item));
+    return item;
+  }
+
+  private itemContext(): ItemContext {
+    return {
+      widths: this.widths,
+      changed: this.changed,
+      untracked: this.sessions.lastChange?.untracked,
+      since: this.sessions.baseline?.since,
+      finalPa: this.setting<boolean>(SETTING.finalPa),
+    };
   }
 
   /** getChildren calls in flight, and when the last one started (see whenIdle). */
@@ -231,6 +298,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
    */
   async whenIdle(quietMs = 150, maxMs = 3000): Promise<void> {
     const end = Date.now() + maxMs;
+    await Promise.race([this.refreshing, new Promise((r) => setTimeout(r, maxMs))]);
     while (Date.now() < end && (this.inflight > 0 || Date.now() - this.lastCall < quietMs)) {
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -239,11 +307,29 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   async getChildren(node?: Node): Promise<Node[]> {
     this.inflight++;
     this.lastCall = Date.now();
+    const stop = this.timing?.stopId;
     try {
       return await this.children(node);
     } finally {
       this.inflight--;
+      // The header says which stop the rows show (set once this stop's listings are in): while the
+      // target runs, and until the next stop is listed, it still names the one on screen.
+      const now = this.timing?.stopId;
+      if (
+        this.inflight === 0 &&
+        stop === now &&
+        now !== undefined &&
+        this.sessions.isStopped &&
+        !this.prefetched.size
+      )
+        this.describe(`stop ${now}`);
     }
+  }
+
+  private description: string | undefined;
+  private describe(text: string | undefined): void {
+    if (this.treeView && text !== this.description) this.treeView.description = text;
+    this.description = text;
   }
 
   private async children(node?: Node): Promise<Node[]> {
@@ -253,7 +339,10 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     const cached = this.listings.get(key);
     if (cached) return cached.nodes;
     const stopped = this.sessions.isStopped;
-    const listing = await this.fetch(node);
+    const ahead = this.prefetched.get(key);
+    this.prefetched.delete(key);
+    const listing =
+      ahead && ahead.key === this.requestKey(node) ? await ahead.listing : await this.fetch(node);
     if (stopped && this.sessions.isStopped) this.listings.set(key, listing);
     return listing.nodes;
   }
@@ -268,9 +357,12 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
       if (previous) return previous;
       return { nodes: [this.message(parent, 'Running… (tables shown at the next stop)')], entries: [] };
     }
+    const timing = this.timing;
+    if (timing) timing.treeRequests++;
     try {
       if (!parent) {
         const { regimes } = await this.sessions.request('regimes', {});
+        if (timing) timing.treeFetched = Date.now();
         for (const r of regimes) if (r.inputBits) this.widths.set(r.regime, r.inputBits);
         return {
           nodes: regimes.map((info) =>
@@ -281,6 +373,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
       }
       const args = this.tableArgs(parent, 0);
       const body = await this.sessions.request('pageTable', args);
+      if (timing) timing.treeFetched = Date.now();
       const listing: Listing = { nodes: [], entries: body.entries, nextStart: body.nextStart };
       this.layout(parent, listing);
       if (body.error) listing.nodes.unshift(this.message(parent, body.error));

@@ -84,17 +84,17 @@ void describe('Debug Console commands, the untracked console page, Restart and S
 
   void test('translate --write and --exec check the access, as the CLI does', async () => {
     const code = await dap.evaluate('translate el1_entry');
-    assert.match(code.split('\n')[0], /^0x40218000 \(TTBR0_EL1\) -> IPA 0x40218000 -> PA 0x40218000$/);
+    assert.match(code.split('\n')[0], /^0x0040218000 \(TTBR0_EL1\) → IPA 0x40218000 → PA 0x40218000$/);
     const write = await dap.evaluate('translate el1_entry --write');
     assert.match(
       write.split('\n')[0],
-      /^0x40218000 \(TTBR0_EL1, write\) -> fault: Permission fault, level 3/,
+      /^0x0040218000 \(TTBR0_EL1, write\) → fault: Permission fault, level 3/,
     );
     const exec = await dap.evaluate('translate --exec el1_entry');
-    assert.match(exec.split('\n')[0], /^0x40218000 \(TTBR0_EL1, instruction fetch\) -> IPA 0x40218000/);
+    assert.match(exec.split('\n')[0], /^0x0040218000 \(TTBR0_EL1, instruction fetch\) → IPA 0x40218000/);
     const data = await dap.evaluate('translate demo_stats --exec');
-    assert.match(data.split('\n')[0], /\(TTBR0_EL1, instruction fetch\) -> fault: Permission fault/);
-    assert.match((await dap.evaluate('translate demo_stats --write')).split('\n')[0], /, write\) -> IPA /);
+    assert.match(data.split('\n')[0], /\(TTBR0_EL1, instruction fetch\) → fault: Permission fault/);
+    assert.match((await dap.evaluate('translate demo_stats --write')).split('\n')[0], /, write\) → IPA /);
     // A write to the lazy page: pvmfw's verdict for the write (WnR) is the lazy-MMIO one.
     const lazy = await dap.evaluate('translate 0x9010000 --write');
     assert.match(lazy, /verdict: lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP/);

@@ -22,7 +22,7 @@ void describe('lazyMmioFault filter, scenario b (a valid device page that was ne
     });
     const { stop, mmu } = await continueToStop(dap);
     assert.equal(stop.reason, 'exception');
-    assert.equal(stop.text, 'Lazy MMIO fault at 0x9010000');
+    assert.equal(stop.text, 'Lazy MMIO fault at 0x09010000');
     const info = await dap.dc.exceptionInfoRequest({ threadId: 1 });
     assert.equal(info.body.exceptionId, 'lazyMmioFault');
     assert.match(info.body.details?.message ?? '', /MMIO_GUARD_MAP 0x09010000/);
@@ -60,7 +60,7 @@ void describe('lazyMmioFault filter, scenario b (a valid device page that was ne
     assert.ok(into);
     assert.match(
       into.stop.description ?? '',
-      /^Stepped into the EL1 exception vector \(Synchronous, current EL with SP0\): Data Abort, same EL: Translation fault, level 2 at 0xa000000$/,
+      /^Stepped into the EL1 exception vector \(Synchronous, current EL with SP0\): Data Abort, same EL: Translation fault, level 2 at 0x0a000000$/,
     );
     assert.equal(
       into.mmu.fault?.verdict.summary,
@@ -81,7 +81,7 @@ void describe('lazyMmioFault filter, scenario b (a valid device page that was ne
     const fault = new Map((await dap.scope('Fault')).map((v) => [v.name, v.value]));
     assert.match(
       fault.get('verdict') ?? '',
-      /^synchronous external abort at 0x9020000: the hypervisor refused the access/,
+      /^synchronous external abort at 0x09020000: the hypervisor refused the access/,
     );
     const anomaly = [...seen, next.mmu]
       .flatMap((e) => e.newAnomalies)
@@ -109,8 +109,8 @@ void describe('guardHypercall and syncException filters', () => {
       texts.push(stop.text ?? '');
       last = mmu;
     }
-    assert.deepEqual(texts, ['MMIO_GUARD_INFO', 'MMIO_GUARD_ENROLL', 'MMIO_GUARD_MAP(0x9000000)']);
-    assert.match(last?.fault?.verdict.summary ?? '', /MMIO_GUARD_MAP\(0x9000000\) hypercall from EL1/);
+    assert.deepEqual(texts, ['MMIO_GUARD_INFO', 'MMIO_GUARD_ENROLL', 'MMIO_GUARD_MAP(0x09000000)']);
+    assert.match(last?.fault?.verdict.summary ?? '', /MMIO_GUARD_MAP\(0x09000000\) hypercall from EL1/);
     const frames = (await dap.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames;
     assert.match(frames[0].name, /^el2_vectors\+0x400/);
     assert.match(frames[1].name, /^hvc_call.*\[interrupted: Synchronous, lower EL AArch64 \(EL2\)\]/);
@@ -127,7 +127,7 @@ void describe('guardHypercall and syncException filters', () => {
 void describe('bug scenarios surface their anomalies', () => {
   before(() => buildGuest());
   const cases: [string, string, RegExp][] = [
-    ['a', 'lazyNotPage', /valid lazy-flagged L2 block at 0xa000000 \(2048 KiB\)/],
+    ['a', 'lazyNotPage', /valid lazy-flagged L2 block at 0x0a000000 \(2048 KiB\)/],
     ['c', 'lazyOnNormalMemory', /MMIO_LAZY_MAP_FLAG on a normal-memory invalid entry/],
     ['d', 'guardLeak', /still MMIO_GUARD_MAPped at scenario_done: mmio_unmap_all did not run/],
   ];

@@ -163,9 +163,9 @@ void describe('launch the demo firmware and single-step the MMIO fault handler',
       JSON.stringify(fields),
     );
     assert.match(await dap.evaluate('*(u64*)pt_root'), /^0x0000000040\w+ \(\d+\)$/);
-    assert.match(await dap.evaluate('pte 0x9010000'), /L3 page 4K 0xe0000009010403/);
-    assert.match(await dap.evaluate('translate 0x9010000'), /-> 0x9010000/);
-    assert.match(await dap.evaluate('guard'), /pl031 rtc: 1 pages \(guardMapped 1\)/);
+    assert.match(await dap.evaluate('pte 0x9010000'), /L3 page 4K 0x00e0000009010403/);
+    assert.match(await dap.evaluate('translate 0x9010000'), /→ PA 0x09010000/);
+    assert.match(await dap.evaluate('guard'), /pl031 rtc 0x09010000–0x09010fff · 1 page · guard-mapped 1/);
     assert.match(await dap.evaluate('monitor info registers'), /PC=/);
     await assert.rejects(dap.evaluate('*(u32*)0x9020000'), /lazy MMIO page/);
     const c = await dap.dc.completionsRequest({ text: 'pte handle_mm', column: 14 });
@@ -214,7 +214,7 @@ void describe('launch the demo firmware and single-step the MMIO fault handler',
   void test('readMemory: lazy page explained, device pages refused, physical space separate', async () => {
     await assert.rejects(
       dap.dc.customRequest('readMemory', { memoryReference: '0x9020000', count: 4 }),
-      /lazy MMIO page.*p:0x9020000/s,
+      /lazy MMIO page.*p:0x09020000/s,
     );
     await assert.rejects(
       dap.dc.customRequest('readMemory', { memoryReference: '0x9000000', count: 4 }),

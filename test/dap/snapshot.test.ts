@@ -113,7 +113,7 @@ void describe('post-mortem: a snapshot opens as a session without QEMU', () => {
       // The Debug Console: the table-walk commands work on the captured tables.
       assert.match(
         await dap.evaluate('pte 0x9010000'),
-        /^0x9010000: L3 lazy 4K 0xe0000009010402 @ 0x[0-9a-f]+\n[\s\S]*guard: untouched \(lazy\)/,
+        /^0x0009010000: L3 lazy 4K 0x00e0000009010402 @ 0x[0-9a-f]+\n[\s\S]*guard: untouched \(lazy\)/,
       );
     } finally {
       await dap.stop();

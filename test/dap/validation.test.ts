@@ -196,7 +196,7 @@ void describe('malformed and oversized requests, unsafe evaluate contexts', () =
         dap,
         'evaluate',
         { expression: '*(u32*)p:0x9000018', context },
-        `0x9000018 is device memory: reading it has side effects, so it is read only from the Debug Console; refused from the '${context}' context`,
+        `0x09000018 is device memory: reading it has side effects, so it is read only from the Debug Console; refused from the '${context}' context`,
       );
     }
     const r = await dap.dc.evaluateRequest({ expression: '*(u32*)p:0x9000018', context: 'repl' });

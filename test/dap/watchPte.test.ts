@@ -23,11 +23,11 @@ void describe('watch-pte: a write watchpoint on a descriptor', () => {
     const said = await dap.evaluate('watch-pte 0x9010000');
     assert.equal(
       said,
-      'watching TTBR0_EL1 L3[16] of 0x9010000: descriptor 0x00e0000009010402 at PA 0x40224080 (identity-mapped); the next store to it stops the target',
+      'watching TTBR0_EL1 L3[16] of 0x0009010000: descriptor 0x00e0000009010402 at PA 0x40224080 (identity-mapped); the next store to it stops the target',
     );
     assert.match(
       await dap.evaluate('watch-pte'),
-      /^TTBR0_EL1 L3\[16\] of 0x9010000: descriptor at PA 0x40224080, watched at VA 0x40224080$/,
+      /^TTBR0_EL1 L3\[16\] of 0x0009010000: descriptor at PA 0x40224080, watched at VA 0x0040224080$/,
     );
     await assert.rejects(
       dap.dc.evaluateRequest({ expression: 'watch-pte 0x9020000', context: 'watch' }),
@@ -49,23 +49,23 @@ void describe('watch-pte: a write watchpoint on a descriptor', () => {
     await dap.dc.continueRequest({ threadId: 1 });
     const stop = await dap.nextStop(m);
     assert.equal(stop.reason, 'data breakpoint');
-    assert.equal(stop.description, 'PTE write: TTBR0_EL1 L3[16] of 0x9010000: lazy → page');
+    assert.equal(stop.description, 'PTE write: TTBR0_EL1 L3[16] of 0x0009010000: lazy → page');
     const out = await dap.next<DebugProtocol.OutputEvent['body']>('output', m, (b) =>
       b.output.startsWith('PTE write:'),
     );
     const lines = out.output.trimEnd().split('\n');
     assert.match(
       lines[0],
-      /^PTE write: TTBR0_EL1 L3\[16\] of 0x9010000, descriptor at PA 0x40224080, by the store at 0x[0-9a-f]+ <[^>]+> \(st\w* x\d+, \[x\d+.*\]\)$/,
+      /^PTE write: TTBR0_EL1 L3\[16\] of 0x0009010000, descriptor at PA 0x40224080, by the store at 0x[0-9a-f]+ <[^>]+> \(st\w* x\d+, \[x\d+.*\]\)$/,
     );
     assert.equal(lines[1], '  old 0x00e0000009010402  lazy');
     assert.equal(lines[2], '  new 0x00e0000009010403  page');
-    assert.match(lines[3], /^ {2}changed: VALID 0->1$/);
+    assert.match(lines[3], /^ {2}changed: VALID 0 → 1$/);
     // One instruction later the store has happened: the entry holds the predicted value.
     const m2 = dap.mark();
     await dap.dc.nextRequest({ threadId: 1, granularity: 'instruction' });
     await dap.nextStop(m2);
-    assert.match(await dap.evaluate('pte 0x9010000'), /^0x9010000: L3 page 4K 0xe0000009010403 /);
+    assert.match(await dap.evaluate('pte 0x9010000'), /^0x0009010000: L3 page 4K 0x00e0000009010403 /);
     assert.equal(await dap.evaluate('watch-pte clear'), '1 PTE watch removed');
   });
 });

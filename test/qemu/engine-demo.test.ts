@@ -132,12 +132,12 @@ scenarioSuite('normal', ({ gdb, qemu, reconnect }) => {
         encoding: 'utf8',
       });
       assert.equal(g.status, 0, g.stderr);
-      assert.match(g.stdout, /guard-mapped outside the tracked regions: 0x9000000\n/);
+      assert.match(g.stdout, /guard-mapped outside the tracked regions: 0x09000000\n/);
       const t = spawnSync(process.execPath, [cli, 'translate', '--gdb', target, '0x9030000'], {
         encoding: 'utf8',
       });
       assert.equal(t.status, 4);
-      assert.match(t.stdout, /pvmfw: lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x9030000/);
+      assert.match(t.stdout, /pvmfw: lazy MMIO: handle_mmio_fault will MMIO_GUARD_MAP 0x09030000/);
     } finally {
       await reconnect();
     }

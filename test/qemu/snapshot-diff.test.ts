@@ -115,11 +115,11 @@ void describe('CLI snapshots of the demo firmware', () => {
 
     const text = run(['diff', first.file, second.file]);
     assert.match(text, /program: demo\.elf \(sha256 .*\), the same in both\n/);
-    assert.match(text, /TTBR0_EL1 L3 4 KiB entry at 0x9010000 became valid .*\n {6}VALID 0->1\n/);
+    assert.match(text, /TTBR0_EL1 L3 4 KiB entry at 0x09010000 became valid .*\n {6}VALID 0 → 1\n/);
     assert.match(
       text,
-      /MMIO guard pages:\n(?: {2}.*\n)* {2}0x9010000 \(1 page, pl031 rtc\): lazy -> guardMapped\n/,
+      /MMIO guard pages:\n(?: {2}.*\n)* {2}0x09010000 \(1 page, pl031 rtc\): untouched \(lazy\) → guard-mapped\n/,
     );
-    assert.match(text, /guard calls between A and B .*:\n(?: {2}.*\n)* {2}#\d+ MAP\(0x9010000\) = 0\n/);
+    assert.match(text, /guard calls between A and B .*:\n(?: {2}.*\n)* {2}#\d+ MAP\(0x09010000\) = 0\n/);
   });
 });

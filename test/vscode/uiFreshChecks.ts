@@ -78,7 +78,7 @@ async function evaluate(c: UiContext, expression: string, expect: RegExp): Promi
 /** The Debug Console: `x/2gx`, `translate --write`, and Ctrl+Space completing a command. */
 export async function consoleCommands(c: UiContext): Promise<string> {
   const dump = await evaluate(c, 'x/2gx el1_entry', /0x40218000 <el1_entry>: 0x[0-9a-f]{16} 0x[0-9a-f]{16}/);
-  const write = await evaluate(c, 'translate el1_entry --write', /write\) -> fault: Permission fault/);
+  const write = await evaluate(c, 'translate el1_entry --write', /write\) → fault: Permission fault/);
   await replInput(c);
   await c.page.keyboard.type('transl');
   await c.page.keyboard.press('Control+Space');

@@ -24,6 +24,7 @@ import {
 import { assemblyBreakpointSession, openSources } from './uiSourceChecks';
 import { contrastInThemes } from './uiContrast';
 import { gridByKeyboard, groupedDiffAndLog } from './uiGuardScale';
+import { stepLatency } from './uiLatency';
 
 export interface Check {
   name: string;
@@ -361,6 +362,11 @@ export async function runUiScenario(
 
     await check('Export Snapshot offers Open and Reveal in Explorer, which selects the file', () =>
       exportAndReveal(ui),
+    );
+
+    await check(
+      'F10 x15: both views show each new stop; key -> drawn figures and their breakdown',
+      async () => (await stepLatency(ui, server.root, log, 15)).text,
     );
 
     await check('Restart: the Call Stack forgets the fault, MMIO Guard starts again at stop 1', () =>

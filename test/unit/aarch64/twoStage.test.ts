@@ -90,7 +90,10 @@ void describe('two-stage translation (EL1&0 under HCR_EL2.VM = 1)', () => {
       assert.equal(x.fault?.level, level);
       assert.equal(x.fault?.ipa, va);
       assert.equal(x.fault?.s1ptw, undefined);
-      assert.equal(x.fault?.message, `stage-2 translation fault, level ${level} (IPA 0x${va.toString(16)})`);
+      assert.equal(
+        x.fault?.message,
+        `stage-2 translation fault, level ${level} (IPA 0x${va.toString(16).padStart(8, '0')})`,
+      );
       assert.equal(x.stage2?.steps.length, level);
     }
   });

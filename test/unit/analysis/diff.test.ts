@@ -51,7 +51,7 @@ void describe('diffTables', () => {
     assert.equal(split.vaEnd, '0xa1fffff');
     assert.deepEqual(split.newTable, { table: '0x40250000', level: 3, vaBase: '0xa000000' });
     assert.equal(split.descriptorAddress, `0x${(0x40223000 + 80 * 8).toString(16)}`);
-    assert.match(split.summary, /L2 2 MiB block at 0xa000000 split into a table/);
+    assert.match(split.summary, /L2 2 MiB block at 0x0a000000 split into a table/);
     assert.equal(page.kind, 'becameValid');
     assert.equal(page.level, 3);
     assert.equal(page.vaStart, '0xa000000');

@@ -52,7 +52,10 @@ async function cli(args: string[]): Promise<{ code: number; out: string }> {
 }
 
 const consoleText = async (p: StopPicture, address: bigint, kind: 'pte' | 'translate'): Promise<string> => {
-  const mmu = { translateRequest: (a: Parameters<MmuModel['translateRequest']>[0]) => translateQuery(p, a) };
+  const mmu = {
+    translateRequest: (a: Parameters<MmuModel['translateRequest']>[0]) => translateQuery(p, a),
+    current: () => Promise.resolve(p),
+  };
   return (await evaluateTranslate(mmu as unknown as MmuModel, address, kind)).result;
 };
 
@@ -79,12 +82,12 @@ void describe('two-stage translate: core, Debug Console and CLI', () => {
     assert.deepEqual(r.walkPhysical, ['0x100100010', '0x100103008', '0x100104018']);
 
     const text = await consoleText(s.picture, 0x8020_3008n, 'translate');
-    assert.match(text, /^0x80203008 \(TTBR0_EL1\) -> IPA 0x80203008 -> PA 0x100203008$/m);
+    assert.match(text, /^0x0080203008 \(TTBR0_EL1\) → IPA 0x80203008 → PA 0x100203008$/m);
     assert.match(text, /L1\[2\] @ 0x80100010 \(PA 0x100100010\)/);
-    assert.match(text, /stage 2 \(IPA 0x80203008\): -> 0x100203008/);
+    assert.match(text, /stage 2 \(IPA 0x80203008\): → 0x100203008/);
     assert.match(text, /combined: Normal WB RA WA RW-\/---/);
     const pte = await consoleText(s.picture, 0x8020_3008n, 'pte');
-    assert.match(pte, /stage 2: IPA 0x80203008 -> PA 0x100203008, L1 block 0x\w+ @ 0x20000010/);
+    assert.match(pte, /stage 2: IPA 0x80203008 → PA 0x100203008, L1 block 0x[0-9a-f]{16} @ 0x20000010/);
 
     const t = await cli(['translate', '--snapshot', s.file, '0x80203008']);
     assert.equal(t.code, 0);
@@ -111,7 +114,7 @@ void describe('two-stage translate: core, Debug Console and CLI', () => {
     assert.equal(r.ipa, '0x9001234');
     assert.equal(r.outputAddress, undefined);
     assert.equal(r.faultStage, 2);
-    assert.equal(r.fault, 'stage-2 translation fault, level 3 (IPA 0x9001234)');
+    assert.equal(r.fault, 'stage-2 translation fault, level 3 (IPA 0x09001234)');
     assert.equal(r.stage2?.faultKind, 'translation');
     assert.equal(r.stage2?.level, 3);
     assert.equal(r.verdict, undefined, "pvmfw's verdict is about stage 1, which translates");
@@ -122,13 +125,13 @@ void describe('two-stage translate: core, Debug Console and CLI', () => {
     );
     assert.match(
       await consoleText(s.picture, 0x900_1234n, 'pte'),
-      /stage 2: IPA 0x9001234 fault: stage-2 translation fault, level 3/,
+      /stage 2: IPA 0x09001234 fault: stage-2 translation fault, level 3/,
     );
 
     const t = await cli(['translate', '--snapshot', s.file, '0x9001234']);
     assert.equal(t.code, 4);
-    assert.match(t.out, /=> IPA 0x9001234 {2}Device-nGnRE/);
-    assert.match(t.out, /=> stage-2 translation fault, level 3 \(IPA 0x9001234\)$/m);
+    assert.match(t.out, /=> IPA 0x09001234 {2}Device-nGnRE/);
+    assert.match(t.out, /=> stage-2 translation fault, level 3 \(IPA 0x09001234\)$/m);
     const j = JSON.parse(
       (await cli(['translate', '--snapshot', s.file, '0x9001234', '--json'])).out,
     ) as CliJson;
@@ -163,7 +166,7 @@ void describe('two-stage translate: core, Debug Console and CLI', () => {
     assert.equal(r.stage2?.ok, false);
     const t = await cli(['translate', '--snapshot', s.file, '0x9001010']);
     assert.equal(t.code, 4);
-    assert.match(t.out, /invalid leaf names IPA 0x9001010/);
+    assert.match(t.out, /invalid leaf names IPA 0x09001010/);
     assert.match(t.out, /pvmfw: lazy MMIO/);
   });
 
@@ -171,7 +174,7 @@ void describe('two-stage translate: core, Debug Console and CLI', () => {
     const s = await stop((f) => f.s1.t.set(0x8010_2000n, 1, DEVICE_PAGE | 0x0900_1000n));
     assert.equal(
       await explainUnreadable(s.picture, 0x900_1234n),
-      '0x9001234 has no valid translation: stage-2 translation fault, level 3 (IPA 0x9001234). Stage 1 maps it to IPA 0x9001234 (L3 entry 0xe0000009001403 @ 0x80102008).',
+      '0x09001234 has no valid translation: stage-2 translation fault, level 3 (IPA 0x09001234). Stage 1 maps it to IPA 0x09001234 (L3 entry 0x00e0000009001403 @ 0x80102008).',
     );
     // A lazy page whose IPA stage 2 does not map (yet), and one stage 2 maps to a PA.
     const l = await stop((f) => {
@@ -180,7 +183,7 @@ void describe('two-stage translate: core, Debug Console and CLI', () => {
     });
     assert.match(
       await explainUnreadable(l.picture, 0x900_1000n),
-      /lazy MMIO page.*Its IPA 0x9001000 is not mapped at stage 2 either \(Translation fault, level 3\); where stage 2 maps MMIO one to one \(pKVM's guard mappings\), read it physically as p:0x9001000\.$/,
+      /lazy MMIO page.*Its IPA 0x09001000 is not mapped at stage 2 either \(Translation fault, level 3\); where stage 2 maps MMIO one to one \(pKVM's guard mappings\), read it physically as p:0x09001000\.$/,
     );
     assert.match(
       await explainUnreadable(l.picture, 0x900_3000n),

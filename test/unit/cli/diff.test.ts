@@ -78,10 +78,10 @@ void describe('pvmfw-mmu diff', () => {
     assert.match(text, /^A: .*s\d+\.snap\.gz, taken .* from unit test; pc 0x80200100\n/);
     assert.match(
       text,
-      /translation tables: 1 entry changed \(1 becameValid\)\n {2}TTBR0_EL1 L3 4 KiB entry at 0x9001000 became valid \(0xe0000009001402 -> 0xe0000009001403\) @ 0x80102008\n {6}VALID 0->1\n/,
+      /translation tables: 1 entry changed \(1 becameValid\)\n {2}TTBR0_EL1 L3 4 KiB entry at 0x09001000 became valid \(0x00e0000009001402 → 0x00e0000009001403\) @ 0x80102008\n {6}VALID 0 → 1\n/,
     );
-    assert.match(text, /MMIO guard pages:\n {2}0x9001000 \(1 page\): lazy -> guardMapped\n/);
-    assert.match(text, /guard calls between A and B \(#4\):\n {2}#4 MAP\(0x9001000\) = 0\n/);
+    assert.match(text, /MMIO guard pages:\n {2}0x09001000 \(1 page\): untouched \(lazy\) → guard-mapped\n/);
+    assert.match(text, /guard calls between A and B \(#4\):\n {2}#4 MAP\(0x09001000\) = 0\n/);
     assert.match(text, /tracked regions: no change\nanomalies: none new, none resolved\n$/);
   });
 
@@ -96,14 +96,14 @@ void describe('pvmfw-mmu diff', () => {
       ],
     );
     const names = json.entries[0].changedFields?.map((x) => x.name);
-    assert.deepEqual(names, ['VALID', 'TYPE', 'AF', 'OA->next-level table', 'PXN', 'UXN', 'LAZY']);
+    assert.deepEqual(names, ['VALID', 'TYPE', 'AF', 'OA/next-level table', 'PXN', 'UXN', 'LAZY']);
     assert.equal(json.entries[1].changedFields, undefined, 'a page of a new table has no before');
     assert.deepEqual(json.guard.transitions, [
       { start: '0xa000000', pages: 1, from: 'lazy', to: 'guardMapped', region: 'virtio-mmio' },
     ]);
     assert.match(
       text,
-      /L2 2 MiB block at 0xa000000 split into a table .*\n {6}VALID 0->1, TYPE 0->1, AF 1->0, OA->next-level table 0xa000000->0x80105000, PXN 1->0, UXN 1->0, LAZY 1->0\n/,
+      /L2 2 MiB block at 0x0a000000 split into a table .*\n {6}VALID 0 → 1, TYPE 0 → 1, AF 1 → 0, OA\/next-level table 0xa000000 → 0x80105000, PXN 1 → 0, UXN 1 → 0, LAZY 1 → 0\n/,
     );
     assert.match(text, /\(entry of a table that did not exist at A\)/);
     const back = await diff(after, {});
@@ -154,8 +154,8 @@ void describe('pvmfw-mmu diff', () => {
       'modified',
       ['AP[2:1] 0x2->0x0', 'OA 0x80201000->0x80301000', 'PXN 0x0->0x1', 'UXN 0x0->0x1'],
     ]);
-    assert.match(text, /AP\[2:1\] 0b00->0b10, AF 1->0/);
-    assert.match(text, /OA 0x80201000->0x80301000/);
+    assert.match(text, /AP\[2:1\] 0b00 → 0b10, AF 1 → 0/);
+    assert.match(text, /OA 0x80201000 → 0x80301000/);
   });
 
   void test('tracked regions added and removed, with the transitions of their pages', async () => {
@@ -183,7 +183,7 @@ void describe('pvmfw-mmu diff', () => {
     ]);
     assert.match(
       text,
-      /tracked regions:\n {2}added 0x9020000-0x9021000 fw_cfg \(1 pages\)\n {2}removed 0xa000000-0xa200000 virtio-mmio \(512 pages\)\n/,
+      /tracked regions:\n {2}added fw_cfg 0x09020000–0x09020fff · 1 page\n {2}removed virtio-mmio 0x0a000000–0x0a1fffff · 512 pages\n/,
     );
   });
 
@@ -205,7 +205,7 @@ void describe('pvmfw-mmu diff', () => {
       ],
     );
     assert.deepEqual(json.anomalies.resolved, []);
-    assert.match(text, /anomalies:\n {2}new error lazyNotPage: valid lazy-flagged L2 block at 0xa000000/);
+    assert.match(text, /anomalies:\n {2}new error lazyNotPage: valid lazy-flagged L2 block at 0x0a000000/);
     const back = await diff(broken, {});
     assert.deepEqual(
       back.json.anomalies.resolved.map((a) => a.code),

@@ -27,6 +27,6 @@ void describe('predictAccess: no verdict where pvmfw is never asked', () => {
   void test('a lazy page inside the range still has its verdict', async () => {
     const f = pvmfwLike();
     const t = await translate(regimeFromRegisters('el1', f.regs), f.t.mem, 0x0a01_2345n);
-    assert.match(predictAccess(t)?.summary ?? '', /MMIO_GUARD_MAP 0xa012000/);
+    assert.match(predictAccess(t)?.summary ?? '', /MMIO_GUARD_MAP 0x0a012000/);
   });
 });

@@ -127,7 +127,7 @@ void describe('MMIO Guard page diff', () => {
     assert.equal(diffRegions([], [snapshotOf(after)]).count, 0);
   });
 
-  void test('a 1 GiB region (262,144 pages) diffs in well under a frame budget', () => {
+  void test('a 1 GiB region (262,144 pages) diffs by runs: one change found, the rest unchanged', () => {
     const big = (state: 'lazy' | 'guardMapped', at: number): GuardRegion => ({
       start: '0x4000000000',
       end: '0x4040000000',
@@ -139,11 +139,9 @@ void describe('MMIO Guard page diff', () => {
       ],
       counts: { lazy: 0, guardMapped: 0, guardMappedPending: 0, validUnguarded: 0, unmapped: 0, anomaly: 0 },
     });
-    const t0 = performance.now();
+    // No timed assertion here (shared, noisy machines): speed is the benchmarks' job.
     const d = diffRegions([snapshotOf(big('lazy', 65_536))], [snapshotOf(big('guardMapped', 65_536))]);
-    const ms = performance.now() - t0;
     assert.equal(d.count, 1);
     assert.equal(d.changes[0].address, 0x40_1000_0000n);
-    assert.ok(ms < 50, `${ms.toFixed(1)} ms`);
   });
 });

@@ -7,7 +7,10 @@ import {
   formatChange,
   formatDescriptor,
   formatPageState,
+  formatPages,
+  formatRange,
 } from '../../../src/shared/format';
+import { regimeVaBits } from '../../../src/aarch64/format';
 import { copiedText, entryLabel } from '../../../src/ui/format';
 import type { PteEntry } from '../../../src/shared/protocol';
 
@@ -21,6 +24,21 @@ void describe('shared formatter', () => {
     assert.equal(formatAddress('0xffff000000000000', 48), '0xffff000000000000');
     assert.equal(formatDescriptor('0xe0000009010402'), '0x00e0000009010402');
     assert.equal(formatDescriptor(0n), '0x0000000000000000');
+  });
+
+  void test('ranges first–last, counts grouped and pluralised; a regime width from its roots', () => {
+    assert.equal(formatRange('0x9010000', '0x9011000'), '0x09010000–0x09010fff');
+    assert.equal(formatRange(0x40_0000_0000n, 0x40_4000_0000n), '0x4000000000–0x403fffffff');
+    assert.equal(formatPages(1), '1 page');
+    assert.equal(formatPages(262144), '262,144 pages');
+    const root = (enabled: boolean, inputBits: number, vaStart: bigint) => ({ enabled, inputBits, vaStart });
+    // TTBR0 only (pvmfw): its input size; TTBR1 in use (Linux): all 64 bits; nothing enabled: 64.
+    assert.equal(regimeVaBits({ roots: [root(true, 39, 0n), root(false, 39, 0n)] } as never), 39);
+    assert.equal(
+      regimeVaBits({ roots: [root(true, 48, 0n), root(true, 48, 0xffff_0000_0000_0000n)] } as never),
+      64,
+    );
+    assert.equal(regimeVaBits({ roots: [] }), 64);
   });
 
   void test('state names and changes in the views words', () => {

@@ -291,7 +291,7 @@ suite('pvmfw-mmu in VS Code', () => {
       `pvmfw MMU: ${basename(snapshotAtFault.fsPath)} ↔ ${basename(snapshotAfterMap.fsPath)}`,
     );
     const text = doc.getText();
-    assert.match(text, /: lazy -> guardMapped/);
+    assert.match(text, /: untouched \(lazy\) → guard-mapped/);
     assert.match(text, /guard calls between A and B.*:\n\s+#\d+ MAP\(/);
     assert.match(text, /translation tables: \d+ entr/);
     // Word for word what `pvmfw-mmu diff A B` prints (the files are outside the workspace, so both

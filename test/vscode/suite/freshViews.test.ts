@@ -141,7 +141,7 @@ suite('issue #14: untracked guard pages, one set of words, clean restarts', () =
     const said = await vscode.commands.executeCommand<string>(COMMAND.watchPte, node);
     assert.match(
       said,
-      /^watching TTBR0_EL1 L3\[16\] of 0x9010000: descriptor 0x00e0000009010402 at PA 0x[0-9a-f]+ \(identity-mapped\)/,
+      /^watching TTBR0_EL1 L3\[16\] of 0x0009010000: descriptor 0x00e0000009010402 at PA 0x[0-9a-f]+ \(identity-mapped\)/,
     );
     const stopped = nextStop(api, 'the stop on the descriptor store', 60_000);
     await session.customRequest('continue', { threadId });
