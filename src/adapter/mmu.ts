@@ -64,8 +64,11 @@ export class MmuModel {
   readonly cache: PhysCache;
   private picture: Promise<StopPicture> | undefined;
   private pictureStop: number | undefined;
-  /** The last picture computed, the base of the next stop's diff. */
-  private previous: StopPicture | undefined;
+  /**
+   * The last picture computed, the base of the next stop's diff; at a new stop only what the diff and
+   * the fault verdicts need of it is kept (its leaves, most of the memory of a big guest, go first).
+   */
+  private previous: Pick<StopPicture, 'tables' | 'guard' | 'profiles'> | undefined;
   /** The previous stop's table words by address (the `changed` flags of pageTable). */
   private previousWords: ReadonlyMap<number, Uint32Array> = new Map();
   /** RAM ranges from QEMU's memory tree: the walker reads no table outside them. */
@@ -154,10 +157,19 @@ export class MmuModel {
     return p;
   }
 
+  private keepOnlyWhatDiffsNeed(): void {
+    const last = this.previous;
+    if (last) this.previous = { tables: last.tables, guard: last.guard, profiles: last.profiles };
+    this.picture = undefined;
+  }
+
   /** Analyses this stop and returns its summary against the previous stop (the mmuChanged body). */
   async onStop(ctx: StopContext, stop: Stop): Promise<MmuChangedEventBody> {
     const t0 = performance.now();
     this.cache.clear();
+    // Let go of the last picture's walks before this stop's allocate theirs: with W3's 2 M leaves the
+    // two stores side by side made the adapter's peak (#15).
+    this.keepOnlyWhatDiffsNeed();
     const next = await this.analyze(ctx, stop);
     const prev = this.previous;
     this.previousWords = new Map([...(prev?.tables ?? [])].map(([k, v]) => [k, v.words]));

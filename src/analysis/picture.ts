@@ -201,8 +201,11 @@ export function regimeInfos(p: StopPicture): RegimeInfo[] {
 const anomalyKey = (a: Anomaly) => `${a.code}:${a.va ?? a.ipa ?? a.message}`;
 
 /** What changed between two pictures: table entries, anomalies that are new, guard calls made since. */
+/** What a diff needs of the earlier stop: its tables and guard state (not its leaves). */
+export type PictureForDiff = Pick<StopPicture, 'tables' | 'guard'>;
+
 export function diffPictures(
-  prev: StopPicture | undefined,
+  prev: PictureForDiff | undefined,
   next: StopPicture,
 ): { changes: PteChange[]; newAnomalies: Anomaly[]; newGuardCalls: GuardCall[] } {
   const lazyBit = profileById(next.profiles.el1.profile).lazyMmio ? next.input.options.lazyBit : undefined;
@@ -215,7 +218,7 @@ export function diffPictures(
 }
 
 /** The summary of a stop for views (the adapter's mmuChanged event): the picture and its diff. */
-export function stopSummary(prev: StopPicture | undefined, next: StopPicture): MmuChangedEventBody {
+export function stopSummary(prev: PictureForDiff | undefined, next: StopPicture): MmuChangedEventBody {
   const d = diffPictures(prev, next);
   const r = next.input.registers;
   return {

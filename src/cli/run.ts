@@ -193,6 +193,11 @@ export function runProcess(argv: string[]): void {
   main(argv).then(
     (code) => {
       process.exitCode = code;
+      // Done: end now rather than when the event loop drains (the gdbstub's socket closing, a
+      // timer of the connection), once stdout has taken everything written (pipes are synchronous
+      // on Linux; elsewhere they may not be).
+      if (process.stdout.writableLength > 0) process.stdout.once('drain', () => process.exit(code));
+      else process.exit(code);
     },
     (e: unknown) => {
       process.stderr.write(failureLine(e));
