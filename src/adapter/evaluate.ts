@@ -19,7 +19,7 @@ export type Expression =
     }
   | { kind: 'guard' }
   | { kind: 'ownership' }
-  | { kind: 'watchPte'; address?: AddressExpr; level?: number; clear?: boolean }
+  | { kind: 'watchPte'; address?: AddressExpr; fault?: true; level?: number; clear?: boolean }
   | { kind: 'help' }
   | { kind: 'mem'; physical: boolean; address: AddressExpr }
   | { kind: 'monitor'; command: string };
@@ -104,10 +104,11 @@ export const CONSOLE_HELP = [
   '                       p:ADDRESS opens it physical. e.g. mem pt_root, mem $sp, mem p:0x40200000',
   '  guard                MMIO guard: tracked regions, page states, the last guard calls, anomalies',
   '  ownership            pKVM: who owns which pages (the host stage 2, the hypervisor tables)',
-  '  watch-pte ADDRESS [--level N]',
+  '  watch-pte ADDRESS|fault [--level N]',
   '                       stop when the descriptor of the entry mapping ADDRESS is written, and show',
-  '                       the old and new descriptor decoded; watch-pte lists, watch-pte clear removes',
-  '                       e.g. watch-pte 0x9010000',
+  '                       the old and new descriptor decoded; fault: the entry the last exception\'s',
+  '                       walk of FAR ended on (the Fault scope\'s); watch-pte lists, watch-pte clear',
+  '                       removes. e.g. watch-pte 0x9010000, watch-pte fault --level 2',
   '  *(u64*)ADDRESS       read 1, 2, 4 or 8 bytes (u8 u16 u32 u64); *(u32*)p:ADDRESS reads physically',
   '                       e.g. *(u64*)pt_root, *(u32*)p:0x9000000 (device reads have side effects)',
   '  $REGISTER, NAME      a register ($x0, $pc, $TTBR0_EL1) or a symbol (handle_mmio_fault); + and - work',
@@ -144,7 +145,9 @@ export function parseExpression(input: string): Expression {
     const lv = /\s--level\s+([0-3])\s*$/.exec(` ${rest}`);
     const addr = lv ? ` ${rest}`.slice(0, lv.index).trim() : rest;
     if (/--/.test(addr))
-      throw new ExpressionError('usage: watch-pte ADDRESS [--level 0-3] | watch-pte clear');
+      throw new ExpressionError('usage: watch-pte ADDRESS|fault [--level 0-3] | watch-pte clear');
+    // `fault`: the entry of the last exception's walk (FAR), as the Fault scope lists it.
+    if (addr === 'fault') return { kind: 'watchPte', fault: true, ...(lv ? { level: Number(lv[1]) } : {}) };
     return { kind: 'watchPte', address: parseAddressExpr(addr), ...(lv ? { level: Number(lv[1]) } : {}) };
   }
   if (word === 'x' || word.startsWith('x/')) return parseExamine(word, rest);

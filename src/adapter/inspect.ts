@@ -100,6 +100,13 @@ export class Inspect {
     return evalAddress(e, { register: (n) => ctx.reg(n), symbol: (n) => this.s.symbols.lookup(n)?.address });
   }
 
+  /** FAR of the last exception the registers record (the Fault scope's): what `watch-pte fault` watches. */
+  private async faultAddress(): Promise<bigint> {
+    const f = await this.s.mmu.fault(this.s.requireStopped());
+    if (!f) throw new Error('no exception recorded (ESR is 0): watch-pte fault has no walk to watch');
+    return BigInt(f.far);
+  }
+
   async evaluate(args: DebugProtocol.EvaluateArguments): Promise<DebugProtocol.EvaluateResponse['body']> {
     let expr;
     try {
@@ -154,9 +161,11 @@ export class Inspect {
         if (!explicit) throw new Error(`watch-pte runs only from the Debug Console; refused ${from}`);
         const result = expr.clear
           ? await this.pteWatches.clear()
-          : expr.address
-            ? await this.pteWatches.add(await this.addr(expr.address), expr.level)
-            : this.pteWatches.list();
+          : expr.fault
+            ? await this.pteWatches.add(await this.faultAddress(), expr.level)
+            : expr.address
+              ? await this.pteWatches.add(await this.addr(expr.address), expr.level)
+              : this.pteWatches.list();
         return { result, variablesReference: 0 };
       }
       case 'examine': {

@@ -151,7 +151,8 @@ export class VariableStore {
       variablesReference: 0,
       memoryReference: f.elr,
     });
-    const walkVars = walkRows(f.walk);
+    // Each stage-1 entry of the walk offers "Break When This Entry Is Written" (watch-pte fault).
+    const walkVars = walkRows(f.walk).map((v) => ({ ...v, __vscodeVariableMenuContext: FAULT_PTE_MENU }));
     out.push({
       name: 'walk of FAR',
       value: `${f.walk.length} level(s)`,
@@ -187,6 +188,12 @@ export class VariableStore {
     return out;
   }
 }
+
+/**
+ * The context VS Code gives a Variables-view row's menu (its `__vscodeVariableMenuContext`, read as
+ * `debugProtocolVariableMenuContext` in package.json): the Fault scope's stage-1 walk entries.
+ */
+export const FAULT_PTE_MENU = 'pvmfwMmu.faultPte';
 
 /** A walk's steps as Fault-scope rows, each opening its descriptor in the memory view. */
 function walkRows(steps: readonly WalkStep[]): DebugProtocol.Variable[] {

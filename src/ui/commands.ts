@@ -17,7 +17,7 @@ import { openSnapshot } from './snapshotOpen';
 
 /** What the Variables view passes to `debug/variables/context` commands. */
 interface VariableContext {
-  variable: { value?: string; memoryReference?: string; evaluateName?: string };
+  variable: { name?: string; value?: string; memoryReference?: string; evaluateName?: string };
 }
 
 function isVariableContext(x: unknown): x is VariableContext {
@@ -125,12 +125,15 @@ export function registerCommands(
       return text;
     }),
     // "Who writes this PTE?": the console's watch-pte on the entry's own level (a table entry too).
+    // From the Fault scope's walk of FAR (a row named L3[16]): that entry of the fault's walk.
     vscode.commands.registerCommand(COMMAND.watchPte, async (node?: unknown) => {
-      const target = isEntryNode(node) ? node : view.selection.find(isEntryNode);
       const session = sessions.session;
-      if (!target || !session) return undefined;
-      const e = target.entry;
-      const expression = `watch-pte ${e.vaStart} --level ${e.level}`;
+      const faultLevel = isVariableContext(node) ? /^L([0-3])\[\d+\]$/.exec(node.variable.name ?? '') : null;
+      const target = isEntryNode(node) ? node : view.selection.find(isEntryNode);
+      if ((!target && !faultLevel) || !session) return undefined;
+      const expression = faultLevel
+        ? `watch-pte fault --level ${faultLevel[1]}`
+        : `watch-pte ${target!.entry.vaStart} --level ${target!.entry.level}`;
       try {
         const r = (await session.customRequest('evaluate', { expression, context: 'repl' })) as {
           result: string;

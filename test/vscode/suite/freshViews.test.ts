@@ -143,6 +143,13 @@ suite('issue #14: untracked guard pages, one set of words, clean restarts', () =
       said,
       /^watching TTBR0_EL1 L3\[16\] of 0x0009010000: descriptor 0x00e0000009010402 at PA 0x[0-9a-f]+ \(identity-mapped\)/,
     );
+    // The Fault scope's row of the same entry (what its Variables context menu passes) watches the
+    // entry of the fault's own walk of FAR: the same one.
+    const fromFaultScope = await vscode.commands.executeCommand<string>(COMMAND.watchPte, {
+      container: { name: 'walk of FAR' },
+      variable: { name: 'L3[16]', value: '0x00e0000009010402 lazy', memoryReference: 'p:0x40224080' },
+    });
+    assert.equal(fromFaultScope, said);
     const stopped = nextStop(api, 'the stop on the descriptor store', 60_000);
     await session.customRequest('continue', { threadId });
     const stop = await stopped;
