@@ -389,9 +389,9 @@ export class SourceVariables {
    * bare `X` in its module or an enclosing one (gdb finds `TABLE` in `rust_opt::find`).
    */
   private global(name: string, fnName: string | undefined): VariableDie | undefined {
-    const globals = this.program()?.globals() ?? [];
-    const exact = globals.find((x) => x.name === name);
-    if (exact || !fnName) return exact;
+    const program = this.program();
+    const exact = program?.globalNamed(name);
+    if (exact || !fnName || !program) return exact;
     const module = fnName.split('::').slice(0, -1);
     const parts = name.split('::');
     let candidates: string[];
@@ -403,7 +403,7 @@ export class SourceVariables {
       candidates = at > 0 ? [[...module.slice(0, at), ...parts.slice(i)].join('::')] : [];
     } else candidates = module.map((_x, i) => [...module.slice(0, module.length - i), name].join('::'));
     for (const c of candidates) {
-      const g = globals.find((x) => x.name === c);
+      const g = program.globalNamed(c);
       if (g) return g;
     }
     return undefined;

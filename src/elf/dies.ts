@@ -1,6 +1,9 @@
-// The whole DIE tree of a compile unit (.debug_info), read on demand one unit at a time: what
-// scopes, inlined subroutines, variables and types need. dwarfInfo.ts reads only units and functions,
-// for every unit at load; this reads a unit completely the first time something in it is asked for.
+// The DIE tree of a compile unit (.debug_info), read on demand: what scopes, inlined subroutines,
+// variables and types need. dwarfInfo.ts reads only units and functions, for every unit at load; this
+// reads a unit the first time something in it is asked for, and even then only down to DIEs that
+// carry DW_AT_sibling (GCC gives one to every DIE with children): their subtrees (a function's
+// parameters, blocks, inlined calls and call sites, a struct's members) are read when first used —
+// a stop reads the one function holding its PC, not the thousands around it.
 import {
   codeRanges,
   parseAbbrevs,
@@ -13,7 +16,7 @@ import {
   type DebugSections,
   type UnitBases,
 } from './dwarfInfo';
-import { readForm, type FormValue } from './forms';
+import { readForm, skipForm, type FormValue } from './forms';
 import type { AddressRange } from './ranges';
 import { ElfFormatError, Reader } from './reader';
 
@@ -81,10 +84,60 @@ export interface Die {
   offset: number;
   tag: number;
   attrs: Attrs;
-  children: Die[];
+  /** The child DIEs (read from .debug_info the first time they are asked for). */
+  readonly children: Die[];
   parent?: Die;
   unit: DieUnit;
 }
+
+/**
+ * A DIE whose attributes are decoded, and whose children read, when first asked for (`pending` =
+ * [start, end) of its children not read yet).
+ */
+class TreeDie implements Die {
+  parent?: Die;
+  private kids?: Die[];
+  private decoded?: Attrs;
+  pending?: { start: number; end: number };
+
+  constructor(
+    readonly offset: number,
+    private readonly abbrev: Abbrev,
+    /** Where its attribute values start in .debug_info. */
+    private readonly valuesAt: number,
+    readonly unit: DieUnit,
+    private readonly owner: DieIndex,
+  ) {}
+
+  get tag(): number {
+    return this.abbrev.tag;
+  }
+
+  get attrs(): Attrs {
+    if (!this.decoded) {
+      const r = new Reader(this.owner.sections.debugInfo, this.valuesAt, this.unit.end);
+      const ctx = this.unit.bases.ctx;
+      this.decoded = new Map();
+      for (const a of this.abbrev.attrs) this.decoded.set(a.at, readForm(r, a.form, ctx, a.implicitConst));
+    }
+    return this.decoded;
+  }
+
+  get children(): Die[] {
+    if (!this.kids) {
+      this.kids = [];
+      if (this.pending) this.owner.expand(this);
+    }
+    return this.kids;
+  }
+
+  /** The loader's: children read eagerly, or the subtree just expanded. */
+  adopt(child: Die): void {
+    (this.kids ??= []).push(child);
+  }
+}
+
+const DW_AT_sibling = 0x01;
 
 export interface DieUnit {
   offset: number;
@@ -107,6 +160,10 @@ export class DieIndex {
   private readonly units = new Map<number, DieUnit>();
   private readonly byOffset = new Map<number, Die>();
   private readonly abbrevCache = new Map<number, Map<number, Abbrev>>();
+  /** Per unit: its abbreviations and the subtrees not read yet, sorted by start (disjoint). */
+  private readonly lazy = new Map<number, { abbrevs: Map<number, Abbrev>; pending: TreeDie[] }>();
+  /** DIEs read so far (for the benchmarks and tests of laziness). */
+  diesRead = 0;
   /** Unit header offsets in order, for finding the unit that holds a DIE offset. */
   private readonly unitStarts: number[];
 
@@ -127,15 +184,116 @@ export class DieIndex {
     return u;
   }
 
-  /** The DIE at a .debug_info offset (reading its unit when needed). */
+  /** The DIE at a .debug_info offset (reading its unit, and the subtree holding it, when needed). */
   die(offset: number): Die | undefined {
     const d = this.byOffset.get(offset);
     if (d) return d;
     let start: number | undefined;
     for (const s of this.unitStarts) if (s <= offset) start = s;
-    if (start === undefined || this.units.has(start)) return undefined;
-    this.unit(start);
-    return this.byOffset.get(offset);
+    if (start === undefined) return undefined;
+    if (!this.units.has(start)) {
+      this.unit(start);
+      const hit = this.byOffset.get(offset);
+      if (hit) return hit;
+    }
+    // Inside a subtree not read yet: read the one holding the offset, then the one inside it, ...
+    const pending = this.lazy.get(start)?.pending;
+    for (let n = 0; pending && n < 64; n++) {
+      let lo = 0;
+      let hi = pending.length - 1;
+      let at = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (pending[mid].pending!.start <= offset) {
+          at = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      const holder = at >= 0 ? pending[at] : undefined;
+      if (!holder || offset >= holder.pending!.end) return undefined;
+      void holder.children;
+      const hit = this.byOffset.get(offset);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+
+  /** Reads the children of a DIE whose subtree was skipped (TreeDie.children calls this). */
+  expand(die: TreeDie): void {
+    const range = die.pending;
+    const lazy = this.lazy.get(die.unit.offset);
+    if (!range || !lazy) return;
+    delete die.pending;
+    const i = lazy.pending.indexOf(die);
+    if (i >= 0) lazy.pending.splice(i, 1);
+    const r = new Reader(this.sections.debugInfo, range.start, range.end);
+    const inner: TreeDie[] = [];
+    this.readTree(r, lazy.abbrevs, die.unit.bases, die.unit, die, inner);
+    if (inner.length) {
+      // Keep `pending` sorted: the new subtrees sit where the expanded one was.
+      let at = 0;
+      while (at < lazy.pending.length && lazy.pending[at].pending!.start < inner[0].pending!.start) at++;
+      lazy.pending.splice(at, 0, ...inner);
+    }
+  }
+
+  /**
+   * Reads DIEs from `r` (a unit's first DIE with `parent` undefined, or the children of `parent`)
+   * until the level closes; a DIE with children and DW_AT_sibling keeps them for later (`lazy`).
+   */
+  private readTree(
+    r: Reader,
+    abbrevs: Map<number, Abbrev>,
+    bases: UnitBases,
+    unit: DieUnit,
+    parent: TreeDie | undefined,
+    lazy: TreeDie[],
+  ): TreeDie | undefined {
+    const stack: (TreeDie | undefined)[] = [parent];
+    let first: TreeDie | undefined;
+    while (!r.atEnd) {
+      const dieOffset = r.pos;
+      const code = r.ulebn();
+      if (code === 0) {
+        stack.pop();
+        if (stack.length === 0) break;
+        continue;
+      }
+      const abbrev = abbrevs.get(code);
+      if (!abbrev) throw new ElfFormatError(`unknown abbreviation ${code} at .debug_info+${dieOffset}`);
+      const valuesAt = r.pos;
+      // Values are skipped here and decoded when the DIE is looked at (most never are), but the
+      // sibling link, which says where this DIE's subtree ends.
+      let sibling: number | undefined;
+      for (const a of abbrev.attrs)
+        if (a.at === DW_AT_sibling) sibling = refOf(readForm(r, a.form, bases.ctx, a.implicitConst));
+        else skipForm(r, a.form, bases.ctx);
+      const up = stack[stack.length - 1];
+      const die = new TreeDie(dieOffset, abbrev, valuesAt, unit, this);
+      this.diesRead++;
+      first ??= die;
+      if (up) {
+        die.parent = up;
+        up.adopt(die);
+      } else if (!parent) {
+        unit.root = die;
+        const cu = readUnitDie(die.attrs, bases, this.sections, unit.offset, unit.version, unit.addressSize);
+        unit.compDir = cu.compDir;
+        if (cu.stmtList !== undefined) unit.stmtList = cu.stmtList;
+      }
+      this.byOffset.set(dieOffset, die);
+      if (!abbrev.hasChildren) {
+        if (!up && !parent) break;
+        continue;
+      }
+      if (up && sibling !== undefined && sibling > r.pos && sibling <= r.end) {
+        // Its children end just before its sibling: read them when asked for.
+        die.pending = { start: r.pos, end: sibling };
+        lazy.push(die);
+        r.pos = sibling;
+      } else stack.push(die);
+    }
+    return first;
   }
 
   private read(offset: number): DieUnit {
@@ -169,34 +327,9 @@ export class DieIndex {
       baseAddress: 0n,
     };
     const unit = { offset, end, version, addressSize, bases, compDir: '' } as DieUnit;
-    const stack: Die[] = [];
-    while (!r.atEnd) {
-      const dieOffset = r.pos;
-      const code = r.ulebn();
-      if (code === 0) {
-        stack.pop();
-        if (stack.length === 0) break;
-        continue;
-      }
-      const abbrev = abbrevs.get(code);
-      if (!abbrev) throw new ElfFormatError(`unknown abbreviation ${code} at .debug_info+${dieOffset}`);
-      const attrs: Attrs = new Map();
-      for (const a of abbrev.attrs) attrs.set(a.at, readForm(r, a.form, bases.ctx, a.implicitConst));
-      const parent = stack[stack.length - 1];
-      const die: Die = { offset: dieOffset, tag: abbrev.tag, attrs, children: [], unit };
-      if (parent) {
-        die.parent = parent;
-        parent.children.push(die);
-      } else {
-        unit.root = die;
-        const cu = readUnitDie(attrs, bases, s, offset, version, addressSize);
-        unit.compDir = cu.compDir;
-        if (cu.stmtList !== undefined) unit.stmtList = cu.stmtList;
-      }
-      this.byOffset.set(dieOffset, die);
-      if (abbrev.hasChildren) stack.push(die);
-      else if (!parent) break;
-    }
+    const lazy = { abbrevs, pending: [] as TreeDie[] };
+    this.lazy.set(offset, lazy);
+    this.readTree(r, abbrevs, bases, unit, undefined, lazy.pending);
     if (!unit.root) throw new ElfFormatError(`.debug_info unit at ${offset} has no DIEs`);
     return unit;
   }

@@ -1,6 +1,6 @@
 // .debug_info + .debug_abbrev: compile units and the functions (DW_TAG_subprogram) with code, which
 // is all source-level stepping needs. Types, variables and locations are walked over, not decoded.
-import { readForm, type FormContext, type FormValue } from './forms';
+import { readForm, skipForm, type FormContext, type FormValue } from './forms';
 import { readRanges, type AddressRange, type RangeSections } from './ranges';
 import { ElfFormatError, Reader, stringAt } from './reader';
 
@@ -11,6 +11,16 @@ const DW_TAG_subprogram = 0x2e;
 /** DIEs whose name qualifies the functions declared in them: namespaces, and (newer rustc) the type of
  * an impl's methods. */
 const SCOPE_TAGS = new Set([0x39, 0x13, 0x17, 0x04]);
+/**
+ * DIEs whose children cannot declare a function with code, in any language: parameters, variables,
+ * call sites (their parameters), array and subroutine types. The loader jumps over their children
+ * by DW_AT_sibling. (Subprograms and lexical blocks are walked: GNU C nests functions in them.)
+ */
+const LEAF_SCOPES = new Set([0x05, 0x34, 0x48, 0x49, 0x4109, 0x410a, 0x01, 0x15]);
+/** In C, structs, unions and enums hold members and enumerators only. */
+const C_LEAF_SCOPES = new Set([0x13, 0x17, 0x04]);
+const C_LANGUAGES = new Set([0x1, 0x2, 0xc, 0x1d, 0x2c]);
+const DW_AT_sibling = 0x01;
 
 const DW_AT_name = 0x03;
 const DW_AT_stmt_list = 0x10;
@@ -27,6 +37,17 @@ const DW_AT_str_offsets_base = 0x72;
 const DW_AT_addr_base = 0x73;
 const DW_AT_rnglists_base = 0x74;
 const DW_AT_GNU_addr_base = 0x2133;
+/** What the loader keeps of a function or scope DIE (the rest is skipped, not built). */
+const KEPT_ATTRS = new Set([
+  DW_AT_name,
+  DW_AT_linkage_name,
+  DW_AT_MIPS_linkage_name,
+  DW_AT_abstract_origin,
+  DW_AT_specification,
+  DW_AT_low_pc,
+  DW_AT_high_pc,
+  DW_AT_ranges,
+]);
 
 const DW_UT_compile = 1;
 const DW_UT_partial = 3;
@@ -166,6 +187,7 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
 
       let depth = 0;
       let unit: CompileUnit | undefined;
+      let cLanguage = false;
       // The namespaces (Rust modules, C++ namespaces) enclosing the current DIE, one entry per open
       // parent: functions are named as gdb names them, `rust_opt::find`.
       const scope: (string | undefined)[] = [];
@@ -179,11 +201,30 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
         }
         const abbrev = abbrevs.get(code);
         if (!abbrev) throw new ElfFormatError(`unknown abbreviation ${code} at .debug_info+${dieOffset}`);
-        const wanted = !unit || abbrev.tag === DW_TAG_subprogram || SCOPE_TAGS.has(abbrev.tag);
+        const leaf =
+          unit !== undefined &&
+          abbrev.hasChildren &&
+          (LEAF_SCOPES.has(abbrev.tag) || (cLanguage && C_LEAF_SCOPES.has(abbrev.tag)));
+        const wanted = !unit || (!leaf && (abbrev.tag === DW_TAG_subprogram || SCOPE_TAGS.has(abbrev.tag)));
         const attrs: Attrs = new Map();
-        for (const a of abbrev.attrs) {
-          const v = readForm(r, a.form, bases.ctx, a.implicitConst);
-          if (wanted) attrs.set(a.at, v);
+        let sibling: number | undefined;
+        if (!unit)
+          for (const a of abbrev.attrs) attrs.set(a.at, readForm(r, a.form, bases.ctx, a.implicitConst));
+        else if (wanted)
+          for (const a of abbrev.attrs) {
+            if (KEPT_ATTRS.has(a.at)) attrs.set(a.at, readForm(r, a.form, bases.ctx, a.implicitConst));
+            else skipForm(r, a.form, bases.ctx);
+          }
+        else
+          for (const a of abbrev.attrs) {
+            // Nothing of this DIE is kept: its values are skipped, not built (but its sibling).
+            if (leaf && a.at === DW_AT_sibling) sibling = refOf(readForm(r, a.form, bases.ctx));
+            else skipForm(r, a.form, bases.ctx);
+          }
+        if (sibling !== undefined && sibling > r.pos && sibling <= end) {
+          // Its children hold no function: jump to its sibling.
+          r.pos = sibling;
+          continue;
         }
         if (!unit) {
           if (
@@ -194,6 +235,7 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
             break;
           }
           unit = readUnitDie(attrs, bases, s, unitOffset, version, addressSize);
+          cLanguage = C_LANGUAGES.has(unit.language ?? -1);
           units.push(unit);
         } else if (abbrev.tag === DW_TAG_subprogram) {
           const str = (at: number) => resolveString(attrs.get(at), bases, s);

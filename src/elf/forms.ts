@@ -185,3 +185,82 @@ function bytes(r: Reader, n: number): Uint8Array {
   r.skip(n);
   return r.bytes.subarray(start, start + n);
 }
+
+/**
+ * Skips one attribute value without building it (the loader's fast path over DIEs it does not keep):
+ * the same bytes readForm would consume, nothing allocated.
+ */
+export function skipForm(r: Reader, form: number, ctx: FormContext): void {
+  switch (form) {
+    case DW_FORM.flag_present:
+    case DW_FORM.implicit_const:
+      return;
+    case DW_FORM.data1:
+    case DW_FORM.ref1:
+    case DW_FORM.flag:
+    case DW_FORM.strx1:
+    case DW_FORM.addrx1:
+      return r.skip(1);
+    case DW_FORM.data2:
+    case DW_FORM.ref2:
+    case DW_FORM.strx2:
+    case DW_FORM.addrx2:
+      return r.skip(2);
+    case DW_FORM.strx3:
+    case DW_FORM.addrx3:
+      return r.skip(3);
+    case DW_FORM.data4:
+    case DW_FORM.ref4:
+    case DW_FORM.strx4:
+    case DW_FORM.addrx4:
+    case DW_FORM.ref_sup4:
+      return r.skip(4);
+    case DW_FORM.data8:
+    case DW_FORM.ref8:
+    case DW_FORM.ref_sig8:
+    case DW_FORM.ref_sup8:
+      return r.skip(8);
+    case DW_FORM.data16:
+      return r.skip(16);
+    case DW_FORM.addr:
+      return r.skip(ctx.addressSize);
+    case DW_FORM.strp:
+    case DW_FORM.line_strp:
+    case DW_FORM.sec_offset:
+    case DW_FORM.strp_sup:
+    case DW_FORM.GNU_ref_alt:
+    case DW_FORM.GNU_strp_alt:
+      return r.skip(ctx.offsetSize);
+    case DW_FORM.ref_addr:
+      return r.skip(ctx.version <= 2 ? ctx.addressSize : ctx.offsetSize);
+    case DW_FORM.sdata:
+    case DW_FORM.udata:
+    case DW_FORM.ref_udata:
+    case DW_FORM.strx:
+    case DW_FORM.addrx:
+    case DW_FORM.loclistx:
+    case DW_FORM.rnglistx:
+    case DW_FORM.GNU_addr_index:
+    case DW_FORM.GNU_str_index:
+      while (r.u8() & 0x80);
+      return;
+    case DW_FORM.string: {
+      let p = r.pos;
+      while (p < r.end && r.bytes[p] !== 0) p++;
+      if (p >= r.end) throw new ElfFormatError(`unterminated string at ${r.pos}`);
+      r.pos = p + 1;
+      return;
+    }
+    case DW_FORM.exprloc:
+    case DW_FORM.block:
+      return r.skip(r.ulebn());
+    case DW_FORM.block1:
+      return r.skip(r.u8());
+    case DW_FORM.block2:
+      return r.skip(r.u16());
+    case DW_FORM.block4:
+      return r.skip(r.u32());
+    default:
+      readForm(r, form, ctx);
+  }
+}

@@ -30,9 +30,23 @@ interface Span {
 
 export const cmpBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** A sequence of rows (addresses non-decreasing, DWARF 5 section 6.2.5) ending at `high`. */
+interface Sequence {
+  low: bigint;
+  high: bigint;
+  table: LineTable;
+  /** Index of its first row, and of its end_sequence row. */
+  first: number;
+  end: number;
+}
+
 export class LineIndex {
-  /** Non-empty row spans sorted by address. */
-  private readonly spans: Span[] = [];
+  /**
+   * Sequences of mapped code sorted by address: a lookup finds the sequence, then the row inside it
+   * by binary search over the table's own rows (no per-row index to build: a 5 MB program's line
+   * table has hundreds of thousands of rows, and the first stop needs a handful).
+   */
+  private readonly sequences: Sequence[] = [];
 
   /**
    * `isMapped` filters out sequences of code the linker discarded: their addresses are left at 0
@@ -44,31 +58,52 @@ export class LineIndex {
   ) {
     for (const table of tables) {
       const rows = table.rows;
-      let live = true;
-      for (let i = 0; i + 1 < rows.length; i++) {
-        const row = rows[i];
-        if (i === 0 || rows[i - 1].endSequence) live = isMapped(row.address);
-        const next = rows[i + 1];
-        if (!live || row.endSequence || next.address <= row.address) continue;
-        this.spans.push({ low: row.address, high: next.address, table, row: i });
+      for (let first = 0; first < rows.length;) {
+        let end = first;
+        while (end < rows.length && !rows[end].endSequence) end++;
+        if (end >= rows.length) break; // no end_sequence: not a sequence
+        const low = rows[first].address;
+        const high = rows[end].address;
+        if (high > low && isMapped(low)) this.sequences.push({ low, high, table, first, end });
+        first = end + 1;
       }
     }
-    this.spans.sort((a, b) => cmpBig(a.low, b.low));
+    this.sequences.sort((a, b) => cmpBig(a.low, b.low));
   }
 
+  /** The row whose code covers `addr`: the last row at or below it in the sequence holding it. */
   private spanAt(addr: bigint): Span | undefined {
+    const seqs = this.sequences;
     let lo = 0;
-    let hi = this.spans.length - 1;
-    let found: Span | undefined;
+    let hi = seqs.length - 1;
+    let at = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const s = this.spans[mid];
-      if (s.low <= addr) {
-        found = s;
+      if (seqs[mid].low <= addr) {
+        at = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    return found && addr < found.high ? found : undefined;
+    // Overlapping sequences (rare): the covering row with the highest address wins.
+    let best: Span | undefined;
+    for (let k = at; k >= 0 && k > at - 64; k--) {
+      const q = seqs[k];
+      if (addr >= q.high) continue;
+      const rows = q.table.rows;
+      let l = q.first;
+      let h = q.end - 1;
+      let i = -1;
+      while (l <= h) {
+        const mid = (l + h) >> 1;
+        if (rows[mid].address <= addr) {
+          i = mid;
+          l = mid + 1;
+        } else h = mid - 1;
+      }
+      if (i >= 0 && (!best || rows[i].address > best.low))
+        best = { low: rows[i].address, high: rows[i + 1].address, table: q.table, row: i };
+    }
+    return best;
   }
 
   /**

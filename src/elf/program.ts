@@ -34,6 +34,7 @@ export interface ProgramImage {
 export class ProgramScopes {
   readonly types: TypeReader;
   private globalsCache?: VariableDie[];
+  private globalsByName?: Map<string, VariableDie>;
 
   constructor(
     private readonly image: ProgramImage,
@@ -77,6 +78,15 @@ export class ProgramScopes {
       }
     }
     return this.globalsCache;
+  }
+
+  /** A global by its (qualified) name: the first of that name, as a list search would find it. */
+  globalNamed(name: string): VariableDie | undefined {
+    if (!this.globalsByName) {
+      this.globalsByName = new Map();
+      for (const g of this.globals()) if (!this.globalsByName.has(g.name)) this.globalsByName.set(g.name, g);
+    }
+    return this.globalsByName.get(name);
   }
 
   typeOf(v: VariableDie): CType {
