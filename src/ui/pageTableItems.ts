@@ -15,7 +15,7 @@ import {
 } from './format';
 import { CONTEXT_VALUE } from './ids';
 import { changedUri } from './changeDecorations';
-import type { Node } from './pageTableTree';
+import type { Node } from './pageTableNodes';
 
 /** What an item shows besides its node's own data. */
 export interface ItemContext {

@@ -8,57 +8,24 @@
 // changes no entry redraws nothing but the header, which names the stop the rows show.
 
 import * as vscode from 'vscode';
-import type {
-  Hex,
-  PageTableArguments,
-  PteChange,
-  PteEntry,
-  Regime,
-  RegimeInfo,
-  TableRef,
-} from '../shared/protocol';
+import type { Hex, PageTableArguments, PteChange, PteEntry, Regime } from '../shared/protocol';
 import { coalesce, type EntryGroup } from './format';
 import { SETTING, SETTING_DEFAULT } from './ids';
 import type { MmuSessions } from './mmuSession';
 import { itemSignature, treeItem, type ItemContext } from './pageTableItems';
+import {
+  deepestEntry,
+  type EntryNode,
+  type Listing,
+  type MoreNode,
+  type MessageNode,
+  type Node,
+  type RangeNode,
+  type RegimeNode,
+} from './pageTableNodes';
 import type { StopTiming } from './stopTiming';
 
-interface BaseNode {
-  readonly id: string;
-  parent: Node | undefined;
-}
-export interface RegimeNode extends BaseNode {
-  kind: 'regime';
-  info: RegimeInfo;
-}
-export interface EntryNode extends BaseNode {
-  kind: 'entry';
-  entry: PteEntry;
-}
-export interface RangeNode extends BaseNode {
-  kind: 'range';
-  group: EntryGroup;
-}
-export interface MoreNode extends BaseNode {
-  kind: 'more';
-  regime: Regime;
-  table: TableRef | undefined;
-  start: number;
-}
-export interface MessageNode extends BaseNode {
-  kind: 'message';
-  text: string;
-  detail?: string;
-}
-export type Node = RegimeNode | EntryNode | RangeNode | MoreNode | MessageNode;
-
-/** Children already fetched at this stop, per parent id ('' = root). */
-interface Listing {
-  nodes: Node[];
-  /** Entries fetched so far (pages appended by "Load more"), before coalescing. */
-  entries: PteEntry[];
-  nextStart?: number;
-}
+export type { EntryNode, MessageNode, MoreNode, Node, RangeNode, RegimeNode } from './pageTableNodes';
 
 export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changeEmitter = new vscode.EventEmitter<Node | Node[] | undefined>();
@@ -225,6 +192,13 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
         }
       }
     }
+    // Parents VS Code listed while the target ran (the previous stop's rows, or "Running…"): asked again.
+    for (const id of this.askedRunning) {
+      const n = this.nodes.get(id);
+      if (id === '') everything = true;
+      else if (n && !reachable.has(id)) fire.push(n);
+    }
+    this.askedRunning = new Set();
     // Collapsed nodes VS Code listed before: their children are read again when expanded.
     for (const id of previous.keys()) {
       const n = this.nodes.get(id);
@@ -254,9 +228,30 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     if (!v) return;
     this.disposables.push(
       v.onDidCollapseElement((e) => this.collapsed.add(e.element.id)),
-      v.onDidExpandElement((e) => this.collapsed.delete(e.element.id)),
+      v.onDidExpandElement((e) => {
+        this.collapsed.delete(e.element.id);
+        this.expanded(e.element);
+      }),
     );
   }
+
+  /**
+   * A node opened again after stops it spent collapsed: when VS Code shows its children from before
+   * (it does not ask for them), it is told to ask. Checked a moment later, after its own ask if any.
+   */
+  private expanded(node: Node): void {
+    const generation = this.generation;
+    setTimeout(() => {
+      if (generation !== this.generation || !this.sessions.isStopped) return;
+      if (this.listings.has(node.id) || this.asking.has(node.id) || this.prefetched.has(node.id)) return;
+      this.changeEmitter.fire(node);
+    }, 100);
+  }
+
+  /** Parents whose children VS Code is being given right now. */
+  private readonly asking = new Set<string>();
+  /** Parents VS Code asked for while the target ran (answered from the previous stop). */
+  private askedRunning = new Set<string>();
 
   /** What identifies a listing's request: the parent and the table it reads. */
   private requestKey(parent: RegimeNode | EntryNode | undefined): string {
@@ -305,12 +300,16 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   }
 
   async getChildren(node?: Node): Promise<Node[]> {
+    const id = node?.id ?? '';
+    this.asking.add(id);
+    if (!this.sessions.isStopped) this.askedRunning.add(id);
     this.inflight++;
     this.lastCall = Date.now();
     const stop = this.timing?.stopId;
     try {
       return await this.children(node);
     } finally {
+      this.asking.delete(id);
       this.inflight--;
       // The header says which stop the rows show (set once this stop's listings are in): while the
       // target runs, and until the next stop is listed, it still names the one on screen.
@@ -471,40 +470,10 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     const regimes = roots.filter((n): n is RegimeNode => n.kind === 'regime' && n.info.enabled);
     const candidates = regime ? regimes.filter((r) => r.info.regime === regime) : regimes;
     for (const root of candidates) {
-      const found = await this.descend(root, va);
+      const found = await deepestEntry(root, va, (n) => this.children(n));
       if (found) return found;
     }
     return undefined;
-  }
-
-  private async descend(
-    parent: RegimeNode | EntryNode | RangeNode,
-    va: bigint,
-  ): Promise<EntryNode | undefined> {
-    let best: EntryNode | undefined;
-    let level: Node[] = await this.children(parent);
-    for (;;) {
-      const hit = level.find((n) => this.covers(n, va));
-      if (!hit) return best;
-      if (hit.kind === 'range') {
-        level = await this.children(hit);
-        continue;
-      }
-      if (hit.kind !== 'entry') return best;
-      best = hit;
-      if (!hit.entry.child) return best;
-      level = await this.children(hit);
-    }
-  }
-
-  private covers(n: Node, va: bigint): boolean {
-    const range = (s: Hex, e: Hex): boolean => BigInt(s) <= va && va <= BigInt(e);
-    if (n.kind === 'entry') return range(n.entry.vaStart, n.entry.vaEnd);
-    if (n.kind === 'range') {
-      const g = n.group.entries;
-      return range(g[0].vaStart, g[g.length - 1].vaEnd);
-    }
-    return false;
   }
 
   /** Entries currently fetched (for tests and the webview's click-to-reveal). */
