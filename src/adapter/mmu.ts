@@ -10,6 +10,7 @@ import {
   ownershipSummary,
   pageTable,
   regimeInfos,
+  rootPicture,
   STOP_REGISTERS,
   stopSummary,
   translateIn,
@@ -64,6 +65,9 @@ export class MmuModel {
   readonly cache: PhysCache;
   private picture: Promise<StopPicture> | undefined;
   private pictureStop: number | undefined;
+  /** The inputs of `picture`, and whether it is done (rootListingEarly answers until then). */
+  private pictureInput: Promise<StopInput> | undefined;
+  private pictureDone = false;
   /**
    * The last picture computed, the base of the next stop's diff; at a new stop only what the diff and
    * the fault verdicts need of it is kept (its leaves, most of the memory of a big guest, go first).
@@ -151,10 +155,34 @@ export class MmuModel {
   }
 
   private analyze(ctx: StopContext, stop: Stop): Promise<StopPicture> {
-    const p = this.input(ctx, stop).then(analyzeStop);
+    const input = this.input(ctx, stop);
+    const p = input.then(analyzeStop);
     this.picture = p;
     this.pictureStop = ctx.stopId;
+    this.pictureInput = input;
+    this.pictureDone = false;
+    const done = () => {
+      if (this.picture === p) this.pictureDone = true;
+    };
+    p.then(done, done);
     return p;
+  }
+
+  /**
+   * The root listing of an EL1 regime while this stop's picture is still being computed, from that
+   * root table alone (rootPicture: the same entries, without waiting for a big guest's whole walk);
+   * undefined when the picture is done or the listing needs it (stage 2, pvmfw's guard state).
+   */
+  private async rootListingEarly(args: PageTableArguments): Promise<PageTableResponseBody | undefined> {
+    if (args.table !== undefined || (args.regime !== 'TTBR0_EL1' && args.regime !== 'TTBR1_EL1'))
+      return undefined;
+    const ctx = this.s.requireStopped();
+    const input = this.pictureInput;
+    if (this.pictureDone || !input || this.pictureStop !== ctx.stopId) return undefined;
+    // Until this stop's picture is done, `previous` is the stop before it (the `changed` flags).
+    const previous = new Map([...(this.previous?.tables ?? [])].map(([k, v]) => [k, v.words]));
+    const early = await rootPicture(await input, args.regime);
+    return early && pageTable(early, args, previous);
   }
 
   private keepOnlyWhatDiffsNeed(): void {
@@ -214,7 +242,7 @@ export class MmuModel {
   }
 
   async pageTable(args: PageTableArguments): Promise<PageTableResponseBody> {
-    return pageTable(await this.current(), args, this.previousWords);
+    return (await this.rootListingEarly(args)) ?? pageTable(await this.current(), args, this.previousWords);
   }
 
   async translateRequest(args: TranslateArguments): Promise<TranslateResponseBody> {

@@ -67,21 +67,84 @@ function inVector(r: StopInput['registers']): boolean {
   return pc !== undefined && vbar !== undefined && vbar !== 0n && pc >= vbar && pc < vbar + 0x800n;
 }
 
-export async function analyzeStop(input: StopInput): Promise<StopPicture> {
-  const t0 = performance.now();
-  const { reader, options } = input;
-  const opts = { ...(options.ram ? { ram: options.ram } : {}), maxTables: options.maxTables };
-  const profiles = chooseProfiles(
+/** The profiles of a stop's regimes, chosen from its registers and the program's symbols. */
+function stopProfiles(input: StopInput): RegimeProfiles {
+  return chooseProfiles(
     {
       registers: input.registers,
       // A symbol table with no symbols (a snapshot taken without a program) is no program.
       ...(input.symbols && input.symbols.count !== 0
         ? { symbol: (n: string) => input.symbols?.address(n) }
         : {}),
-      guardLogSymbol: options.guardLogSymbol,
+      guardLogSymbol: input.options.guardLogSymbol,
     },
-    options.profile,
+    input.options.profile,
   );
+}
+
+/** The words of every table the walks read, from the walks' own table pages. */
+function tableSnapshots(walks: readonly (RegimeWalk | undefined)[]): Map<number, TableSnapshot> {
+  const tables = new Map<number, TableSnapshot>();
+  for (const w of walks) {
+    if (!w) continue;
+    const byPa = new Map(w.result.tables.filter((t) => t.read).map((t) => [Number(t.pa), t]));
+    const pages = w.result.store.pages;
+    for (let k = 0; k < pages.count; k++) {
+      const info = byPa.get(pages.pa[k]);
+      const root = info && w.result.roots.find((r) => r.base === info.base);
+      if (!info || !root) continue;
+      const words = pages.data[k].subarray(0, info.entries * 2);
+      tables.set(pages.pa[k], { info, fmt: root.fmt, regime: w.config, words });
+    }
+  }
+  return tables;
+}
+
+const notPvmfw = (profile: string) =>
+  noGuardState(`pvmfw's MMIO guard does not apply: the EL1 regime has the ${profile} profile`);
+
+/**
+ * The picture of one EL1 stage-1 root table alone: enough for its listing (pageTable of the root),
+ * which the tree asks for at once, before a big guest's whole walk is done (W3: 4,096 tables, 50-100
+ * ms). Its root entries are what analyzeStop's picture lists: a root entry inherits no limits from a
+ * table above, its profile is chosen the same way. Undefined where the listing needs the whole walk:
+ * under an enabled stage 2 (final PAs come from the stage-2 walk) and under a profile with pvmfw's
+ * MMIO guard (entries carry the guard state, built from every leaf).
+ */
+export async function rootPicture(
+  input: StopInput,
+  base: 'TTBR0_EL1' | 'TTBR1_EL1',
+): Promise<StopPicture | undefined> {
+  const t0 = performance.now();
+  const { reader, options } = input;
+  if (input.registers.VTTBR_EL2 !== undefined && regimeFromRegisters('stage2', input.registers).mmuEnabled)
+    return undefined;
+  const profiles = stopProfiles(input);
+  if (profileById(profiles.el1.profile).lazyMmio) return undefined;
+  const config = regimeFromRegisters('el1', input.registers);
+  // The root table and at most one 64 KiB table's worth below it: the walk stops at its table cap.
+  const result = await walk(config, reader, {
+    ...(options.ram ? { ram: options.ram } : {}),
+    roots: [base],
+    maxTables: 16,
+  });
+  const el1: RegimeWalk = { config, result, reader };
+  return {
+    input,
+    el1,
+    profiles,
+    tables: tableSnapshots([el1]),
+    guard: notPvmfw(profiles.el1.profile),
+    atFault: false,
+    computeMs: Math.round((performance.now() - t0) * 100) / 100,
+  };
+}
+
+export async function analyzeStop(input: StopInput): Promise<StopPicture> {
+  const t0 = performance.now();
+  const { reader, options } = input;
+  const opts = { ...(options.ram ? { ram: options.ram } : {}), maxTables: options.maxTables };
+  const profiles = stopProfiles(input);
   let stage2: RegimeWalk | undefined;
   if (input.registers.VTTBR_EL2 !== undefined) {
     const c = regimeFromRegisters('stage2', input.registers);
@@ -108,19 +171,7 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
   };
   // The words of every table the walks read, from the walks' own table pages: reading them again
   // would cost the CLI a second pass over the gdbstub (2 MB for a kernel).
-  const tables = new Map<number, TableSnapshot>();
-  for (const w of [el1, stage2, el2]) {
-    if (!w) continue;
-    const byPa = new Map(w.result.tables.filter((t) => t.read).map((t) => [Number(t.pa), t]));
-    const pages = w.result.store.pages;
-    for (let k = 0; k < pages.count; k++) {
-      const info = byPa.get(pages.pa[k]);
-      const root = info && w.result.roots.find((r) => r.base === info.base);
-      if (!info || !root) continue;
-      const words = pages.data[k].subarray(0, info.entries * 2);
-      tables.set(pages.pa[k], { info, fmt: root.fmt, regime: w.config, words });
-    }
-  }
+  const tables = tableSnapshots([el1, stage2, el2]);
   // pvmfw's MMIO guard, its invariants and its fault verdict apply only where its profile does: a
   // Linux kernel's bit 55 is PTE_DIRTY, not MMIO_LAZY_MAP_FLAG.
   const pvmfw = profileById(profiles.el1.profile).lazyMmio;
@@ -136,9 +187,7 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
         el1.result,
         stage2?.result,
       )
-    : noGuardState(
-        `pvmfw's MMIO guard does not apply: the EL1 regime has the ${profiles.el1.profile} profile`,
-      );
+    : notPvmfw(profiles.el1.profile);
   const atFault = input.reason === 'exception' || inVector(input.registers);
   const found = await faultInfo({
     atFault,

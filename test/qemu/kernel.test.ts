@@ -16,6 +16,8 @@ import {
   type Registers,
   REGIME_REGISTERS,
 } from '../../src/aarch64';
+import { analyzeStop, haltedStopInput, pageTable, rootPicture, STOP_REGISTERS } from '../../src/analysis';
+import { SymbolTable } from '../../src/elf/symbolTable';
 import { bootKernelToPanic, type BootedKernel } from './kernel-boot';
 
 const LINEAR_END = 0xffff_8000_0000_0000n; // 48-bit VA: the linear map is the lower half of TTBR1's range
@@ -110,5 +112,37 @@ void describe('Debian arm64 kernel at its root-fs panic, walked live', () => {
       x.steps.map((s) => s.level),
       [0, 1, 2, 3],
     );
+  });
+  void test("a root listing from the root table alone (the tree's first level early) equals the whole picture's", async () => {
+    const registers = Object.fromEntries(await k!.gdb.readRegisters([...STOP_REGISTERS, 'SCTLR']));
+    const reader = batchReader(
+      (r) => k!.gdb.readPhysicalBatch(r),
+      (a, l) => k!.gdb.readPhysical(a, l),
+      1024,
+    );
+    const input = haltedStopInput(registers, reader, new SymbolTable([]));
+    const full = await analyzeStop(input);
+    assert.equal(full.profiles.el1.profile, 'linux');
+    for (const base of ['TTBR0_EL1', 'TTBR1_EL1'] as const) {
+      const early = await rootPicture(input, base);
+      assert.ok(early, `${base}: answered from its root table`);
+      assert.ok(early.el1.result.stats.tablesRead <= 16, `${early.el1.result.stats.tablesRead} tables read`);
+      const root = full.el1.config.roots.find((r) => r.base === base)!;
+      // The previous stop's words with one root entry changed: the `changed` flags come out the same.
+      const words = full.tables.get(Number(root.root))!.words.slice();
+      const k0 = words.findIndex((w) => w !== 0);
+      if (k0 >= 0) words[k0] ^= 0x400;
+      const previous = new Map([[Number(root.root), words]]);
+      for (const args of [{ regime: base }, { regime: base, includeZero: true, start: 256, count: 64 }]) {
+        const a = await pageTable(early, args, previous);
+        const b = await pageTable(full, args, previous);
+        assert.deepEqual(a, b, `${base} ${JSON.stringify(args)}`);
+      }
+      const listed = await pageTable(early, { regime: base }, previous);
+      if (base === 'TTBR1_EL1') {
+        assert.ok(listed.entries.length > 0 && listed.entries.every((e) => e.kind === 'table'));
+        assert.ok(listed.entries.some((e) => e.changed === true));
+      }
+    }
   });
 });
