@@ -188,7 +188,7 @@ function draw(): void {
   const n = changedCount(view);
   changedLine.textContent =
     previous[space] && store
-      ? `${n} byte${n === 1 ? '' : 's'} changed since stop ${previous[space]?.stop ?? '?'} (outlined)`
+      ? `${n} byte${n === 1 ? '' : 's'} changed since stop ${previous[space]?.stop ?? '?'} (underlined)`
       : '';
   const runs = unreadableRuns(view);
   unreadableList.replaceChildren(
@@ -226,21 +226,26 @@ function onBytes(m: BytesMessage): void {
   requestMissing();
 }
 
+/** The last stop seen (a `running` message in between does not forget it). */
+let lastStop: { run: string; stop: number } | undefined;
+
 function onTarget(m: TargetMessage): void {
-  const was = target;
   target = m;
   if (m.state === 'none') {
     for (const s of SPACES) current[s] = previous[s] = undefined;
+    lastStop = undefined;
   } else if (m.state === 'stopped' && m.run !== undefined && m.stop !== undefined) {
-    const sameRun = was.run === m.run;
-    if (!sameRun || was.stop !== m.stop) {
+    const was = lastStop;
+    if (was?.run !== m.run || was.stop !== m.stop) {
       for (const s of SPACES) {
         const cur = current[s];
         // Compared only with the stop just before, in the same run (a restart starts clean).
-        previous[s] = sameRun && cur && cur.run === m.run && cur.stop === was.stop ? cur : undefined;
+        previous[s] =
+          was && was.run === m.run && cur?.run === m.run && cur.stop === was.stop ? cur : undefined;
         current[s] = new LineStore(s, m.run, m.stop);
       }
       inFlight = undefined;
+      lastStop = { run: m.run, stop: m.stop };
     }
   }
   draw();

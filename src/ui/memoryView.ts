@@ -65,7 +65,7 @@ export class MemoryView implements vscode.Disposable {
         : {}),
     };
     if (this.panel) {
-      this.panel.reveal(undefined, false);
+      this.panel.reveal(undefined, true);
       if (this.ready) void this.post(message);
       else this.pending = message;
       return;
@@ -74,9 +74,12 @@ export class MemoryView implements vscode.Disposable {
     const panel = vscode.window.createWebviewPanel(
       WEBVIEW.memory,
       'Memory',
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
       {
         enableScripts: true,
+        // Kept while hidden behind another editor: it follows every stop, so a step taken while the
+        // source is in front still has the previous stop's bytes to compare with.
+        retainContextWhenHidden: true,
         // Only the bundled script and the stylesheet.
         localResourceRoots: [
           vscode.Uri.joinPath(this.extensionUri, 'dist'),

@@ -24,6 +24,7 @@ import {
 import { assemblyBreakpointSession, openSources } from './uiSourceChecks';
 import { contrastInThemes } from './uiContrast';
 import { gridByKeyboard, groupedDiffAndLog } from './uiGuardScale';
+import { memoryViewSession } from './uiMemoryView';
 import { stepLatency } from './uiLatency';
 
 export interface Check {
@@ -411,6 +412,11 @@ export async function runUiScenario(
 
     await check("a click in el1_entry.S's gutter sets a breakpoint; Start and Continue stop there", () =>
       assemblyBreakpointSession(ui, () => qemusInGroup(server.pgid)),
+    );
+
+    await check(
+      'Memory view: from the console, a variable and PTEs, bytes as xp, ?? with reasons, changes, keys',
+      () => memoryViewSession(ui, () => qemusInGroup(server.pgid)),
     );
   } finally {
     await context.close().catch(() => undefined);
