@@ -47,6 +47,7 @@ const KEPT_ATTRS = new Set([
   DW_AT_low_pc,
   DW_AT_high_pc,
   DW_AT_ranges,
+  DW_AT_sibling,
 ]);
 
 const DW_UT_compile = 1;
@@ -132,9 +133,17 @@ export interface DebugInfo {
   functions: DwarfFunction[];
   /** Units that could not be read, and why. */
   errors: string[];
+  /** Whether functions' subtrees were jumped over (`jumpFunctions`). */
+  jumped?: boolean;
 }
 
-export function parseDebugInfo(s: DebugSections): DebugInfo {
+/**
+ * `jumpFunctions`: skip each function's subtree by DW_AT_sibling (its parameters, blocks, inlined
+ * calls), the fast load of a large program. A function nested in another (GNU C) is then missed: the
+ * caller checks the result against the symbol table and reads again without the jump when a
+ * function's code has no function (ElfImage does).
+ */
+export function parseDebugInfo(s: DebugSections, opts: { jumpFunctions?: boolean } = {}): DebugInfo {
   const units: CompileUnit[] = [];
   const functions: DwarfFunction[] = [];
   const abbrevCache = new Map<number, Map<number, Abbrev>>();
@@ -143,6 +152,7 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
   const names = new Map<number, { name?: string; linkageName?: string; origin?: number }>();
   const pending: { offset: number; fn: DwarfFunction }[] = [];
   const errors: string[] = [];
+  let jumped = false;
 
   const top = new Reader(s.debugInfo);
   while (!top.atEnd) {
@@ -255,6 +265,12 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
             functions.push(fn);
             if (!entry.name) pending.push({ offset: dieOffset, fn });
           }
+          const next = opts.jumpFunctions && abbrev.hasChildren ? refOf(attrs.get(DW_AT_sibling)) : undefined;
+          if (next !== undefined && next > r.pos && next <= end) {
+            r.pos = next;
+            jumped = true;
+            continue;
+          }
         }
         if (abbrev.hasChildren) {
           depth++;
@@ -285,7 +301,7 @@ export function parseDebugInfo(s: DebugSections): DebugInfo {
       cur = cur.origin !== undefined ? names.get(cur.origin) : undefined;
     }
   }
-  return { units, functions, errors };
+  return { units, functions, errors, jumped };
 }
 
 export function readUnitDie(

@@ -263,6 +263,35 @@ export class ElfImage {
     return this.elf.bytesAt(addr, length);
   }
 
+  /**
+   * Whether every sized function symbol whose code lies in a compiled (not assembly) unit falls in a
+   * DWARF function found, and every function found has a name: what the fast load may miss is a
+   * function nested in another, which has both code and a symbol.
+   */
+  private functionSymbolsCovered(units: CompileUnit[], functions: DwarfFunction[]): boolean {
+    if (functions.some((f) => !f.name)) return false;
+    const funcs = this.elf.symbols().filter((x) => x.type === 'func' && x.size > 0n && x.shndx !== 0);
+    if (!funcs.length) return false;
+    const compiled = units
+      .filter((u) => u.language !== DW_LANG_Mips_Assembler)
+      .flatMap((u) => u.ranges)
+      .sort((a, b) => cmpBig(a.low, b.low));
+    const code = functions.flatMap((f) => f.ranges).sort((a, b) => cmpBig(a.low, b.low));
+    const inside = (rs: { low: bigint; high: bigint }[], a: bigint) => {
+      let lo = 0;
+      let hi = rs.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (rs[mid].low <= a) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      // Ranges may nest or overlap: look back a little from the last one starting at or below.
+      for (let i = hi; i >= 0 && i > hi - 64; i--) if (a < rs[i].high) return true;
+      return false;
+    };
+    return funcs.every((f) => !inside(compiled, f.value) || inside(code, f.value));
+  }
+
   private fnIndex?: { ranges: { low: bigint; high: bigint; fn: DwarfFunction }[]; maxHigh: bigint[] };
 
   private functionIndex() {
@@ -327,7 +356,11 @@ export class ElfImage {
           }),
         };
         const all = sections;
-        const info = attempt('.debug_info', () => parseDebugInfo(all));
+        // Fast: functions' subtrees jumped over; read again in full if a function nested in another
+        // may have been missed (a function symbol with code in a C unit that no function covers).
+        let info = attempt('.debug_info', () => parseDebugInfo(all, { jumpFunctions: true }));
+        if (info?.jumped && !this.functionSymbolsCovered(info.units, info.functions))
+          info = attempt('.debug_info', () => parseDebugInfo(all));
         if (info) {
           ({ units, functions } = info);
           errors.push(...info.errors);

@@ -5,7 +5,9 @@
 // unit; and the functions and globals are those of a fully read tree.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ElfImage } from '../../../src/elf';
 import { DW_TAG, type Die } from '../../../src/elf/dies';
@@ -89,3 +91,53 @@ for (const [label, elf] of [
       );
     });
   });
+
+void describe('the fast load keeps functions nested in functions (GNU C)', () => {
+  void test('a nested function is found as gdb and nm know it, though the load jumps over function bodies', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nested-'));
+    try {
+      const c = join(dir, 'nest.c');
+      const elf = join(dir, 'nest.elf');
+      writeFileSync(
+        c,
+        'int outer(int a) { int inner(int b) { return a + b; } return inner(3) * inner(a); }\n',
+      );
+      execFileSync(`${CROSS}gcc`, [
+        '-O0',
+        '-g',
+        '-ffreestanding',
+        '-nostdlib',
+        '-static',
+        '-Wl,-e,outer',
+        '-Wl,--build-id=none',
+        '-o',
+        elf,
+        c,
+      ]);
+      const nm = execFileSync(`${CROSS}nm`, [elf], { encoding: 'utf8' });
+      const at = /^([0-9a-f]+) t inner\.\d+$/m.exec(nm)?.[1];
+      assert.ok(at, nm);
+      const image = ElfImage.parse(new Uint8Array(readFileSync(elf)));
+      const fn = image.functionAt(BigInt(`0x${at}`));
+      assert.deepEqual([fn?.name, fn?.source], ['inner', 'dwarf']);
+      // gdb names the function at that address the same.
+      const gdb = execFileSync(
+        'gdb-multiarch',
+        ['-batch', '-nx', elf, '-ex', `info symbol 0x${at}`, '-ex', `info scope *0x${at}`],
+        {
+          encoding: 'utf8',
+        },
+      );
+      assert.match(gdb, /Symbol b is/, gdb);
+      assert.deepEqual(
+        image
+          .dwarfFunctions()
+          .map((f) => f.name)
+          .sort(),
+        ['inner', 'outer'],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
