@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { demoQemuArgs } from '../../../src/shared/demoLaunch';
+import { formatAddress } from '../../../src/shared/format';
 import { isGzip, loadSnapshot, parseSnapshotBytes } from '../../../src/analysis/snapshot';
 import type { ExtensionApi } from '../../../src/extension';
 import type { PteEntry, TranslateResponseBody } from '../../../src/shared/protocol';
@@ -339,7 +340,7 @@ suite('pvmfw-mmu in VS Code', () => {
     assert.equal(deco?.tooltip, `Changed since ${since}`);
     const tooltip = item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : String(item.tooltip);
     assert.ok(
-      tooltip.includes(`Changed since ${since}: L3 4 KiB entry at 0x${page.toString(16)} became valid`),
+      tooltip.includes(`Changed since ${since}: L3 4 KiB entry at ${formatAddress(page)} became valid`),
       tooltip,
     );
     // The command revealed a changed entry.
