@@ -154,9 +154,10 @@ async function pipelinedSequence(
   const wantXml = !options.skipTargetXml && features.get('qXfer:features:read') === true;
   let registers: RegisterMap | undefined;
   if (wantXml) {
-    if (x.status === 'rejected') throw x.reason;
+    // target.xml asked before the stub's PacketSize was known may have been refused (a stub with
+    // smaller packets): then it is read again, at the size the stub announced.
     registers = await readTargetDescription(raw, packetSize, undefined, deadline.step, true, {
-      first: x.value!,
+      ...(x.status === 'fulfilled' && x.value ? { first: x.value } : {}),
       stride: qemuFeatures.size ? qemuChunk(packetSize) : Math.max(64, packetSize - 5),
     });
   }

@@ -25,8 +25,9 @@ const docs: Record<string, string> = {
 };
 
 /** `qemu`: a qXfer chunk is at most (PacketSize - 5) / 2 bytes whatever is asked, as QEMU 7.2 answers. */
-function answer(p: string, qemu = false): string {
-  if (p.startsWith('qSupported')) return 'PacketSize=1000;qXfer:features:read+;vContSupported+;multiprocess+';
+function answer(p: string, qemu = false, small = false): string {
+  if (p.startsWith('qSupported'))
+    return `PacketSize=${small ? '400' : '1000'};qXfer:features:read+;vContSupported+;multiprocess+`;
   if (p === 'qqemu.Supported') return 'sstepbits;sstep;PhyMemMode';
   if (p === 'qqemu.PhyMemMode') return '0';
   if (p === 'vCont?') return 'vCont;c;C;s;S';
@@ -38,6 +39,8 @@ function answer(p: string, qemu = false): string {
     const doc = docs[m[1]];
     const offset = parseInt(m[2], 16);
     if (doc === undefined || offset > doc.length) return 'E00';
+    // `small`: a stub with 1 KiB packets refuses a longer read (as asked before its size is known).
+    if (small && parseInt(m[3], 16) > 0x400 - 5) return 'E01';
     const length = qemu ? Math.min(parseInt(m[3], 16), (0x1000 - 5) >> 1) : parseInt(m[3], 16);
     return (offset + length >= doc.length ? 'l' : 'm') + doc.slice(offset, offset + length);
   }
@@ -48,7 +51,7 @@ function answer(p: string, qemu = false): string {
  * The stub; `rounds()` counts the groups it answered, `reverse` answers each group backwards, `qemu`
  * chunks the target description as QEMU does.
  */
-function roundsStub(reverse = false, qemu = false) {
+function roundsStub(reverse = false, qemu = false, small = false) {
   const held: [StubActions, string][] = [];
   let rounds = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -59,7 +62,7 @@ function roundsStub(reverse = false, qemu = false) {
       const group = held.splice(0);
       rounds++;
       if (reverse && group.length > 1) group.reverse();
-      for (const [o, q] of group) o.reply(answer(q, qemu));
+      for (const [o, q] of group) o.reply(answer(q, qemu, small));
     }, 5);
   });
   return { stub, rounds: () => rounds };
@@ -105,6 +108,20 @@ void describe('the connect sequence in round trips', () => {
     assert.equal(gdb.registers.all.length, 34 + 200);
     assert.equal(gdb.registers.get('SYSREG_199_EL1')?.regnum, 299);
     assert.equal(gdb.registers.get('x30')?.regnum, 30);
+    await gdb.close();
+  });
+
+  void test('a stub with smaller packets refusing the early target.xml read: read again, same result', async () => {
+    const s = roundsStub(false, false, true);
+    const gdb = (await connectTransport(s.stub.clientSide, {
+      requestTimeoutMs: 2000,
+      pipelining: 'auto',
+    })) as RspClient;
+    assert.equal(gdb.pipelining, true);
+    assert.equal(gdb.packetSize, 0x400);
+    assert.equal(gdb.registers.all.length, 34 + 200);
+    assert.equal(gdb.registers.get('SYSREG_199_EL1')?.regnum, 299);
+    assert.ok(s.rounds() <= 4, `${s.rounds()} round trips`);
     await gdb.close();
   });
 
