@@ -22,6 +22,7 @@ import { STOP_REGISTERS } from '../../src/analysis';
 import { translateEl1 } from '../../src/analysis/translation';
 import { ALL_REGISTERS } from '../../src/cli/source';
 import { BP_SOFTWARE, connectTcp, type GdbClient } from '../../src/gdb';
+import { formatAddress } from '../../src/shared/format';
 import { startQemu, type QemuInstance } from '../harness/qemu';
 import { buildGuest, demoQemu, loadSymbols, repoRoot, sym, type Symbols } from './firmware-support';
 
@@ -204,7 +205,7 @@ void describe('two-stage translation against QEMU (gva2gpa, virtual reads), demo
       assert.equal(x.fault?.stage, 2, `${hex(va)}: and stage 2 refuses it`);
       assert.equal(x.fault?.kind, 'translation');
       assert.equal(x.fault?.level, 3, 'the guard page was a stage-2 level-3 page');
-      assert.equal(x.fault?.message, `stage-2 translation fault, level 3 (IPA ${hex(va)})`);
+      assert.equal(x.fault?.message, `stage-2 translation fault, level 3 (IPA ${formatAddress(va)})`);
       // QEMU agrees, and its gva2gpa is not a stage-1-only walk: that would have given the IPA.
       assert.equal(q.gpa, undefined);
     }
