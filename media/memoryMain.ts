@@ -139,7 +139,8 @@ app.append(toolbar, originLine, errorLine, wrap, changedLine, unreadableList);
 function fitRows(): void {
   const free = window.innerHeight - wrap.getBoundingClientRect().top - 110;
   rows = Math.max(4, Math.min(MAX_ROWS, Math.floor(free / ROW_HEIGHT)));
-  wrap.style.height = `${rows * ROW_HEIGHT + 2}px`;
+  // Room for the rows and, in a narrow group, the sideways scrollbar under them.
+  wrap.style.height = `${rows * ROW_HEIGHT + 14}px`;
 }
 
 function cellClass(base: string, c: RowView['cells'][number]): string {
@@ -304,6 +305,8 @@ dump.addEventListener('keydown', (e) => {
 dump.addEventListener(
   'wheel',
   (e) => {
+    // Sideways wheels scroll the row natively (a narrow group); only vertical ones move the rows.
+    if (e.deltaY === 0) return;
     e.preventDefault();
     const lines = Math.max(1, Math.round(Math.abs(e.deltaY) / ROW_HEIGHT));
     scrollTo(tops[space] + BigInt(Math.sign(e.deltaY) * lines * BYTES_PER_ROW));
