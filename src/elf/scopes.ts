@@ -22,10 +22,17 @@ export function scopeFrames(index: DieIndex, unit: DieUnit, pc: bigint): ScopeFr
   // Outermost first, then reversed: the function, then each inlined call nested in it.
   const frames: ScopeFrame[] = [];
   let blocks: Die[] = [];
+  // Rust declares functions inside its modules' namespace DIEs, and methods inside their type's DIE
+  // (`rust_opt::Tracker::first_base`); C types hold no functions (their members are not read).
+  const lang = unit.root.attrs.get(DW_AT_language);
+  const cUnit = lang?.kind === 'const' && C_LANGUAGES.has(Number(lang.value));
+  const holder = (tag: number) =>
+    tag === DW_TAG.namespace ||
+    (!cUnit &&
+      (tag === DW_TAG.structure_type || tag === DW_TAG.union_type || tag === DW_TAG.enumeration_type));
   const visit = (die: Die): boolean => {
     for (const c of die.children) {
-      // Rust declares functions inside its modules' namespace DIEs.
-      if (c.tag === DW_TAG.namespace && !frames.length) {
+      if (!frames.length && holder(c.tag)) {
         if (visit(c)) return true;
         continue;
       }
@@ -66,6 +73,10 @@ export function scopeFrames(index: DieIndex, unit: DieUnit, pc: bigint): ScopeFr
   if (frames.length) frames[frames.length - 1].blocks = blocks;
   return frames.reverse();
 }
+
+const DW_AT_language = 0x13;
+/** DW_LANG_C89, C, C99, C11, C17. */
+const C_LANGUAGES = new Set([0x1, 0x2, 0xc, 0x1d, 0x2c]);
 
 export interface VariableDie {
   die: Die;

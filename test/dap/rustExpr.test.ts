@@ -1,5 +1,5 @@
 // Rust expressions in evaluate (issue #13) on the no_std -O2 Rust fixture under QEMU, stopped in
-// `rust_opt::find` where `tracker: &mut Tracker` holds a slice of regions: every expression gdb's
+// `rust_opt::find` where `tracker: &mut Tracker` holds a slice of regions, then in a method on &self: every expression gdb's
 // Rust parser also accepts is compared with gdb-multiarch's `print` on its own QEMU at the same
 // breakpoint (paths, `.` through references, slice and &str indexing, `&x`, `*p`, `as`, comparisons);
 // the forms gdb does not evaluate without running code (`.len()`, `crate::`) are compared with the
@@ -106,5 +106,30 @@ void describe('Rust expressions in evaluate, against gdb print', { timeout: 180_
       dap.dc.evaluateRequest({ expression: 'tracker.regions.iter()', frameId: frame.id, context: 'watch' }),
       /only len\(\) and is_empty\(\)/,
     );
+  });
+
+  void test('in a method: self, its fields through &self, self.regions.len()', async () => {
+    const line = rustLine('tracker: first_base');
+    const same = ['self', 'self.count', 'self.regions[0].base', '*self', 'self.regions.length', 'self.last'];
+    const printed = await gdbLive(
+      elf,
+      `rust_opt.rs:${line}`,
+      [...same, 'self.regions.length'].map((e) => `print ${e}`),
+      1,
+      MACHINE,
+    );
+    const want = printed.map((p) => plain(p.replace(/^\$\d+ = /, '')));
+    await dap.dc.setBreakpointsRequest({ source: { path: rustSource }, breakpoints: [{ line }] });
+    const m = dap.mark();
+    await dap.dc.continueRequest({ threadId: 1 });
+    await dap.nextStop(m);
+    const frame = (await dap.dc.stackTraceRequest({ threadId: 1 })).body.stackFrames[0];
+    assert.match(frame.name, /first_base/);
+    const ev = async (e: string) =>
+      plain(
+        (await dap.dc.evaluateRequest({ expression: e, frameId: frame.id, context: 'watch' })).body.result,
+      );
+    for (const [i, e] of same.entries()) assert.equal(await ev(e), want[i], e);
+    assert.equal(await ev('self.regions.len()'), want[same.length]);
   });
 });

@@ -13,6 +13,7 @@ import { ElfImage } from '../../../src/elf';
 import { DW_TAG, type Die } from '../../../src/elf/dies';
 import { buildGuest, demoElf } from '../../dap/support';
 import { buildOpt } from '../../harness/opt';
+import { buildRustOpt } from '../../harness/rustOpt';
 
 const CROSS = process.env.CROSS_COMPILE ?? 'aarch64-linux-gnu-';
 const TAGS = new Map(Object.entries(DW_TAG).map(([k, v]) => [`DW_TAG_${k}`, v as number]));
@@ -138,6 +139,24 @@ void describe('the fast load keeps functions nested in functions (GNU C)', () =>
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+void describe('every function has its frame (Rust methods live in their type’s DIE)', () => {
+  void test('framesAt(entry) of every DWARF function ends in that function, C and Rust', () => {
+    for (const file of [buildOpt(5), buildRustOpt('v0')]) {
+      const image = ElfImage.parse(new Uint8Array(readFileSync(file)));
+      const program = image.scopes()!;
+      const fns = image.dwarfFunctions();
+      // Functions of this image (the linker's discarded ones keep DIEs at address 0).
+      const live = fns.filter((fn) => image.functionAt(fn.low)?.name === fn.name);
+      assert.ok(live.length >= 5, `${live.length} of ${fns.length}`);
+      if (file.includes('rust')) assert.ok(live.some((f) => f.name === 'rust_opt::Tracker::first_base'));
+      for (const fn of live) {
+        const frames = program.framesAt(fn.low);
+        assert.equal(frames[frames.length - 1]?.name, fn.name, `${file}: ${fn.name}`);
+      }
     }
   });
 });
