@@ -176,6 +176,20 @@ export function isHostToMemoryView(raw: unknown): raw is HostToMemoryView {
   }
 }
 
+/** Console command words: the address box never sends them to the adapter. */
+const CONSOLE_WORDS = new Set([
+  'pte',
+  'translate',
+  'x',
+  'mem',
+  'guard',
+  'ownership',
+  'watch-pte',
+  'monitor',
+  'mon',
+  'help',
+]);
+
 /** What the address box asks for: a direct address, or an expression for the adapter to evaluate. */
 export type GotoTarget =
   { space: AddressSpace; address: bigint } | { space: AddressSpace; expression: string } | { error: string };
@@ -203,6 +217,9 @@ export function parseGotoText(text: string, space: AddressSpace): GotoTarget {
     return { space, address: a };
   }
   if (!t) return { error: 'type an address after the prefix' };
+  // A value only (symbols, registers, numbers, + and -), never a console command (`pte …`, `monitor …`).
+  if (!/^[\w$.]+(?:\s*[+-]\s*[\w$.]+)*$/.test(t) || CONSOLE_WORDS.has(t.split(/\s/)[0]))
+    return { error: `${t}: the address box takes an address, a symbol or a register, with + and -` };
   return { space, expression: t };
 }
 

@@ -84,6 +84,14 @@ void describe('Memory view messages', () => {
       /outside the physical/,
     );
     assert.match((parseGotoText('   ', 'virtual') as { error: string }).error, /type an address/);
+    // Values only: console commands and other syntax never reach the adapter's evaluate.
+    for (const t of ['monitor info registers', 'pte 0x9010000', 'guard', 'x/4gx 0x1000', '*(u64*)$sp', 'a;b'])
+      assert.match(
+        (parseGotoText(t, 'virtual') as { error: string }).error,
+        /takes an address, a symbol or a register/,
+        t,
+      );
+    assert.deepEqual(parseGotoText('$sp - 0x40', 'virtual'), { space: 'virtual', expression: '$sp - 0x40' });
     assert.match(
       (parseGotoText('1'.repeat(30), 'virtual') as { error: string }).error,
       /not a virtual address/,
