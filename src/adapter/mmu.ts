@@ -65,8 +65,11 @@ export class MmuModel {
   readonly cache: PhysCache;
   private picture: Promise<StopPicture> | undefined;
   private pictureStop: number | undefined;
-  /** The inputs of `picture`, and whether it is done (rootListingEarly answers until then). */
-  private pictureInput: Promise<StopInput> | undefined;
+  /**
+   * The EL1 root tables' own pictures at this stop (rootPicture), computed before the whole walk, and
+   * whether `picture` is done (rootListingEarly answers from them until then).
+   */
+  private roots: Promise<Partial<Record<'TTBR0_EL1' | 'TTBR1_EL1', StopPicture>>> | undefined;
   private pictureDone = false;
   /**
    * The last picture computed, the base of the next stop's diff; at a new stop only what the diff and
@@ -102,6 +105,7 @@ export class MmuModel {
     this.stopBase = stopBase;
     this.picture = undefined;
     this.pictureStop = undefined;
+    this.roots = undefined;
     this.previous = undefined;
     this.previousWords = new Map();
     this.cache.clear();
@@ -156,10 +160,20 @@ export class MmuModel {
 
   private analyze(ctx: StopContext, stop: Stop): Promise<StopPicture> {
     const input = this.input(ctx, stop);
-    const p = input.then(analyzeStop);
+    // The root tables first (a few tables: milliseconds), so that the tree's first level does not
+    // wait for a big guest's whole walk, whose decoding holds the event loop in long stretches.
+    const roots = input.then(async (i) => {
+      const out: Partial<Record<'TTBR0_EL1' | 'TTBR1_EL1', StopPicture>> = {};
+      for (const base of ['TTBR0_EL1', 'TTBR1_EL1'] as const) {
+        const r = await rootPicture(i, base).catch(() => undefined);
+        if (r) out[base] = r;
+      }
+      return out;
+    });
+    const p = roots.then(() => input).then(analyzeStop);
     this.picture = p;
     this.pictureStop = ctx.stopId;
-    this.pictureInput = input;
+    this.roots = roots;
     this.pictureDone = false;
     const done = () => {
       if (this.picture === p) this.pictureDone = true;
@@ -177,11 +191,11 @@ export class MmuModel {
     if (args.table !== undefined || (args.regime !== 'TTBR0_EL1' && args.regime !== 'TTBR1_EL1'))
       return undefined;
     const ctx = this.s.requireStopped();
-    const input = this.pictureInput;
-    if (this.pictureDone || !input || this.pictureStop !== ctx.stopId) return undefined;
+    const roots = this.roots;
+    if (this.pictureDone || !roots || this.pictureStop !== ctx.stopId) return undefined;
     // Until this stop's picture is done, `previous` is the stop before it (the `changed` flags).
     const previous = new Map([...(this.previous?.tables ?? [])].map(([k, v]) => [k, v.words]));
-    const early = await rootPicture(await input, args.regime);
+    const early = (await roots)[args.regime];
     return early && pageTable(early, args, previous);
   }
 
@@ -189,6 +203,7 @@ export class MmuModel {
     const last = this.previous;
     if (last) this.previous = { tables: last.tables, guard: last.guard, profiles: last.profiles };
     this.picture = undefined;
+    this.roots = undefined;
   }
 
   /** Analyses this stop and returns its summary against the previous stop (the mmuChanged body). */
