@@ -109,7 +109,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     this.prefetched = new Map();
     // After the MMIO Guard's request (queued by the same stop event) has gone out.
     this.refreshing = new Promise((resolve) =>
-      setImmediate(() => void this.refreshShown(generation, previous, stopId).finally(resolve)),
+      setImmediate(() => void this.refreshShown(generation, previous).finally(resolve)),
     );
   }
 
@@ -130,11 +130,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
    * change for each node whose row differs and each parent whose children differ. A parent whose
    * table moved (its entry now points elsewhere) is listed again once its own parent is.
    */
-  private async refreshShown(
-    generation: number,
-    previous: Map<string, Listing>,
-    stopId: number,
-  ): Promise<void> {
+  private async refreshShown(generation: number, previous: Map<string, Listing>): Promise<void> {
     const parentOf = (id: string): RegimeNode | EntryNode | undefined | null => {
       if (id === '') return undefined;
       const n = this.nodes.get(id);
@@ -209,7 +205,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     if (everything || fire.length) this.lastCall = Date.now();
     if (everything) this.changeEmitter.fire(undefined);
     else if (fire.length) this.changeEmitter.fire([...new Set(fire)]);
-    this.describe(`stop ${stopId}`);
+    this.listed();
   }
 
   /** True when `node` or one of its parents is collapsed. */
@@ -321,8 +317,15 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
         this.sessions.isStopped &&
         !this.prefetched.size
       )
-        this.describe(`stop ${now}`);
+        this.listed();
     }
+  }
+
+  /** This stop's listings are in: the header names it (the first time is the stop's latency mark). */
+  private listed(): void {
+    if (!this.timing) return;
+    this.sessions.timings.mark(this.timing, 'treeFetched');
+    this.describe(`stop ${this.timing.stopId}`);
   }
 
   private description: string | undefined;
@@ -357,11 +360,10 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
       return { nodes: [this.message(parent, 'Running… (tables shown at the next stop)')], entries: [] };
     }
     const timing = this.timing;
-    if (timing) timing.treeRequests++;
+    if (timing && timing.treeFetched === undefined) timing.treeRequests++;
     try {
       if (!parent) {
         const { regimes } = await this.sessions.request('regimes', {});
-        if (timing) timing.treeFetched = Date.now();
         for (const r of regimes) if (r.inputBits) this.widths.set(r.regime, r.inputBits);
         return {
           nodes: regimes.map((info) =>
@@ -372,7 +374,6 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
       }
       const args = this.tableArgs(parent, 0);
       const body = await this.sessions.request('pageTable', args);
-      if (timing) timing.treeFetched = Date.now();
       const listing: Listing = { nodes: [], entries: body.entries, nextStart: body.nextStart };
       this.layout(parent, listing);
       if (body.error) listing.nodes.unshift(this.message(parent, body.error));

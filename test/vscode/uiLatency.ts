@@ -4,7 +4,8 @@
 // and when the Page Tables tree drew it (its header says the stop, and its rows settle). Every
 // timestamp is Date.now() of its own context (page, webview, extension host): one clock on one machine.
 // The figures are printed (p50, p90 and the breakdown); nothing asserts a time (the machines are
-// shared and noisy). What is asserted: both views changed to the new stop's content.
+// shared and noisy). What is asserted: both views moved to each new stop, and the tree's rows are
+// the new stop's (a full re-listing shows the same).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -134,8 +135,9 @@ const median = (xs: (number | undefined)[]): string => {
 /**
  * Presses F10 `presses` times at the current stop (the MMIO Guard panel and Page Tables open) and
  * returns the per-press timings. Each press waits until both views show the new stop: the webview's
- * stop number and the Page Tables header ("stop N") must both move to the next stop, or it throws.
- * `root` is code-server's work dir (the output channel's log, for the host's breakdown).
+ * stop number and the Page Tables header ("stop N") must both move to the next stop, and the rows
+ * must be what Refresh Page Tables (a full re-listing) then shows, or it throws. `root` is
+ * code-server's work dir (the output channel's log, for the host's breakdown).
  */
 export async function stepLatency(
   c: UiContext,
@@ -152,7 +154,10 @@ export async function stepLatency(
   await pageProbe(c);
   // F10 goes to the workbench: focus the Call Stack (not the webview, which keeps its own keys). The
   // mouse rests on the side bar's title, where no hover follows the stops.
-  await c.pane('Call Stack').locator('.monaco-list').first().focus();
+  const callStack = c.pane('Call Stack').locator('.monaco-list').first();
+  await callStack.focus();
+  const rowsText = async (): Promise<string> =>
+    (await c.pane('Page Tables').locator('.monaco-list-row').allInnerTexts()).join('\n');
   const title = await c.page.locator('.part.sidebar .composite.title').first().boundingBox();
   if (title) await c.page.mouse.move(title.x + title.width - 60, title.y + title.height / 2);
   const timings: PressTiming[] = [];
@@ -206,6 +211,28 @@ export async function stepLatency(
       ...(page.tree.length ? { treeRows: (page.tree.at(-1) ?? 0) - page.key } : {}),
       tree: Math.max(page.tree.at(-1) ?? 0, page.header) - page.key,
     });
+    // The rows the stop left on screen are the ones a full re-listing gives (Refresh Page Tables asks
+    // the adapter for every open level again): the tree redrew what changed, and nothing is stale.
+    const shown = await rowsText();
+    await runCommand(c.page, 'pvmfw MMU: Refresh Page Tables');
+    const again = await poll(
+      'Page Tables to settle after Refresh',
+      async () => {
+        const a = await rowsText();
+        await new Promise((r) => setTimeout(r, 300));
+        const b = await rowsText();
+        return a === b ? b : undefined;
+      },
+      20_000,
+      0,
+    );
+    if (again !== shown)
+      throw new Error(
+        `stop ${from + 1}: Page Tables showed\n${shown}\nbut a full re-listing gives\n${again}`,
+      );
+    await callStack.focus();
+    // A pause before the next F10, as a person reads the stop: the re-listing's work is over.
+    await new Promise((r) => setTimeout(r, 1000));
   }
   // The host's side of each stop, from "Show Stop Latency" (written to the output channel's log).
   await new Promise((r) => setTimeout(r, 500));
