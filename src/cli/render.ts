@@ -75,10 +75,17 @@ function outCells(o: OutputColumns, a: number): string {
   return o.finalPa ? `${cell} ${pad(f !== undefined ? pa(f) : '-', outWidth(o))}` : cell;
 }
 
-/** The VA column of a walk: every VA padded to the regime's width. */
-function vaColumn(w: WalkResult): { width: number; text: (va: bigint) => string } {
+/**
+ * The input column of a walk: VAs padded to the regime's width; a stage-2 regime's inputs are IPAs,
+ * written as every IPA is (the column as wide as its largest).
+ */
+function inColumn(w: WalkResult): { label: string; width: number; text: (a: bigint) => string } {
+  if (w.regime.fmt.stage === 2) {
+    const width = 2 + addressDigits(Math.max(0, ...w.regime.roots.map((r) => r.inputBits)));
+    return { label: 'IPA', width, text: (a) => pad(formatAddress(a), width) };
+  }
   const bits = regimeVaBits(w.regime);
-  return { width: 2 + addressDigits(bits), text: (va) => formatAddress(va, bits) };
+  return { label: 'VA', width: 2 + addressDigits(bits), text: (va) => formatAddress(va, bits) };
 }
 
 /** The output columns of a walk: wide enough for the regime's output addresses. */
@@ -88,8 +95,8 @@ function columnsFor(w: WalkResult, o: OutputColumns): OutputColumns {
     : { ...o, width: Math.max(2 + addressDigits(w.regime.paBits), o.label.length) };
 }
 
-function regionHead(p: ColumnProfile, o: OutputColumns, vaWidth: number): string {
-  return `${pad('VA', vaWidth)} ${outHead(o)} ${lpad('SIZE', 6)} ${lpad('COUNT', 7)} ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${typeof p === 'number' ? 'LAZY' : 'MEANING'}`;
+function regionHead(p: ColumnProfile, o: OutputColumns, input: { label: string; width: number }): string {
+  return `${pad(input.label, input.width)} ${outHead(o)} ${lpad('SIZE', 6)} ${lpad('COUNT', 7)} ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${typeof p === 'number' ? 'LAZY' : 'MEANING'}`;
 }
 
 /** Permissions and memory type of a leaf, or '-' where its bits are not a mapping (swap, owner ids). */
@@ -106,8 +113,8 @@ export function* regionLines(
   columns: OutputColumns = PLAIN,
 ): Generator<string> {
   const out = columnsFor(w, columns);
-  const va = vaColumn(w);
-  yield regionHead(profile, out, va.width);
+  const va = inColumn(w);
+  yield regionHead(profile, out, va);
   const pr = asProfile(profile);
   const bit = lazyBitOf(profile);
   for (const g of regions) {
@@ -119,8 +126,8 @@ export function* regionLines(
   }
 }
 
-const leafHead = (o: OutputColumns, vaWidth: number): string =>
-  `${pad('VA', vaWidth)} ${outHead(o)} ${lpad('SIZE', 5)} L ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${pad('DESCRIPTOR', 18)} FLAGS`;
+const leafHead = (o: OutputColumns, input: { label: string; width: number }): string =>
+  `${pad(input.label, input.width)} ${outHead(o)} ${lpad('SIZE', 5)} L ${pad('KIND', 8)} ${pad('PERMS', 8)} ${pad('MEMORY TYPE', 22)} ${pad('DESCRIPTOR', 18)} FLAGS`;
 
 export function leafLine(
   l: Leaf,
@@ -152,8 +159,8 @@ export function* leafLines(
   columns: OutputColumns = PLAIN,
 ): Generator<string> {
   const out = columnsFor(w, columns);
-  const va = vaColumn(w);
-  yield leafHead(out, va.width);
+  const va = inColumn(w);
+  yield leafHead(out, va);
   const st = w.store;
   for (let i = 0; i < st.length; i++) yield leafLine(st.leaf(i), profile, out, va.text);
 }
