@@ -45,6 +45,10 @@ export class PhysCache implements PhysReader {
       const a = Number(r.address);
       for (let p = pageOf(a); p < a + r.length; p += PAGE) need.push(p);
     }
+    // A walk's level (many tables): let the event loop run first. Read locally, a big guest's walk
+    // never waits for I/O and would otherwise hold every request that came in meanwhile (the tree's
+    // first level) until all its levels are decoded.
+    if (need.length >= 64) await new Promise<void>((resolve) => setImmediate(resolve));
     await this.fill(need);
     return ranges.map((r) => {
       const a = Number(r.address);
