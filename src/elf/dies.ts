@@ -1,9 +1,10 @@
 // The DIE tree of a compile unit (.debug_info), read on demand: what scopes, inlined subroutines,
 // variables and types need. dwarfInfo.ts reads only units and functions, for every unit at load; this
-// reads a unit the first time something in it is asked for, and even then only down to DIEs that
-// carry DW_AT_sibling (GCC gives one to every DIE with children): their subtrees (a function's
-// parameters, blocks, inlined calls and call sites, a struct's members) are read when first used —
-// a stop reads the one function holding its PC, not the thousands around it.
+// reads a unit the first time something in it is asked for, and even then only its top level: the
+// subtrees below (a module's items, a function's parameters, blocks, inlined calls and call sites, a
+// struct's members) are read when first used — a stop reads the one function holding its PC, not the
+// thousands around it. A subtree's end is its DIE's DW_AT_sibling (GCC gives one to every DIE with
+// children), else found by skipping over it without building anything (LLVM gives none).
 import {
   codeRanges,
   parseAbbrevs,
@@ -237,6 +238,22 @@ export class DieIndex {
     }
   }
 
+  /** Moves `r` past the children of a DIE (to just after the null entry that closes them). */
+  private skipSubtree(r: Reader, abbrevs: Map<number, Abbrev>, bases: UnitBases): void {
+    for (let depth = 1; depth > 0 && !r.atEnd;) {
+      const at = r.pos;
+      const code = r.ulebn();
+      if (code === 0) {
+        depth--;
+        continue;
+      }
+      const abbrev = abbrevs.get(code);
+      if (!abbrev) throw new ElfFormatError(`unknown abbreviation ${code} at .debug_info+${at}`);
+      for (const a of abbrev.attrs) skipForm(r, a.form, bases.ctx);
+      if (abbrev.hasChildren) depth++;
+    }
+  }
+
   /**
    * Reads DIEs from `r` (a unit's first DIE with `parent` undefined, or the children of `parent`)
    * until the level closes; a DIE with children and DW_AT_sibling keeps them for later (`lazy`).
@@ -291,6 +308,13 @@ export class DieIndex {
         die.pending = { start: r.pos, end: sibling };
         lazy.push(die);
         r.pos = sibling;
+      } else if (up) {
+        // No sibling link (LLVM emits none): find the subtree's end by skipping over it, which
+        // builds nothing, and read it when asked for.
+        const start = r.pos;
+        this.skipSubtree(r, abbrevs, bases);
+        die.pending = { start, end: r.pos };
+        lazy.push(die);
       } else stack.push(die);
     }
     return first;

@@ -40,6 +40,7 @@ const depthOf = (d: Die) => {
 for (const [label, elf] of [
   ['the -O2 fixture', () => buildOpt(5)],
   ['the demo firmware', () => (buildGuest(), demoElf)],
+  ['the Rust fixture (no DW_AT_sibling: subtrees skipped by their forms)', () => buildRustOpt('v0')],
 ] as const)
   void describe(`lazy DIE index on ${label}, against readelf`, () => {
     const file = elf();
