@@ -18,10 +18,11 @@ import {
   buildRows,
   changedCount,
   clampTop,
-  LineStore,
   MAX_ROWS,
+  nextStores,
   rowOf,
   scrollKey,
+  storeKey,
   thumbFraction,
   topAtFraction,
   topShowing,
@@ -29,6 +30,8 @@ import {
   type Grouping,
   type RowView,
   type ScrollKey,
+  type StopKey,
+  type Stores,
 } from './memoryModel';
 
 interface VsCodeApi {
@@ -70,8 +73,8 @@ let highlight = saved.highlight
   ? { space: saved.highlight.space, address: BigInt(saved.highlight.address), length: saved.highlight.length }
   : undefined;
 let target: TargetMessage = { type: 'target', state: 'none', message: 'Waiting for the extension…' };
-const current: Record<AddressSpace, LineStore | undefined> = { virtual: undefined, physical: undefined };
-const previous: Record<AddressSpace, LineStore | undefined> = { virtual: undefined, physical: undefined };
+const current: Stores = { virtual: undefined, physical: undefined };
+const previous: Stores = { virtual: undefined, physical: undefined };
 let nextId = 1;
 let inFlight: { id: number; space: AddressSpace } | undefined;
 let rows = 16;
@@ -221,14 +224,16 @@ function requestMissing(): void {
 function onBytes(m: BytesMessage): void {
   if (inFlight?.id === m.id) inFlight = undefined;
   const store = current[m.space];
-  // Read at another stop (the target moved on meanwhile): dropped, the current stop is read instead.
-  if (store && store.run === m.run && store.stop === m.stop) store.put(BigInt(m.address), m.segments);
+  // Read at another stop or for another vCPU (the target moved on meanwhile): dropped, and the
+  // current view is read instead.
+  if (store && store.run === storeKey(m.space, m.run, m.thread) && store.stop === m.stop)
+    store.put(BigInt(m.address), m.segments);
   draw();
   requestMissing();
 }
 
 /** The last stop seen (a `running` message in between does not forget it). */
-let lastStop: { run: string; stop: number } | undefined;
+let lastStop: StopKey | undefined;
 
 function onTarget(m: TargetMessage): void {
   target = m;
@@ -236,18 +241,18 @@ function onTarget(m: TargetMessage): void {
     for (const s of SPACES) current[s] = previous[s] = undefined;
     lastStop = undefined;
   } else if (m.state === 'stopped' && m.run !== undefined && m.stop !== undefined) {
-    const was = lastStop;
-    if (was?.run !== m.run || was.stop !== m.stop) {
-      for (const s of SPACES) {
-        const cur = current[s];
-        // Compared only with the stop just before, in the same run (a restart starts clean).
-        previous[s] =
-          was && was.run === m.run && cur?.run === m.run && cur.stop === was.stop ? cur : undefined;
-        current[s] = new LineStore(s, m.run, m.stop);
-      }
-      inFlight = undefined;
-      lastStop = { run: m.run, stop: m.stop };
+    const next: StopKey = {
+      run: m.run,
+      stop: m.stop,
+      ...(m.thread !== undefined ? { thread: m.thread } : {}),
+    };
+    const stores = nextStores(current, previous, lastStop, next);
+    for (const s of SPACES) {
+      if (stores.current[s] !== current[s]) inFlight = undefined;
+      current[s] = stores.current[s];
+      previous[s] = stores.previous[s];
     }
+    lastStop = next;
   }
   draw();
   requestMissing();

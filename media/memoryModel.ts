@@ -121,6 +121,49 @@ export function hexBytes(hex: string): Uint8Array {
   return out;
 }
 
+// ---------------------------------------------------------------- stops
+
+/** A stop as the view keys it: the run (a restart starts a new one), the stop, the selected vCPU. */
+export interface StopKey {
+  run: string;
+  stop: number;
+  thread?: number;
+}
+
+/**
+ * What a store is keyed by: physical memory is one for every vCPU, virtual addresses go through the
+ * selected vCPU's regime, so selecting another vCPU at the same stop is another view of virtual memory.
+ */
+export function storeKey(space: AddressSpace, run: string, thread: number | undefined): string {
+  return space === 'virtual' && thread !== undefined ? `${run}/vcpu${thread}` : run;
+}
+
+export type Stores = Record<AddressSpace, LineStore | undefined>;
+
+/**
+ * The stores for a new stop (or a vCPU selected at the same stop). A store still valid is kept (and
+ * its previous); otherwise the current one becomes `previous` when it was read at the stop just before
+ * under the same key (same run, same vCPU for virtual memory), and a fresh store starts.
+ */
+export function nextStores(
+  current: Stores,
+  previous: Stores,
+  last: StopKey | undefined,
+  next: StopKey,
+): { current: Stores; previous: Stores } {
+  const cur: Stores = { ...current };
+  const prev: Stores = { ...previous };
+  for (const s of ['virtual', 'physical'] as const) {
+    const key = storeKey(s, next.run, next.thread);
+    const store = current[s];
+    if (store && store.run === key && store.stop === next.stop) continue;
+    const justBefore = last !== undefined && last.run === next.run && last.stop !== next.stop;
+    prev[s] = justBefore && store?.run === key && store.stop === last.stop ? store : undefined;
+    cur[s] = new LineStore(s, key, next.stop);
+  }
+  return { current: cur, previous: prev };
+}
+
 // ---------------------------------------------------------------- scrolling
 
 /** The first address of the row holding `address`. */

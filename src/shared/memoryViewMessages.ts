@@ -52,6 +52,8 @@ export interface TargetMessage {
   /** Which run of the session (a restart starts a new run): stops are compared only within one. */
   run?: string;
   stop?: number;
+  /** The vCPU the views follow (virtual addresses go through its regime). */
+  thread?: number;
   message: string;
 }
 
@@ -69,6 +71,8 @@ export interface BytesMessage {
   address: string;
   run: string;
   stop: number;
+  /** The vCPU a virtual read went through. */
+  thread?: number;
   segments: ReadSegment[];
 }
 
@@ -158,6 +162,7 @@ export function isHostToMemoryView(raw: unknown): raw is HostToMemoryView {
         typeof raw.id === 'number' &&
         typeof raw.stop === 'number' &&
         typeof raw.run === 'string' &&
+        (raw.thread === undefined || typeof raw.thread === 'number') &&
         parseSpaceAddress(raw.address, raw.space) !== undefined &&
         Array.isArray(raw.segments) &&
         raw.segments.every(

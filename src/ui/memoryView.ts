@@ -144,11 +144,13 @@ export class MemoryView implements vscode.Disposable {
       return;
     }
     const stop = s.lastChange?.stopId;
+    const thread = s.lastChange?.threadId;
     await this.post({
       type: 'target',
       state: 'stopped',
       run: s.run ?? '',
       ...(stop !== undefined ? { stop } : {}),
+      ...(thread !== undefined ? { thread } : {}),
       message: stop !== undefined ? `stop ${stop}` : 'stopped',
     });
   }
@@ -157,6 +159,7 @@ export class MemoryView implements vscode.Disposable {
     const session = this.sessions.session;
     const stop = this.sessions.lastChange?.stopId;
     const run = this.sessions.run;
+    const thread = this.sessions.lastChange?.threadId;
     // Memory is read only at a stop; the webview asks again at the next one.
     if (!session || !this.sessions.isStopped || stop === undefined || run === undefined) return;
     const segments = await readWindow(
@@ -165,7 +168,8 @@ export class MemoryView implements vscode.Disposable {
       BigInt(req.address),
       req.length,
     );
-    // The reply carries the stop it was read at: the webview drops it if another stop came meanwhile.
+    // The reply carries the stop (and vCPU) it was read at: the webview drops it if another stop or
+    // another vCPU came meanwhile.
     await this.post({
       type: 'bytes',
       id: req.id,
@@ -173,6 +177,7 @@ export class MemoryView implements vscode.Disposable {
       address: req.address,
       run,
       stop,
+      ...(thread !== undefined ? { thread } : {}),
       segments,
     });
   }

@@ -18,6 +18,8 @@ import {
   clampTop,
   LineStore,
   MAX_LINES,
+  nextStores,
+  storeKey,
   scrollKey,
   thumbFraction,
   topAtFraction,
@@ -228,6 +230,60 @@ void describe('Memory view rows', () => {
         ['········', false],
       ],
     );
+  });
+
+  void test('a new stop keeps the one before as previous; another vCPU or a restart compares with nothing', () => {
+    const none = { virtual: undefined, physical: undefined };
+    const s1 = nextStores(none, none, undefined, { run: 'r#0', stop: 1, thread: 1 });
+    assert.equal(s1.current.virtual?.run, 'r#0/vcpu1');
+    assert.equal(s1.current.physical?.run, 'r#0');
+    assert.deepEqual(s1.previous, none);
+    // Stop 2 on the same vCPU: stop 1's stores become previous.
+    const s2 = nextStores(
+      s1.current,
+      s1.previous,
+      { run: 'r#0', stop: 1, thread: 1 },
+      { run: 'r#0', stop: 2, thread: 1 },
+    );
+    assert.equal(s2.previous.virtual, s1.current.virtual);
+    assert.equal(s2.previous.physical, s1.current.physical);
+    assert.equal(s2.current.virtual?.stop, 2);
+    // The same stop again (a second message): nothing changes.
+    const again = nextStores(
+      s2.current,
+      s2.previous,
+      { run: 'r#0', stop: 2, thread: 1 },
+      { run: 'r#0', stop: 2, thread: 1 },
+    );
+    assert.equal(again.current.virtual, s2.current.virtual);
+    assert.equal(again.previous.virtual, s1.current.virtual);
+    // Another vCPU selected at stop 2: virtual memory is another view (nothing to compare), physical stays.
+    const cpu2 = nextStores(
+      s2.current,
+      s2.previous,
+      { run: 'r#0', stop: 2, thread: 1 },
+      { run: 'r#0', stop: 2, thread: 2 },
+    );
+    assert.equal(cpu2.current.virtual?.run, storeKey('virtual', 'r#0', 2));
+    assert.equal(cpu2.previous.virtual, undefined);
+    assert.equal(cpu2.current.physical, s2.current.physical);
+    assert.equal(cpu2.previous.physical, s1.current.physical);
+    // A restart (a new run): stop 1 of it compares with nothing.
+    const restart = nextStores(
+      s2.current,
+      s2.previous,
+      { run: 'r#0', stop: 2, thread: 1 },
+      { run: 'r#1', stop: 1, thread: 1 },
+    );
+    assert.deepEqual(restart.previous, none);
+    // A stop skipped (not read by the view): not "the stop before", so nothing is compared.
+    const skip = nextStores(
+      s1.current,
+      s1.previous,
+      { run: 'r#0', stop: 2, thread: 1 },
+      { run: 'r#0', stop: 3, thread: 1 },
+    );
+    assert.deepEqual(skip.previous, none);
   });
 
   void test('what is missing is read as one line-aligned stretch; known lines are not read again', () => {
