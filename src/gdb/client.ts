@@ -15,6 +15,7 @@ import { RspLink } from './link';
 import { MemoryAccess } from './memory';
 import { RegisterAccess, lookupRegister } from './registers';
 import { StopTracker } from './stops';
+import { listThreads } from './threadList';
 import { checkReply, expectOk } from './requests';
 import { formatThreadId, isStopReply, parseStopReply, parseThreadId } from './stop-reply';
 import { makeRegisterMap } from './target-xml';
@@ -392,26 +393,7 @@ export class RspClient implements GdbClient {
   threads(): Promise<ThreadId[]> {
     return this.exclusive(async () => {
       this.assertStopped('list threads');
-      const out: ThreadId[] = [];
-      // Pipelined, the continuations go out with the first query, 8 at a time (QEMU names one vCPU a
-      // reply): a few vCPUs cost one round trip. Those past the end are answered `l` and dropped.
-      const ahead = this.pipelining ? 8 : 0;
-      let first = true;
-      for (let guard = 0; guard < 10000;) {
-        const reqs = [first ? 'qfThreadInfo' : 'qsThreadInfo', ...Array<string>(ahead).fill('qsThreadInfo')];
-        first = false;
-        const replies = await Promise.allSettled(reqs.map((r) => this.raw(r)));
-        for (const [i, r] of replies.entries()) {
-          guard++;
-          if (r.status === 'rejected') throw r.reason;
-          const reply = latin1Text(r.value);
-          if (reply.startsWith('l')) return out;
-          if (!reply.startsWith('m'))
-            throw new GdbProtocolError(`bad ${reqs[i]} reply '${reply.slice(0, 40)}'`);
-          for (const id of reply.slice(1).split(',')) if (id) out.push(parseThreadId(id));
-        }
-      }
-      return out;
+      return listThreads((p) => this.raw(p), this.pipelining ? 8 : 0);
     });
   }
 
