@@ -10,7 +10,8 @@ export type Location =
   | { kind: 'register'; register: number }
   | { kind: 'value'; value: bigint }
   | { kind: 'implicit'; bytes: Uint8Array }
-  | { kind: 'pieces'; pieces: { location: Location; size: number }[] }
+  /** `incomplete`: the expression failed after these pieces (the value is not known at all). */
+  | { kind: 'pieces'; pieces: { location: Location; size: number }[]; incomplete?: boolean }
   | { kind: 'optimized'; why: string };
 
 export interface LocationContext {
@@ -28,6 +29,9 @@ export interface LocationContext {
 }
 
 export class NotAvailable extends Error {}
+
+/** Why a DW_OP_implicit_pointer value has no bits (gdb prints it `<synthetic pointer>`). */
+export const SYNTHETIC_POINTER = 'synthetic pointer (the object it points to has no address)';
 
 const MASK = (1n << 64n) - 1n;
 const signed = (v: bigint) => BigInt.asIntN(64, v);
@@ -195,10 +199,7 @@ export async function evaluateLocation(expr: Uint8Array, ctx: LocationContext): 
             // `<synthetic pointer>`). Its bits are not known: never shown as a made-up address.
             r.skip(4); // the DIE reference (32-bit DWARF)
             r.sleb();
-            current = {
-              kind: 'optimized',
-              why: 'synthetic pointer (the object it points to has no address)',
-            };
+            current = { kind: 'optimized', why: SYNTHETIC_POINTER };
             break;
           case 0xa1:
           case 0xa2: {
@@ -225,7 +226,9 @@ export async function evaluateLocation(expr: Uint8Array, ctx: LocationContext): 
     }
   } catch (e) {
     if (e instanceof NotAvailable || (e as Error).name === 'ElfFormatError')
-      return pieces.length ? { kind: 'pieces', pieces } : { kind: 'optimized', why: (e as Error).message };
+      return pieces.length
+        ? { kind: 'pieces', pieces, incomplete: true }
+        : { kind: 'optimized', why: (e as Error).message };
     // A memory read that failed: the value cannot be shown.
     return { kind: 'optimized', why: `unreadable: ${(e as Error).message}` };
   }

@@ -2,7 +2,7 @@
 // (decimal integers, `0x… <symbol>` pointers, `{x = 1, y = 2}` aggregates, enum names, strings for
 // char pointers and arrays, `<optimized out>`), so the Variables view and the Debug Console read like
 // gdb and the tests can compare with it. Pure: memory and symbols come from the caller.
-import type { Location } from './location';
+import { SYNTHETIC_POINTER, type Location } from './location';
 import { DW_ATE, sizeOf, strip, typeName, type CType, type Member } from './types';
 import { escapeChar, formatString, readCString, repeats } from './valueText';
 
@@ -22,7 +22,7 @@ export interface Value {
    * (`known[i]` = 1). Aggregates show their known members and elements, as gdb does; a scalar with
    * any byte unknown is `<optimized out>` (gdb's rule), so a partial value is never read as a number.
    */
-  partial?: { bytes: Uint8Array; known: Uint8Array };
+  partial?: { bytes: Uint8Array; known: Uint8Array; synthetic?: Uint8Array };
   /** For a value in a register: the byte of the register where it starts (a member of a small struct). */
   registerByte?: number;
   /** A value computed by the location expression (DW_OP_stack_value, implicit): nowhere to write it. */
@@ -94,6 +94,8 @@ export async function readValue(
     case 'pieces': {
       const out = new Uint8Array(size);
       const known = new Uint8Array(size);
+      // Bytes of a synthetic pointer (DW_OP_implicit_pointer): unknown, and printed as gdb does.
+      const synthetic = new Uint8Array(size);
       let at = 0;
       let why: string | undefined;
       const origins: PieceOrigin[] = [];
@@ -113,17 +115,27 @@ export async function readValue(
         if (part.bytes) {
           out.set(part.bytes.subarray(0, n), at);
           known.fill(1, at, at + n);
-        } else why ??= part.why ?? 'a piece is optimized out';
+        } else {
+          why ??= part.why ?? 'a piece is optimized out';
+          if (part.why === SYNTHETIC_POINTER) synthetic.fill(1, at, at + n);
+        }
         at += p.size;
       }
-      // Pieces that stop short (the expression failed after them) leave bytes nobody knows: the
-      // value is not shown rather than shown with zeros (gdb gives up on the whole value too).
-      if (at < size) return { type, why: 'part of the value is not known here' };
+      // Pieces of an expression that failed after them: the value is not shown at all (gdb gives
+      // up on the whole value too). Pieces that simply cover less than the type (rustc describes
+      // a slice iterator by its first pointer alone) leave the rest unknown.
+      if (at < size && loc.incomplete) return { type, why: 'part of the value is not known here' };
+      if (at < size) why ??= 'the location describes only part of the value';
       if (why === undefined) return { type, bytes: out, origins };
       // Some pieces are unknown (empty, a synthetic pointer, a register not recovered): what the
       // others hold is still shown member by member, never as a whole number.
-      if (!known.includes(1)) return { type, why };
-      return { type, why, partial: { bytes: out, known }, origins };
+      if (!known.includes(1)) return synthetic.includes(0) ? { type, why } : { type, why: SYNTHETIC_POINTER };
+      return {
+        type,
+        why,
+        partial: { bytes: out, known, ...(synthetic.includes(1) ? { synthetic } : {}) },
+        origins,
+      };
     }
   }
 }
@@ -292,10 +304,14 @@ function sub(v: Value, type: CType, offset: number, size: number): Value {
   else {
     out.why = v.why ?? OPTIMIZED_OUT;
     const p = v.partial;
-    if (p && offset + size <= p.bytes.length && p.known.subarray(offset, offset + size).includes(1))
+    const inside = p !== undefined && offset + size <= p.bytes.length;
+    const synthetic = inside ? p.synthetic?.subarray(offset, offset + size) : undefined;
+    if (synthetic && !synthetic.includes(0)) out.why = SYNTHETIC_POINTER;
+    else if (inside && p.known.subarray(offset, offset + size).includes(1))
       out.partial = {
         bytes: p.bytes.subarray(offset, offset + size),
         known: p.known.subarray(offset, offset + size),
+        ...(synthetic?.includes(1) ? { synthetic } : {}),
       };
   }
   return out;
@@ -324,7 +340,11 @@ export function elementOf(v: Value, i: number): Value | undefined {
  */
 export async function formatValue(v: Value, ctx: FormatContext, top = true, depth = 0): Promise<string> {
   const t = strip(v.type);
-  if (!v.bytes) return v.partial ? formatPartial(v, ctx, depth) : OPTIMIZED_OUT;
+  if (!v.bytes) {
+    if (v.partial) return formatPartial(v, ctx, depth);
+    // gdb's text for a pointer to an object that has no address (DW_OP_implicit_pointer).
+    return v.why === SYNTHETIC_POINTER && t.kind === 'pointer' ? '<synthetic pointer>' : OPTIMIZED_OUT;
+  }
   if ((t.kind === 'struct' || t.kind === 'union' || t.kind === 'enum' || t.kind === 'array') && t.rust)
     return formatRust(v, ctx, depth);
   switch (t.kind) {

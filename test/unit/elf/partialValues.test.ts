@@ -102,6 +102,22 @@ void describe('partly-known values (DWARF pieces with unknown parts)', () => {
     assert.equal(await formatValue(v, fmt), '{start = <optimized out>, end = 10}');
   });
 
+  void test('a pointer member that is a synthetic pointer reads <synthetic pointer>, as gdb prints it', async () => {
+    const PTRS: CType = {
+      kind: 'struct',
+      name: 'ends',
+      size: 16,
+      members: [
+        { name: 'ptr', offset: 0, type: { kind: 'pointer', size: 8, target: U64 } },
+        { name: 'end', offset: 8, type: { kind: 'pointer', size: 8, target: U64 } },
+      ],
+    };
+    const v = await valueOf(PTRS, [0x50, ...PIECE8, 0xa0, 0, 0, 0, 0, 0, ...PIECE8]);
+    assert.equal(await formatValue(v, fmt), '{ptr = 0x1111, end = <synthetic pointer>}');
+    const whole = await valueOf({ kind: 'pointer', size: 8, target: U64 }, [0xa0, 0, 0, 0, 0, 0]);
+    assert.equal(await formatValue(whole, fmt, false), '<synthetic pointer>');
+  });
+
   void test('a bit-field whose storage is unknown is <optimized out>; one whose storage is known has its bits', async () => {
     const v = await valueOf(FLAGS, [...PIECE4, 0x30 + 0x1f, 0x9f, ...PIECE4]);
     assert.equal(await formatValue(v, fmt), '{lo = <optimized out>, hi = 15}');
@@ -111,6 +127,12 @@ void describe('partly-known values (DWARF pieces with unknown parts)', () => {
     // DW_OP_reg20; DW_OP_piece 8; then DW_OP_entry_value that cannot be resolved here.
     const v = await valueOf(SPAN, [REG20, ...PIECE8, 0xa3, 1, 0x50, 0x9f, ...PIECE8]);
     assert.equal(await formatValue(v, fmt), '<optimized out>');
+  });
+
+  void test('pieces that describe only part of the value (a complete expression) leave the rest unknown', async () => {
+    // rustc's slice iterator: DW_OP_reg20; DW_OP_piece 8 for a 16-byte struct.
+    const v = await valueOf(SPAN, [REG20, ...PIECE8]);
+    assert.equal(await formatValue(v, fmt), '{start = 10, end = <optimized out>}');
   });
 
   void test('every piece unknown is <optimized out> whole; every piece known is a plain value', async () => {
