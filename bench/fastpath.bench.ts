@@ -297,6 +297,16 @@ function timeProcess(cmd: string, args: string[], env: Record<string, string> = 
   return ms;
 }
 
+/** Wall time and CPU time (all threads, from bench/cpuAtExit.ts preloaded) of a node process. */
+function timeNode(args: string[], env: Record<string, string>, cpuFile: string): { ms: number; cpu: number } {
+  const ms = timeProcess(process.execPath, ['-r', resolve(__dirname, 'cpuAtExit.js'), ...args], {
+    ...env,
+    BENCH_CPU_FILE: cpuFile,
+  });
+  const lines = readFileSync(cpuFile, 'utf8').trim().split('\n');
+  return { ms, cpu: Number(lines[lines.length - 1]) };
+}
+
 async function cli(k: BootedKernel): Promise<void> {
   await k.gdb.close();
   const dist = resolve(repoRoot, 'dist/cli.js');
@@ -305,28 +315,35 @@ async function cli(k: BootedKernel): Promise<void> {
   // A code cache of this run's own (src/cli/codeCache.ts), written by the warm-up round.
   const cache = mkdtempSync(join(tmpdir(), 'pvmfw-mmu-bench-cache-'));
   const env = { XDG_CACHE_HOME: cache };
-  const node: number[] = [];
-  const help: number[] = [];
-  const fast: number[] = [];
-  const cold: number[] = [];
-  const stub: number[] = [];
+  const cpuFile = join(cache, 'cpu.txt');
+  const names = ['node', 'help', 'fast', 'cold', 'stub'] as const;
+  const wall = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<
+    (typeof names)[number],
+    number[]
+  >;
+  const cpu = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<
+    (typeof names)[number],
+    number[]
+  >;
   try {
     for (let i = -1; i < ROUNDS; i++) {
-      const a = timeProcess(process.execPath, ['-e', '0']);
-      const h = timeProcess(process.execPath, [main, '--help'], env);
-      const b = timeProcess(process.execPath, args, env);
-      const n = timeProcess(process.execPath, args, { PVMFW_MMU_CODE_CACHE: 'off' });
-      const c = timeProcess(process.execPath, args, { ...env, PVMFW_MMU_LOCAL_RAM: 'off' });
+      const runs = {
+        node: timeNode(['-e', '0'], {}, cpuFile),
+        help: timeNode([main, '--help'], env, cpuFile),
+        fast: timeNode(args, env, cpuFile),
+        cold: timeNode(args, { PVMFW_MMU_CODE_CACHE: 'off' }, cpuFile),
+        stub: timeNode(args, { ...env, PVMFW_MMU_LOCAL_RAM: 'off' }, cpuFile),
+      };
       if (i < 0) continue;
-      node.push(a);
-      help.push(h);
-      fast.push(b);
-      cold.push(n);
-      stub.push(c);
+      for (const n of names) {
+        wall[n].push(runs[n].ms);
+        cpu[n].push(runs[n].cpu);
+      }
     }
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
+  const { node, help, fast, cold, stub } = wall;
   console.log(`W1 \`pvmfw-mmu walk\` as a process (${main.replace(`${repoRoot}/`, '')}; load ${load()}):`);
   console.log(line('node -e 0 (process floor)', node));
   console.log(line('pvmfw-mmu --help (start-up)', help, node));
@@ -336,6 +353,14 @@ async function cli(k: BootedKernel): Promise<void> {
   console.log(
     `  above node's own start-up (medians): start-up ${f(median(help) - median(node))} ms, walk ${f(median(fast) - median(help))} ms; the code cache saves ${f(median(cold) - median(fast))} ms`,
   );
+  console.log('  CPU time of the same processes (user + system, all threads; moves less with the load):');
+  console.log(line('node -e 0', cpu.node));
+  console.log(line('pvmfw-mmu --help', cpu.help, cpu.node));
+  console.log(line('fast path', cpu.fast, cpu.node));
+  console.log(line('fast path, no code cache', cpu.cold, cpu.node));
+  console.log(line('gdbstub', cpu.stub, cpu.node));
+  record('w1CliFastCpu', cpu.fast);
+  record('w1CliNodeCpu', cpu.node);
   record('w1CliNode', node);
   record('w1CliHelp', help);
   record('w1CliFast', fast);
