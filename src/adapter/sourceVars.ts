@@ -368,9 +368,8 @@ export class SourceVariables {
             if (v) return program.value(v, fc, frames);
           }
         const g = this.global(name, rust ? fn?.name : undefined);
-        return g
-          ? program.value(g, fc ?? { pc: 0n, register: () => undefined, read: (a, n) => this.read(a, n) })
-          : undefined;
+        if (!g) return rust ? program.enumConstant(name) : undefined;
+        return program.value(g, fc ?? { pc: 0n, register: () => undefined, read: (a, n) => this.read(a, n) });
       },
       register: async (name) => {
         const n = /^x(\d+)$/i.exec(name);

@@ -89,6 +89,51 @@ export class ProgramScopes {
     return this.globalsByName.get(name);
   }
 
+  /**
+   * A Rust enum's variant without data by its path (`rust_opt::Mode::Run`), as a value of the enum:
+   * the enum is found by its qualified name in the modules (namespaces) of the program's units.
+   */
+  enumConstant(path: string): Value | undefined {
+    const parts = path.split('::');
+    if (parts.length < 2) return undefined;
+    const variant = parts.pop()!;
+    const enumName = parts.join('::');
+    const root = parts[0];
+    for (const cu of this.image.compileUnits()) {
+      let unit;
+      try {
+        unit = this.index.unit(cu.offset);
+      } catch {
+        continue;
+      }
+      // Down the namespaces named by the path only (a module's other items stay unread).
+      let level: Die[] = unit.root.children;
+      for (let i = 0; i < parts.length; i++) {
+        const want = parts[i];
+        const last = i === parts.length - 1;
+        const next = level.find(
+          (d) =>
+            (last ? d.tag === DW_TAG.enumeration_type : d.tag === DW_TAG.namespace) &&
+            this.index.name(d) === want,
+        );
+        if (!next) break;
+        if (!last) {
+          level = next.children;
+          continue;
+        }
+        if (this.index.qualifiedName(next) !== enumName || !root) break;
+        const type = this.types.type(next);
+        const t = type.kind === 'enum' ? type : undefined;
+        const e = t?.values.find((x) => x.name === variant);
+        if (!t || !e) break;
+        const bytes = new Uint8Array(Math.max(1, t.size));
+        for (let b = 0; b < bytes.length; b++) bytes[b] = Number((e.value >> BigInt(8 * b)) & 0xffn);
+        return { type, bytes, computed: true };
+      }
+    }
+    return undefined;
+  }
+
   typeOf(v: VariableDie): CType {
     return this.types.typeOf(v.die);
   }

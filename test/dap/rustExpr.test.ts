@@ -57,6 +57,10 @@ void describe('Rust expressions in evaluate, against gdb print', { timeout: 180_
       'addr < r.base',
       'tracker.regions[1].base as u32',
       '3u8 + 4',
+      'rust_opt::Mode::Run',
+      'rust_opt::Mode::Done',
+      'r.mode == rust_opt::Mode::Idle',
+      'r.mode == rust_opt::Mode::Run',
     ];
     // Ours (left) read the same thing as gdb's (right).
     const pairs: [string, string][] = [
