@@ -223,6 +223,8 @@ export class RspClient implements GdbClient {
       // Pipelined, the thread selection goes out with the reads (one round trip); its reply is checked
       // before any value is used: a failed Hg fails the read.
       const select = thread !== undefined ? this.selectRaw('g', thread) : undefined;
+      // Observed at once: a name that does not resolve below must not leave its failure unhandled.
+      select?.catch(() => undefined);
       if (select && !this.pipelining) await select;
       const infos = names.map((n) =>
         typeof n === 'number' || this.registers.get(n) ? lookupRegister(this.registers, n) : undefined,
