@@ -155,15 +155,30 @@ async function words(page: Page, top: bigint, n: number): Promise<string[]> {
   return r.slice(0, n).flatMap((x) => x.cells.map((c) => c.text));
 }
 
-async function contextMenu(page: Page, row: Locator, item: string): Promise<void> {
-  // Away from any row first: a tree row's hover tooltip would cover the one below it.
-  await page.mouse.move(0, 0);
-  await row.scrollIntoViewIfNeeded();
-  await row.click({ button: 'right' });
-  const entry = page.locator('.monaco-menu .action-item', { hasText: item }).first();
-  await entry.waitFor({ timeout: 10_000 });
-  await entry.hover();
-  await entry.click();
+/** Right-clicks `row` and picks `item`; returns how many right-clicks it took. */
+async function contextMenu(page: Page, row: Locator, item: string): Promise<number> {
+  // Tried again when the menu opens without the item: a view that re-renders under the pointer (the
+  // Variables view after a stop's refresh) can hand the menu a stale element, as a person would see
+  // and right-click again.
+  for (let attempt = 1; ; attempt++) {
+    // Away from any row first: a tree row's hover tooltip would cover the one below it.
+    await page.mouse.move(0, 0);
+    await row.scrollIntoViewIfNeeded();
+    await row.click({ button: 'right' });
+    const entry = page.locator('.monaco-menu .action-item', { hasText: item }).first();
+    try {
+      await entry.waitFor({ timeout: 5_000 });
+    } catch (e) {
+      const offered = await page.locator('.monaco-menu .action-item').allInnerTexts();
+      await page.keyboard.press('Escape');
+      if (attempt >= 3) throw new Error(`the menu offers ${offered.join(' | ')}, not ${item}`, { cause: e });
+      await page.waitForTimeout(1_000);
+      continue;
+    }
+    await entry.hover();
+    await entry.click();
+    return attempt;
+  }
 }
 
 /** Reveal PTE for Address… from the Command Palette; the tree row it selects. */
@@ -243,13 +258,15 @@ export async function memoryViewSession(c: UiContext, qemus: () => string[]): Pr
     .first();
   await elr.waitFor({ timeout: 20_000 });
   const elrValue = BigInt(/0x[0-9a-f]+/.exec(await text(elr))?.[0] ?? '-1');
-  await contextMenu(page, elr, 'Open Memory View…');
+  const clicks = await contextMenu(page, elr, 'Open Memory View…');
   const elrRow = elrValue - (elrValue % 16n);
   const handler = await words(page, elrRow, 1);
   same(handler, await xpWords(page, elrRow, 2), 'variable ELR');
   const origin = await text((await memoryFrame(page)).locator('#origin'));
   if (!/variable ELR/.test(origin)) throw new Error(`origin: ${origin}`);
-  said.push(`variable ELR 0x${elrValue.toString(16)}: ${handler.join(' ')}`);
+  said.push(
+    `variable ELR 0x${elrValue.toString(16)}: ${handler.join(' ')}${clicks > 1 ? ` (menu opened ${clicks} times)` : ''}`,
+  );
   // Room for the Page Tables tree, as a person makes it.
   for (const title of ['Variables', 'Watch', 'Breakpoints']) {
     const h = page.locator(`.pane-header[aria-label^="${title}"]`).first();
