@@ -47,6 +47,12 @@ void describe('Memory view: mem and the reader against the real adapter', () => 
       /mem opens a view only from the Debug Console/,
     );
     await assert.rejects(dap.evaluate('mem'), /usage: mem ADDRESS/);
+    // Discoverable: help says it, Tab offers it.
+    assert.match(await dap.evaluate('help'), /^ {2}mem ADDRESS {10}open the Memory view/m);
+    const offered = (await dap.dc.completionsRequest({ text: 'me', column: 3 })).body.targets.map(
+      (t) => t.label,
+    );
+    assert.ok(offered.includes('mem'), offered.join(' '));
     // Events follow their responses on the same stream: both are here once the last response is.
     assert.deepEqual(
       events.map((e) => e.body as unknown),
