@@ -125,20 +125,27 @@ export function treeItem(node: Node, ctx: ItemContext): vscode.TreeItem {
   }
 }
 
-/** Everything of an item VS Code draws: equal signatures, same row. */
-export function itemSignature(item: vscode.TreeItem): string {
-  const icon = item.iconPath instanceof vscode.ThemeIcon ? item.iconPath : undefined;
-  const tooltip = item.tooltip instanceof vscode.MarkdownString ? item.tooltip.value : item.tooltip;
-  const label = typeof item.label === 'object' ? item.label.label : item.label;
-  return JSON.stringify([
-    label,
-    item.description,
-    tooltip,
-    icon?.id,
-    icon?.color?.id,
-    item.resourceUri?.toString(),
-    item.collapsibleState,
-    item.contextValue,
-    item.command?.command,
-  ]);
+/**
+ * What a row is drawn from besides the context (contextKey): the node's own data and, for an entry,
+ * the summary of its change at this stop. Equal keys in an equal context draw the same row; cheaper
+ * than building the item (an entry's tooltip) for every row at every stop.
+ */
+export function rowKey(node: Node, ctx: ItemContext): string {
+  switch (node.kind) {
+    case 'entry':
+      return `${JSON.stringify(node.entry)}|${ctx.changed.get(node.entry.descriptorAddress.toLowerCase()) ?? ''}`;
+    case 'regime':
+      return JSON.stringify(node.info);
+    case 'range':
+      return JSON.stringify(node.group);
+    case 'more':
+      return `more ${node.start}`;
+    case 'message':
+      return `${node.text}|${node.detail ?? ''}`;
+  }
+}
+
+/** What every row is drawn from: when it differs from the last draw, every row may differ. */
+export function contextKey(ctx: ItemContext): string {
+  return JSON.stringify([[...ctx.widths], ctx.untracked ?? null, ctx.since ?? null, ctx.finalPa]);
 }

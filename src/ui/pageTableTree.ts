@@ -12,7 +12,7 @@ import type { Hex, PageTableArguments, PteChange, PteEntry, Regime } from '../sh
 import { coalesce, type EntryGroup } from './format';
 import { SETTING, SETTING_DEFAULT } from './ids';
 import type { MmuSessions } from './mmuSession';
-import { itemSignature, treeItem, type ItemContext } from './pageTableItems';
+import { contextKey, rowKey, treeItem, type ItemContext } from './pageTableItems';
 import {
   deepestEntry,
   type EntryNode,
@@ -43,8 +43,9 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   private treeView: vscode.TreeView<Node> | undefined;
   /** Nodes the user collapsed since they were listed: VS Code does not ask for their children. */
   private readonly collapsed = new Set<string>();
-  /** What VS Code last drew of each node (itemSignature of the item it was given). */
-  private readonly signatures = new Map<string, string>();
+  /** What VS Code last drew each node from (rowKey), and every row from (contextKey). */
+  private readonly drawn = new Map<string, string>();
+  private drawnContext: string | undefined;
   /** Counts stops: a stop's refresh that a newer stop overtook stops there. */
   private generation = 0;
   /**
@@ -84,6 +85,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     // Node objects are kept (and updated in place by the next fetch): the tree API rejects a new object
     // under an id it still holds, and a reveal can race the refresh this fires.
     this.generation++;
+    this.unsettled = new Map();
     for (const [k, v] of this.listings) this.stale.set(k, v);
     this.listings = new Map();
     this.prefetched = new Map();
@@ -97,11 +99,15 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   private onStop(session: vscode.DebugSession, stopId: number, changes: readonly PteChange[]): void {
     this.timing = this.sessions.timings.of(session.id, stopId);
     this.sessions.timings.mark(this.timing, 'treeRefreshed');
-    const previous = this.listings;
+    // A stop overtaken before its rows were compared: VS Code still shows those parents' rows from
+    // before it, so they are compared again now, against what it shows.
+    const previous = new Map([...this.unsettled, ...this.listings]);
     if (!previous.size || !this.treeView?.visible) {
+      this.unsettled = new Map();
       this.reset(changes);
       return;
     }
+    this.unsettled = previous;
     const generation = ++this.generation;
     this.changed = new Map(changes.map((c) => [c.descriptorAddress.toLowerCase(), c.summary]));
     for (const [k, v] of previous) this.stale.set(k, v);
@@ -112,6 +118,9 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
       setImmediate(() => void this.refreshShown(generation, previous).finally(resolve)),
     );
   }
+
+  /** What VS Code showed when the stop being refreshed arrived, until its rows are compared. */
+  private unsettled = new Map<string, Listing>();
 
   /** The current stop's refreshShown (reveal waits for it: both would fetch the same parents). */
   private refreshing: Promise<void> = Promise.resolve();
@@ -168,6 +177,8 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     const fire: Node[] = [];
     let everything = false;
     const ctx = this.itemContext();
+    // Widths, the untracked pages, the baseline or a setting changed: any row may read differently.
+    if (this.drawnContext !== undefined && contextKey(ctx) !== this.drawnContext) everything = true;
     for (const id of reachable) {
       const listing = (fresh.get(id) as { listing: Listing }).listing;
       this.listings.set(id, listing);
@@ -183,8 +194,8 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
       for (const n of listing.nodes) {
         const rows = n.kind === 'range' ? [n, ...n.group.entries.map((e) => this.entryNode(e, n))] : [n];
         for (const row of rows) {
-          const drawn = this.signatures.get(row.id);
-          if (drawn !== undefined && drawn !== itemSignature(treeItem(row, ctx))) fire.push(row);
+          const drawn = this.drawn.get(row.id);
+          if (drawn !== undefined && drawn !== rowKey(row, ctx)) fire.push(row);
         }
       }
     }
@@ -205,6 +216,7 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
     if (everything || fire.length) this.lastCall = Date.now();
     if (everything) this.changeEmitter.fire(undefined);
     else if (fire.length) this.changeEmitter.fire([...new Set(fire)]);
+    this.unsettled = new Map();
     this.listed();
   }
 
@@ -264,8 +276,10 @@ export class PageTableTree implements vscode.TreeDataProvider<Node>, vscode.Disp
   }
 
   getTreeItem(node: Node): vscode.TreeItem {
-    const item = treeItem(node, this.itemContext());
-    this.signatures.set(node.id, itemSignature(item));
+    const ctx = this.itemContext();
+    this.drawn.set(node.id, rowKey(node, ctx));
+    this.drawnContext = contextKey(ctx);
+    const item = treeItem(node, ctx);
     return item;
   }
 

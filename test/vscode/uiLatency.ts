@@ -158,6 +158,26 @@ export async function stepLatency(
   await callStack.focus();
   const rowsText = async (): Promise<string> =>
     (await c.pane('Page Tables').locator('.monaco-list-row').allInnerTexts()).join('\n');
+  // The rows on screen are the ones a full re-listing gives (Refresh Page Tables asks the adapter for
+  // every open level again): the tree redrew what changed, and nothing is stale.
+  const sameAsRelisted = async (what: string): Promise<void> => {
+    const shown = await rowsText();
+    await runCommand(c.page, 'pvmfw MMU: Refresh Page Tables');
+    const again = await poll(
+      'Page Tables to settle after Refresh',
+      async () => {
+        const a = await rowsText();
+        await new Promise((r) => setTimeout(r, 300));
+        const b = await rowsText();
+        return a === b ? b : undefined;
+      },
+      20_000,
+      0,
+    );
+    if (again !== shown)
+      throw new Error(`${what}: Page Tables showed\n${shown}\nbut a full re-listing gives\n${again}`);
+    await callStack.focus();
+  };
   const title = await c.page.locator('.part.sidebar .composite.title').first().boundingBox();
   if (title) await c.page.mouse.move(title.x + title.width - 60, title.y + title.height / 2);
   const timings: PressTiming[] = [];
@@ -211,29 +231,28 @@ export async function stepLatency(
       ...(page.tree.length ? { treeRows: (page.tree.at(-1) ?? 0) - page.key } : {}),
       tree: Math.max(page.tree.at(-1) ?? 0, page.header) - page.key,
     });
-    // The rows the stop left on screen are the ones a full re-listing gives (Refresh Page Tables asks
-    // the adapter for every open level again): the tree redrew what changed, and nothing is stale.
-    const shown = await rowsText();
-    await runCommand(c.page, 'pvmfw MMU: Refresh Page Tables');
-    const again = await poll(
-      'Page Tables to settle after Refresh',
-      async () => {
-        const a = await rowsText();
-        await new Promise((r) => setTimeout(r, 300));
-        const b = await rowsText();
-        return a === b ? b : undefined;
-      },
-      20_000,
-      0,
-    );
-    if (again !== shown)
-      throw new Error(
-        `stop ${from + 1}: Page Tables showed\n${shown}\nbut a full re-listing gives\n${again}`,
-      );
-    await callStack.focus();
+    await sameAsRelisted(`stop ${from + 1}`);
     // A pause before the next F10, as a person reads the stop: the re-listing's work is over.
     await new Promise((r) => setTimeout(r, 1000));
   }
+  // F10 again and again without waiting for the views (a stop overtaken by the next): both settle on
+  // the last stop, and the tree's rows are still that stop's.
+  for (let k = 0; k < 6; k++) {
+    await c.page.keyboard.press('F10');
+    await new Promise((r) => setTimeout(r, 40 + 15 * k));
+  }
+  const last = await poll(
+    'both views to settle after quick presses',
+    async () => {
+      const a = await stopOf();
+      const b = await treeStop();
+      await new Promise((r) => setTimeout(r, 500));
+      return a === b && a === (await stopOf()) && b === (await treeStop()) ? a : undefined;
+    },
+    30_000,
+    0,
+  );
+  await sameAsRelisted(`stop ${last} after quick presses`);
   // The host's side of each stop, from "Show Stop Latency" (written to the output channel's log).
   await new Promise((r) => setTimeout(r, 500));
   await runCommand(c.page, 'pvmfw MMU: Show Stop Latency');
@@ -271,6 +290,6 @@ export async function stepLatency(
     `adapter ${median(lines.map((b) => b.adapter))}, host ${median(lines.map((b) => b.host))}, ` +
     `transit ${median(lines.map((b) => b.transit))}, draw ${median(lines.map((b) => b.draw))}, ` +
     `frame ${median(lines.map((b) => b.frame))}, listings +${median(lines.map((b) => b.listings))}; ` +
-    `load ${l1.toFixed(2)}`;
+    `load ${l1.toFixed(2)}; 6 quick presses: both views on stop ${last}, rows as re-listed`;
   return { timings, text };
 }
