@@ -312,6 +312,18 @@ export async function memoryViewSession(c: UiContext, qemus: () => string[]): Pr
     throw new Error(`unmapped VA shows ${unreadable[0].cells.map((x) => x.text).join(' ')}`);
   await c.shot('memory-02-unreadable');
   said.push(`?? ${lazyReason.slice(0, 90)}… | ${fault.slice(0, 70)}…`);
+  // The address box takes a symbol (the adapter evaluates it) and refuses a console command.
+  const fs = await memoryFrame(page);
+  await fs.locator('#address').fill('el1_entry + 0x10');
+  await fs.locator('#address').press('Enter');
+  const bySymbol = await words(page, 0x40218010n, 1);
+  same(bySymbol, code.slice(2, 4), 'el1_entry + 0x10 in the address box');
+  await fs.locator('#address').fill('monitor info registers');
+  await fs.locator('#address').press('Enter');
+  await fs
+    .locator('#error', { hasText: 'takes an address, a symbol or a register' })
+    .waitFor({ timeout: 10_000 });
+  said.push('address box: el1_entry + 0x10 shown, a console command refused');
 
   // 5. The table the lazy entry lives in: the descriptor outlined; step until the handler maps it.
   await contextMenu(page, await revealPte(c, far), 'Open Memory of the Table It Lives In');
