@@ -394,13 +394,18 @@ export class SourceVariables {
     const module = fnName.split('::').slice(0, -1);
     const parts = name.split('::');
     let candidates: string[];
+    // A method's path holds its type (`rust_opt::Tracker::first_base`) or impl (`{impl#0}`): a
+    // module-relative name is tried from the innermost prefix outwards.
+    const outwards = (rest: string) =>
+      module.map((_x, i) => [...module.slice(0, module.length - i), rest].join('::'));
     if (parts[0] === 'crate') candidates = [[module[0], ...parts.slice(1)].join('::')];
+    else if (parts[0] === 'self' && parts[1] !== 'super') candidates = outwards(parts.slice(1).join('::'));
     else if (parts[0] === 'self' || parts[0] === 'super') {
       let at = module.length;
       let i = 0;
       for (; parts[i] === 'self' || parts[i] === 'super'; i++) if (parts[i] === 'super') at--;
       candidates = at > 0 ? [[...module.slice(0, at), ...parts.slice(i)].join('::')] : [];
-    } else candidates = module.map((_x, i) => [...module.slice(0, module.length - i), name].join('::'));
+    } else candidates = outwards(name);
     for (const c of candidates) {
       const g = program.globalNamed(c);
       if (g) return g;
@@ -408,12 +413,17 @@ export class SourceVariables {
     return undefined;
   }
 
-  private rustCache?: boolean;
+  private rustCache?: { image: ElfImage | undefined; rust: boolean };
 
   /** Whether the program has Rust units (expressions outside a frame then read as Rust). */
   private rustProgram(): boolean {
-    this.rustCache ??= (this.image()?.compileUnits() ?? []).some((u) => u.language === DW_LANG_Rust);
-    return this.rustCache;
+    const image = this.image();
+    let cache = this.rustCache;
+    if (!cache || cache.image !== image) {
+      cache = { image, rust: (image?.compileUnits() ?? []).some((u) => u.language === DW_LANG_Rust) };
+      this.rustCache = cache;
+    }
+    return cache.rust;
   }
 
   /** Whether `name` is a variable the program's DWARF knows (in the frame or global). */

@@ -136,7 +136,7 @@ void describe('Rust expressions in evaluate, against gdb print', { timeout: 180_
     const printed = await gdbLive(
       elf,
       `rust_opt.rs:${line}`,
-      [...same, 'self.regions.length'].map((e) => `print ${e}`),
+      [...same, 'self.regions.length', 'rust_opt::TABLE'].map((e) => `print ${e}`),
       1,
       MACHINE,
     );
@@ -153,5 +153,8 @@ void describe('Rust expressions in evaluate, against gdb print', { timeout: 180_
       );
     for (const [i, e] of same.entries()) assert.equal(await ev(e), want[i], e);
     assert.equal(await ev('self.regions.len()'), want[same.length]);
+    // In a method, module-relative names reach the module past the type in the path.
+    assert.equal(await ev('TABLE'), want[same.length + 1]);
+    assert.equal(await ev('self::TABLE'), want[same.length + 1]);
   });
 });
