@@ -3,22 +3,21 @@
 // runs summarized, the grid's zoom window and page cursor, and the diff grouped by region and kind.
 // No DOM here.
 
-import { formatAddress, formatChange, formatPageState } from '../src/shared/format';
+import {
+  formatAddress,
+  formatChange,
+  formatCount as countText,
+  formatPageState,
+  formatPages as pagesText,
+  plural,
+} from '../src/shared/format';
 import type { Anomaly, PageGuardState, PageRun, PteChange, PteChangeKind } from '../src/shared/protocol';
 import type { GuardPageTransition } from '../src/shared/webviewMessages';
 
 export const PAGE_SIZE = 4096;
 
-/** `1`, `4,096`, `262,144`: the same digits grouping whatever the webview's locale. */
-export function countText(n: number): string {
-  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-}
-
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${countText(n)} ${n === 1 ? one : many}`;
-}
-
-export const pagesText = (n: number): string => plural(n, 'page');
+// Counts in words, as every view writes them (src/shared/format): `262,144 pages`, `1 page`.
+export { countText, pagesText, plural };
 
 // ---------------------------------------------------------------- long runs
 

@@ -61,6 +61,9 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 
 // Addresses, descriptors and state changes as every view writes them (src/shared/format).
 const hex = (v: bigint): string => formatAddress(v);
+/** A guard call's x1: the IPA of a MAP or UNMAP as every view writes addresses, else the raw value. */
+const argText = (c: { fn: string; arg: string }): string =>
+  c.fn === 'MAP' || c.fn === 'UNMAP' ? formatAddress(c.arg) : c.arg;
 
 /** Reads the palette from CSS (which maps states to --vscode-* theme variables). */
 export function readPalette(): GridPalette {
@@ -448,7 +451,7 @@ function timeline(log: readonly GuardCall[], fresh: ReadonlySet<number>): HTMLEl
     strip.append(
       el('span', {
         class: `tick fn-${c.fn}${failed ? ' failed' : ''}${fresh.has(c.seq) ? ' fresh' : ''}`,
-        title: `#${c.seq} ${c.fn} ${c.arg} → ${c.result}`,
+        title: `#${c.seq} ${c.fn} ${argText(c)} → ${c.result}`,
       }),
     );
   }
@@ -457,7 +460,7 @@ function timeline(log: readonly GuardCall[], fresh: ReadonlySet<number>): HTMLEl
   const columns = logColumns(log);
   const table = el('table', {}, el('tr', {}, ...columns.map((c) => el('th', {}, c))));
   for (const c of log.slice(-LOG_ROWS).reverse()) {
-    const cells = [String(c.seq), `MMIO_GUARD_${c.fn}`, c.arg, c.result, c.symbol ?? c.pc ?? ''];
+    const cells = [String(c.seq), `MMIO_GUARD_${c.fn}`, argText(c), c.result, c.symbol ?? c.pc ?? ''];
     table.append(
       el(
         'tr',

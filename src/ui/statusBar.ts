@@ -2,6 +2,7 @@
 // `mmuChanged`), and the fault verdict when stopped in one. Clicking it opens the MMIO Guard panel.
 
 import * as vscode from 'vscode';
+import { formatAddress, formatCount } from '../shared/format';
 import type { MmuChangedEventBody } from '../shared/protocol';
 import { COMMAND } from './ids';
 import type { MmuSessions } from './mmuSession';
@@ -13,19 +14,19 @@ export function statusText(change: MmuChangedEventBody, since?: string): { text:
   const untracked = (change.untracked ?? []).reduce((n, r) => n + r.pages, 0);
   const parts = c
     ? [
-        `${c.guardMapped + untracked} guard-mapped`,
-        `${c.lazy} lazy`,
-        ...(c.guardMappedPending ? [`${c.guardMappedPending} pending`] : []),
+        `${formatCount(c.guardMapped + untracked)} guard-mapped`,
+        `${formatCount(c.lazy)} lazy`,
+        ...(c.guardMappedPending ? [`${formatCount(c.guardMappedPending)} pending`] : []),
       ]
     : [];
   const anomalies = c ? c.anomaly + c.validUnguarded : 0;
   const text = `$(shield) ${parts.join(' · ') || 'MMU'}${anomalies ? ` $(warning) ${anomalies}` : ''}`;
   const tooltip = [
-    `Stop ${change.stopId} (${change.reason}) at ${change.pc}`,
+    `Stop ${change.stopId} (${change.reason}) at ${formatAddress(change.pc)}`,
     change.fault ? change.fault.verdict.summary : undefined,
     c
-      ? `Guard-mapped: ${c.guardMapped} in the tracked MMIO regions, ${untracked} outside them` +
-        (untracked ? ` (${(change.untracked ?? []).map((r) => r.start).join(', ')})` : '')
+      ? `Guard-mapped: ${formatCount(c.guardMapped)} in the tracked MMIO regions, ${formatCount(untracked)} outside them` +
+        (untracked ? ` (${(change.untracked ?? []).map((r) => formatAddress(r.start)).join(', ')})` : '')
       : undefined,
     `${change.changes.length} table entries changed since ${since ?? 'the previous stop'}`,
     'Click to open MMIO Guard',

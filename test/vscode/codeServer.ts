@@ -118,6 +118,10 @@ export async function startCodeServer(
           'extensions.autoUpdate': false,
           'telemetry.telemetryLevel': 'off',
           'git.openRepositoryInParentFolders': 'never',
+          // The demo workspace is this repository's demo/ and guest/ sources: a stray key in an editor
+          // must never be written to them (VS Code saves dirty editors when a debug session starts).
+          'debug.saveBeforeStart': 'none',
+          'files.autoSave': 'off',
         },
         null,
         2,

@@ -3,6 +3,7 @@
 // Tables, open MMIO Guard and read the page states, step until the page turns guard-mapped and see
 // both views change. Each step is a named check; screenshots go to test-artifacts/.
 
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { launchBrowser, poll, runCommand, webviewFrame } from './browser';
@@ -24,6 +25,7 @@ import {
 import { assemblyBreakpointSession, openSources } from './uiSourceChecks';
 import { contrastInThemes } from './uiContrast';
 import { gridByKeyboard, groupedDiffAndLog } from './uiGuardScale';
+import { treeByKeyboard } from './uiTreeKeyboard';
 import { memoryViewSession } from './uiMemoryView';
 import { stepLatency } from './uiLatency';
 
@@ -83,6 +85,7 @@ export async function runUiScenario(
   log: (s: string) => void,
 ): Promise<Check[]> {
   const checks: Check[] = [];
+  const sourcesBefore = workspaceSources();
   const server = await startCodeServer(root, extensionsDir);
   const { context, page } = await launchBrowser(root);
   let failed = false;
@@ -152,7 +155,9 @@ export async function runUiScenario(
           await input.waitFor({ state: 'visible' });
           await input.fill('>' + title);
           const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-          await row.waitFor({ timeout: 10_000 });
+          // The palette lists the extension's commands once the extension host has scanned it: on a
+          // loaded 2-core machine that took 10–25 s after the workbench opened.
+          await row.waitFor({ timeout: 60_000 });
           found.push((await row.innerText()).replace(/\s+/g, ' '));
           await page.keyboard.press('Escape');
           await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
@@ -308,6 +313,11 @@ export async function runUiScenario(
     );
 
     await check(
+      'Page Tables by keyboard only: focus, Home, arrows, → expands, Shift+F10 → Copy Descriptor',
+      () => treeByKeyboard(ui),
+    );
+
+    await check(
       'the Debug Console dumps memory (x/2gx), checks a write (translate --write) and completes',
       () => consoleCommands(ui),
     );
@@ -422,5 +432,20 @@ export async function runUiScenario(
     await context.close().catch(() => undefined);
     await server.stop();
   }
+  // The workspace is this repository's demo/ and guest/: a keystroke that lands in an editor instead
+  // of a view must not change the firmware the other tests build (it once added a line to el1_main.c).
+  const sourcesAfter = workspaceSources();
+  const unchanged = sourcesAfter === sourcesBefore;
+  const name = 'the scenario left the workspace sources (demo/, guest/) as they were';
+  checks.push({ name, ok: unchanged, detail: unchanged ? 'git diff unchanged' : sourcesAfter, ms: 0 });
+  log(`  ${unchanged ? 'ok  ' : 'FAIL'} ${name}${unchanged ? '' : `: ${sourcesAfter.slice(0, 600)}`}`);
   return checks;
+}
+
+/** `git diff` of the demo workspace's folders: what a stray edit would change. */
+function workspaceSources(): string {
+  const r = spawnSync('git', ['-C', REPO, 'diff', '--', 'demo', 'guest/src', 'guest/include'], {
+    encoding: 'utf8',
+  });
+  return r.status === 0 ? r.stdout : `git diff failed: ${r.stderr}`;
 }

@@ -98,7 +98,7 @@ suite('issue #14: untracked guard pages, one set of words, clean restarts', () =
     assert.match(status.text, new RegExp(`\\b${tracked + 1} guard-mapped`));
     assert.match(
       status.tooltip,
-      new RegExp(`${tracked} in the tracked MMIO regions, 1 outside them \\(0x9000000\\)`),
+      new RegExp(`${tracked} in the tracked MMIO regions, 1 outside them \\(0x09000000\\)`),
     );
 
     // Panel: the summary and its own section list it.
