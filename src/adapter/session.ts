@@ -17,7 +17,7 @@ import { loadProgram, type LoadedProgram } from '../target/connect';
 import { Exceptions, EXCEPTION_FILTERS } from './exceptions';
 import { Inspect } from './inspect';
 import { MmuModel } from './mmu';
-import { qemuOutput } from './qemuConsole';
+import { QemuOutputLines } from './qemuConsole';
 import {
   checkRequest,
   errorResponse,
@@ -47,15 +47,20 @@ export class PvmfwDebugSession extends DebugSession implements AdapterHost {
     {
       stopped: (stop) => this.onStopped(stop),
       exited: (code) => {
+        this.qemuLines.flush();
         this.sendEvent(new ExitedEvent(code));
         this.sendEvent(new TerminatedEvent());
       },
       output: (text, category) => {
-        // QEMU's "terminating on signal 15" after our own Stop is not an error (qemuConsole.ts).
-        for (const o of qemuOutput(text, category)) this.sendEvent(new OutputEvent(o.text, o.category));
+        // QEMU's "terminating on signal 15" after our own Stop is not an error (qemuConsole.ts);
+        // its stderr goes out in whole lines, however the pipe cut it.
+        this.qemuLines.push(text, category);
       },
     },
     (pc, tid) => this.exceptions.classify(pc, tid),
+  );
+  private readonly qemuLines = new QemuOutputLines((text, category) =>
+    this.sendEvent(new OutputEvent(text, category)),
   );
   symbols = SymbolTable.empty();
   config: LaunchArguments & AttachArguments = {};

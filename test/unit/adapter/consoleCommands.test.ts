@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExpressionError, parseExpression } from '../../../src/adapter/evaluate';
 import { consoleCompletions } from '../../../src/adapter/consoleCompletions';
-import { qemuOutput } from '../../../src/adapter/qemuConsole';
+import { QemuOutputLines, qemuOutput } from '../../../src/adapter/qemuConsole';
 
 const sources = {
   registers: ['x0', 'pc', 'TTBR0_EL1', 'TTBR1_EL1'],
@@ -89,5 +89,34 @@ void describe('console commands', () => {
       { text: bye, category: 'console' },
     ]);
     assert.deepEqual(qemuOutput('hello\n', 'stdout', 4242), [{ text: 'hello\n', category: 'stdout' }]);
+  });
+
+  void test("the goodbye cut by the pipe where QEMU's four write()s meet is still one console line", async () => {
+    const out: { text: string; category: string }[] = [];
+    const lines = new QemuOutputLines((text, category) => out.push({ text, category }), 4242, 20);
+    // The pieces strace shows QEMU writing, each read on its own (a loaded machine).
+    for (const piece of ['qemu-system-aarch64:', ' ', 'terminating on signal 15 from pid 4242 (node)', '\n'])
+      lines.push(piece, 'stderr');
+    assert.deepEqual(out, [
+      { text: 'qemu-system-aarch64: terminating on signal 15 from pid 4242 (node)\n', category: 'console' },
+    ]);
+    // Guest output flushes a pending stderr piece first (order kept); a line QEMU never ends goes out
+    // after the hold, and flush() sends what is left at exit.
+    out.length = 0;
+    lines.push('qemu-system-aarch64: warn', 'stderr');
+    lines.push('guest says hi\n', 'stdout');
+    assert.deepEqual(out, [
+      { text: 'qemu-system-aarch64: warn', category: 'stderr' },
+      { text: 'guest says hi\n', category: 'stdout' },
+    ]);
+    out.length = 0;
+    lines.push('no newline', 'stderr');
+    assert.deepEqual(out, []);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(out, [{ text: 'no newline', category: 'stderr' }]);
+    out.length = 0;
+    lines.push('at exit', 'stderr');
+    lines.flush();
+    assert.deepEqual(out, [{ text: 'at exit', category: 'stderr' }]);
   });
 });
