@@ -17,7 +17,7 @@ export const THEMES = [
 ] as const;
 
 /** Every visible element with text of its own, its computed colour and the backgrounds beneath it. */
-export async function textSamples(guard: FrameLocator): Promise<TextSample[]> {
+export async function textSamples(guard: WebviewContent): Promise<TextSample[]> {
   // Runs in the webview (no DOM lib in this tsconfig: typed loosely).
   return guard.locator('body').evaluate((body: unknown) => {
     interface El {
@@ -57,7 +57,12 @@ export async function textSamples(guard: FrameLocator): Promise<TextSample[]> {
   });
 }
 
-async function pickTheme(c: UiContext, label: string, bodyClass: string): Promise<void> {
+async function pickTheme(
+  c: UiContext,
+  view: WebviewContent,
+  label: string,
+  bodyClass: string,
+): Promise<void> {
   // F1 → Preferences: Color Theme opens the theme picker in the same quick input.
   await c.page.keyboard.press('F1');
   const input = c.page.locator('.quick-input-widget input');
@@ -83,9 +88,9 @@ async function pickTheme(c: UiContext, label: string, bodyClass: string): Promis
   await row.first().click();
   await c.page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
   await poll(
-    `MMIO Guard in ${label}`,
+    `the webview in ${label}`,
     async () => {
-      const cls = (await c.guard.locator('body').getAttribute('class')) ?? '';
+      const cls = (await view.locator('body').getAttribute('class')) ?? '';
       return cls.split(/\s+/).includes(bodyClass) ? true : undefined;
     },
     15_000,
@@ -93,19 +98,28 @@ async function pickTheme(c: UiContext, label: string, bodyClass: string): Promis
   );
 }
 
+/** A webview's content: MMIO Guard's frame (the default), or the Memory view's. */
+type WebviewContent = Pick<FrameLocator, 'locator'>;
+
 /**
- * In each theme: every text sample of the panel at ≥ 4.5:1; screenshots `ui-<name>-<theme>.png`.
- * Ends in Dark Modern (the tests' theme). Returns the lowest ratio per theme.
+ * In each theme: every text sample of the webview (MMIO Guard unless `view` is another) at ≥ 4.5:1;
+ * screenshots `ui-<name>-<theme>.png`. Ends in Dark Modern (the tests' theme). Returns the lowest
+ * ratio per theme.
  */
-export async function contrastInThemes(c: UiContext, name: string): Promise<string> {
+export async function contrastInThemes(
+  c: UiContext,
+  name: string,
+  view: WebviewContent = c.guard,
+  title = 'MMIO Guard',
+): Promise<string> {
   const said: string[] = [];
   const failures: string[] = [];
   for (const theme of THEMES) {
-    await pickTheme(c, theme.label, theme.bodyClass);
+    await pickTheme(c, view, theme.label, theme.bodyClass);
     // The grid redraws on the class change; wait for a settled frame before reading colours.
     await c.page.waitForTimeout(300);
-    const results: ContrastResult[] = (await textSamples(c.guard)).map((s) => contrastOf(s));
-    if (!results.length) throw new Error(`no text in MMIO Guard under ${theme.label}`);
+    const results: ContrastResult[] = (await textSamples(view)).map((s) => contrastOf(s));
+    if (!results.length) throw new Error(`no text in ${title} under ${theme.label}`);
     await c.shot(`${name}-${theme.label.toLowerCase().replace(/\s+/g, '-')}`);
     const low = results.filter((r) => r.ratio < AA_NORMAL_TEXT);
     for (const r of low) failures.push(`${theme.label}: ${r.what} ${r.color} ${r.ratio.toFixed(2)}:1`);

@@ -6,6 +6,7 @@
 
 import type { Frame, Locator, Page } from 'playwright-core';
 import { poll } from './browser';
+import { contrastInThemes } from './uiContrast';
 import type { UiContext } from './uiFreshChecks';
 
 const text = async (l: Locator): Promise<string> => (await l.innerText()).replace(/\s+/g, ' ').trim();
@@ -371,6 +372,8 @@ export async function memoryViewSession(c: UiContext, qemus: () => string[]): Pr
   said.push(
     `step ${steps}: descriptor ${descriptor.text} → ${changed.text} outlined and marked (${summary})`,
   );
+  // Every text colour of the view (changed and outlined bytes, ?? included) meets WCAG AA per theme.
+  said.push(await contrastInThemes(c, 'memory-contrast', await memoryFrame(page), 'the Memory view'));
 
   // 6. Keyboard: Page Down, Arrow Up, Home scroll the rows.
   const f6 = await memoryFrame(page);
