@@ -2,19 +2,9 @@
 // each command's options and forms after it (`translate ADDR --write`, `x/16gx`, monitor commands),
 // `$register` names, and symbols. Pure over the text and the name lists: unit tested.
 import type { DebugProtocol } from '@vscode/debugprotocol';
+import { CONSOLE_COMMANDS } from '../shared/consoleCommands';
 
-/** Every console command, as `help` lists them. */
-export const CONSOLE_COMMANDS = [
-  'pte',
-  'translate',
-  'x',
-  'mem',
-  'guard',
-  'ownership',
-  'watch-pte',
-  'monitor',
-  'help',
-] as const;
+export { CONSOLE_COMMANDS };
 
 const TRANSLATE_OPTIONS = ['--write', '--exec'];
 /** gdb's usual examine forms: giant words, words, bytes. */

@@ -5,6 +5,8 @@
 // parsed field by field: addresses within their space, reads at most MAX_READ_BYTES, the address box's
 // text bounded. The view is read-only: no message writes memory.
 
+import { CONSOLE_WORDS } from './consoleCommands';
+
 export type AddressSpace = 'virtual' | 'physical';
 
 /**
@@ -180,20 +182,6 @@ export function isHostToMemoryView(raw: unknown): raw is HostToMemoryView {
       return false;
   }
 }
-
-/** Console command words: the address box never sends them to the adapter. */
-const CONSOLE_WORDS = new Set([
-  'pte',
-  'translate',
-  'x',
-  'mem',
-  'guard',
-  'ownership',
-  'watch-pte',
-  'monitor',
-  'mon',
-  'help',
-]);
 
 /** What the address box asks for: a direct address, or an expression for the adapter to evaluate. */
 export type GotoTarget =
