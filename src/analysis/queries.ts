@@ -160,6 +160,11 @@ export async function pageTable(
       const f = e.kind !== 'table' ? finalPa(Number(BigInt(e.outputAddress))) : undefined;
       if (f !== undefined) e.finalAddress = hex(f);
     }
+    // Its tables are read at IPAs too: where the descriptor itself is, physically.
+    if (finalPa) {
+      const d = finalPa(Number(pa) + i * 8);
+      if (d !== undefined) e.descriptorPa = hex(d);
+    }
     annotateEntry(e, p.guard);
     out.push(e);
   }

@@ -98,8 +98,13 @@ export interface PteEntry {
   regime: Regime;
   level: number;
   index: number;
-  /** Physical address of the descriptor itself. */
+  /**
+   * Address of the descriptor itself, as the walk reads it: a PA, or for EL1&0 under an active stage 2
+   * (`outputIsIpa`) an IPA, whose PA is `descriptorPa`.
+   */
   descriptorAddress: Hex;
+  /** Under an active stage 2: the PA stage 2 maps `descriptorAddress` to (absent where it maps none). */
+  descriptorPa?: Hex;
   /** Raw 64-bit descriptor. */
   descriptor: Hex;
   kind: PteKind;

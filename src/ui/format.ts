@@ -174,7 +174,10 @@ export function entryTooltip(
   lines.push(`VA \`${e.vaStart}\` – \`${e.vaEnd}\` (${sizeLabel(e.size)})`);
   if (e.outputAddress) lines.push(`${e.kind === 'table' ? 'Next table' : 'OA'} \`${e.outputAddress}\``);
   lines.push(
-    `Descriptor \`${formatDescriptor(e.descriptor)}\` at PA \`${formatAddress(e.descriptorAddress)}\``,
+    e.outputIsIpa || e.descriptorPa
+      ? `Descriptor \`${formatDescriptor(e.descriptor)}\` at IPA \`${formatAddress(e.descriptorAddress)}\`` +
+          (e.descriptorPa ? ` (PA \`${formatAddress(e.descriptorPa)}\`)` : ' (no stage-2 mapping)')
+      : `Descriptor \`${formatDescriptor(e.descriptor)}\` at PA \`${formatAddress(e.descriptorAddress)}\``,
   );
   if (e.attributes) {
     const a = e.attributes;

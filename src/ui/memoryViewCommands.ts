@@ -86,6 +86,10 @@ export function registerMemoryView(view: MemoryView, tree: vscode.TreeView<Node>
       const node = entry(arg);
       if (!node) return undefined;
       const t = entryTableTarget(node.entry);
+      if ('error' in t) {
+        void vscode.window.showInformationMessage(t.error);
+        return undefined;
+      }
       view.show(t);
       return t;
     }),

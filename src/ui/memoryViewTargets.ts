@@ -2,7 +2,7 @@
 // physically; through stage 2 its final PA; else its input address virtually) and "the table it lives
 // in" (the descriptor's table, physically, with the descriptor outlined). Pure: no `vscode`.
 
-import { formatDescriptor } from '../shared/format';
+import { formatAddress, formatDescriptor } from '../shared/format';
 import type { PteEntry } from '../shared/protocol';
 import type { AddressSpace } from '../shared/memoryViewMessages';
 
@@ -42,9 +42,17 @@ export function mappedPageTarget(e: PteEntry): EntryMemoryTarget | { error: stri
   };
 }
 
-/** The table holding the entry's descriptor, the descriptor outlined. */
-export function entryTableTarget(e: PteEntry): EntryMemoryTarget {
-  const descriptor = BigInt(e.descriptorAddress);
+/**
+ * The table holding the entry's descriptor, the descriptor outlined. Under an active stage 2 the walk
+ * reads EL1&0's tables at IPAs: the table opens at the PA stage 2 maps the descriptor to.
+ */
+export function entryTableTarget(e: PteEntry): EntryMemoryTarget | { error: string } {
+  const underStage2 = e.outputIsIpa === true || e.descriptorPa !== undefined;
+  if (underStage2 && e.descriptorPa === undefined)
+    return {
+      error: `${name(e)}: stage 2 maps no PA for its table's IPA ${formatAddress(e.descriptorAddress)}`,
+    };
+  const descriptor = BigInt(e.descriptorPa ?? e.descriptorAddress);
   return {
     space: 'physical',
     address: descriptor - BigInt(e.index * DESCRIPTOR_BYTES),

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyzeStop, makeSnapshot, pageTable } from '../../../src/analysis';
+import { analyzeStop, makeSnapshot, pageTable, translateQuery } from '../../../src/analysis';
 import { entryDescription } from '../../../src/ui/format';
 import { main } from '../../../src/cli/run';
 import { ramPa, twoStageLike } from '../aarch64/twoStageFixtures';
@@ -77,6 +77,13 @@ void describe('Page Tables under stage 2: the entries say IPA and carry the fina
     assert.equal(code.outputIsIpa, true);
     assert.equal(code.outputAddress, '0x80200000');
     assert.equal(code.finalAddress, `0x${ramPa(0x8020_0000n).toString(16)}`);
+    // The descriptor itself sits at an IPA: its PA is where the two-stage translate of the same VA
+    // says the hardware fetched it (walkPhysical, another path through stage 2).
+    const walk = await translateQuery(p, { address: code.vaStart });
+    assert.equal(code.descriptorAddress, walk.walk[walk.walk.length - 1].descriptorAddress);
+    assert.ok(code.descriptorPa, 'the descriptor has a PA');
+    assert.notEqual(code.descriptorPa, code.descriptorAddress);
+    assert.equal(code.descriptorPa, walk.walkPhysical?.[walk.walk.length - 1]);
     // A table entry's output is an IPA too, but no leaf PA is claimed for it.
     assert.equal(l1.entries.find((e) => e.index === 2)!.finalAddress, undefined);
     assert.equal(

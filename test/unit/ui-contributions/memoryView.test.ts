@@ -363,6 +363,7 @@ void describe('Memory view targets of a PTE', () => {
 
   void test('the table it lives in: the table base, the descriptor outlined', () => {
     const t = entryTableTarget(entry({}));
+    assert.ok(!('error' in t), 'a target');
     assert.equal(t.space, 'physical');
     assert.equal(t.address, 0x40224000n);
     assert.deepEqual(t.highlight, { address: 0x40224080n, length: 8 });
@@ -370,6 +371,24 @@ void describe('Memory view targets of a PTE', () => {
       t.origin,
       /TTBR0_EL1 L3\[16\]: the table it lives in \(descriptor 0x00e0000009010402 outlined\)/,
     );
+  });
+
+  void test('the table it lives in under stage 2: at the PA stage 2 maps its IPA to, never the IPA', () => {
+    // The walk read the table at IPA 0x80102000; stage 2 maps it to PA 0x100102000.
+    const under = {
+      outputIsIpa: true,
+      outputAddress: '0x9001000',
+      descriptorAddress: '0x80102008',
+      index: 1,
+    };
+    const t = entryTableTarget(entry({ ...under, descriptorPa: '0x100102008' }));
+    assert.ok(!('error' in t), 'a target');
+    assert.equal(t.space, 'physical');
+    assert.equal(t.address, 0x1_0010_2000n);
+    assert.deepEqual(t.highlight, { address: 0x1_0010_2008n, length: 8 });
+    assert.deepEqual(entryTableTarget(entry(under)), {
+      error: "TTBR0_EL1 L3[1]: stage 2 maps no PA for its table's IPA 0x80102008",
+    });
   });
 
   void test('the page it maps: its output PA, the final PA under stage 2, else its VA; never an IPA as a PA', () => {
