@@ -3,13 +3,13 @@
 // when the stop is compared with an earlier snapshot). Clicking a page in the webview reveals its PTE
 // in the Page Tables tree. Every message from the webview is validated field by field first.
 
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { GuardStateMessage, HostToWebview, RenderedMessage } from '../shared/webviewMessages';
 import { parseWebviewToHost } from '../shared/webviewMessages';
 import { COMMAND, WEBVIEW } from './ids';
 import type { MmuSessions } from './mmuSession';
 import type { StopTiming } from './stopTiming';
+import { webviewHtml } from './webviewHtml';
 
 export class GuardPanel implements vscode.Disposable, vscode.WebviewPanelSerializer {
   private panel: vscode.WebviewPanel | undefined;
@@ -172,29 +172,16 @@ export class GuardPanel implements vscode.Disposable, vscode.WebviewPanelSeriali
   }
 
   private html(webview: vscode.Webview): string {
-    const nonce = randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'guard.css'));
-    const csp = [
-      "default-src 'none'",
-      `style-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-      `img-src ${webview.cspSource} data:`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>MMIO Guard</title>
-</head>
-<body>
-<main id="app"><p class="placeholder">Loading…</p></main>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    const uri = (...path: string[]) =>
+      webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...path)).toString();
+    return webviewHtml({
+      cspSource: webview.cspSource,
+      script: uri('dist', 'webview.js'),
+      style: uri('media', 'guard.css'),
+      title: 'MMIO Guard',
+      appId: 'app',
+      images: true,
+    });
   }
 
   dispose(): void {

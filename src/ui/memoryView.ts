@@ -4,7 +4,6 @@
 // and tells the webview at every stop, so it re-reads and marks what changed. Every message from the
 // webview is validated first (memoryViewMessages); nothing here writes memory.
 
-import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import {
   hexAddress,
@@ -19,6 +18,7 @@ import {
 import { WEBVIEW } from './ids';
 import { readWindow } from './memoryViewRead';
 import type { MmuSessions } from './mmuSession';
+import { webviewHtml } from './webviewHtml';
 
 export interface MemoryTarget {
   space: AddressSpace;
@@ -233,26 +233,15 @@ export class MemoryView implements vscode.Disposable {
   }
 
   private html(webview: vscode.Webview): string {
-    const nonce = randomBytes(16).toString('base64');
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'memoryView.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'memory.css'));
-    const csp = ["default-src 'none'", `style-src ${webview.cspSource}`, `script-src 'nonce-${nonce}'`].join(
-      '; ',
-    );
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>Memory</title>
-</head>
-<body>
-<main id="memory-app"><p class="placeholder">Loading…</p></main>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    const uri = (...path: string[]) =>
+      webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...path)).toString();
+    return webviewHtml({
+      cspSource: webview.cspSource,
+      script: uri('dist', 'memoryView.js'),
+      style: uri('media', 'memory.css'),
+      title: 'Memory',
+      appId: 'memory-app',
+    });
   }
 
   dispose(): void {
