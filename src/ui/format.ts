@@ -92,13 +92,12 @@ export function entryLabel(e: PteEntry, bits?: number): string {
 /**
  * One line after the label: where it goes, how big, what it is. `untracked`: the pages guard-mapped
  * outside the tracked regions (mmuChanged's `untracked`). The line names only IPAs and PAs, written
- * as every view writes them: the regime's VA width (`_vaBits`, the label's) does not apply.
+ * as every view writes them (the regime's VA width is the label's).
  */
 export function entryDescription(
   e: PteEntry,
   changed: boolean,
   untracked?: readonly PageRun[],
-  _vaBits?: number,
   finalPa = false,
 ): string {
   // The change marker goes first: long descriptions are cut at the right edge of the view.

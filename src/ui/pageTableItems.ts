@@ -76,7 +76,7 @@ export function treeItem(node: Node, ctx: ItemContext): vscode.TreeItem {
       item.contextValue = CONTEXT_VALUE.entry;
       // Pages guard-mapped outside the tracked regions (the console): the stop's own list.
       const untracked = ctx.untracked;
-      item.description = entryDescription(e, changed, untracked, bits, ctx.finalPa);
+      item.description = entryDescription(e, changed, untracked, ctx.finalPa);
       const icon = entryIcon(e, untracked);
       item.iconPath = new vscode.ThemeIcon(
         icon.icon,

@@ -87,13 +87,13 @@ void describe('Page Tables under stage 2: the entries say IPA and carry the fina
     // A table entry's output is an IPA too, but no leaf PA is claimed for it.
     assert.equal(l1.entries.find((e) => e.index === 2)!.finalAddress, undefined);
     assert.equal(
-      entryDescription(code, false, undefined, 40, true).includes(
+      entryDescription(code, false, undefined, true).includes(
         `(PA 0x${ramPa(0x8020_0000n).toString(16).padStart(8, '0')})`,
       ),
       true,
-      entryDescription(code, false, undefined, 40, true),
+      entryDescription(code, false, undefined, true),
     );
-    assert.match(entryDescription(code, false, undefined, 40, false), /→ IPA 0x80200000 ·/);
+    assert.match(entryDescription(code, false, undefined, false), /→ IPA 0x80200000 ·/);
   });
 });
 
