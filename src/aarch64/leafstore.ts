@@ -6,8 +6,8 @@
 // `loOf(i)`, `leaf(i)`), and the hot consumers (classify, coalesce) walk the references table by
 // table with `forEachTable`-style loops over `refs` (see `tableOf`).
 //
-// The column views (`va`, `pa`, `descAddr`, `lo`, `hi`, `meta`) of the earlier columnar store are kept
-// for callers that index them: each is built on first access (one O(n) pass) and cached.
+// There are no per-leaf columns: one Float64Array of W3's 2.1 M input addresses is 16.8 MB, which a
+// binary search once built and the adapter then kept for the stop (#15's peak memory).
 
 import { Leaf, type LeafContext, S_INVALID, S_RESERVED, S_VALID } from './leaf';
 
@@ -142,14 +142,6 @@ export class LeafStore {
   length = 0;
   /** Per leaf: table number << REF_INDEX_BITS | entry index, in walk order. */
   refs: Uint32Array;
-  private cols?: {
-    va?: Float64Array;
-    pa?: Float64Array;
-    descAddr?: Float64Array;
-    lo?: Uint32Array;
-    hi?: Uint32Array;
-    meta?: Uint32Array;
-  };
 
   constructor(
     readonly contexts: LeafContext[],
@@ -174,7 +166,6 @@ export class LeafStore {
   push(table: number, index: number): void {
     if (this.length === this.refs.length) this.grow();
     this.refs[this.length++] = ((table << REF_INDEX_BITS) | index) >>> 0;
-    this.cols = undefined;
   }
 
   /** The table number of leaf i. */
@@ -269,48 +260,26 @@ export class LeafStore {
     return out;
   }
 
-  // Column views for callers that index arrays (built once per store, on first access).
-  get va(): Float64Array {
-    return ((this.cols ??= {}).va ??= this.column(Float64Array, (i) => this.vaOf(i)));
-  }
-  get pa(): Float64Array {
-    return ((this.cols ??= {}).pa ??= this.column(Float64Array, (i) => this.paOf(i)));
-  }
-  get descAddr(): Float64Array {
-    return ((this.cols ??= {}).descAddr ??= this.column(Float64Array, (i) => this.descAddrOf(i)));
-  }
-  get lo(): Uint32Array {
-    return ((this.cols ??= {}).lo ??= this.column(Uint32Array, (i) => this.loOf(i)));
-  }
-  get hi(): Uint32Array {
-    return ((this.cols ??= {}).hi ??= this.column(Uint32Array, (i) => this.hiOf(i)));
-  }
-  get meta(): Uint32Array {
-    return ((this.cols ??= {}).meta ??= this.column(Uint32Array, (i) => this.metaOf(i)));
-  }
-
-  private column<T extends Float64Array | Uint32Array>(
-    make: new (n: number) => T,
-    at: (i: number) => number,
-  ): T {
-    const out = new make(this.length);
-    for (let i = 0; i < this.length; i++) out[i] = at(i);
-    return out;
-  }
-
   /**
    * Merges runs that are each sorted by VA (the walker's breadth-first rounds) into one VA-ordered
-   * store. `starts` are the run boundaries (ascending, first 0).
+   * store. `starts` are the run boundaries (ascending, first 0). Within a run, table numbers never
+   * decrease (tables are numbered as the round scans them).
+   *
+   * When the runs before the last are small (a kernel's blocks before its level-3 pages) the merge is
+   * made in place, in this store: they are copied out and merged with the last run from the front,
+   * whose writes never overtake its reads. Otherwise into a new store. Either way one array of
+   * references fewer than a merge into a new one (W3: 8.4 MB a stop).
    */
   mergeRuns(starts: readonly number[]): LeafStore {
     const runs = starts
       .map((s, k) => [s, k + 1 < starts.length ? starts[k + 1] : this.length])
       .filter(([s, e]) => e > s);
     if (runs.length <= 1) return this;
-    const out = new LeafStore(this.contexts, Math.max(1, this.length), this.pages);
-    const pos = runs.map(([s]) => s);
-    const end = runs.map(([, e]) => e);
-    const refs = this.refs;
+    const lastStart = runs[runs.length - 1][0];
+    const inPlace = lastStart <= this.length >> 2;
+    const early = inPlace ? this.refs.slice(0, lastStart) : this.refs;
+    const out = inPlace ? this : new LeafStore(this.contexts, Math.max(1, this.length), this.pages);
+    const src = runs.map(([s, e], k) => ({ refs: k < runs.length - 1 ? early : this.refs, pos: s, end: e }));
     let n = 0;
     // Runs interleave coarsely (a block between two tables' worth of pages), so copy whole stretches:
     // take the run with the lowest head and copy it up to the next-lowest head of the others.
@@ -318,36 +287,60 @@ export class LeafStore {
       let best = -1;
       let bestVa = Infinity;
       let second = Infinity;
-      for (let r = 0; r < pos.length; r++) {
-        if (pos[r] >= end[r]) continue;
-        const v = this.vaOf(pos[r]);
+      for (let r = 0; r < src.length; r++) {
+        if (src[r].pos >= src[r].end) continue;
+        const v = this.vaOfRef(src[r].refs[src[r].pos]);
         if (v < bestVa) {
           second = bestVa;
           bestVa = v;
           best = r;
         } else if (v < second) second = v;
       }
-      const from = pos[best];
-      let to = from + 1;
-      const stop = end[best];
-      // Whole tables at a time: a table's references in a run are consecutive and VA-ascending, so
-      // only the last one of each table's stretch needs its VA computed.
-      while (to < stop) {
-        const t = refs[to] >>> REF_INDEX_BITS;
-        let j = to + 1;
-        while (j < stop && refs[j] >>> REF_INDEX_BITS === t) j++;
-        if (this.vaOf(j - 1) < second) {
-          to = j;
-          continue;
-        }
-        while (to < j && this.vaOf(to) < second) to++;
-        break;
-      }
-      out.refs.set(this.refs.subarray(from, to), n);
+      const s = src[best];
+      const from = s.pos;
+      const to = this.stretchEnd(s.refs, from, s.end, second);
+      if (s.refs === out.refs) out.refs.copyWithin(n, from, to);
+      else out.refs.set(s.refs.subarray(from, to), n);
       n += to - from;
-      pos[best] = to;
+      s.pos = to;
     }
+    // A round reserves room for every entry of its tables: give back what sparse tables left unused.
+    if (inPlace && this.refs.length - this.length > (this.length >> 2) + 1024)
+      this.refs = this.refs.slice(0, this.length);
     out.length = this.length;
     return out;
+  }
+
+  /** Input address of the leaf a reference names. */
+  private vaOfRef(r: number): number {
+    const t = r >>> REF_INDEX_BITS;
+    return this.pages.va[t] + (r & REF_INDEX_MASK) * SIZES[(this.pages.meta[t] >>> SHIFT_BITS) & 0x3f];
+  }
+
+  /**
+   * The end of the stretch of `refs` from `from` (before `stop`) whose input addresses are below
+   * `limit`, at least one reference. Whole tables at a time: a table's references in a run are
+   * consecutive and VA-ascending, found by bisection (table numbers never decrease in a run), so only
+   * the last one of each table's stretch needs its VA computed.
+   */
+  private stretchEnd(refs: Uint32Array, from: number, stop: number, limit: number): number {
+    let to = from + 1;
+    while (to < stop) {
+      const t = refs[to] >>> REF_INDEX_BITS;
+      let lo = to + 1;
+      let hi = Math.min(stop, to + REF_INDEX_MASK + 1 - (refs[to] & REF_INDEX_MASK));
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (refs[mid] >>> REF_INDEX_BITS === t) lo = mid + 1;
+        else hi = mid;
+      }
+      if (this.vaOfRef(refs[lo - 1]) < limit) {
+        to = lo;
+        continue;
+      }
+      while (to < lo && this.vaOfRef(refs[to]) < limit) to++;
+      break;
+    }
+    return to;
   }
 }

@@ -108,7 +108,7 @@ export class MmuModel {
     this.roots = undefined;
     this.previous = undefined;
     this.previousWords = new Map();
-    this.cache.clear();
+    this.cache.forget();
   }
 
   invalidateMemory(): void {

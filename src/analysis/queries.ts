@@ -70,10 +70,10 @@ export function leafAt(p: StopPicture, base: BaseRegister, va: number, descAddr:
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
     const b = rootOrder(store.context(mid).base);
-    const start = store.va[mid];
+    const start = store.vaOf(mid);
     if (b < want || (b === want && start + 2 ** store.shift(mid) <= va)) lo = mid + 1;
     else if (b > want || start > va) hi = mid - 1;
-    else return store.descAddr[mid] === descAddr ? store.leaf(mid) : undefined;
+    else return store.descAddrOf(mid) === descAddr ? store.leaf(mid) : undefined;
   }
   return undefined;
 }

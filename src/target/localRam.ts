@@ -13,10 +13,10 @@
 // the process owning the gdbstub's listening socket on loopback (or the one we launched), and a probe
 // read both ways must agree before the path is used. Anything else falls back to the gdbstub, saying why.
 import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
 import type { GdbClient } from '../gdb';
 import type { PhysRange } from '../aarch64/reader';
 import type { MmuChangedEventBody } from '../shared/protocol';
+import { pidListeningOn, processName } from './localQemu';
 
 /**
  * Which way physical reads of RAM go, for the Debug Console, mmuChanged and the CLI's stats:
@@ -105,108 +105,6 @@ export function parseRamMap(mtree: string): RamRange[] {
   for (const m of (view ?? '').matchAll(/^\s*([0-9a-f]+)-([0-9a-f]+) \(prio -?\d+, ram\): (\S+)/gim))
     out.push({ start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`) + 1n, name: m[3] });
   return out;
-}
-
-/** Pids of this user's QEMUs whose command line names gdb port `port` (-gdb tcp::PORT, -s for 1234). */
-function qemusNamingPort(pids: readonly string[], port: number): number[] {
-  const names = new RegExp(`(^|[:=])${port}(,|$)`);
-  const out: number[] = [];
-  for (const pid of pids) {
-    let args: string[];
-    try {
-      if (!isQemu(pid)) continue;
-      args = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
-    } catch {
-      continue; // gone, or not ours to read
-    }
-    const gdb = args.some((a, i) => (args[i - 1] === '-gdb' || args[i - 1] === '-chardev') && names.test(a));
-    if (gdb || (port === 1234 && args.includes('-s'))) out.push(Number(pid));
-  }
-  return out;
-}
-
-/**
- * The QEMU process listening on 127.0.0.1:port (or [::1], or any address), or undefined: the one
- * QEMU whose command line names the port, else the owner of the listening socket (the kernel's socket
- * tables cost milliseconds to read, so they come second).
- */
-export function pidListeningOn(port: number, how: { socketsOnly?: boolean } = {}): number | undefined {
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
-  } catch {
-    return undefined;
-  }
-  // Two QEMUs cannot both listen on the port; the probe read (LocalRam.verify) catches a wrong pick.
-  const named = how.socketsOnly ? [] : qemusNamingPort(pids, port);
-  if (named.length === 1) return named[0];
-  return socketOwner(pids, port);
-}
-
-/** `socket:[inode]` of the sockets listening on `port` in a socket table (IPv4, IPv6). */
-export function listeningInodes(port: number): Set<string> {
-  const want = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  const inodes = new Set<string>();
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'latin1');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 9 && f[1].endsWith(want) && f[3] === '0A') inodes.add(`socket:[${f[9]}]`);
-    }
-    if (inodes.size) break;
-  }
-  return inodes;
-}
-
-/** The process owning the socket listening on `port`, QEMUs searched first. */
-function socketOwner(pids: readonly string[], port: number): number | undefined {
-  const inodes = listeningInodes(port);
-  if (!inodes.size) return undefined;
-  // QEMUs first: the scan of every process's descriptors is the slow part.
-  const qemus = pids.filter((p) => isQemu(p));
-  for (const pid of [...qemus, ...pids.filter((p) => !qemus.includes(p))]) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue; // another user's process, or gone
-    }
-    for (const fd of fds) {
-      try {
-        if (inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`))) return Number(pid);
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  return undefined;
-}
-
-/**
- * Whether a process of this user runs a QEMU binary: the name of its executable (/proc/PID/exe, one
- * readlink: reading every process's comm file cost 3-14 ms on a loaded machine with 100 processes,
- * the links under 1 ms). Another user's process cannot be read (nor its memory): not ours to use.
- */
-function isQemu(pid: number | string): boolean {
-  try {
-    return basename(readlinkSync(`/proc/${pid}/exe`)).startsWith('qemu');
-  } catch {
-    return false;
-  }
-}
-
-/** A process's command name (/proc/PID/comm), or undefined when it cannot be read. */
-function processName(pid: number | string): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
-  } catch {
-    return undefined;
-  }
 }
 
 export function isLoopback(host: string): boolean {
@@ -441,23 +339,33 @@ export class LocalRam {
     const s = this.segmentOf(a, length);
     if (!s) return undefined;
     const out = new Uint8Array(length);
+    this.readInto(s, a, out);
+    return out;
+  }
+
+  /** Fills `into` from block `s` at guest address `a`. Throws on an I/O error. */
+  private readInto(s: Segment, a: number, into: Uint8Array): void {
+    const length = into.length;
     let done = 0;
     while (done < length) {
-      const n = readSync(s.fd, out, done, length - done, s.pos + a - s.start + done);
+      const n = readSync(s.fd, into, done, length - done, s.pos + a - s.start + done);
       if (n <= 0) throw new Error(`local RAM read at 0x${(a + done).toString(16)} ended early`);
       done += n;
     }
     this.reads++;
     this.bytes += length;
-    return out;
   }
 
   /**
    * Reads every range that is local RAM; the others are undefined. Ranges that follow each other in
-   * one block are read with one pread.
+   * one block are read with one pread. The results are views into one buffer: `scratch` when it is
+   * given and large enough (then they last until the caller writes it again: copy what is kept),
+   * else one allocated for the call (a walk's level of tables is one allocation, not one a table).
    */
-  readMany(ranges: readonly PhysRange[]): (Uint8Array | undefined)[] {
+  readMany(ranges: readonly PhysRange[], scratch?: Uint8Array): (Uint8Array | undefined)[] {
     const out: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(ranges.length);
+    const runs: { i: number; j: number; s: Segment; a: number; length: number }[] = [];
+    let total = 0;
     let i = 0;
     while (i < ranges.length) {
       const a = Number(ranges[i].address);
@@ -473,11 +381,19 @@ export class LocalRam {
         end += ranges[j].length;
         j++;
       }
-      const whole = this.read(ranges[i].address, end - a)!;
-      this.reads += j - i - 1;
-      for (let k = i, off = 0; k < j; off += ranges[k].length, k++)
-        out[k] = whole.subarray(off, off + ranges[k].length);
+      runs.push({ i, j, s, a, length: end - a });
+      total += end - a;
       i = j;
+    }
+    const slab = scratch && scratch.length >= total ? scratch : new Uint8Array(total);
+    let at = 0;
+    for (const r of runs) {
+      const whole = slab.subarray(at, at + r.length);
+      this.readInto(r.s, r.a, whole);
+      this.reads += r.j - r.i - 1;
+      for (let k = r.i, off = 0; k < r.j; off += ranges[k].length, k++)
+        out[k] = whole.subarray(off, off + ranges[k].length);
+      at += r.length;
     }
     return out;
   }

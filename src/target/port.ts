@@ -13,7 +13,12 @@ export interface TargetPort {
   /** Virtual read through the current translation regime of the selected vCPU. */
   readMemory(address: bigint, length: number): Promise<Uint8Array>;
   readPhysical(address: bigint, length: number): Promise<Uint8Array>;
-  readPhysicalBatch(ranges: readonly PhysRange[]): Promise<Uint8Array[]>;
+  /**
+   * `scratch`: a buffer the port may read into (a local read of guest RAM), so that results can be
+   * views into it, valid until the caller writes it again: the caller copies what it keeps. Ports
+   * that read otherwise ignore it.
+   */
+  readPhysicalBatch(ranges: readonly PhysRange[], scratch?: Uint8Array): Promise<Uint8Array[]>;
   monitor(command: string): Promise<string>;
   /** How physical reads of guest RAM are made (live only: the local fast path or the gdbstub). */
   readonly memoryPath?: MemoryPathInfo;

@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { ExecutableNotFoundError, resolveExecutable, tiedCommand } from './tiedSpawn';
-import { listeningInodes, localRamDisabled, sharedRamArgs } from './localRam';
+import { listeningInodes } from './localQemu';
+import { localRamDisabled, sharedRamArgs } from './localRam';
 
 export class QemuStartError extends Error {}
 

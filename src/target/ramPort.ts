@@ -75,14 +75,15 @@ export class RamPort implements TargetPort {
 
   /**
    * RAM ranges locally, the rest in one gdbstub batch; results in the order asked. A local read that
-   * fails (QEMU went away under us) is asked of the stub, which then gives the error.
+   * fails (QEMU went away under us) is asked of the stub, which then gives the error. Local results
+   * may be views into `scratch` (see TargetPort).
    */
-  async readPhysicalBatch(ranges: readonly PhysRange[]): Promise<Uint8Array[]> {
+  async readPhysicalBatch(ranges: readonly PhysRange[], scratch?: Uint8Array): Promise<Uint8Array[]> {
     const ram = this.local;
     if (!ram) return this.gdb.readPhysicalBatch(ranges);
     let out: (Uint8Array | undefined)[];
     try {
-      out = ram.readMany(ranges);
+      out = ram.readMany(ranges, scratch);
     } catch {
       out = ranges.map(() => undefined);
     }

@@ -18,7 +18,7 @@ import {
   type WalkResult,
 } from '../../src/aarch64';
 import { connectTcp, GdbStateError, type GdbClient } from '../../src/gdb';
-import { pidListeningOn } from '../../src/target/localRam';
+import { pidListeningOn } from '../../src/target/localQemu';
 import { RamPort } from '../../src/target/ramPort';
 import { startQemu, type QemuInstance } from '../harness/qemu';
 import { bootKernelToPanic, type BootedKernel } from './kernel-boot';

@@ -60,7 +60,7 @@ void describe('pKVM: Debian 6.1 with kvm-arm.mode=protected', { timeout: 240_000
     // private VAs (the per-CPU stacks of pkvm_alloc_private_va_range) are left host-owned in 6.1.
     const offsets = new Map<number, number>();
     for (let i = 0; i < hyp.length; i++) {
-      const d = hyp.va[i] - hyp.leaf(i).paNum;
+      const d = hyp.vaOf(i) - hyp.leaf(i).paNum;
       offsets.set(d, (offsets.get(d) ?? 0) + 1);
     }
     const linear = [...offsets.entries()].sort((a, b) => b[1] - a[1])[0][0];
