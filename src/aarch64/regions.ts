@@ -72,15 +72,24 @@ const SIZES = Float64Array.from({ length: 64 }, (_, k) => 2 ** k);
 // separately, it comes from the descriptor).
 const TMETA_KEY = ~(7 | (0x3f << 10)) & 0xffffff;
 
-function region(st: LeafStore, first: number, vaEnd: number, count: number): Region {
-  const l = st.leaf(first);
-  return { base: l.base, va: l.va, pa: l.pa, size: BigInt(vaEnd - l.vaNum), count, first: l };
+/**
+ * The regions of coalesceStore's loop: each region's first leaf, end and count. Made after the loop,
+ * which then calls nothing but uniformRest: a short process (the CLI) otherwise waited at exit for V8
+ * to finish optimizing the loop with the Leaf constructor and its getters inlined into it.
+ */
+function regions(st: LeafStore, firsts: number[], ends: number[], counts: number[]): Region[] {
+  return firsts.map((first, k) => {
+    const l = st.leaf(first);
+    return { base: l.base, va: l.va, pa: l.pa, size: BigInt(ends[k] - l.vaNum), count: counts[k], first: l };
+  });
 }
 
 // Reads the table pages through the store's references, switching table only when the reference
 // does. No closure over the loop state: V8 would keep vaEnd/paEnd in a context and box every write.
 function coalesceStore(st: LeafStore): Region[] {
-  const out: Region[] = [];
+  const firsts: number[] = [];
+  const ends: number[] = [];
+  const counts: number[] = [];
   const { refs, pages } = st;
   const n = st.length;
   // Doubles start as doubles (0.5, overwritten before use) so V8 keeps them unboxed.
@@ -152,7 +161,11 @@ function coalesceStore(st: LeafStore): Region[] {
       count++;
       continue;
     }
-    if (first >= 0) out.push(region(st, first, vaEnd, count));
+    if (first >= 0) {
+      firsts.push(first);
+      ends.push(vaEnd);
+      counts.push(count);
+    }
     first = i;
     vaEnd = va + size;
     paEnd = pa + size;
@@ -161,8 +174,12 @@ function coalesceStore(st: LeafStore): Region[] {
     keyLo = lo & LO_ATTR;
     keyHi = hi & HI_ATTR;
   }
-  if (first >= 0) out.push(region(st, first, vaEnd, count));
-  return out;
+  if (first >= 0) {
+    firsts.push(first);
+    ends.push(vaEnd);
+    counts.push(count);
+  }
+  return regions(st, firsts, ends, counts);
 }
 
 /** Valid regions only (what the CPU can reach). */

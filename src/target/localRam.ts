@@ -358,42 +358,52 @@ export class LocalRam {
 
   /**
    * Reads every range that is local RAM; the others are undefined. Ranges that follow each other in
-   * one block are read with one pread. The results are views into one buffer: `scratch` when it is
-   * given and large enough (then they last until the caller writes it again: copy what is kept),
-   * else one allocated for the call (a walk's level of tables is one allocation, not one a table).
+   * one block, in address order whatever the order asked (a kernel's 525 tables lie in 9 runs), are
+   * read with one pread. The results are views into one buffer: `scratch` when it is given and large
+   * enough (then they last until the caller writes it again: copy what is kept), else one allocated
+   * for the call (a walk's level of tables is one allocation, not one a table).
    */
   readMany(ranges: readonly PhysRange[], scratch?: Uint8Array): (Uint8Array | undefined)[] {
     const out: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(ranges.length);
-    const runs: { i: number; j: number; s: Segment; a: number; length: number }[] = [];
+    const at = ranges.map((r) => Number(r.address));
+    const order = ranges.map((_, k) => k);
+    if (at.some((a, k) => k > 0 && a < at[k - 1])) order.sort((x, y) => at[x] - at[y]);
+    const runs: { ks: number[]; s: Segment; a: number; length: number }[] = [];
     let total = 0;
     let i = 0;
-    while (i < ranges.length) {
-      const a = Number(ranges[i].address);
-      const s = this.closed ? undefined : this.segmentOf(a, ranges[i].length);
+    while (i < order.length) {
+      const first = order[i];
+      const a = at[first];
+      const s = this.closed ? undefined : this.segmentOf(a, ranges[first].length);
       if (!s) {
-        out[i++] = undefined;
+        out[first] = undefined;
+        i++;
         continue;
       }
       // Extend over the ranges that continue this one inside the same block.
-      let j = i + 1;
-      let end = a + ranges[i].length;
-      while (j < ranges.length && Number(ranges[j].address) === end && end + ranges[j].length <= s.end) {
-        end += ranges[j].length;
-        j++;
+      const ks = [first];
+      let end = a + ranges[first].length;
+      for (i++; i < order.length; i++) {
+        const k = order[i];
+        if (at[k] !== end || end + ranges[k].length > s.end) break;
+        ks.push(k);
+        end += ranges[k].length;
       }
-      runs.push({ i, j, s, a, length: end - a });
+      runs.push({ ks, s, a, length: end - a });
       total += end - a;
-      i = j;
     }
     const slab = scratch && scratch.length >= total ? scratch : new Uint8Array(total);
-    let at = 0;
+    let off = 0;
     for (const r of runs) {
-      const whole = slab.subarray(at, at + r.length);
+      const whole = slab.subarray(off, off + r.length);
       this.readInto(r.s, r.a, whole);
-      this.reads += r.j - r.i - 1;
-      for (let k = r.i, off = 0; k < r.j; off += ranges[k].length, k++)
-        out[k] = whole.subarray(off, off + ranges[k].length);
-      at += r.length;
+      this.reads += r.ks.length - 1;
+      let o = 0;
+      for (const k of r.ks) {
+        out[k] = whole.subarray(o, o + ranges[k].length);
+        o += ranges[k].length;
+      }
+      off += r.length;
     }
     return out;
   }

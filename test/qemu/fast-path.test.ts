@@ -98,6 +98,39 @@ void describe('local fast path: Debian kernel on a shared memory backend', () =>
     await sameBothWays(gdb, port, w);
   });
 
+  void test('ranges in any order, repeated, overlapping or read into a scratch buffer are the stub’s bytes', async () => {
+    const gdb = k!.gdb;
+    const tables = tableRanges(w);
+    // Reversed (the reader sorts them to merge neighbours), each 7th again, and ranges that straddle
+    // two tables (adjacent tables merge into one pread: their views must still be cut right).
+    const ranges = [
+      ...tables.slice().reverse(),
+      ...tables.filter((_, i) => i % 7 === 0),
+      ...tables.slice(0, 40).map((r) => ({ address: r.address + 2048n, length: 4096 })),
+    ];
+    const scratch = new Uint8Array(ranges.length * 4096);
+    for (const into of [undefined, scratch]) {
+      const local = await port.readPhysicalBatch(ranges, into);
+      const stub = await gdb.readPhysicalBatch(ranges);
+      ranges.forEach((r, i) =>
+        assert.deepEqual(
+          local[i],
+          stub[i],
+          `0x${r.address.toString(16)} (${into ? 'scratch' : 'own buffer'})`,
+        ),
+      );
+      if (into) {
+        // All but a range across the end of RAM (1 GiB from 0x40000000): that one is the stub's.
+        const ramEnd = 0x4000_0000n + 2n ** 30n;
+        assert.deepEqual(
+          ranges.filter((_, i) => local[i].buffer !== scratch.buffer),
+          ranges.filter((r) => r.address + BigInt(r.length) > ramEnd),
+          'read into the scratch given',
+        );
+      }
+    }
+  });
+
   void test("QEMU's own dump of the tables (pmemsave) agrees with the fast path", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pvmfw-mmu-fast-'));
     try {
