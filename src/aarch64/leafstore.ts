@@ -262,13 +262,12 @@ export class LeafStore {
 
   /**
    * Merges runs that are each sorted by VA (the walker's breadth-first rounds) into one VA-ordered
-   * store. `starts` are the run boundaries (ascending, first 0). Within a run, table numbers never
-   * decrease (tables are numbered as the round scans them).
+   * store. `starts` are the run boundaries (ascending, first 0).
    *
    * When the runs before the last are small (a kernel's blocks before its level-3 pages) the merge is
    * made in place, in this store: they are copied out and merged with the last run from the front,
-   * whose writes never overtake its reads. Otherwise into a new store. Either way one array of
-   * references fewer than a merge into a new one (W3: 8.4 MB a stop).
+   * whose writes never overtake its reads. Otherwise into a new store (the in-place merge saves W3
+   * 8.4 MB a stop). Stretches are found by bisection: a kernel's merge is a few dozen look-ups.
    */
   mergeRuns(starts: readonly number[]): LeafStore {
     const runs = starts
@@ -319,28 +318,17 @@ export class LeafStore {
 
   /**
    * The end of the stretch of `refs` from `from` (before `stop`) whose input addresses are below
-   * `limit`, at least one reference. Whole tables at a time: a table's references in a run are
-   * consecutive and VA-ascending, found by bisection (table numbers never decrease in a run), so only
-   * the last one of each table's stretch needs its VA computed.
+   * `limit`: at least one reference, found by bisection (a run is sorted by input address), so a
+   * merge costs a few look-ups a stretch whatever the stretch's length.
    */
   private stretchEnd(refs: Uint32Array, from: number, stop: number, limit: number): number {
-    let to = from + 1;
-    while (to < stop) {
-      const t = refs[to] >>> REF_INDEX_BITS;
-      let lo = to + 1;
-      let hi = Math.min(stop, to + REF_INDEX_MASK + 1 - (refs[to] & REF_INDEX_MASK));
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (refs[mid] >>> REF_INDEX_BITS === t) lo = mid + 1;
-        else hi = mid;
-      }
-      if (this.vaOfRef(refs[lo - 1]) < limit) {
-        to = lo;
-        continue;
-      }
-      while (to < lo && this.vaOfRef(refs[to]) < limit) to++;
-      break;
+    let lo = from + 1;
+    let hi = stop;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.vaOfRef(refs[mid]) < limit) lo = mid + 1;
+      else hi = mid;
     }
-    return to;
+    return lo;
   }
 }
