@@ -1,5 +1,5 @@
 // The walker's per-table work, kept out of walk.ts's control flow: the hot loop over one table's
-// descriptors, the uniform-table check, and output-address extraction from u32 halves.
+// descriptors (with the uniform-table check), and output-address extraction from u32 halves.
 
 import type { DescriptorFormat } from './granule';
 import type { LeafStore } from './leafstore';
@@ -32,6 +32,8 @@ export function oaOf(m: OaMasks, lo: number, hi: number): number {
 export interface ScanOut {
   /** The OR of the high words of the table's leaves. */
   hiOr: number;
+  /** A level-3 table's entry count when it is uniform (TablePages.uniform), else 0. */
+  uniform: number;
 }
 
 /**
@@ -48,23 +50,35 @@ export function scanTable(
   store: LeafStore,
   tablesAt: number[],
   out: ScanOut,
+  stride = 0,
 ): number {
   const refs = store.refs;
   const start = store.length;
   let len = start;
   let nonZero = 0;
   let hiOr = 0;
+  out.uniform = 0;
   if (last) {
-    // Level 3 has no table descriptors: every non-zero entry is a leaf (the bulk of a walk).
+    // Level 3 has no table descriptors: every non-zero entry is a leaf (the bulk of a walk). In the
+    // same pass, whether the table is uniform: every entry non-zero, entry i entry 0 with i * stride
+    // added to its low word (a carry out of it misses the u32: not uniform) and the same high word.
+    const lo0 = data[0];
+    const hi0 = data[1];
+    let uniform = n > 1;
     for (let i = 0; i < n; i++) {
       const lo = data[2 * i];
       const hi = data[2 * i + 1];
-      if ((lo | hi) === 0) continue;
+      if ((lo | hi) === 0) {
+        uniform = false;
+        continue;
+      }
+      if (hi !== hi0 || lo !== lo0 + i * stride) uniform = false;
       refs[len++] = tref | i;
       hiOr |= hi;
     }
     store.length = len;
     out.hiOr = hiOr;
+    out.uniform = uniform ? n : 0;
     return len - start;
   }
   for (let i = 0; i < n; i++) {
@@ -82,18 +96,6 @@ export function scanTable(
   store.length = len;
   out.hiOr = hiOr;
   return nonZero;
-}
-
-/**
- * n when entry i of the table is entry 0 with i * stride added to its low word and the same high
- * word (contiguous output addresses, identical attributes), else 0. A carry out of the low word
- * makes the sum miss the u32 and the table count as not uniform.
- */
-export function uniformRun(data: Uint32Array, n: number, stride: number): number {
-  const lo0 = data[0];
-  const hi0 = data[1];
-  for (let i = 1; i < n; i++) if (data[2 * i + 1] !== hi0 || data[2 * i] !== lo0 + i * stride) return 0;
-  return n;
 }
 
 /** The descriptor words of a table (little-endian tables, as with SCTLR.EE = 0). */

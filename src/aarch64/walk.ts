@@ -19,7 +19,7 @@ import { type Leaf, type LeafContext, S_VALID, LIMIT_NS, joinHalves } from './le
 import { LeafStore, MAX_STORE_TABLES, REF_INDEX_BITS } from './leafstore';
 import type { PhysRange, PhysReader } from './reader';
 import type { BaseRegister, RegimeConfig, WalkRoot } from './regime';
-import { asU32, type OaMasks, oaMasks, oaOf, scanTable, type ScanOut, uniformRun } from './tablescan';
+import { asU32, type OaMasks, oaMasks, oaOf, scanTable, type ScanOut } from './tablescan';
 
 export type { DiagnosticKind, WalkDiagnostic } from './diagnostics';
 export { DEFAULT_MAX_DIAGNOSTICS } from './diagnostics';
@@ -137,6 +137,12 @@ export interface WalkResult {
 
 const TWO32 = 4294967296;
 
+/**
+ * Milliseconds on a monotonic clock. Not `performance.now()`: its first use loads node's perf_hooks,
+ * about a millisecond of the CLI's short process.
+ */
+const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
 interface Task {
   readonly root: number;
   readonly level: number;
@@ -172,7 +178,7 @@ export async function walk(
   reader: PhysReader,
   opts: WalkOptions = {},
 ): Promise<WalkResult> {
-  const t0 = performance.now();
+  const t0 = nowMs();
   // Roots may be smaller than a page, so the table count gets its own bound below the store's.
   const maxTables = Math.min(opts.maxTables ?? DEFAULT_MAX_TABLES, MAX_STORE_TABLES - 8);
   const maxEntries = maxTables * CAP_UNIT;
@@ -181,7 +187,7 @@ export async function walk(
   const paLimit = 2 ** regime.paBits;
   const tables: TableInfo[] = [];
   const log = new DiagnosticLog(opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS);
-  const scanOut: ScanOut = { hiOr: 0 };
+  const scanOut: ScanOut = { hiOr: 0, uniform: 0 };
   const stats: WalkStats = {
     tablesRead: 0,
     tablesVisited: 0,
@@ -356,11 +362,20 @@ export async function walk(
       lm.hi,
       lm.form,
     );
-    const nonZero = scanTable(data, n, t.level === 3, tnum << REF_INDEX_BITS, store, tablesAt, scanOut);
+    const nonZero = scanTable(
+      data,
+      n,
+      t.level === 3,
+      tnum << REF_INDEX_BITS,
+      store,
+      tablesAt,
+      scanOut,
+      st.span[li],
+    );
     stats.leaves += store.length - before;
-    // Checked here, off the hot loop and while the next chunk is in flight, so that classify and
-    // coalesce (which run after the last read) can take a uniform table in one step.
-    if (t.level === 3 && nonZero === n && n > 1) store.pages.uniform[tnum] = uniformRun(data, n, st.span[li]);
+    // Found in the scan's own pass, so that classify and coalesce (which run after the last read) can
+    // take a uniform table in one step.
+    store.pages.uniform[tnum] = scanOut.uniform;
     // Table descriptors, in index order so the next round stays VA-sorted.
     for (const i of tablesAt)
       follow(t, st, data[2 * i], data[2 * i + 1], t.vaBase + i * st.span[li], t.pa + i * 8, next);
@@ -453,7 +468,7 @@ export async function walk(
 
   const sorted = store.mergeRuns(rounds);
   stats.leaves = sorted.length;
-  stats.ms = performance.now() - t0;
+  stats.ms = nowMs() - t0;
   return result(
     regime,
     states.map((s) => s.root),
