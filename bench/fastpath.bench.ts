@@ -226,8 +226,11 @@ async function adapterSteps(
       const stop = await next('stopped', from);
       const mmu = await next('mmuChanged', stop.i + 1);
       if (i < 0) continue;
-      stopToMmu.push(mmu.t - stop.t);
-      compute.push((mmu.e.body as MmuChangedEventBody).computeMs);
+      const computeMs = (mmu.e.body as MmuChangedEventBody).computeMs;
+      // Both events can reach this process in one read (its event loop busy meanwhile): the stop then
+      // took at least the adapter's own computeMs.
+      stopToMmu.push(Math.max(mmu.t - stop.t, computeMs));
+      compute.push(computeMs);
     }
     // The tree's first level as a view asks for it: the root table of TTBR1 at once after the stop.
     const from = events.length;

@@ -66,10 +66,12 @@ export class MmuModel {
   private picture: Promise<StopPicture> | undefined;
   private pictureStop: number | undefined;
   /**
-   * The EL1 root tables' own pictures at this stop (rootPicture), computed before the whole walk, and
-   * whether `picture` is done (rootListingEarly answers from them until then).
+   * The EL1 root tables' own pictures at this stop (rootPicture), made when the tree asks before the
+   * whole walk is done, and whether `picture` is done (rootListingEarly answers from them until then).
    */
   private roots: Promise<Partial<Record<'TTBR0_EL1' | 'TTBR1_EL1', StopPicture>>> | undefined;
+  /** What the current stop's picture is computed from (the root pictures are made from it too). */
+  private pictureInput: Promise<StopInput> | undefined;
   private pictureDone = false;
   /**
    * The last picture computed, the base of the next stop's diff; at a new stop only what the diff and
@@ -104,6 +106,7 @@ export class MmuModel {
   reset(stopBase = this.stopBase): void {
     this.stopBase = stopBase;
     this.picture = undefined;
+    this.pictureInput = undefined;
     this.pictureStop = undefined;
     this.roots = undefined;
     this.previous = undefined;
@@ -160,20 +163,15 @@ export class MmuModel {
 
   private analyze(ctx: StopContext, stop: Stop): Promise<StopPicture> {
     const input = this.input(ctx, stop);
-    // The root tables first (a few tables: milliseconds), so that the tree's first level does not
-    // wait for a big guest's whole walk, whose decoding holds the event loop in long stretches.
-    const roots = input.then(async (i) => {
-      const out: Partial<Record<'TTBR0_EL1' | 'TTBR1_EL1', StopPicture>> = {};
-      for (const base of ['TTBR0_EL1', 'TTBR1_EL1'] as const) {
-        const r = await rootPicture(i, base).catch(() => undefined);
-        if (r) out[base] = r;
-      }
-      return out;
-    });
-    const p = roots.then(() => input).then(analyzeStop);
+    this.pictureInput = input;
+    this.roots = undefined;
+    // Through the gdbstub the root pictures come first: the tree's first request follows the stop at
+    // once, and the root's tables would otherwise queue behind the walk's batches on the link. Read
+    // locally, they are made only if the tree asks before the picture is done (rootListingEarly).
+    const first = this.s.port?.memoryPath?.path === 'gdbstub' ? this.rootPictures() : undefined;
+    const p = first ? first.then(() => input).then(analyzeStop) : input.then(analyzeStop);
     this.picture = p;
     this.pictureStop = ctx.stopId;
-    this.roots = roots;
     this.pictureDone = false;
     const done = () => {
       if (this.picture === p) this.pictureDone = true;
@@ -191,18 +189,35 @@ export class MmuModel {
     if (args.table !== undefined || (args.regime !== 'TTBR0_EL1' && args.regime !== 'TTBR1_EL1'))
       return undefined;
     const ctx = this.s.requireStopped();
-    const roots = this.roots;
-    if (this.pictureDone || !roots || this.pictureStop !== ctx.stopId) return undefined;
+    if (this.pictureDone || !this.pictureInput || this.pictureStop !== ctx.stopId) return undefined;
+    const roots = this.rootPictures();
     // Until this stop's picture is done, `previous` is the stop before it (the `changed` flags).
     const previous = new Map([...(this.previous?.tables ?? [])].map(([k, v]) => [k, v.words]));
     const early = (await roots)[args.regime];
     return early && pageTable(early, args, previous);
   }
 
+  /**
+   * The EL1 root tables' own pictures at this stop (a few tables: milliseconds), made once: a big
+   * guest's walk yields between its levels, so the tree's first level need not wait for all of it.
+   */
+  private rootPictures(): Promise<Partial<Record<'TTBR0_EL1' | 'TTBR1_EL1', StopPicture>>> {
+    const input = this.s.need(this.pictureInput);
+    return (this.roots ??= input.then(async (i) => {
+      const out: Partial<Record<'TTBR0_EL1' | 'TTBR1_EL1', StopPicture>> = {};
+      for (const base of ['TTBR0_EL1', 'TTBR1_EL1'] as const) {
+        const r = await rootPicture(i, base).catch(() => undefined);
+        if (r) out[base] = r;
+      }
+      return out;
+    }));
+  }
+
   private keepOnlyWhatDiffsNeed(): void {
     const last = this.previous;
     if (last) this.previous = { tables: last.tables, guard: last.guard, profiles: last.profiles };
     this.picture = undefined;
+    this.pictureInput = undefined;
     this.roots = undefined;
   }
 

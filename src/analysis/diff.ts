@@ -112,6 +112,9 @@ export function diffTables(
       old.words.length === w.length
     ) {
       const o = old.words;
+      // The same bytes in memory (the page cache keeps a page that read the same at both stops):
+      // nothing to compare.
+      if (o.buffer === w.buffer && o.byteOffset === w.byteOffset) continue;
       for (let k = 0; k < w.length; k += 2) {
         if (w[k] !== o[k] || w[k + 1] !== o[k + 1])
           push(t, k >> 1, join(o[k], o[k + 1]), join(w[k], w[k + 1]));

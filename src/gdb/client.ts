@@ -36,11 +36,12 @@ import type {
 } from './types';
 
 /**
- * Reply bytes a memory read keeps in flight when pipelining (1 MiB: ~250 `m` packets of 2048 bytes).
- * A link's round trip times its rate should fit: a 10 ms link at the ~100 MB/s of hex QEMU's stub
- * produces here needs about 1 MB to stay full.
+ * Reply bytes a memory read keeps in flight when pipelining (4 MiB: ~1,000 `m` packets of 2048 bytes).
+ * A link's round trip times its rate should fit: a 10 ms link at the ~100-200 MB/s of hex QEMU's stub
+ * produces here needs 1-2 MB to stay full, and 1 MiB left W1's walk over it at 1.5x its floor (4 MiB:
+ * 1.0-1.1x).
  */
-export const DEFAULT_READ_BUDGET = 1 << 20;
+export const DEFAULT_READ_BUDGET = 4 << 20;
 
 /** Connects over TCP (QEMU: `-gdb tcp:127.0.0.1:PORT`) and runs the connect sequence. */
 export async function connectTcp(
@@ -286,10 +287,10 @@ export class RspClient implements GdbClient {
     });
   }
 
-  readPhysicalBatch(ranges: readonly MemoryRange[]): Promise<Uint8Array[]> {
+  readPhysicalBatch(ranges: readonly MemoryRange[], scratch?: Uint8Array): Promise<Uint8Array[]> {
     return this.exclusive(async () => {
       this.assertStopped('read memory');
-      return this.memory.readBatch(ranges, true);
+      return this.memory.readBatch(ranges, true, scratch);
     });
   }
 

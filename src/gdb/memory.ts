@@ -73,12 +73,22 @@ export class MemoryAccess {
     return this.readBatch([{ address, length }], physical).then((r) => r[0]);
   }
 
-  async readBatch(ranges: readonly MemoryRange[], physical: boolean): Promise<Uint8Array[]> {
+  /** `scratch`: decoded into when it holds every range (see GdbClient.readPhysicalBatch). */
+  async readBatch(
+    ranges: readonly MemoryRange[],
+    physical: boolean,
+    scratch?: Uint8Array,
+  ): Promise<Uint8Array[]> {
     const max = this.maxRead();
     const chunks: Chunk[] = [];
-    const out = ranges.map((r) => {
+    for (const r of ranges)
       if (!Number.isInteger(r.length) || r.length < 0) throw new RangeError(`bad read length ${r.length}`);
-      return new Uint8Array(r.length);
+    const total = ranges.reduce((n, r) => n + r.length, 0);
+    let at = 0;
+    const out = ranges.map((r) => {
+      if (!scratch || scratch.length < total) return new Uint8Array(r.length);
+      at += r.length;
+      return scratch.subarray(at - r.length, at);
     });
     ranges.forEach((r, range) => {
       for (let offset = 0; offset < r.length; offset += max) {

@@ -105,7 +105,7 @@ export interface ConnectOptions {
   /** Max register requests in flight when pipelining (default 64). */
   readonly maxInFlight?: number;
   /**
-   * Reply bytes a memory read keeps in flight when pipelining (default 1 MiB): memory reads are
+   * Reply bytes a memory read keeps in flight when pipelining (default 4 MiB): memory reads are
    * bounded by bytes, not by a count, so a long link stays full; 0 reads one packet at a time.
    */
   readonly readBudgetBytes?: number;
@@ -153,8 +153,12 @@ export interface GdbClient {
   writeMemory(address: bigint, data: Uint8Array): Promise<void>;
   /** Physical read (`Qqemu.PhyMemMode:1`, then the previous mode restored). */
   readPhysical(address: bigint, length: number): Promise<Uint8Array>;
-  /** Many physical reads under one PhyMemMode switch, pipelined when safe: the page-table fast path. */
-  readPhysicalBatch(ranges: readonly MemoryRange[]): Promise<Uint8Array[]>;
+  /**
+   * Many physical reads under one PhyMemMode switch, pipelined when safe: the page-table fast path.
+   * `scratch`, when large enough for all of them, is decoded into (the results are views into it,
+   * valid until the caller writes it again) instead of a new buffer a range.
+   */
+  readPhysicalBatch(ranges: readonly MemoryRange[], scratch?: Uint8Array): Promise<Uint8Array[]>;
   writePhysical(address: bigint, data: Uint8Array): Promise<void>;
 
   insertBreakpoint(type: BreakpointType, address: bigint, kind?: number): Promise<void>;

@@ -80,7 +80,7 @@ export class RamPort implements TargetPort {
    */
   async readPhysicalBatch(ranges: readonly PhysRange[], scratch?: Uint8Array): Promise<Uint8Array[]> {
     const ram = this.local;
-    if (!ram) return this.gdb.readPhysicalBatch(ranges);
+    if (!ram) return this.gdb.readPhysicalBatch(ranges, scratch);
     let out: (Uint8Array | undefined)[];
     try {
       out = ram.readMany(ranges, scratch);
