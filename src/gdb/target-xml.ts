@@ -16,6 +16,8 @@ function* tags(xml: string): Generator<{ name: string; attrs: Map<string, string
 }
 
 function decodeEntities(s: string): string {
+  // Most values have no entity: skip the replace (hundreds of attributes in a system-register file).
+  if (!s.includes('&')) return s;
   return s.replace(/&(lt|gt|amp|quot|apos);/g, (_, e: string) =>
     e === 'lt' ? '<' : e === 'gt' ? '>' : e === 'amp' ? '&' : e === 'quot' ? '"' : "'",
   );
