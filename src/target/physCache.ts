@@ -38,7 +38,7 @@ export class PhysCache implements PhysReader {
     this.pages = new Map();
   }
 
-  /** Forgets the previous stop's pages too (a restart, a write to guest memory). */
+  /** Forgets the previous stop's pages too (a restart: nothing to compare with). */
   forget(): void {
     this.pages = new Map();
     this.previous = new Map();
