@@ -73,6 +73,8 @@ let highlight = saved.highlight
   ? { space: saved.highlight.space, address: BigInt(saved.highlight.address), length: saved.highlight.length }
   : undefined;
 let target: TargetMessage = { type: 'target', state: 'none', message: 'Waiting for the extension…' };
+/** The stopped regime's VA width for virtual row addresses (TargetMessage.vaBits). */
+let vaBits: number | undefined;
 const current: Stores = { virtual: undefined, physical: undefined };
 const previous: Stores = { virtual: undefined, physical: undefined };
 let nextId = 1;
@@ -169,6 +171,7 @@ function draw(): void {
     current: current[space],
     previous: previous[space],
     ...(hl ? { highlight: hl } : {}),
+    ...(vaBits !== undefined ? { vaBits } : {}),
   });
   const frag = document.createDocumentFragment();
   for (const r of view) {
@@ -237,6 +240,8 @@ let lastStop: StopKey | undefined;
 
 function onTarget(m: TargetMessage): void {
   target = m;
+  // The last stop's width stays while the target runs (its rows stay on screen).
+  if (m.state === 'stopped') vaBits = m.vaBits;
   if (m.state === 'none') {
     for (const s of SPACES) current[s] = previous[s] = undefined;
     lastStop = undefined;

@@ -268,6 +268,8 @@ export interface RowsInput {
   /** The previous stop's bytes of this space (same run), to mark what changed. */
   previous: LineStore | undefined;
   highlight?: { address: bigint; length: number };
+  /** The stopped regime's VA width (TargetMessage.vaBits), for virtual row addresses. */
+  vaBits?: number;
 }
 
 function changedByte(cur: ByteState | undefined, prev: ByteState | undefined): boolean {
@@ -276,10 +278,18 @@ function changedByte(cur: ByteState | undefined, prev: ByteState | undefined): b
   return (cur.value === undefined) !== (prev.value === undefined);
 }
 
-/** Address digits: 12 (48 bits) unless the window reaches above that. */
-export function addressBits(space: AddressSpace, lastAddress: bigint): number {
-  if (lastAddress < 1n << 48n) return 48;
-  return space === 'virtual' ? 64 : 52;
+/**
+ * The width row addresses are written at, one for the whole window (src/shared/format's rule):
+ * a virtual address at the stopped regime's VA width (`vaBits`: 64 when TTBR1 is in use; 48 when
+ * unknown), a physical one at 8 digits or as many as the window's last address needs.
+ */
+export function addressBits(space: AddressSpace, lastAddress: bigint, vaBits?: number): number {
+  const needed = lastAddress.toString(16).length * 4;
+  if (space === 'virtual') {
+    const bits = vaBits ?? 48;
+    return needed > bits ? 64 : bits;
+  }
+  return Math.max(32, needed);
 }
 
 const printable = (v: number): string => (v >= 0x20 && v < 0x7f ? String.fromCharCode(v) : '.');
@@ -287,7 +297,7 @@ const printable = (v: number): string => (v >= 0x20 && v < 0x7f ? String.fromCha
 export function buildRows(input: RowsInput): RowView[] {
   const { space, rows, group, current, previous, highlight } = input;
   const top = clampTop(input.top, space, rows);
-  const bits = addressBits(space, top + BigInt(rows * BYTES_PER_ROW) - 1n);
+  const bits = addressBits(space, top + BigInt(rows * BYTES_PER_ROW) - 1n, input.vaBits);
   const inHighlight = (a: bigint): boolean =>
     highlight !== undefined && a >= highlight.address && a < highlight.address + BigInt(highlight.length);
   const out: RowView[] = [];

@@ -4,6 +4,7 @@
 // since the previous stop with stopSummary(), so the same question never gets two answers.
 import { findLeaf, stage2Reader } from '../aarch64/ipa';
 import type { PhysReader } from '../aarch64/reader';
+import { regimeVaBits } from '../aarch64/format';
 import { regimeFromRegisters, type RegimeConfig, type WalkRoot } from '../aarch64/regime';
 import { walk, type WalkResult } from '../aarch64/walk';
 import type {
@@ -279,6 +280,7 @@ export function stopSummary(prev: PictureForDiff | undefined, next: StopPicture)
     newAnomalies: d.newAnomalies,
     newGuardCalls: d.newGuardCalls,
     regimes: regimeInfos(next),
+    vaBits: regimeVaBits(next.el1.config),
     ...(next.fault && next.atFault ? { fault: next.fault } : {}),
     guardCounts: next.guard.counts,
     computeMs: next.computeMs,

@@ -56,6 +56,8 @@ export interface TargetMessage {
   stop?: number;
   /** The vCPU the views follow (virtual addresses go through its regime). */
   thread?: number;
+  /** The width its virtual addresses are written at (mmuChanged's vaBits). */
+  vaBits?: number;
   message: string;
 }
 
@@ -157,7 +159,14 @@ export function isHostToMemoryView(raw: unknown): raw is HostToMemoryView {
     case 'navigate':
       return isSpace(raw.space) && parseSpaceAddress(raw.address, raw.space) !== undefined;
     case 'target':
-      return raw.state === 'none' || raw.state === 'running' || raw.state === 'stopped';
+      return (
+        (raw.state === 'none' || raw.state === 'running' || raw.state === 'stopped') &&
+        (raw.vaBits === undefined ||
+          (typeof raw.vaBits === 'number' &&
+            Number.isInteger(raw.vaBits) &&
+            raw.vaBits >= 1 &&
+            raw.vaBits <= 64))
+      );
     case 'bytes':
       return (
         isSpace(raw.space) &&

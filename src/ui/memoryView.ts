@@ -145,12 +145,14 @@ export class MemoryView implements vscode.Disposable {
     }
     const stop = s.lastChange?.stopId;
     const thread = s.lastChange?.threadId;
+    const vaBits = s.lastChange?.vaBits;
     await this.post({
       type: 'target',
       state: 'stopped',
       run: s.run ?? '',
       ...(stop !== undefined ? { stop } : {}),
       ...(thread !== undefined ? { thread } : {}),
+      ...(vaBits !== undefined ? { vaBits } : {}),
       message: stop !== undefined ? `stop ${stop}` : 'stopped',
     });
   }

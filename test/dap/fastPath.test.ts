@@ -37,6 +37,12 @@ void describe('adapter: the local fast path', () => {
         /physical memory via shared-memory: guest RAM \(512 MiB\) read from QEMU's shared memory backend/,
       );
       assert.equal(fast.mmu.memoryPath?.path, 'shared-memory');
+      // The width the views write VAs at: pvmfw's TTBR0_EL1 alone, T0SZ = 25 (DESIGN.md): 39 bits.
+      assert.equal(fast.mmu.vaBits, 39);
+      assert.deepEqual(
+        fast.mmu.regimes.filter((r) => r.enabled && r.regime.endsWith('_EL1')).map((r) => r.inputBits),
+        [39],
+      );
       await dap.dc.disconnectRequest({ terminateDebuggee: true });
     });
     const saved = process.env.PVMFW_MMU_LOCAL_RAM;
@@ -53,6 +59,7 @@ void describe('adapter: the local fast path', () => {
         assert.ok(stub.root.entries.length > 0);
         assert.deepEqual(stub.root, fast!.root);
         assert.deepEqual(stub.mmu.regimes, fast!.mmu.regimes);
+        assert.equal(stub.mmu.vaBits, fast!.mmu.vaBits);
         assert.deepEqual(stub.mmu.guardCounts, fast!.mmu.guardCounts);
         await dap.dc.disconnectRequest({ terminateDebuggee: true });
       });

@@ -1,7 +1,7 @@
 // Headless Debian Chromium driven by playwright-core, plus the few workbench gestures the UI test
 // uses the way a person would: F1 + command title + Enter, clicking tree rows, reading the webview.
 
-import { chromium, type BrowserContext, type FrameLocator, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type FrameLocator, type Locator, type Page } from 'playwright-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -30,13 +30,31 @@ export async function launchBrowser(profileDir: string): Promise<{ context: Brow
 }
 
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill('>' + title);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  const row = await paletteRow(page, title);
+  await row.waitFor();
   await page.keyboard.press('Enter');
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+}
+
+/**
+ * Opens the Command Palette with `title` typed in and returns the locator of its row (not waited
+ * for: a caller may give the extension host time to list its commands). The palette sometimes does
+ * not take the text right after the workbench opened (the input is replaced while it is filled): the
+ * keystrokes are tried again, three times at most.
+ */
+export async function paletteRow(page: Page, title: string): Promise<Locator> {
+  const input = page.locator('.quick-input-widget input');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await page.keyboard.press('F1');
+      await input.waitFor({ state: 'visible', timeout: 10_000 });
+      await input.fill('>' + title, { timeout: 10_000 });
+      return page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await page.keyboard.press('Escape');
+    }
+  }
 }
 
 /** The content frame of the active webview (VS Code nests it in two iframes). */

@@ -5,7 +5,7 @@
 // reason, a step that maps the page marks the descriptor's changed byte, and the keyboard scrolls.
 
 import type { Frame, Locator, Page } from 'playwright-core';
-import { poll } from './browser';
+import { paletteRow, poll } from './browser';
 import { contrastInThemes } from './uiContrast';
 import type { UiContext } from './uiFreshChecks';
 
@@ -76,16 +76,9 @@ async function rowsWhen(page: Page, what: string, pred: (r: Row[]) => boolean, m
  * and closes the palette meanwhile (the editor VS Code focuses on a stop that has just happened).
  */
 async function runCommand(page: Page, title: string): Promise<void> {
-  const input = page.locator('.quick-input-widget input');
   for (let attempt = 1; ; attempt++) {
     try {
-      await page.keyboard.press('F1');
-      await input.waitFor({ state: 'visible', timeout: 5_000 });
-      await input.fill('>' + title, { timeout: 5_000 });
-      await page
-        .locator('.quick-input-list .monaco-list-row', { hasText: title })
-        .first()
-        .waitFor({ timeout: 5_000 });
+      await (await paletteRow(page, title)).waitFor({ timeout: 5_000 });
       await page.keyboard.press('Enter');
       await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5_000 });
       return;

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import { launchBrowser, poll, runCommand, webviewFrame } from './browser';
+import { launchBrowser, paletteRow, poll, runCommand, webviewFrame } from './browser';
 import { DEMO_WORKSPACE, qemusInGroup, REPO, startCodeServer } from './codeServer';
 import { formatAddress } from '../../src/shared/format';
 import {
@@ -150,11 +150,7 @@ export async function runUiScenario(
       async () => {
         const found: string[] = [];
         for (const title of ['pvmfw MMU: Open Snapshot…', 'pvmfw MMU: Compare Snapshots…']) {
-          await page.keyboard.press('F1');
-          const input = page.locator('.quick-input-widget input');
-          await input.waitFor({ state: 'visible' });
-          await input.fill('>' + title);
-          const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+          const row = await paletteRow(page, title);
           // The palette lists the extension's commands once the extension host has scanned it: on a
           // loaded 2-core machine that took 10–25 s after the workbench opened.
           await row.waitFor({ timeout: 60_000 });

@@ -28,6 +28,7 @@ import {
 } from '../../../media/memoryModel';
 import { entryTableTarget, mappedPageTarget } from '../../../src/ui/memoryViewTargets';
 import type { PteEntry } from '../../../src/shared/protocol';
+import { formatAddress } from '../../../src/shared/format';
 
 const hex = (bytes: number[]): string => bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -115,6 +116,10 @@ void describe('Memory view messages', () => {
   });
 
   void test('the webview checks what the host sends', () => {
+    const target = (vaBits: unknown) => ({ type: 'target', state: 'stopped', message: 'stop 3', vaBits });
+    assert.ok(isHostToMemoryView(target(39)));
+    assert.ok(isHostToMemoryView(target(undefined)));
+    for (const bad of [0, 65, 48.5, '48', null]) assert.ok(!isHostToMemoryView(target(bad)), String(bad));
     assert.ok(isHostToMemoryView({ type: 'navigate', space: 'virtual', address: '0x10', origin: 'x' }));
     assert.ok(!isHostToMemoryView({ type: 'navigate', space: 'physical', address: '0xffffffffffffffff' }));
     assert.ok(
@@ -342,6 +347,30 @@ void describe('Memory view rows', () => {
       previous: undefined,
     });
     assert.equal(hi.addressText, '0xffff800000001000');
+  });
+
+  void test('row addresses follow src/shared/format: the regime VA width, physical as formatAddress', () => {
+    const first = (space: 'virtual' | 'physical', top: bigint, vaBits?: number) =>
+      buildRows({
+        space,
+        top,
+        rows: 2,
+        group: 1,
+        current: undefined,
+        previous: undefined,
+        ...(vaBits !== undefined ? { vaBits } : {}),
+      })[0].addressText;
+    // pvmfw's 39-bit TTBR0 regime, the kernel's (TTBR1 in use: 64), and no stop yet (48).
+    assert.equal(first('virtual', 0x9010000n, 39), formatAddress(0x9010000n, 39));
+    assert.equal(first('virtual', 0x9010000n, 39), '0x0009010000');
+    assert.equal(first('virtual', 0x40200000n, 64), '0x0000000040200000');
+    assert.equal(first('virtual', 0x1000n), '0x000000001000');
+    // A window beyond the regime's width (a mistyped address) still shows every digit.
+    assert.equal(first('virtual', 0x80_0000_0000n, 39), '0x0000008000000000');
+    // Physical: 8 digits, more as the window's addresses need them (as formatAddress writes a PA).
+    assert.equal(first('physical', 0x40224000n), '0x40224000');
+    assert.equal(first('physical', 0x100102000n), '0x100102000');
+    assert.equal(first('physical', 0x1000n), '0x00001000');
   });
 });
 
