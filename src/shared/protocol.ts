@@ -404,10 +404,7 @@ export interface MmuChangedEventBody {
   /** Guard calls appended to the stub's log since the previous stop. */
   newGuardCalls: GuardCall[];
   regimes: RegimeInfo[];
-  /**
-   * The width (bits) the views pad this stop's virtual addresses to: the EL1 stage-1 regime's widest
-   * enabled input range, or 64 when TTBR1's upper range is in use (src/aarch64/format regimeVaBits).
-   */
+  /** Bits the views write this stop's VAs at: the EL1 regime's regimeVaBits (64 with TTBR1 in use). */
   vaBits?: number;
   /** Set when stopped in an exception. */
   fault?: FaultInfo;
