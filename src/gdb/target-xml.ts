@@ -4,15 +4,23 @@
 import { GdbTargetDescriptionError } from './errors';
 import type { RegisterInfo, RegisterMap } from './types';
 
-/** Attributes of every `<tag ...>` occurrence, in document order (the XML is machine-written and small). */
-function* tags(xml: string): Generator<{ name: string; attrs: Map<string, string> }> {
-  const tagRe = /<([A-Za-z_][\w:.-]*)((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*\/?>/g;
+/**
+ * Attributes of every `<feature>`, `<xi:include>` (or `<include>`) and `<reg>` tag, in document order:
+ * the only tags the register map reads (the XML is machine-written and small; the others, QEMU's
+ * vector, union and field types, are not looked at).
+ */
+function tags(xml: string): { name: string; attrs: Map<string, string> }[] {
+  const tagRe = /<(feature|xi:include|include|reg)((?:\s+[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*\/?>/g;
   const attrRe = /([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
-  for (const m of xml.matchAll(tagRe)) {
+  const out: { name: string; attrs: Map<string, string> }[] = [];
+  for (let m = tagRe.exec(xml); m; m = tagRe.exec(xml)) {
     const attrs = new Map<string, string>();
-    for (const a of m[2].matchAll(attrRe)) attrs.set(a[1], decodeEntities(a[2] ?? a[3] ?? ''));
-    yield { name: m[1], attrs };
+    attrRe.lastIndex = 0;
+    for (let a = attrRe.exec(m[2]); a; a = attrRe.exec(m[2]))
+      attrs.set(a[1], decodeEntities(a[2] ?? a[3] ?? ''));
+    out.push({ name: m[1], attrs });
   }
+  return out;
 }
 
 function decodeEntities(s: string): string {
