@@ -51,6 +51,14 @@ export class TablePages {
    * table as one stretch instead of entry by entry (set by the walker; 0 is always safe).
    */
   uniform: Uint16Array = new Uint16Array(256);
+  /**
+   * A level-3 table's runs when it is not uniform but its entries fall in few runs: the entry index
+   * each run starts at (ascending). A run is entries each of which is the one before it with the
+   * granule added to its low word and the same high word (the uniform rule, entry to entry), so a
+   * run's leaves share attributes and are contiguous in input and output address; a zero entry ends
+   * a run. Undefined otherwise (set by the walker; undefined is always safe).
+   */
+  readonly runs: (Uint16Array | undefined)[] = [];
 
   /** Registers a table page; returns its number for references. */
   add(
@@ -83,6 +91,7 @@ export class TablePages {
     this.oaHi[t] = oaHi;
     this.oaForm[t] = oaForm;
     this.uniform[t] = 0;
+    this.runs[t] = undefined;
     return t;
   }
 
@@ -136,6 +145,25 @@ export function oaOf(pages: TablePages, t: number, lo: number, hi: number): numb
 export function uniformRest(refs: Uint32Array, n: number, i: number, u: number): number {
   const r = refs[i];
   return u > 1 && (r & REF_INDEX_MASK) === 0 && i + u <= n && refs[i + u - 1] === r + u - 1 ? u - 1 : 0;
+}
+
+/**
+ * When leaf i starts one of its table's runs (TablePages.runs: `runs[j]` is its entry index) that
+ * reaches `end` (the next run's start, or the table's size): the leaves after it in that run whose
+ * references follow it (a table's references are in index order; a zero entry leaves a gap and ends
+ * the run there), which a consumer may take in one step. Else 0.
+ */
+export function runRest(refs: Uint32Array, n: number, i: number, end: number): number {
+  const r = refs[i];
+  // References of one table increase by at least one: those equal to r + j form a prefix.
+  let lo = 0;
+  let hi = Math.min(end - (r & REF_INDEX_MASK), n - i) - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (refs[i + mid] === r + mid) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 export class LeafStore {

@@ -2,7 +2,7 @@
 // (the gdb-pt-dump view): 259k kernel pages become a few hundred lines.
 
 import { type Leaf, S_VALID } from './leaf';
-import { LeafStore, REF_INDEX_BITS, REF_INDEX_MASK, stateOf, uniformRest } from './leafstore';
+import { LeafStore, REF_INDEX_BITS, REF_INDEX_MASK, runRest, stateOf, uniformRest } from './leafstore';
 import type { BaseRegister } from './regime';
 
 export interface Region {
@@ -111,8 +111,12 @@ function coalesceStore(st: LeafStore): Region[] {
   let oaLoM = 0;
   let oaHiM = 0;
   let form = 0;
-  // Leaves of a uniform table still to take in one step, once its entry 0 is placed.
+  // Leaves of a uniform table, or of a run of a table's (TablePages.runs), still to take in one
+  // step once its first leaf is placed.
   let skip = 0;
+  let runs: Uint16Array | undefined;
+  let runAt = 0;
+  let entries = 0;
   for (let i = 0; i < n; i++) {
     if (skip > 0) {
       // Each of them would extend the region entry 0 ended: same attributes, contiguous VA and PA.
@@ -138,8 +142,16 @@ function coalesceStore(st: LeafStore): Region[] {
       oaLoM = pages.oaLo[t];
       oaHiM = pages.oaHi[t];
       form = pages.oaForm[t];
+      runs = pages.runs[t];
+      runAt = 0;
+      entries = data.length >> 1;
     }
     const k = r & REF_INDEX_MASK;
+    if (runs !== undefined) {
+      while (runAt < runs.length && runs[runAt] < k) runAt++;
+      if (runAt < runs.length && runs[runAt] === k)
+        skip = runRest(refs, n, i, runAt + 1 < runs.length ? runs[runAt + 1] : entries);
+    }
     const lo = data[2 * k];
     const hi = data[2 * k + 1];
     const va = vaBase + k * size;

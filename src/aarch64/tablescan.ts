@@ -34,6 +34,10 @@ export interface ScanOut {
   hiOr: number;
   /** A level-3 table's entry count when it is uniform (TablePages.uniform), else 0. */
   uniform: number;
+  /** A level-3 table's run starts when it is not uniform and has few runs (TablePages.runs). */
+  runs: Uint16Array | undefined;
+  /** Scratch for the run starts of the table being scanned. */
+  readonly starts: number[];
 }
 
 /**
@@ -58,27 +62,38 @@ export function scanTable(
   let nonZero = 0;
   let hiOr = 0;
   out.uniform = 0;
+  out.runs = undefined;
   if (last) {
     // Level 3 has no table descriptors: every non-zero entry is a leaf (the bulk of a walk). In the
-    // same pass, whether the table is uniform: every entry non-zero, entry i entry 0 with i * stride
-    // added to its low word (a carry out of it misses the u32: not uniform) and the same high word.
-    const lo0 = data[0];
-    const hi0 = data[1];
-    let uniform = n > 1;
+    // same pass, the table's runs: an entry continues the one before it when that one is non-zero
+    // and it is that one with `stride` added to its low word (a carry out of it misses the u32: a new
+    // run) and the same high word. One run over every entry is a uniform table.
+    const starts = out.starts;
+    starts.length = 0;
+    let zero = false;
+    let prevLo = 0;
+    let prevHi = 0;
+    let prev = false;
     for (let i = 0; i < n; i++) {
       const lo = data[2 * i];
       const hi = data[2 * i + 1];
       if ((lo | hi) === 0) {
-        uniform = false;
+        zero = true;
+        prev = false;
         continue;
       }
-      if (hi !== hi0 || lo !== lo0 + i * stride) uniform = false;
+      if (!prev || hi !== prevHi || lo !== prevLo + stride) starts.push(i);
+      prev = true;
+      prevLo = lo;
+      prevHi = hi;
       refs[len++] = tref | i;
       hiOr |= hi;
     }
     store.length = len;
     out.hiOr = hiOr;
-    out.uniform = uniform ? n : 0;
+    if (!zero && starts.length === 1 && n > 1) out.uniform = n;
+    // Runs a consumer can take in few steps: at least 4 entries each on average.
+    else if (starts.length > 0 && starts.length * 4 <= len - start) out.runs = Uint16Array.from(starts);
     return len - start;
   }
   for (let i = 0; i < n; i++) {

@@ -187,7 +187,7 @@ export async function walk(
   const paLimit = 2 ** regime.paBits;
   const tables: TableInfo[] = [];
   const log = new DiagnosticLog(opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS);
-  const scanOut: ScanOut = { hiOr: 0, uniform: 0 };
+  const scanOut: ScanOut = { hiOr: 0, uniform: 0, runs: undefined, starts: [] };
   const stats: WalkStats = {
     tablesRead: 0,
     tablesVisited: 0,
@@ -376,6 +376,7 @@ export async function walk(
     // Found in the scan's own pass, so that classify and coalesce (which run after the last read) can
     // take a uniform table in one step.
     store.pages.uniform[tnum] = scanOut.uniform;
+    store.pages.runs[tnum] = scanOut.runs;
     // Table descriptors, in index order so the next round stays VA-sorted.
     for (const i of tablesAt)
       follow(t, st, data[2 * i], data[2 * i + 1], t.vaBase + i * st.span[li], t.pa + i * 8, next);

@@ -1,6 +1,7 @@
-// The walker marks level-3 tables whose 512 entries are alike ("uniform") so classify and coalesce
-// can take them in one step. That shortcut must never change a result: compare every output with
-// the marks on and with them cleared, over synthetic tables of many kinds (some broken mid-table).
+// The walker marks level-3 tables whose 512 entries are alike ("uniform"), and the runs of alike
+// entries of other tables, so classify and coalesce can take them in one step. That shortcut must
+// never change a result: compare every output with the marks on and with them cleared, over
+// synthetic tables of many kinds (some broken mid-table, some in runs, one across 4 GiB).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PhysImage, coalesce, regimeFromRegisters, walk, type WalkResult } from '../../../src/aarch64';
@@ -35,6 +36,7 @@ void test('uniform level-3 shortcuts give the same classification and regions as
   let seed = 1;
   const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   let uniformSeen = 0;
+  let runsSeen = 0;
   for (let trial = 0; trial < 30; trial++) {
     const mem = new PhysImage();
     const root = 0x40000000n;
@@ -46,11 +48,19 @@ void test('uniform level-3 shortcuts give the same classification and regions as
       next += 0x1000n;
       mem.write64(l2 + BigInt(j * 8), l3 | 3n);
       const attr = ATTRS[Math.floor(rnd() * ATTRS.length)];
-      const pa0 = 0x80000000n + BigInt(Math.floor(rnd() * 4)) * 0x200000n * BigInt(j);
       const kind = rnd();
+      // One table in ten ends at 4 GiB + 1 MiB: its low words carry out of 32 bits mid-table.
+      const pa0 =
+        kind > 0.8 && kind <= 0.9
+          ? 0x100000000n - 0x100000n
+          : 0x80000000n + BigInt(Math.floor(rnd() * 4)) * 0x200000n * BigInt(j);
       for (let k = 0; k < 512; k++) {
-        let d = attr | ((pa0 + BigInt(k) * 0x1000n) & 0xfffffffff000n);
+        let pa = pa0 + BigInt(k) * 0x1000n;
+        if (kind >= 0.3 && kind < 0.4 && k >= 200) pa += 0x10000n; // output addresses jump once
+        let d = attr | (pa & 0xfffffffff000n);
         if (kind < 0.2 && k === 300) d ^= 1n << 55n; // breaks uniformity mid-table
+        if (kind >= 0.2 && kind < 0.3 && (k >> 3) % 2 === 1) d ^= 1n << 10n; // runs of 8 (AF)
+        if (kind >= 0.4 && kind < 0.5 && k % 97 === 0) d = 0n; // holes every 97
         if (kind > 0.9 && k === 5) d = 0n; // a hole
         mem.write64(l3 + BigInt(k * 8), d);
       }
@@ -67,10 +77,13 @@ void test('uniform level-3 shortcuts give the same classification and regions as
       const pages = w.store.pages;
       for (let t = 0; t < pages.count; t++) {
         if (pages.uniform[t]) uniformSeen++;
+        if (pages.runs[t]) runsSeen++;
         pages.uniform[t] = 0;
+        pages.runs[t] = undefined;
       }
       assert.equal(summary(w, opts), withMarks, `trial ${trial}`);
     }
   }
   assert.ok(uniformSeen > 100, `${uniformSeen} tables were marked uniform: the shortcut was exercised`);
+  assert.ok(runsSeen > 100, `${runsSeen} tables had runs marked: that shortcut was exercised too`);
 });
