@@ -70,6 +70,10 @@ export function scanTable(
     // run) and the same high word. One run over every entry is a uniform table.
     const starts = out.starts;
     starts.length = 0;
+    // Only a table with few runs keeps them (below): past a quarter of its entries the starts are
+    // counted, not stored (a table of scattered pages would otherwise store and drop one a leaf).
+    const keep = n >> 2;
+    let runCount = 0;
     let zero = false;
     let prevLo = 0;
     let prevHi = 0;
@@ -82,7 +86,10 @@ export function scanTable(
         prev = false;
         continue;
       }
-      if (!prev || hi !== prevHi || lo !== prevLo + stride) starts.push(i);
+      if (!prev || hi !== prevHi || lo !== prevLo + stride) {
+        if (runCount < keep) starts.push(i);
+        runCount++;
+      }
       prev = true;
       prevLo = lo;
       prevHi = hi;
@@ -91,9 +98,9 @@ export function scanTable(
     }
     store.length = len;
     out.hiOr = hiOr;
-    if (!zero && starts.length === 1 && n > 1) out.uniform = n;
+    if (!zero && runCount === 1 && n > 1) out.uniform = n;
     // Runs a consumer can take in few steps: at least 4 entries each on average.
-    else if (starts.length > 0 && starts.length * 4 <= len - start) out.runs = Uint16Array.from(starts);
+    else if (runCount > 0 && runCount * 4 <= len - start) out.runs = Uint16Array.from(starts);
     return len - start;
   }
   for (let i = 0; i < n; i++) {

@@ -61,6 +61,7 @@ void test('uniform level-3 shortcuts give the same classification and regions as
         if (kind < 0.2 && k === 300) d ^= 1n << 55n; // breaks uniformity mid-table
         if (kind >= 0.2 && kind < 0.3 && (k >> 3) % 2 === 1) d ^= 1n << 10n; // runs of 8 (AF)
         if (kind >= 0.4 && kind < 0.5 && k % 97 === 0) d = 0n; // holes every 97
+        if (kind >= 0.5 && kind < 0.6 && k % 2 === 1) d ^= 1n << 10n; // a run an entry: none kept
         if (kind > 0.9 && k === 5) d = 0n; // a hole
         mem.write64(l3 + BigInt(k * 8), d);
       }
