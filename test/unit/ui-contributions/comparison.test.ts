@@ -4,7 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { guardTransitions, type GuardTransition } from '../../../src/analysis';
-import type { GuardRegion, PageGuardState, PteEntry } from '../../../src/shared/protocol';
+import type { GuardRegion, PageGuardState } from '../../../src/shared/protocol';
+import { rtcPte } from './pteFixture';
 import {
   isStopComparison,
   MAX_RENDERED_DIFF_LINES,
@@ -123,19 +124,7 @@ void describe('messages from the webview are validated field by field', () => {
 });
 
 void describe('the views name the snapshot a stop is compared with', () => {
-  const entry: PteEntry = {
-    id: 'TTBR0_EL1/3/0x40224080',
-    regime: 'TTBR0_EL1',
-    level: 3,
-    index: 16,
-    descriptorAddress: '0x40224080',
-    descriptor: '0x60000009010703',
-    kind: 'page',
-    vaStart: '0x9010000',
-    vaEnd: '0x9010fff',
-    size: 4096,
-    fields: [],
-  };
+  const entry = rtcPte({ id: 'TTBR0_EL1/3/0x40224080', descriptor: '0x60000009010703', kind: 'page' });
   void test('entry tooltips say "since" the snapshot, else the previous stop', () => {
     assert.match(entryTooltip(entry, 'became valid'), /Changed since the previous stop: became valid/);
     assert.match(

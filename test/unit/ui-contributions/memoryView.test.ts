@@ -27,7 +27,7 @@ import {
   unreadableRuns,
 } from '../../../media/memoryModel';
 import { entryTableTarget, mappedPageTarget } from '../../../src/ui/memoryViewTargets';
-import type { PteEntry } from '../../../src/shared/protocol';
+import { rtcPte } from './pteFixture';
 import { formatAddress } from '../../../src/shared/format';
 
 const hex = (bytes: number[]): string => bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -375,20 +375,7 @@ void describe('Memory view rows', () => {
 });
 
 void describe('Memory view targets of a PTE', () => {
-  const entry = (over: Partial<PteEntry>): PteEntry => ({
-    id: 'x',
-    regime: 'TTBR0_EL1',
-    level: 3,
-    index: 16,
-    descriptorAddress: '0x40224080',
-    descriptor: '0xe0000009010402',
-    kind: 'lazy',
-    vaStart: '0x9010000',
-    vaEnd: '0x9010fff',
-    size: 4096,
-    fields: [],
-    ...over,
-  });
+  const entry = rtcPte;
 
   void test('the table it lives in: the table base, the descriptor outlined', () => {
     const t = entryTableTarget(entry({}));

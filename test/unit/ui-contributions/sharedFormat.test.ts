@@ -12,7 +12,7 @@ import {
 } from '../../../src/shared/format';
 import { regimeVaBits } from '../../../src/aarch64/format';
 import { copiedText, entryLabel } from '../../../src/ui/format';
-import type { PteEntry } from '../../../src/shared/protocol';
+import { rtcPte } from './pteFixture';
 
 void describe('shared formatter', () => {
   void test('addresses padded to the regime width, never under 8 digits; descriptors 16 digits', () => {
@@ -52,19 +52,7 @@ void describe('shared formatter', () => {
   });
 
   void test('the tree writes entries with it', () => {
-    const e = {
-      id: 'x',
-      regime: 'TTBR0_EL1',
-      level: 3,
-      index: 16,
-      descriptorAddress: '0x40224080',
-      descriptor: '0xe0000009010402',
-      kind: 'lazy',
-      vaStart: '0x9010000',
-      vaEnd: '0x9010fff',
-      size: 4096,
-      fields: [],
-    } satisfies PteEntry;
+    const e = rtcPte();
     assert.equal(entryLabel(e, 39), 'L3[16] 0x0009010000');
     assert.equal(entryLabel(e), 'L3[16] 0x09010000');
     assert.equal(
