@@ -42,9 +42,21 @@ export function workspaceFolder(): vscode.WorkspaceFolder {
   return f;
 }
 
+/** Sessions VS Code reported ended: `activeDebugSession` can still name one for a moment after. */
+const ended = new Set<string>();
+vscode.debug.onDidTerminateDebugSession((s) => ended.add(s.id));
+
+/** Stops every session still running, one at a time, each until VS Code reports that one ended. */
 export async function stopAllSessions(): Promise<void> {
-  if (!vscode.debug.activeDebugSession) return;
-  const ended = nextEvent(vscode.debug.onDidTerminateDebugSession, 'session end', 15_000);
-  await vscode.debug.stopDebugging();
-  await ended;
+  for (let i = 0; i < 4; i++) {
+    const s = vscode.debug.activeDebugSession;
+    if (!s || ended.has(s.id)) return;
+    await vscode.debug.stopDebugging(s);
+    const deadline = Date.now() + 15_000;
+    while (!ended.has(s.id)) {
+      if (Date.now() > deadline) throw new Error(`timed out after 15000 ms waiting for the end of ${s.name}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error('sessions kept running after four stops');
 }
