@@ -12,7 +12,7 @@ import {
 } from '../analysis';
 import type { SymbolEntry } from '../elf';
 import { connectTcp, type GdbClient } from '../gdb';
-import { chooseVcpu, vcpuWarning, type VcpuRegisters } from './vcpu';
+import { chooseVcpu, sameThread, vcpuWarning, type VcpuRegisters } from './vcpu';
 import type { MemoryPathInfo } from '../target/localRam';
 import { RamPort } from '../target/ramPort';
 
@@ -99,9 +99,21 @@ export async function openGdb(
   }
   try {
     // The vCPU that stopped, or --cpu's; its registers, and every vCPU's to compare and record.
-    const regs = chooseVcpu(gdb, cpu, ALL_REGISTERS).then(async (choice) => ({
+    // Without --cpu the registers of the vCPU the connection's stop reply names are asked at once,
+    // beside the thread list (the vCPU chosen from that list is the same one).
+    const stop =
+      cpu === undefined && gdb.state === 'stopped'
+        ? await gdb.waitForStop(0).catch(() => undefined)
+        : undefined;
+    const stopped = stop && 'thread' in stop ? stop.thread : undefined;
+    const early = stopped && gdb.readRegisters(ALL_REGISTERS, stopped);
+    early?.catch(() => undefined);
+    const regs = chooseVcpu(gdb, cpu, ALL_REGISTERS, stopped).then(async (choice) => ({
       choice,
-      values: await gdb.readRegisters(ALL_REGISTERS, choice.thread),
+      values:
+        early && stopped && sameThread(choice.thread, stopped)
+          ? await early
+          : await gdb.readRegisters(ALL_REGISTERS, choice.thread),
     }));
     // Guest RAM straight from QEMU's memory when it runs on this host, else through the gdbstub: set
     // up meanwhile (its look through /proc runs while the register replies travel). Never throws.

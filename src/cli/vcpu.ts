@@ -31,14 +31,16 @@ export interface VcpuChoice {
 const hex = (v: bigint | undefined): string => (v === undefined ? 'unreadable' : `0x${v.toString(16)}`);
 
 /**
- * The vCPU to read: `cpu` (1-based) when given, else the one the stop reply names. `names` are the
- * stub's register names to read per vCPU (QEMU spells some EL1 registers the AArch32 way: SCTLR);
+ * The vCPU to read: `cpu` (1-based) when given, else the one the stop reply names (`stopped`: the
+ * thread the connection's stop reply named, when the caller has it; else `?` is asked). `names` are
+ * the stub's register names to read per vCPU (QEMU spells some EL1 registers the AArch32 way: SCTLR);
  * each vCPU's translation registers are recorded under their Arm names.
  */
 export async function chooseVcpu(
   gdb: GdbClient,
   cpu: number | undefined,
   names: readonly string[],
+  stopped?: ThreadId,
 ): Promise<VcpuChoice> {
   const threads = await gdb.threads();
   if (threads.length === 0) throw new VcpuError('the gdbstub lists no threads (vCPUs)');
@@ -52,13 +54,13 @@ export async function chooseVcpu(
   } else if (threads.length === 1) {
     index = 0;
   } else {
-    const stop = await gdb.queryStopReason();
-    const stopped = 'thread' in stop ? stop.thread : undefined;
+    if (stopped === undefined) {
+      const stop = await gdb.queryStopReason();
+      stopped = 'thread' in stop ? stop.thread : undefined;
+    }
     index = Math.max(
       0,
-      threads.findIndex(
-        (t) => stopped !== undefined && t.tid === stopped.tid && (t.pid ?? 1) === (stopped.pid ?? 1),
-      ),
+      threads.findIndex((t) => stopped !== undefined && sameThread(t, stopped)),
     );
   }
   // One vCPU: nothing to compare or record beyond the registers the caller reads anyway.
@@ -79,6 +81,11 @@ export async function chooseVcpu(
     all,
     differences: differences(all),
   };
+}
+
+/** Whether two of the stub's thread ids name the same vCPU (no pid: process 1). */
+export function sameThread(a: ThreadId, b: ThreadId): boolean {
+  return a.tid === b.tid && (a.pid ?? 1) === (b.pid ?? 1);
 }
 
 /** The translation registers whose values differ between vCPUs. */

@@ -1,7 +1,7 @@
 // The GDB remote client: run state, thread selection, run control, threads, monitor commands and
 // QEMU extras. The connect sequence lives in handshake.ts, register access in registers.ts and
 // memory access in memory.ts; the client serializes them and keeps the run state.
-import { MonitorOutput } from './monitorOutput';
+import { runMonitorCommand } from './monitorOutput';
 import { latin1Text } from './codec';
 import {
   ConnectionClosedError,
@@ -10,7 +10,7 @@ import {
   GdbStateError,
   GdbTimeoutError,
 } from './errors';
-import { asciiToHex, hexToBytes, hexTextToBytes, leBytesToBigInt } from './hex';
+import { hexToBytes, hexTextToBytes, leBytesToBigInt } from './hex';
 import { RspLink } from './link';
 import { MemoryAccess } from './memory';
 import { RegisterAccess, lookupRegister } from './registers';
@@ -82,6 +82,8 @@ export class RspClient implements GdbClient {
   private readonly memory: MemoryAccess;
   private readonly registerAccess: RegisterAccess;
   private lock: Promise<unknown> = Promise.resolve();
+  /** Thread listings, kept one at a time apart from `lock` (see threads()). */
+  private threadListing: Promise<unknown> = Promise.resolve();
   private multiprocess = false;
   private defaultPid = 1;
   private selected: { g?: string; c?: string } = {};
@@ -394,10 +396,17 @@ export class RspClient implements GdbClient {
   // ---- threads ------------------------------------------------------------------------------------
 
   threads(): Promise<ThreadId[]> {
-    return this.exclusive(async () => {
+    const list = async (): Promise<ThreadId[]> => {
       this.assertStopped('list threads');
       return listThreads((p) => this.raw(p), this.pipelining ? 8 : 0);
-    });
+    };
+    if (!this.pipelining) return this.exclusive(list);
+    // qfThreadInfo/qsThreadInfo touch no state other requests depend on (thread selection,
+    // PhyMemMode): on a stub that answers in order the listing goes out beside them, one listing at
+    // a time (a second qfThreadInfo would restart the first's sequence).
+    const run = this.threadListing.then(list, list);
+    this.threadListing = run.catch(() => undefined);
+    return run;
   }
 
   threadExtraInfo(thread: ThreadRef): Promise<string> {
@@ -423,30 +432,19 @@ export class RspClient implements GdbClient {
   // ---- monitor and QEMU extras --------------------------------------------------------------------
 
   monitor(command: string, timeoutMs = this.timeoutMs): Promise<string> {
-    return this.exclusive(async () => {
-      this.assertStopped('run monitor commands');
-      const req = `qRcmd,${asciiToHex(command)}`;
-      const out = new MonitorOutput();
-      const reply = await this.link.request(
-        req,
-        timeoutMs,
-        (p) =>
-          p.length > 1 && p[0] === 0x4f /* O */ && !(p.length === 2 && p[1] === 0x4b)
-            ? 'intermediate'
-            : 'final',
-        (p) => {
-          const bytes = hexToBytes(p, 1);
-          if (bytes) out.push(bytes);
-        },
-      );
-      if (reply.length && reply[0] !== 0x4f) {
-        // Some stubs answer with the output hex-encoded directly instead of O packets.
-        const direct = hexToBytes(reply);
-        if (direct && reply[0] !== 0x45) out.push(direct);
-        else checkReply(`qRcmd ${command}`, reply);
-      } else if (reply.length === 0) checkReply(`qRcmd ${command}`, reply);
-      return out.text();
-    });
+    return this.exclusive(() => this.monitorRequest(command, timeoutMs));
+  }
+
+  queryMonitor(command: string, timeoutMs = this.timeoutMs): Promise<string> {
+    // A query touches no state another request depends on (thread selection, PhyMemMode), and the
+    // stub answers in order: only a strict stub needs it to wait its turn.
+    if (!this.pipelining) return this.monitor(command, timeoutMs);
+    return this.monitorRequest(command, timeoutMs);
+  }
+
+  private monitorRequest(command: string, timeoutMs: number): Promise<string> {
+    this.assertStopped('run monitor commands');
+    return runMonitorCommand(this.link, command, timeoutMs);
   }
 
   setStepFlags(flags: number): Promise<void> {

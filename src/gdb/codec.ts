@@ -367,8 +367,18 @@ export function framePacket(payload: Uint8Array, start: '$' | '%' = '$'): Uint8A
   return out;
 }
 
+/** Characters a text payload cannot carry as they are: the escaped four and anything past Latin-1. */
+const NOT_PLAIN = /[$#}*\u0100-\uffff]/;
+
 /** Escapes then frames: what a sender puts on the wire for `payload`. */
 export function encodePacket(payload: Uint8Array | string): Uint8Array {
+  if (typeof payload === 'string' && !NOT_PLAIN.test(payload)) {
+    // A plain text command (nearly every request): framed as text, one native conversion.
+    let sum = 0;
+    for (let i = 0; i < payload.length; i++) sum += payload.charCodeAt(i);
+    sum &= 0xff;
+    return Buffer.from(`$${payload}#${HEX_TEXT[sum >> 4]}${HEX_TEXT[sum & 0xf]}`, 'latin1');
+  }
   const bytes = typeof payload === 'string' ? latin1Bytes(payload) : payload;
   return framePacket(escapeBinary(bytes));
 }
@@ -404,7 +414,8 @@ export function runLengthEncode(escaped: Uint8Array): Uint8Array {
   return out.take();
 }
 
-const HEX_DIGITS = new Uint8Array([...'0123456789abcdef'].map((c) => c.charCodeAt(0)));
+const HEX_TEXT = '0123456789abcdef';
+const HEX_DIGITS = new Uint8Array([...HEX_TEXT].map((c) => c.charCodeAt(0)));
 
 /** Latin-1 bytes of an ASCII command (packet text is ASCII; never used on binary data). */
 export function latin1Bytes(text: string): Uint8Array {

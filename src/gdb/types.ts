@@ -186,6 +186,12 @@ export interface GdbClient {
 
   /** `qRcmd`: runs a QEMU monitor command, returns its `O` output. */
   monitor(command: string, timeoutMs?: number): Promise<string>;
+  /**
+   * A monitor command that changes nothing (`info mtree -f`, `gpa2hva`): on a stub that keeps
+   * pipelined requests in order it goes out at once, beside requests already in flight, instead of
+   * after them; on a strict stub it is `monitor`.
+   */
+  queryMonitor(command: string, timeoutMs?: number): Promise<string>;
   /** `Qqemu.sstep=` flags (bit 0 ENABLE, 1 NOIRQ, 2 NOTIMER). */
   setStepFlags(flags: number): Promise<void>;
   getStepFlags(): Promise<number>;

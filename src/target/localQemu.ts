@@ -5,11 +5,16 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 
-/** Pids of this user's QEMUs whose command line names gdb port `port` (-gdb tcp::PORT, -s for 1234). */
-function qemusNamingPort(pids: readonly string[], port: number): number[] {
+/**
+ * The newest of this user's QEMUs whose command line names gdb port `port` (-gdb tcp::PORT, -s for
+ * 1234), looked for from the highest pid down: a QEMU started after the one listening could not have
+ * bound the port and has exited, so the first found is the one (and the scan usually stops after the
+ * few processes started since it). A wrong pick is caught by the probe read (LocalRam.verify).
+ */
+function newestQemuNamingPort(pids: readonly string[], port: number): number | undefined {
   const names = new RegExp(`(^|[:=])${port}(,|$)`);
-  const out: number[] = [];
-  for (const pid of pids) {
+  const newestFirst = pids.map(Number).sort((a, b) => b - a);
+  for (const pid of newestFirst) {
     let args: string[];
     try {
       if (!isQemu(pid)) continue;
@@ -18,15 +23,15 @@ function qemusNamingPort(pids: readonly string[], port: number): number[] {
       continue; // gone, or not ours to read
     }
     const gdb = args.some((a, i) => (args[i - 1] === '-gdb' || args[i - 1] === '-chardev') && names.test(a));
-    if (gdb || (port === 1234 && args.includes('-s'))) out.push(Number(pid));
+    if (gdb || (port === 1234 && args.includes('-s'))) return pid;
   }
-  return out;
+  return undefined;
 }
 
 /**
- * The QEMU process listening on 127.0.0.1:port (or [::1], or any address), or undefined: the one
+ * The QEMU process listening on 127.0.0.1:port (or [::1], or any address), or undefined: the newest
  * QEMU whose command line names the port, else the owner of the listening socket (the kernel's socket
- * tables cost milliseconds to read, so they come second).
+ * tables cost milliseconds to read, so they come second; `socketsOnly` asks them alone).
  */
 export function pidListeningOn(port: number, how: { socketsOnly?: boolean } = {}): number | undefined {
   let pids: string[];
@@ -35,10 +40,7 @@ export function pidListeningOn(port: number, how: { socketsOnly?: boolean } = {}
   } catch {
     return undefined;
   }
-  // Two QEMUs cannot both listen on the port; the probe read (LocalRam.verify) catches a wrong pick.
-  const named = how.socketsOnly ? [] : qemusNamingPort(pids, port);
-  if (named.length === 1) return named[0];
-  return socketOwner(pids, port);
+  return (how.socketsOnly ? undefined : newestQemuNamingPort(pids, port)) ?? socketOwner(pids, port);
 }
 
 /** `socket:[inode]` of the sockets listening on `port` in a socket table (IPv4, IPv6). */

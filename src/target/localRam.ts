@@ -129,38 +129,54 @@ interface Mapping {
   readonly path: string;
 }
 
-function mappings(pid: number): Mapping[] {
-  const out: Mapping[] = [];
-  for (const line of readFileSync(`/proc/${pid}/maps`, 'latin1').split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) \S\S\S(\S) ([0-9a-f]+) \S+ (\d+)\s*(.*)$/.exec(line);
-    if (!m) continue;
-    out.push({
+const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) \S\S\S(\S) ([0-9a-f]+) \S+ (\d+)\s*(.*)$/;
+
+/**
+ * QEMU's /proc/PID/maps. Only the lines a lookup lands on are parsed in full (a QEMU maps a few
+ * hundred regions; a walk needs the one or two holding guest RAM).
+ */
+class QemuMaps {
+  private readonly lines: string[];
+
+  constructor(text: string) {
+    this.lines = text.split('\n');
+  }
+
+  private parse(k: number): Mapping | undefined {
+    const m = MAPS_LINE.exec(this.lines[k] ?? '');
+    if (!m) return undefined;
+    return {
       start: parseInt(m[1], 16),
       end: parseInt(m[2], 16),
       shared: m[3] === 's',
       offset: parseInt(m[4], 16),
       inode: Number(m[5]),
       path: m[6],
-    });
+    };
   }
-  return out;
-}
 
-/**
- * The mapping holding `hva`, extended over the mappings that continue it in the same file (the kernel
- * splits one mmap into several entries when parts of it get other flags, e.g. madvise).
- */
-function fileMapping(maps: Mapping[], hva: number): Mapping | undefined {
-  const k = maps.findIndex((x) => hva >= x.start && hva < x.end);
-  if (k < 0) return undefined;
-  let end = maps[k].end;
-  for (let j = k + 1; j < maps.length; j++) {
-    const m = maps[j];
-    const same = m.inode === maps[k].inode && m.path === maps[k].path && m.shared === maps[k].shared;
-    if (!same || m.start !== end || m.offset !== maps[k].offset + (m.start - maps[k].start)) break;
-    end = m.end;
+  /**
+   * The mapping holding `hva`, extended over the mappings that continue it in the same file (the
+   * kernel splits one mmap into several entries when parts of it get other flags, e.g. madvise).
+   */
+  fileMapping(hva: number): Mapping | undefined {
+    const k = this.lines.findIndex((line) => {
+      const dash = line.indexOf('-');
+      if (dash <= 0) return false;
+      const space = line.indexOf(' ', dash);
+      return hva >= parseInt(line.slice(0, dash), 16) && hva < parseInt(line.slice(dash + 1, space), 16);
+    });
+    const first = k < 0 ? undefined : this.parse(k);
+    if (!first) return undefined;
+    let end = first.end;
+    for (let j = k + 1; j < this.lines.length; j++) {
+      const m = this.parse(j);
+      const same = m && m.inode === first.inode && m.path === first.path && m.shared === first.shared;
+      if (!m || !same || m.start !== end || m.offset !== first.offset + (m.start - first.start)) break;
+      end = m.end;
+    }
+    return { ...first, end };
   }
-  return { ...maps[k], end };
 }
 
 function errText(e: unknown): string {
@@ -201,37 +217,56 @@ export class LocalRam {
     if (localRamDisabled()) return stub(`local RAM reads disabled by ${LOCAL_RAM_ENV}`);
     if (process.platform !== 'linux') return stub('local RAM reads need Linux /proc');
     if (!isLoopback(where.host)) return stub(`QEMU is not on this host: ${where.host}`);
-    // The look through /proc below is synchronous: let requests already made go out first, so it
-    // runs while their replies travel.
+    // QEMU's RAM map is asked at once, beside the requests already in flight; the look through /proc
+    // below is synchronous: the requests go out first, so it runs while their replies travel. (Behind
+    // a port forward the map's reply is not used: one query's bytes.)
+    const mtree = gdb.queryMonitor('info mtree -f');
+    mtree.catch(() => undefined);
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const pid = where.pid ?? pidListeningOn(where.port);
-    if (pid === undefined)
-      return stub(
-        `no process of this user listens on port ${where.port}: QEMU runs as another user or in another namespace`,
-      );
-    // A port forward (ssh -L, a proxy) listens here for a QEMU elsewhere: no monitor round trips then.
-    const comm = processName(pid);
-    if (comm !== undefined && !comm.startsWith('qemu'))
-      return stub(`port ${where.port} belongs to ${comm} (pid ${pid}), not to QEMU: a port forward?`);
-    let ranges: RamRange[];
-    try {
-      ranges = parseRamMap(await gdb.monitor('info mtree -f'));
-    } catch (e) {
-      return stub(`the stub has no QEMU monitor for its RAM map: ${errText(e)}`);
-    }
-    if (!ranges.length) return stub('QEMU listed no RAM');
-    const fds: number[] = [];
-    try {
-      const ram = await LocalRam.build(gdb, pid, ranges, fds, where.procMemOnly === true);
-      await ram.verify(gdb);
-      return { ram, info: ram.info };
-    } catch (e) {
-      for (const fd of fds) closeSync(fd);
-      if (e instanceof Unavailable) return stub(e.message);
-      return stub(`local RAM unavailable: ${errText(e)}`);
+    let pid = where.pid ?? pidListeningOn(where.port);
+    for (let attempt = 0; ; attempt++) {
+      if (pid === undefined)
+        return stub(
+          `no process of this user listens on port ${where.port}: QEMU runs as another user or in another namespace`,
+        );
+      // A port forward (ssh -L, a proxy) listens here for a QEMU elsewhere.
+      const comm = processName(pid);
+      if (comm !== undefined && !comm.startsWith('qemu'))
+        return stub(`port ${where.port} belongs to ${comm} (pid ${pid}), not to QEMU: a port forward?`);
+      let ranges: RamRange[];
+      try {
+        ranges = parseRamMap(await mtree);
+      } catch (e) {
+        return stub(`the stub has no QEMU monitor for its RAM map: ${errText(e)}`);
+      }
+      if (!ranges.length) return stub('QEMU listed no RAM');
+      const fds: number[] = [];
+      try {
+        const ram = await LocalRam.build(gdb, pid, ranges, fds, where.procMemOnly === true);
+        return { ram, info: ram.info };
+      } catch (e) {
+        for (const fd of fds) closeSync(fd);
+        // The QEMU found by its command line may not be the one listening (another naming the port):
+        // once, the listening socket's owner.
+        const owner =
+          where.pid === undefined && attempt === 0
+            ? pidListeningOn(where.port, { socketsOnly: true })
+            : undefined;
+        if (owner !== undefined && owner !== pid) {
+          pid = owner;
+          continue;
+        }
+        if (e instanceof Unavailable) return stub(e.message);
+        return stub(`local RAM unavailable: ${errText(e)}`);
+      }
     }
   }
 
+  /**
+   * The RAM blocks' host addresses (`gpa2hva`) and the probe reads through the gdbstub go out together
+   * (one round trip); QEMU's mappings are read meanwhile. Then the blocks are opened and the probe
+   * read both ways must agree.
+   */
   private static async build(
     gdb: GdbClient,
     pid: number,
@@ -239,25 +274,34 @@ export class LocalRam {
     fds: number[],
     procMemOnly: boolean,
   ): Promise<LocalRam> {
-    let maps: Mapping[];
+    const hvas = Promise.all(ranges.map((r) => gdb.queryMonitor(`gpa2hva 0x${r.start.toString(16)}`)));
+    const probes = ranges.map((r) => ({ address: r.start, length: Math.min(256, Number(r.end - r.start)) }));
+    const remote = gdb.readPhysicalBatch(probes);
+    // Both observed at once: the first to fail must not leave the other's failure unhandled.
+    remote.catch(() => undefined);
+    hvas.catch(() => undefined);
+    // QEMU's mappings are read synchronously: let both requests go out first.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    let maps: QemuMaps;
     try {
-      maps = mappings(pid);
+      maps = new QemuMaps(readFileSync(`/proc/${pid}/maps`, 'latin1'));
     } catch (e) {
       throw new Unavailable(`cannot read /proc/${pid}/maps (${errText(e)}): QEMU runs as another user`);
     }
+    const replies = await hvas;
     // Descriptors of QEMU's open files by (path, inode), opened on first use.
     const files = new Map<string, number>();
     let memFd: number | undefined;
     const segments: Segment[] = [];
     const kinds = new Set<'shared-memory' | 'proc-mem'>();
-    for (const r of ranges) {
-      const reply = await gdb.monitor(`gpa2hva 0x${r.start.toString(16)}`);
+    for (const [k, r] of ranges.entries()) {
+      const reply = replies[k];
       const m = /is (0x[0-9a-f]+)/i.exec(reply);
       if (!m) throw new Unavailable(`gpa2hva 0x${r.start.toString(16)} answered '${reply.trim()}'`);
       const hva = Number(BigInt(m[1]));
       const start = Number(r.start);
       const end = Number(r.end);
-      const map = fileMapping(maps, hva);
+      const map = maps.fileMapping(hva);
       const fileBacked =
         !procMemOnly && map && map.shared && map.path.startsWith('/') && hva + (end - start) <= map.end;
       if (map && fileBacked) {
@@ -289,7 +333,6 @@ export class LocalRam {
       segments.push({ start, end, fd: memFd, pos: hva });
       kinds.add('proc-mem');
     }
-    segments.sort((a, b) => a.start - b.start);
     const mib = Math.round(segments.reduce((n, s) => n + s.end - s.start, 0) / 2 ** 20);
     const how = kinds.has('shared-memory')
       ? kinds.has('proc-mem')
@@ -300,16 +343,14 @@ export class LocalRam {
       path: kinds.has('shared-memory') ? 'shared-memory' : 'proc-mem',
       detail: `guest RAM (${mib} MiB) read from ${how}; device memory through the gdbstub`,
     };
-    return new LocalRam(segments, fds, info);
+    segments.sort((a, b) => a.start - b.start);
+    const ram = new LocalRam(segments, fds, info);
+    ram.verify(probes, await remote);
+    return ram;
   }
 
   /** The first 256 bytes of every RAM block, read both ways, must be equal. */
-  private async verify(gdb: GdbClient): Promise<void> {
-    const probes = this.segments.map((s) => ({
-      address: BigInt(s.start),
-      length: Math.min(256, s.end - s.start),
-    }));
-    const remote = await gdb.readPhysicalBatch(probes);
+  private verify(probes: readonly PhysRange[], remote: readonly Uint8Array[]): void {
     probes.forEach((p, i) => {
       const local = this.read(p.address, p.length);
       if (!local || local.some((b, k) => b !== remote[i][k]))

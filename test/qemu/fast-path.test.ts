@@ -83,6 +83,31 @@ void describe('local fast path: Debian kernel on a shared memory backend', () =>
     assert.match(port.memoryPath.detail, /guest RAM \(1024 MiB\)/);
   });
 
+  void test('a newer QEMU whose command line names the port but does not listen on it is not used', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pvmfw-mmu-decoy-'));
+    // Its chardev's file name ends in `=PORT`: the command line names the port, its own gdbstub
+    // listens elsewhere, and its RAM (a halted machine with no kernel) differs from the kernel's.
+    const decoy = await startQemu({
+      kernel: '', // unused: `args` gives the machine
+      args: ['-M', 'virt', '-cpu', 'cortex-a57', '-m', '64M'],
+      extraArgs: ['-chardev', `file,id=decoy,path=${join(dir, `gdb=${k!.qemu.port}`)}`],
+    });
+    try {
+      assert.equal(pidListeningOn(k!.qemu.port), decoy.pid, 'the newest QEMU naming the port is tried first');
+      const again = await RamPort.open(k!.gdb, { host: '127.0.0.1', port: k!.qemu.port });
+      try {
+        assert.equal(again.memoryPath.path, 'shared-memory', again.memoryPath.detail);
+        assert.match(again.memoryPath.detail, new RegExp(`\\(pid ${k!.qemu.pid}\\)`));
+        await sameBothWays(k!.gdb, again, w);
+      } finally {
+        again.close();
+      }
+    } finally {
+      await decoy.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   void test('the walk through the fast path equals the gdbstub walk, table by table and byte by byte', async () => {
     const gdb = k!.gdb;
     assert.ok(w.tables.length > 400, `a kernel walk has hundreds of tables (${w.tables.length})`);
