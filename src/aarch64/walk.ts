@@ -19,7 +19,7 @@ import { type Leaf, type LeafContext, S_VALID, LIMIT_NS, joinHalves } from './le
 import { LeafStore, MAX_STORE_TABLES, REF_INDEX_BITS } from './leafstore';
 import type { PhysRange, PhysReader } from './reader';
 import type { BaseRegister, RegimeConfig, WalkRoot } from './regime';
-import { asU32, type OaMasks, oaMasks, oaOf, scanTable, type ScanOut } from './tablescan';
+import { asU32, type OaMasks, oaMasks, oaOf, scanLeafTable, scanTable, type ScanOut } from './tablescan';
 
 export type { DiagnosticKind, WalkDiagnostic } from './diagnostics';
 export { DEFAULT_MAX_DIAGNOSTICS } from './diagnostics';
@@ -362,16 +362,10 @@ export async function walk(
       lm.hi,
       lm.form,
     );
-    const nonZero = scanTable(
-      data,
-      n,
-      t.level === 3,
-      tnum << REF_INDEX_BITS,
-      store,
-      tablesAt,
-      scanOut,
-      st.span[li],
-    );
+    const nonZero =
+      t.level === 3
+        ? scanLeafTable(data, n, tnum << REF_INDEX_BITS, store, scanOut, st.span[li])
+        : scanTable(data, n, tnum << REF_INDEX_BITS, store, tablesAt, scanOut);
     stats.leaves += store.length - before;
     // Found in the scan's own pass, so that classify and coalesce (which run after the last read) can
     // take a uniform table in one step.
