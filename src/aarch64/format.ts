@@ -9,25 +9,37 @@ export function hex(v: bigint | number, digits = 0): string {
   return `0x${s.padStart(digits, '0')}`;
 }
 
+/** Units of sizeName, largest first: name and power of two. */
+const SIZE_UNITS = [
+  ['T', 40],
+  ['G', 30],
+  ['M', 20],
+  ['K', 10],
+] as const;
+
 /** "4K", "2M", "1G", "512G"; inexact sizes as "15.9M"; below 1K in bytes. */
 export function sizeName(bytes: bigint | number): string {
-  const b = BigInt(bytes);
-  for (const [u, s] of [
-    ['T', 40n],
-    ['G', 30n],
-    ['M', 20n],
-    ['K', 10n],
-  ] as const) {
+  // Sizes below 2^53 (all of a walk's) in plain numbers: a region list names hundreds.
+  const n =
+    typeof bytes === 'number' ? bytes : bytes <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(bytes) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) return sizeNameBig(BigInt(bytes));
+  for (const [u, s] of SIZE_UNITS) {
+    const unit = 2 ** s;
     // Kilobytes only below 1M: "901116K" reads worse than "880.0M".
-    if (b >= 1n << s && b % (1n << s) === 0n && (u !== 'K' || b < 1n << 20n)) return `${b >> s}${u}`;
+    if (n >= unit && n % unit === 0 && (u !== 'K' || n < 2 ** 20)) return `${n / unit}${u}`;
   }
-  for (const [u, s] of [
-    ['T', 40],
-    ['G', 30],
-    ['M', 20],
-  ] as const) {
-    if (b >= 1n << BigInt(s)) return `${(Number(b) / 2 ** s).toFixed(1)}${u}`;
+  for (const [u, s] of SIZE_UNITS) if (u !== 'K' && n >= 2 ** s) return `${(n / 2 ** s).toFixed(1)}${u}`;
+  return `${n}`;
+}
+
+/** sizeName of a size past 2^53. */
+function sizeNameBig(b: bigint): string {
+  for (const [u, s] of SIZE_UNITS) {
+    const unit = 1n << BigInt(s);
+    if (b >= unit && b % unit === 0n && (u !== 'K' || b < 1n << 20n)) return `${b / unit}${u}`;
   }
+  for (const [u, s] of SIZE_UNITS)
+    if (u !== 'K' && b >= 1n << BigInt(s)) return `${(Number(b) / 2 ** s).toFixed(1)}${u}`;
   return `${b}`;
 }
 
