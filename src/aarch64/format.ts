@@ -16,19 +16,24 @@ const SIZE_UNITS = [
   ['M', 20],
   ['K', 10],
 ] as const;
+const UNIT_NAMES = SIZE_UNITS.map(([u]) => u);
+const UNIT_BYTES = SIZE_UNITS.map(([, s]) => 2 ** s);
 
 /** "4K", "2M", "1G", "512G"; inexact sizes as "15.9M"; below 1K in bytes. */
 export function sizeName(bytes: bigint | number): string {
-  // Sizes below 2^53 (all of a walk's) in plain numbers: a region list names hundreds.
+  // Sizes below 2^53 (all of a walk's) in plain numbers and indexed loops: a region list names
+  // hundreds, mostly before V8 optimizes anything (BigInts and for-of allocate at every step then).
   const n =
     typeof bytes === 'number' ? bytes : bytes <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(bytes) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) return sizeNameBig(BigInt(bytes));
-  for (const [u, s] of SIZE_UNITS) {
-    const unit = 2 ** s;
+  for (let k = 0; k < UNIT_BYTES.length; k++) {
+    const unit = UNIT_BYTES[k];
     // Kilobytes only below 1M: "901116K" reads worse than "880.0M".
-    if (n >= unit && n % unit === 0 && (u !== 'K' || n < 2 ** 20)) return `${n / unit}${u}`;
+    if (n >= unit && n % unit === 0 && (UNIT_NAMES[k] !== 'K' || n < 2 ** 20))
+      return `${n / unit}${UNIT_NAMES[k]}`;
   }
-  for (const [u, s] of SIZE_UNITS) if (u !== 'K' && n >= 2 ** s) return `${(n / 2 ** s).toFixed(1)}${u}`;
+  for (let k = 0; k < UNIT_BYTES.length - 1; k++)
+    if (n >= UNIT_BYTES[k]) return `${(n / UNIT_BYTES[k]).toFixed(1)}${UNIT_NAMES[k]}`;
   return `${n}`;
 }
 

@@ -63,6 +63,9 @@ export function scanLeafTable(
   let hiOr = 0;
   out.uniform = 0;
   out.runs = undefined;
+  // A small integer (a page size): a span read from the walk's table of spans is a double, and an
+  // addition with a double makes a heap number of every entry's sum until V8 optimizes this loop.
+  const step = stride | 0;
   const starts = out.starts;
   starts.length = 0;
   // Only a table with few runs keeps them (below): past a quarter of its entries the starts are
@@ -81,7 +84,7 @@ export function scanLeafTable(
       prev = false;
       continue;
     }
-    if (!prev || hi !== prevHi || lo !== prevLo + stride) {
+    if (!prev || hi !== prevHi || lo !== prevLo + step) {
       if (runCount < keep) starts.push(i);
       runCount++;
     }
