@@ -442,7 +442,7 @@ export class RspClient implements GdbClient {
     return this.monitorRequest(command, timeoutMs);
   }
 
-  private monitorRequest(command: string, timeoutMs: number): Promise<string> {
+  private async monitorRequest(command: string, timeoutMs: number): Promise<string> {
     this.assertStopped('run monitor commands');
     return runMonitorCommand(this.link, command, timeoutMs);
   }

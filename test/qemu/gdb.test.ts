@@ -244,6 +244,46 @@ for (const cpu of ['max', 'cortex-a57']) {
       assert.equal(gdb.stats.badChecksums, 0);
     });
 
+    void test('a monitor query and the thread list go out beside register reads and answer as alone', async () => {
+      // A connection of its own, logging the packets (the later tests use it too).
+      await gdb.close();
+      const wire: string[] = [];
+      gdb = await connectTcp('127.0.0.1', suite.qemu.port, {
+        timeoutMs: 5000,
+        log: (direction, payload) => wire.push(`${direction} ${payload.slice(0, 16)}`),
+      });
+      const names = ['pc', 'TTBR0_EL1', 'SCTLR'];
+      const regs = await gdb.readRegisters(names, 2);
+      const threads = await gdb.threads();
+      const mtree = await gdb.queryMonitor('info mtree -f');
+      assert.match(mtree, /mach-virt\.ram/);
+      wire.length = 0;
+      const together = await Promise.all([
+        gdb.readRegisters(names, 2),
+        gdb.threads(),
+        gdb.queryMonitor('info mtree -f'),
+      ]);
+      assert.deepEqual(together, [regs, threads, mtree]);
+      // All three were asked before the first reply was read: one round trip, not three.
+      const asked = wire.slice(
+        0,
+        wire.findIndex((w) => w.startsWith('recv')),
+      );
+      for (const first of ['send p', 'send qfThreadInfo', 'send qRcmd,'])
+        assert.ok(
+          asked.some((w) => w.startsWith(first)),
+          `${first} before the first reply: ${asked.join(' | ')}`,
+        );
+      // Running, the query is refused as `monitor` refuses it: a rejection, not a throw.
+      await gdb.resume('continue');
+      try {
+        const refused = gdb.queryMonitor('info mtree -f');
+        await assert.rejects(refused, /while the target is running/);
+      } finally {
+        await gdb.interrupt(5000);
+      }
+    });
+
     void test('stepping a load from a lazy-MMIO page stops in the vector with ESR/FAR set', async () => {
       const saved = await gdb.readRegisters(['pc', 'cpsr', 'x20', 'sp'], 1);
       await gdb.writeRegister('x20', 0x8000_1000n, 1);
