@@ -21,6 +21,7 @@ import {
   programIdentity,
   makeSnapshot,
   RecordingReader,
+  WalkReuse,
   type ProgramIdentity,
   type StopInput,
   type StopPicture,
@@ -90,6 +91,9 @@ export class MmuModel {
    */
   private stopBase = 0;
 
+  /** This session's last walks, reused at a stop that changed none of their tables (WalkReuse). */
+  private readonly reuse = new WalkReuse();
+
   constructor(private readonly s: MmuHost) {
     this.cache = new PhysCache(() => s.need(s.port));
   }
@@ -112,6 +116,7 @@ export class MmuModel {
     this.previous = undefined;
     this.previousWords = new Map();
     this.cache.forget();
+    this.reuse.clear();
   }
 
   invalidateMemory(): void {
@@ -149,6 +154,8 @@ export class MmuModel {
       threadId: stop.threadId,
       registers: Object.fromEntries(regs),
       reader: this.cache,
+      // PVMFW_MMU_WALK_REUSE=off walks at every stop (benchmarks measure both).
+      ...(/^(off|0|false|no)$/i.test(process.env.PVMFW_MMU_WALK_REUSE ?? '') ? {} : { reuse: this.reuse }),
       symbols: programSymbols(this.s.symbols),
       options: {
         lazyBit: this.lazyBit,

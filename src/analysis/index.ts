@@ -10,6 +10,7 @@ export * from './pte';
 export * from './leaves';
 export * from './snapshot';
 export * from './program';
+export { WalkReuse } from './walkReuse';
 export * from './pteFields';
 export * from './guardDiff';
 export * from './stopDiff';

@@ -5,6 +5,7 @@ import type { PhysReader } from '../aarch64/reader';
 import { REGIME_REGISTERS } from '../aarch64/regime';
 import type { SymbolTable } from '../elf/symbolTable';
 import type { ProfileOverride } from '../profiles/choose';
+import type { WalkReuse } from './walkReuse';
 
 /** The program's symbols, as far as the analysis needs them. */
 export interface ProgramSymbols {
@@ -45,6 +46,11 @@ export interface StopInput {
   readonly reader: PhysReader;
   readonly symbols?: ProgramSymbols;
   readonly options: AnalysisOptions;
+  /**
+   * The previous stop's walks, reused when nothing they read has changed (an adapter's, kept across
+   * its stops); this stop's walks are kept in it for the next.
+   */
+  readonly reuse?: WalkReuse;
 }
 
 /** Every register the analysis of a stop reads: pass them all in StopInput.registers. */

@@ -24,6 +24,7 @@ import { faultInfo } from './fault';
 import { guardState, noGuardState, type GuardState } from './guardState';
 import type { StopInput } from './input';
 import { hex, regimeInfo } from './pte';
+import type { WalkSlot } from './walkReuse';
 
 export interface RegimeWalk {
   readonly config: RegimeConfig;
@@ -145,16 +146,22 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
   const t0 = performance.now();
   const { reader, options } = input;
   const opts = { ...(options.ram ? { ram: options.ram } : {}), maxTables: options.maxTables };
+  // The last stop's walk of a regime when nothing it read has changed (input.reuse), else a walk.
+  const walkOf = async (slot: WalkSlot, c: RegimeConfig, r: PhysReader): Promise<WalkResult> => {
+    const result = (await input.reuse?.take(slot, c, r, opts)) ?? (await walk(c, r, opts));
+    input.reuse?.keep(slot, c, opts, result);
+    return result;
+  };
   const profiles = stopProfiles(input);
   let stage2: RegimeWalk | undefined;
   if (input.registers.VTTBR_EL2 !== undefined) {
     const c = regimeFromRegisters('stage2', input.registers);
-    if (c.mmuEnabled) stage2 = { config: c, result: await walk(c, reader, opts), reader };
+    if (c.mmuEnabled) stage2 = { config: c, result: await walkOf('stage2', c, reader), reader };
   }
   let el2: RegimeWalk | undefined;
   if (input.registers.TTBR0_EL2 !== undefined) {
     const c = regimeFromRegisters('el2', input.registers);
-    if (c.roots.some((r) => r.enabled)) el2 = { config: c, result: await walk(c, reader, opts), reader };
+    if (c.roots.some((r) => r.enabled)) el2 = { config: c, result: await walkOf('el2', c, reader), reader };
   }
   const el1Config = regimeFromRegisters('el1', input.registers);
   // pKVM maps the host's stage 2 lazily, one to one, on the host's first access: a host table at an
@@ -167,7 +174,7 @@ export async function analyzeStop(input: StopInput): Promise<StopPicture> {
   const el1Reader = stage2 ? stage2Reader(reader, stage2.result.store, idmap) : reader;
   const el1: RegimeWalk = {
     config: el1Config,
-    result: await walk(el1Config, el1Reader, opts),
+    result: await walkOf('el1', el1Config, el1Reader),
     reader: el1Reader,
   };
   // The words of every table the walks read, from the walks' own table pages: reading them again
