@@ -124,31 +124,6 @@ void describe('RSP codec', () => {
     );
   });
 
-  void test('a text command is framed as gdb frames it, escaped where it must be', () => {
-    // Checksums as gdb's own remote log shows them.
-    assert.equal(latin1Text(encodePacket('?')), '$?#3f');
-    assert.equal(latin1Text(encodePacket('g')), '$g#67');
-    assert.equal(latin1Text(encodePacket('qC')), '$qC#b4');
-    assert.equal(latin1Text(encodePacket('vCont?')), '$vCont?#49');
-    // The four special characters, and a character past Latin-1 whose low byte is '$'.
-    // Sum of the escaped bytes a } 04 b } 03 c } ] d } 0a = 0x3ec.
-    assert.equal(latin1Text(encodePacket('a$b#c}d*')), '$a}\x04b}\x03c}]d}\n#ec');
-    assert.deepEqual([...encodePacket('\u0124')], [...framePacket(escapeBinary(latin1Bytes('\u0124')))]);
-  });
-
-  void test('text and byte payloads of the same bytes frame alike (property)', () => {
-    fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 80 }), (text) => {
-        const viaBytes = framePacket(escapeBinary(latin1Bytes(text)));
-        assert.deepEqual([...encodePacket(text)], [...viaBytes]);
-        const ev = decodeAll([encodePacket(text)]);
-        assert.equal(ev.length, 1);
-        assert.ok(ev[0].type === 'packet' && ev[0].checksumOk);
-      }),
-      { numRuns: 500 },
-    );
-  });
-
   void test('byte-at-a-time decoding equals whole-chunk decoding (property)', () => {
     fc.assert(
       fc.property(
