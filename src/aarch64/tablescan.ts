@@ -29,6 +29,9 @@ export function oaOf(m: OaMasks, lo: number, hi: number): number {
 }
 
 /** What scanTable leaves besides its return value (one object per walk, reused). */
+/** Entries of the largest table (64 KiB granule): ScanOut.starts holds a quarter of them. */
+export const MAX_TABLE_ENTRIES = 8192;
+
 export interface ScanOut {
   /** The OR of the high words of the table's leaves. */
   hiOr: number;
@@ -36,8 +39,12 @@ export interface ScanOut {
   uniform: number;
   /** A level-3 table's run starts when it is not uniform and has few runs (TablePages.runs). */
   runs: Uint16Array | undefined;
-  /** Scratch for the run starts of the table being scanned. */
-  readonly starts: number[];
+  /**
+   * Scratch for the run starts of the table being scanned: a quarter of the largest table's entries
+   * (a 64 KiB table has 8192). A typed array, not a list: pushing to a list emptied at every table
+   * reallocated it a few times a table.
+   */
+  readonly starts: Uint16Array;
 }
 
 /**
@@ -67,10 +74,9 @@ export function scanLeafTable(
   // addition with a double makes a heap number of every entry's sum until V8 optimizes this loop.
   const step = stride | 0;
   const starts = out.starts;
-  starts.length = 0;
   // Only a table with few runs keeps them (below): past a quarter of its entries the starts are
   // counted, not stored (a table of scattered pages would otherwise store and drop one a leaf).
-  const keep = n >> 2;
+  const keep = Math.min(n >> 2, starts.length);
   let runCount = 0;
   let zero = false;
   let prevLo = 0;
@@ -85,7 +91,7 @@ export function scanLeafTable(
       continue;
     }
     if (!prev || hi !== prevHi || lo !== prevLo + step) {
-      if (runCount < keep) starts.push(i);
+      if (runCount < keep) starts[runCount] = i;
       runCount++;
     }
     prev = true;
@@ -98,7 +104,7 @@ export function scanLeafTable(
   out.hiOr = hiOr;
   if (!zero && runCount === 1 && n > 1) out.uniform = n;
   // Runs a consumer can take in few steps: at least 4 entries each on average.
-  else if (runCount > 0 && runCount * 4 <= len - start) out.runs = Uint16Array.from(starts);
+  else if (runCount > 0 && runCount * 4 <= len - start) out.runs = starts.slice(0, runCount);
   return len - start;
 }
 

@@ -19,7 +19,16 @@ import { type Leaf, type LeafContext, S_VALID, LIMIT_NS, joinHalves } from './le
 import { LeafStore, MAX_STORE_TABLES, REF_INDEX_BITS } from './leafstore';
 import type { PhysRange, PhysReader } from './reader';
 import type { BaseRegister, RegimeConfig, WalkRoot } from './regime';
-import { asU32, type OaMasks, oaMasks, oaOf, scanLeafTable, scanTable, type ScanOut } from './tablescan';
+import {
+  asU32,
+  MAX_TABLE_ENTRIES,
+  type OaMasks,
+  oaMasks,
+  oaOf,
+  scanLeafTable,
+  scanTable,
+  type ScanOut,
+} from './tablescan';
 
 export type { DiagnosticKind, WalkDiagnostic } from './diagnostics';
 export { DEFAULT_MAX_DIAGNOSTICS } from './diagnostics';
@@ -187,7 +196,12 @@ export async function walk(
   const paLimit = 2 ** regime.paBits;
   const tables: TableInfo[] = [];
   const log = new DiagnosticLog(opts.maxDiagnostics ?? DEFAULT_MAX_DIAGNOSTICS);
-  const scanOut: ScanOut = { hiOr: 0, uniform: 0, runs: undefined, starts: [] };
+  const scanOut: ScanOut = {
+    hiOr: 0,
+    uniform: 0,
+    runs: undefined,
+    starts: new Uint16Array(MAX_TABLE_ENTRIES >> 2),
+  };
   const stats: WalkStats = {
     tablesRead: 0,
     tablesVisited: 0,
