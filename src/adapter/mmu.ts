@@ -48,6 +48,7 @@ import { PhysCache } from '../target/physCache';
 import type { TargetPort } from '../target/port';
 import type { Stop } from '../target/runControl';
 import { StopContext } from '../target/stopContext';
+import { switchedOff } from '../target/switches';
 import type { SymbolTable } from '../elf/symbolTable';
 import { parseProfileOverride, profileById } from '../profiles/choose';
 
@@ -155,7 +156,7 @@ export class MmuModel {
       registers: Object.fromEntries(regs),
       reader: this.cache,
       // PVMFW_MMU_WALK_REUSE=off walks at every stop (benchmarks measure both).
-      ...(/^(off|0|false|no)$/i.test(process.env.PVMFW_MMU_WALK_REUSE ?? '') ? {} : { reuse: this.reuse }),
+      ...(switchedOff('PVMFW_MMU_WALK_REUSE') ? {} : { reuse: this.reuse }),
       symbols: programSymbols(this.s.symbols),
       options: {
         lazyBit: this.lazyBit,

@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
+import { switchedOff } from '../target/switches';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 
@@ -28,7 +29,7 @@ function cachePaths(
   main: string,
   command: string,
 ): { dir: string; file: string; prefix: string } | undefined {
-  if (process.env.PVMFW_MMU_CODE_CACHE === 'off') return undefined;
+  if (switchedOff('PVMFW_MMU_CODE_CACHE')) return undefined;
   const base = process.env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : '');
   if (!base) return undefined;
   const s = statSync(main);

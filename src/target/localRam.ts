@@ -17,6 +17,7 @@ import type { GdbClient } from '../gdb';
 import type { PhysRange } from '../aarch64/reader';
 import type { MmuChangedEventBody } from '../shared/protocol';
 import { pidListeningOn, processName } from './localQemu';
+import { switchedOff } from './switches';
 
 /**
  * Which way physical reads of RAM go, for the Debug Console, mmuChanged and the CLI's stats:
@@ -44,8 +45,7 @@ const VIRT_RAM_ID = 'mach-virt.ram';
 export const LOCAL_RAM_ENV = 'PVMFW_MMU_LOCAL_RAM';
 
 export function localRamDisabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  const v = env[LOCAL_RAM_ENV]?.trim().toLowerCase();
-  return v === 'off' || v === '0' || v === 'false' || v === 'no';
+  return switchedOff(LOCAL_RAM_ENV, env);
 }
 
 const UNIT: Record<string, number> = { '': 2 ** 20, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };

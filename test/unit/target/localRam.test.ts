@@ -10,6 +10,7 @@ import {
   SHARED_RAM_ID,
   sharedRamArgs,
 } from '../../../src/target/localRam';
+import { switchedOff } from '../../../src/target/switches';
 
 void describe('local RAM: command lines and QEMU RAM map', () => {
   void test('-m sizes as QEMU reads them (bare numbers are MiB)', () => {
@@ -81,5 +82,9 @@ void describe('local RAM: command lines and QEMU RAM map', () => {
     assert.ok(localRamDisabled({ PVMFW_MMU_LOCAL_RAM: '0' }));
     assert.ok(!localRamDisabled({}));
     assert.ok(!localRamDisabled({ PVMFW_MMU_LOCAL_RAM: 'on' }));
+    // Read as every switch is (src/target/switches.ts): any case, spaces around.
+    assert.ok(localRamDisabled({ PVMFW_MMU_LOCAL_RAM: ' No ' }));
+    assert.ok(switchedOff('PVMFW_MMU_WALK_REUSE', { PVMFW_MMU_WALK_REUSE: 'FALSE' }));
+    assert.ok(!switchedOff('PVMFW_MMU_WALK_REUSE', { PVMFW_MMU_WALK_REUSE: 'offline' }));
   });
 });
